@@ -1,0 +1,54 @@
+"""Command line: ``python -m bot COMMAND`` (run, load, deliver, export, demo, stats)."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+from bot import cli
+from bot.config import ConfigError, load_settings
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m bot", description="Daily Papers bot")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    commands.add_parser("run", help="run the bot (long polling; needs BOT_TOKEN)")
+    load = commands.add_parser("load", help="load digest files or folders")
+    load.add_argument("paths", nargs="+", metavar="PATH")
+    deliver = commands.add_parser("deliver", help="one delivery pass now, then exit")
+    deliver.add_argument("--date", metavar="D", help="YYYY-MM-DD, today, yesterday or latest")
+    commands.add_parser("export", help="every stored day entry as JSON lines")
+    commands.add_parser("demo", help="offline demo against a local Bot API emulator")
+    commands.add_parser("stats", help="counts")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    try:
+        settings = load_settings()
+    except ConfigError as exc:
+        print(f"configuration error: {exc}", file=sys.stderr)
+        return 2
+    match args.command:
+        case "load":
+            return cli.load(settings, args.paths)
+        case "export":
+            return cli.export(settings)
+        case "stats":
+            return cli.stats(settings)
+        case "deliver":
+            return cli.deliver(settings, args.date)
+        case "run":
+            return cli.run(settings)
+        case "demo":
+            return cli.demo(settings)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

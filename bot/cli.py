@@ -1,0 +1,123 @@
+"""Operator commands behind ``python -m bot``: load, export, stats, deliver, run, demo.
+
+Each returns a process exit code. Files are parsed in worker processes while the main
+process stores what is ready, each file in its own transaction: a rejected file changes
+nothing, and the others still load.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+from typing import TextIO
+
+from sqlalchemy.exc import SQLAlchemyError
+from tqdm import tqdm
+
+from bot.config import Settings
+from bot.digest import Digest, DigestError, read_digest
+from bot.store import queries
+from bot.store.db import open_store
+from bot.store.ingest import LoadReport, store_digest
+
+log = logging.getLogger(__name__)
+
+
+def digest_files(paths: Sequence[str]) -> tuple[list[Path], list[DigestError]]:
+    """Expand files and folders (recursive ``*.md``) in a stable order."""
+    files: list[Path] = []
+    missing: list[DigestError] = []
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            files += sorted(p for p in path.rglob("*.md") if p.is_file())
+        elif path.is_file():
+            files.append(path)
+        else:
+            missing.append(DigestError(raw, "no such file or folder"))
+    return files, missing
+
+
+def _parse(path: Path) -> Digest | DigestError:
+    try:
+        return read_digest(path)
+    except DigestError as exc:
+        return exc
+
+
+def parse_files(files: Sequence[Path]) -> Iterator[Digest | DigestError]:
+    """Parsed files in order; many files are parsed in parallel worker processes."""
+    if len(files) < 16:
+        yield from map(_parse, files)
+        return
+    with ProcessPoolExecutor(max_workers=2) as pool:
+        yield from pool.map(_parse, files, chunksize=4)
+
+
+def load(settings: Settings, paths: Sequence[str], out: TextIO = sys.stdout) -> int:
+    files, rejected = digest_files(paths)
+    Session = open_store(settings.database_url)
+    report = LoadReport()
+    stored = 0
+    progress = tqdm(total=len(files), unit="file", desc="loading", file=sys.stderr,
+                    disable=not files)
+    with progress, Session() as session:
+        for number, result in enumerate(parse_files(files), 1):
+            progress.update()
+            if isinstance(result, DigestError):
+                rejected.append(result)
+                continue
+            # A savepoint per file keeps each file all-or-nothing; committing in batches
+            # saves a disk sync per file.
+            try:
+                with session.begin_nested():
+                    report.merge(store_digest(session, result))
+                stored += 1
+            except SQLAlchemyError as exc:
+                log.exception("storing %s failed", result.source)
+                rejected.append(DigestError(result.source, f"database error: {exc.__class__.__name__}"))
+            if number % 50 == 0:
+                session.commit()
+        session.commit()
+    days = len(set(report.days))
+    print(
+        f"loaded {stored} file(s), "
+        f"{days} day(s): {report.added} paper(s) added, {report.replaced} replaced, "
+        f"{report.removed} removed, {len(report.warnings)} warning(s)",
+        file=out,
+    )
+    for warning in report.warnings[:50]:
+        print(f"warning: {warning}", file=out)
+    if len(report.warnings) > 50:
+        print(f"warning: … and {len(report.warnings) - 50} more", file=out)
+    for error in rejected:
+        print(f"rejected: {error}", file=out)
+    return 1 if rejected else 0
+
+
+def export(settings: Settings, out: TextIO = sys.stdout) -> int:
+    Session = open_store(settings.database_url)
+    with Session() as session:
+        for row in queries.export_rows(session):
+            out.write(json.dumps(row, ensure_ascii=False) + "\n")
+    return 0
+
+
+def format_stats(stats: queries.Stats) -> Iterable[str]:
+    yield f"papers: {stats.papers}"
+    yield f"days: {stats.days} ({stats.first_day or '-'} … {stats.last_day or '-'})"
+    yield f"day entries: {stats.entries}"
+    yield f"subscribed chats: {stats.subscribed_chats}"
+    yield f"last delivery: {stats.last_delivery or '-'}"
+
+
+def stats(settings: Settings, out: TextIO = sys.stdout) -> int:
+    Session = open_store(settings.database_url)
+    with Session() as session:
+        for line in format_stats(queries.stats(session)):
+            print(line, file=out)
+    return 0

@@ -1,0 +1,125 @@
+"""Settings: one frozen object, read once from the environment over ``config/settings.toml``.
+
+Environment variables win over the file; secrets (the bot token) are read from the environment
+only. Nothing here runs at import time: callers ask for :func:`load_settings` when they start.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import time
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+DEFAULT_CONFIG_PATH = Path("config/settings.toml")
+DEFAULT_DATABASE_URL = "sqlite:///data/bot.sqlite3"
+
+
+class ConfigError(ValueError):
+    """A setting has a value the bot cannot use."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the bot reads from its environment."""
+
+    bot_token: str | None = field(default=None, repr=False)
+    database_url: str = DEFAULT_DATABASE_URL
+    admin_ids: frozenset[int] = frozenset()
+    telegram_api_url: str = "https://api.telegram.org"
+    digest_timezone: str = "Asia/Seoul"
+    digest_time: time = time(9, 0)
+    digest_top_n: int = 10
+    # Telegram's documented limits; the emulator and the benchmarks raise them.
+    messages_per_second: float = 30.0
+    group_messages_per_minute: float = 20.0
+    max_upload_bytes: int = 5 * 1024 * 1024
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.digest_timezone)
+
+
+_KEYS: dict[str, str] = {
+    "BOT_TOKEN": "bot_token",
+    "DATABASE_URL": "database_url",
+    "BOT_ADMIN_IDS": "admin_ids",
+    "TELEGRAM_API_URL": "telegram_api_url",
+    "DIGEST_TIMEZONE": "digest_timezone",
+    "DIGEST_TIME": "digest_time",
+    "DIGEST_TOP_N": "digest_top_n",
+    "BOT_MESSAGES_PER_SECOND": "messages_per_second",
+    "BOT_GROUP_MESSAGES_PER_MINUTE": "group_messages_per_minute",
+}
+
+
+def parse_hhmm(value: str) -> time:
+    """Parse ``H:MM`` / ``HH:MM`` (24-hour clock) into a time."""
+    match = re.fullmatch(r"([01]?\d|2[0-3]):([0-5]\d)", value.strip())
+    if not match:
+        raise ConfigError(f"not a time (HH:MM): {value!r}")
+    return time(int(match[1]), int(match[2]))
+
+
+def parse_timezone(value: str) -> str:
+    """Return ``value`` if it names an IANA time zone."""
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ConfigError(f"unknown time zone: {value!r}") from exc
+    return value
+
+
+def _parse_ids(value: str | list[int]) -> frozenset[int]:
+    if isinstance(value, list):
+        return frozenset(int(v) for v in value)
+    try:
+        return frozenset(int(part) for part in value.replace(" ", "").split(",") if part)
+    except ValueError as exc:
+        raise ConfigError(f"BOT_ADMIN_IDS must be comma-separated user ids: {value!r}") from exc
+
+
+def _convert(name: str, raw: object) -> object:
+    text = str(raw)
+    if name == "admin_ids":
+        return _parse_ids(raw if isinstance(raw, list) else text)
+    if name == "digest_time":
+        return parse_hhmm(text)
+    if name == "digest_timezone":
+        return parse_timezone(text)
+    if name == "digest_top_n":
+        return int(text)
+    if name in ("messages_per_second", "group_messages_per_minute"):
+        return float(text)
+    if name == "telegram_api_url":
+        return text.rstrip("/")
+    return text
+
+
+def load_settings(
+    environ: Mapping[str, str] | None = None, config_path: Path | None = None
+) -> Settings:
+    """Read settings: defaults, then ``config/settings.toml``, then the environment."""
+    environ = os.environ if environ is None else environ
+    path = config_path or Path(environ.get("BOT_CONFIG", DEFAULT_CONFIG_PATH))
+    values: dict[str, object] = {}
+    if path.is_file():
+        with path.open("rb") as fh:
+            table = tomllib.load(fh)
+        for key, raw in table.items():
+            name = _KEYS.get(key.upper())
+            if name is None or name == "bot_token":
+                # The token is a secret: the file may not carry it.
+                continue
+            values[name] = _convert(name, raw)
+    for env_key, name in _KEYS.items():
+        if environ.get(env_key):
+            values[name] = _convert(name, environ[env_key])
+    settings = Settings(**values)  # type: ignore[arg-type]
+    if settings.digest_top_n < 1:
+        raise ConfigError("DIGEST_TOP_N must be at least 1")
+    return settings

@@ -1,0 +1,389 @@
+"""Digest files → days → papers. Pure parsing: no Telegram, no SQL.
+
+A digest is Markdown: ``## Daily Papers (YYYY-MM-DD)`` starts a day and
+``### [Title](https://arxiv.org/abs/ID)`` a paper, followed by optional media, ``Vote:``,
+``Authors:`` and ``- `` bullets of Korean summary. markdown-it-py gives the block structure
+(headings, paragraphs, lists, HTML blocks, with their source lines); each line inside is then
+recognised on its own. Real files drift, so an unknown line is skipped with a warning, and one
+odd paper never costs the rest of the file. :class:`DigestError` is the only exception raised.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import date
+from enum import StrEnum
+from pathlib import Path
+from urllib.parse import urljoin
+
+from markdown_it import MarkdownIt
+from markdown_it.token import Token
+
+MAX_FILE_BYTES = 5 * 1024 * 1024
+MEDIA_BASE_URL = "https://huggingface.co/"
+VIDEO_EXTENSIONS = frozenset({"mp4", "m4v", "mov", "qt", "webm", "mkv", "avi", "ogv", "mpeg"})
+
+_DAY_RE = re.compile(r"Daily Papers\s*\(\s*(\d{4})-(\d{1,2})-(\d{1,2})\s*\)", re.I)
+_PATH_DATE_RE = re.compile(r"(\d{4})[/_-](\d{2})[/_-](\d{2})(?:\.md)?$")
+_TITLE_RE = re.compile(r"^\[(?P<title>.*)\]\(\s*<?(?P<url>[^)\s>]+)>?(?:\s+\"[^\"]*\")?\s*\)")
+_ARXIV_RE = re.compile(
+    r"(?:arxiv\.org/(?:abs|pdf|html)/|huggingface\.co/papers/|^arxiv:|^)"
+    r"(?P<id>\d{4}\.\d{4,5}|[a-z][a-z.-]*/\d{7})(?:v\d+)?(?:\.pdf)?/?(?:[?#].*)?$",
+    re.I,
+)
+_IMAGE_RE = re.compile(r"^!\[[^\]]*\]\(\s*<?([^)\s>]+)>?(?:\s+\"[^\"]*\")?\s*\)")
+_WATCH_RE = re.compile(r"^\[Watch Video\]\s*\(?\s*(\S+?)\s*\)?$", re.I)
+_VIDEO_TAG_RE = re.compile(r"<(?:video|source)\b[^>]*?\bsrc\s*=\s*[\"']?([^\"'\s>]+)", re.I)
+_VOTE_RE = re.compile(r"^Votes?\s*:\s*(.*)$", re.I)
+_AUTHORS_RE = re.compile(r"^Authors?\s*:\s*(.*)$", re.I)
+_KEY_RE = re.compile(r"^\*\*(?P<key>[^*]{1,80}?)\s*(?::\*\*|\*\*\s*:)\s*(?P<text>.*)$", re.S)
+_CONTROL_RE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b\u2028\u2029\ufeff]")
+_SPACES_RE = re.compile(r"[ \t\u00a0\u2000-\u200a\u3000]+")
+
+
+class MediaKind(StrEnum):
+    IMAGE = "image"
+    VIDEO = "video"
+
+
+@dataclass(frozen=True)
+class Media:
+    kind: MediaKind
+    url: str
+
+
+@dataclass(frozen=True)
+class Bullet:
+    """One summary point, with its optional bold key (``**Key**: text``)."""
+
+    text: str
+    key: str | None = None
+
+    def as_text(self) -> str:
+        return f"{self.key}: {self.text}" if self.key else self.text
+
+
+@dataclass
+class Paper:
+    arxiv_id: str
+    title: str
+    url: str
+    line: int
+    votes: int | None = None
+    authors: list[str] = field(default_factory=list)
+    summary: list[Bullet] = field(default_factory=list)
+    media: Media | None = None
+
+
+@dataclass
+class DigestDay:
+    day: date
+    papers: list[Paper] = field(default_factory=list)
+
+
+@dataclass
+class Digest:
+    """What one file holds: its days in file order, and what was skipped."""
+
+    source: str
+    days: list[DigestDay]
+    warnings: list[str]
+
+    @property
+    def paper_count(self) -> int:
+        return sum(len(d.papers) for d in self.days)
+
+
+class DigestError(ValueError):
+    """A file that cannot be loaded at all, with where and why."""
+
+    def __init__(self, source: str, reason: str, line: int | None = None) -> None:
+        self.source, self.reason, self.line = source, reason, line
+        where = f"{source}:{line}" if line else source
+        super().__init__(f"{where}: {reason}")
+
+
+def clean_text(text: str) -> str:
+    """Drop control characters and fold odd spaces (tabs, NBSP) into one space."""
+    return _SPACES_RE.sub(" ", _CONTROL_RE.sub("", text)).strip()
+
+
+def parse_arxiv_id(value: str) -> str | None:
+    """The arXiv id in an id, an ``arxiv:`` reference or an arXiv / HF papers URL."""
+    match = _ARXIV_RE.search(value.strip())
+    return match["id"].lower() if match else None
+
+
+def media_for(url: str) -> Media:
+    """Image or video, told by the file's extension (the syntax around it lies)."""
+    url = urljoin(MEDIA_BASE_URL, url.strip())
+    ext = url.split("?", 1)[0].rsplit(".", 1)[-1].lower()
+    return Media(MediaKind.VIDEO if ext in VIDEO_EXTENSIONS else MediaKind.IMAGE, url)
+
+
+def parse_votes(value: str) -> int | None:
+    digits = value.replace(",", "").strip()
+    return int(digits) if digits.isdigit() else None
+
+
+def parse_authors(value: str) -> list[str]:
+    """Authors in order, without duplicates or the ``+`` that stands for 'and more'."""
+    seen: set[str] = set()
+    authors: list[str] = []
+    for raw in value.split(","):
+        name = clean_text(raw).strip(" +")
+        if not name or name.casefold() in seen or name in {"et al.", "et al"}:
+            continue
+        seen.add(name.casefold())
+        authors.append(name)
+    return authors
+
+
+def parse_bullet(text: str) -> Bullet:
+    text = clean_text(text)
+    match = _KEY_RE.match(text)
+    if match and match["text"].strip():
+        return Bullet(text=match["text"].strip(), key=match["key"].strip())
+    return Bullet(text=text)
+
+
+def decode_digest(data: bytes, source: str) -> str:
+    """Bytes → text, refusing what is not a UTF-8 text file of at most 5 MB."""
+    if len(data) > MAX_FILE_BYTES:
+        raise DigestError(source, f"file is {len(data) / 1e6:.1f} MB; the limit is 5 MB")
+    if not data.strip():
+        raise DigestError(source, "file is empty")
+    nul = data.find(b"\x00")
+    if nul >= 0:
+        raise DigestError(source, "binary file (NUL byte)", data.count(b"\n", 0, nul) + 1)
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise DigestError(source, f"not UTF-8 (byte 0x{data[exc.start]:02x})", line) from exc
+
+
+def read_digest(path: Path) -> Digest:
+    """Read and parse one file, checking its size before reading it whole."""
+    source = str(path)
+    try:
+        size = path.stat().st_size
+        if size > MAX_FILE_BYTES:
+            raise DigestError(source, f"file is {size / 1e6:.1f} MB; the limit is 5 MB")
+        data = path.read_bytes()
+    except OSError as exc:
+        raise DigestError(source, exc.strerror or "cannot read file") from exc
+    return parse_digest(decode_digest(data, source), source)
+
+
+def _date_from_source(source: str) -> date | None:
+    match = _PATH_DATE_RE.search(source.replace("\\", "/"))
+    if not match:
+        return None
+    try:
+        return date(int(match[1]), int(match[2]), int(match[3]))
+    except ValueError:
+        return None
+
+
+# Only the block structure is used; each line is then read on its own, so the inline pass
+# (half of markdown-it's time) is switched off.
+_MD = MarkdownIt("commonmark").disable(["inline", "text_join"])
+
+
+class _Parser:
+    def __init__(self, source: str) -> None:
+        self.source = source
+        self.days: list[DigestDay] = []
+        self.warnings: list[str] = []
+        self.day: DigestDay | None = None
+        self.paper: Paper | None = None
+        self.skipping = False  # inside a paper whose heading could not be read
+        self.seen: set[str] = set()
+
+    def warn(self, line: int, reason: str) -> None:
+        self.warnings.append(f"{self.source}:{line}: {reason}")
+
+    def start_day(self, day: date) -> None:
+        self.day = next((d for d in self.days if d.day == day), None)
+        if self.day is None:
+            self.day = DigestDay(day)
+            self.days.append(self.day)
+            self.seen = set()
+        else:
+            self.seen = {p.arxiv_id for p in self.day.papers}
+        self.paper, self.skipping = None, False
+
+    def heading(self, level: int, text: str, line: int) -> None:
+        if level <= 2:
+            match = _DAY_RE.search(text)
+            try:
+                day = date(int(match[1]), int(match[2]), int(match[3])) if match else None
+            except ValueError:
+                day = None
+            if day is None:
+                self.warn(line, f"heading is not a day: {text[:60]!r}")
+            else:
+                self.start_day(day)
+            return
+        if level != 3:
+            self.warn(line, f"heading skipped: {text[:60]!r}")
+            return
+        self.paper, self.skipping = None, True
+        match = _TITLE_RE.match(text)
+        arxiv_id = parse_arxiv_id(match["url"]) if match else None
+        if match is None or arxiv_id is None:
+            self.warn(line, f"paper without an arXiv link skipped: {text[:60]!r}")
+            return
+        title = clean_text(match["title"])
+        if self.day is None:
+            fallback = _date_from_source(self.source)
+            if fallback is None:
+                self.warn(line, "paper before any '## Daily Papers (date)' heading skipped")
+                return
+            self.warn(line, f"no day heading; using {fallback} from the file name")
+            self.start_day(fallback)
+            self.skipping = True
+        assert self.day is not None
+        if arxiv_id in self.seen:
+            self.warn(line, f"paper {arxiv_id} appears twice in the day; the first is kept")
+            return
+        if not title:
+            title = arxiv_id
+        url = match["url"] if match["url"].startswith("http") else f"https://arxiv.org/abs/{arxiv_id}"
+        self.paper = Paper(arxiv_id=arxiv_id, title=title, url=url, line=line)
+        self.seen.add(arxiv_id)
+        self.day.papers.append(self.paper)
+        self.skipping = False
+
+    def text_line(self, text: str, line: int) -> None:
+        """One line of a paragraph or HTML block between a paper's heading and its bullets."""
+        text = text.strip()
+        if not text or self.skipping:
+            return
+        if self.paper is None:
+            self.warn(line, f"line outside any paper skipped: {text[:60]!r}")
+            return
+        media_match = _IMAGE_RE.match(text) or _WATCH_RE.match(text) or _VIDEO_TAG_RE.search(text)
+        if media_match:
+            media = media_for(media_match[1])
+            # One media per paper: a video beats the thumbnail that usually precedes it.
+            if self.paper.media is None or (
+                media.kind is MediaKind.VIDEO and self.paper.media.kind is MediaKind.IMAGE
+            ):
+                self.paper.media = media
+        elif match := _VOTE_RE.match(text):
+            self.paper.votes = parse_votes(match[1])
+        elif match := _AUTHORS_RE.match(text):
+            self.paper.authors.extend(
+                a for a in parse_authors(match[1]) if a not in self.paper.authors
+            )
+        elif text.startswith("<"):
+            return  # closing tags and wrappers of a video block
+        elif self.paper.summary:
+            self.continue_bullet(text)
+        else:
+            self.warn(line, f"unrecognised line skipped: {clean_text(text)[:60]!r}")
+
+    def bullet(self, text: str, line: int) -> None:
+        if self.skipping:
+            return
+        if self.paper is None:
+            self.warn(line, f"bullet outside any paper skipped: {clean_text(text)[:60]!r}")
+            return
+        bullet = parse_bullet(text)
+        if bullet.text:
+            self.paper.summary.append(bullet)
+
+    def continue_bullet(self, text: str) -> None:
+        """Join a continuation line (indented, numbered, or glued) to the last bullet."""
+        assert self.paper is not None
+        text = clean_text(text)
+        if not text:
+            return
+        last = self.paper.summary[-1]
+        self.paper.summary[-1] = Bullet(text=f"{last.text} {text}", key=last.key)
+
+    def finish(self) -> Digest:
+        for day in self.days:
+            for paper in day.papers:
+                if not paper.summary:
+                    self.warn(paper.line, f"paper {paper.arxiv_id} has no summary")
+        days = [d for d in self.days if d.papers]
+        return Digest(self.source, days, self.warnings)
+
+
+def _inline_lines(token: Token) -> Iterator[tuple[int, str]]:
+    start = token.map[0] + 1 if token.map else 0
+    for offset, text in enumerate(token.content.split("\n")):
+        yield start + offset, text
+
+
+def _walk(parser: _Parser, tokens: list[Token]) -> None:
+    list_depth = 0
+    item_markers: list[str] = []
+    item_has_text: list[bool] = []
+    for index, token in enumerate(tokens):
+        line = token.map[0] + 1 if token.map else 0
+        kind = token.type
+        if kind == "heading_open":
+            inline = tokens[index + 1]
+            parser.heading(int(token.tag[1]), clean_text(inline.content), line)
+        elif kind in ("bullet_list_open", "ordered_list_open"):
+            list_depth += 1
+        elif kind in ("bullet_list_close", "ordered_list_close"):
+            list_depth -= 1
+        elif kind == "list_item_open":
+            ordered = token.markup in (".", ")")
+            item_markers.append(f"{token.info}{token.markup} " if ordered else "")
+            item_has_text.append(False)
+        elif kind == "list_item_close":
+            item_markers.pop()
+            item_has_text.pop()
+        elif kind == "inline" and tokens[index - 1].type == "paragraph_open":
+            if list_depth == 0:
+                for number, text in _inline_lines(token):
+                    parser.text_line(text, number)
+                continue
+            text = " ".join(token.content.split("\n"))
+            marker = item_markers[-1] if item_markers else ""
+            first_in_item = not item_has_text[-1] if item_has_text else True
+            if item_has_text:
+                item_has_text[-1] = True
+            # Only a plain top-level "- " item starts a bullet; numbered or nested items
+            # and later paragraphs of an item continue the bullet above them.
+            is_new_bullet = list_depth == 1 and not marker and first_in_item
+            has_bullet = parser.paper is not None and parser.paper.summary
+            if is_new_bullet or not has_bullet:
+                parser.bullet(marker + text, line)
+            elif not parser.skipping:
+                parser.continue_bullet(marker + text)
+        elif kind in ("html_block", "code_block"):
+            for number, text in _inline_lines(token):
+                if kind == "code_block" and parser.paper is not None and parser.paper.summary:
+                    if not parser.skipping:
+                        parser.continue_bullet(text)
+                else:
+                    parser.text_line(text, number)
+        elif kind == "fence":
+            parser.warn(line, "code block skipped")
+
+
+def parse_digest(text: str, source: str = "<text>") -> Digest:
+    """Parse a digest's text; raise :class:`DigestError` if it holds no paper at all."""
+    # Tabs would turn lines into code blocks; a digest never means that.
+    text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\t", " ")
+    text = unicodedata.normalize("NFC", text)
+    parser = _Parser(source)
+    try:
+        tokens = _MD.parse(text)
+    except RecursionError as exc:  # pathological nesting
+        raise DigestError(source, "nesting too deep to read") from exc
+    _walk(parser, tokens)
+    digest = parser.finish()
+    if not digest.days:
+        raise DigestError(source, "no paper found (expected '### [Title](https://arxiv.org/abs/ID)')")
+    return digest

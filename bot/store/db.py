@@ -1,0 +1,101 @@
+"""Engine, schema and sessions for SQLite (embedded default) and PostgreSQL (production).
+
+The schema is created with ``metadata.create_all`` plus the dialect's full-text index; the
+store records its schema version in a one-row table and refuses to run against another
+version rather than guess (see README, "Database").
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.store.models import Base
+
+SCHEMA_VERSION = 1
+
+_SQLITE_FTS = """
+CREATE VIRTUAL TABLE IF NOT EXISTS paper_fts USING fts5(
+    title, authors, summary, tokenize = 'unicode61 remove_diacritics 0'
+)
+"""
+_POSTGRES_FTS = [
+    """CREATE TABLE IF NOT EXISTS paper_fts (
+        search_key BIGINT PRIMARY KEY,
+        doc TSVECTOR NOT NULL
+    )""",
+    "CREATE INDEX IF NOT EXISTS ix_paper_fts_doc ON paper_fts USING GIN (doc)",
+]
+
+
+class SchemaError(RuntimeError):
+    """The database holds a schema this version of the bot does not know."""
+
+
+def make_engine(url: str) -> Engine:
+    """An engine for ``url``; an embedded SQLite file gets its folder and sane pragmas."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        if parsed.database and parsed.database != ":memory:":
+            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(
+            url, connect_args={"check_same_thread": False, "timeout": 30}
+        )
+
+        @event.listens_for(engine, "connect")
+        def _pragmas(dbapi_connection, _record):  # type: ignore[no-untyped-def]
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.close()
+
+        return engine
+    # The bot's handlers run a few short queries at a time through worker threads.
+    return create_engine(url, pool_size=5, max_overflow=10, pool_pre_ping=True, pool_recycle=1800)
+
+
+def is_postgres(engine_or_session: Engine | Session) -> bool:
+    bind = engine_or_session.get_bind() if isinstance(engine_or_session, Session) else engine_or_session
+    return bind.dialect.name == "postgresql"
+
+
+def init_schema(engine: Engine) -> None:
+    """Create missing tables and the search index; check the recorded schema version."""
+    with engine.begin() as conn:
+        conn.execute(text("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)"))
+        found = conn.execute(text("SELECT version FROM schema_version")).scalar()
+        if found is not None and found != SCHEMA_VERSION:
+            raise SchemaError(
+                f"database schema is version {found}; this bot expects {SCHEMA_VERSION}"
+            )
+        Base.metadata.create_all(conn)
+        if engine.dialect.name == "postgresql":
+            for statement in _POSTGRES_FTS:
+                conn.execute(text(statement))
+        else:
+            conn.execute(text(_SQLITE_FTS))
+        if found is None:
+            conn.execute(text("INSERT INTO schema_version VALUES (:v)"), {"v": SCHEMA_VERSION})
+
+
+def drop_schema(engine: Engine) -> None:
+    """Remove everything the bot created (tests and benchmarks start from nothing)."""
+    with engine.begin() as conn:
+        conn.execute(text("DROP TABLE IF EXISTS paper_fts"))
+        conn.execute(text("DROP TABLE IF EXISTS schema_version"))
+        Base.metadata.drop_all(conn)
+
+
+def session_factory(engine: Engine) -> sessionmaker[Session]:
+    return sessionmaker(engine, expire_on_commit=False)
+
+
+def open_store(url: str) -> sessionmaker[Session]:
+    """Engine, schema and session factory in one call: what the CLI and the bot start with."""
+    engine = make_engine(url)
+    init_schema(engine)
+    return session_factory(engine)

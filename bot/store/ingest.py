@@ -1,0 +1,174 @@
+"""Storing parsed digests: a day's entries are replaced whole, in one transaction.
+
+Papers are shared between days (identity is the arXiv id); a paper's text is the one most
+recently loaded. Its authors, recency rank and search index row are rewritten in the same
+transaction, so search never sees a half-loaded day. A paper left on no day is removed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+
+from sqlalchemy import bindparam, delete, insert, select, update
+from sqlalchemy.orm import Session
+
+from bot import digest as dg
+from bot.store.models import AuthorWord, DigestDay, Entry, Paper, PaperAuthor
+from bot.store.search import index_papers, search_text, unindex_keys
+from bot.textindex import fold, name_words
+
+_CHUNK = 500
+PAPER = Paper.__table__
+ENTRY = Entry.__table__
+
+
+@dataclass
+class LoadReport:
+    """What loading changed, summed over files."""
+
+    days: list[date] = field(default_factory=list)
+    added: int = 0  # entries for a (day, paper) that was not stored before
+    replaced: int = 0  # entries that existed and were rewritten
+    removed: int = 0  # entries of a reloaded day that its new file no longer has
+    warnings: list[str] = field(default_factory=list)
+
+    def merge(self, other: LoadReport) -> None:
+        self.days += other.days
+        self.added += other.added
+        self.replaced += other.replaced
+        self.removed += other.removed
+        self.warnings += other.warnings
+
+
+def search_key(day: date, position: int) -> int:
+    """Recency rank: later days first, then earlier in the file first."""
+    return day.toordinal() * 100_000 + (99_999 - min(position, 99_999))
+
+
+def _chunks(items: list, size: int = _CHUNK) -> Iterable[list]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def _paper_values(paper: dg.Paper) -> dict:
+    return {
+        "arxiv_id": paper.arxiv_id,
+        "title": paper.title,
+        "url": paper.url,
+        "authors": paper.authors,
+        "summary": [[b.key, b.text] for b in paper.summary],
+        "media_kind": paper.media.kind if paper.media else None,
+        "media_url": paper.media.url if paper.media else None,
+        "search_text": search_text(paper.title, paper.authors, (b.as_text() for b in paper.summary)),
+    }
+
+
+def _store_day(session: Session, day: dg.DigestDay, source: str, report: LoadReport) -> set[int]:
+    """Write one day's papers and entries; return the ids of every paper it touched."""
+    ids = [p.arxiv_id for p in day.papers]
+    existing: dict[str, int] = {}
+    for chunk in _chunks(ids):
+        rows = session.execute(select(Paper.arxiv_id, Paper.id).where(Paper.arxiv_id.in_(chunk)))
+        existing.update(rows.tuples().all())
+    old_entries = set(session.scalars(select(Entry.paper_id).where(Entry.day == day.day)))
+    placeholder = {"latest_day": day.day, "search_key": 0}
+    new_rows = [_paper_values(p) | placeholder for p in day.papers if p.arxiv_id not in existing]
+    conn = session.connection()
+    for row in new_rows:
+        existing[row["arxiv_id"]] = conn.execute(insert(PAPER), row).inserted_primary_key[0]
+    new_ids = {r["arxiv_id"] for r in new_rows}
+    updates = [
+        _paper_values(p) | {"pid": existing[p.arxiv_id]}
+        for p in day.papers
+        if p.arxiv_id not in new_ids
+    ]
+    if updates:
+        conn.execute(update(PAPER).where(PAPER.c.id == bindparam("pid")), updates)
+
+    day_values = {"source": source, "loaded_at": datetime.now(UTC)}
+    if session.get(DigestDay, day.day) is None:
+        conn.execute(insert(DigestDay.__table__), day_values | {"day": day.day})
+    else:
+        conn.execute(update(DigestDay.__table__).where(DigestDay.day == day.day), day_values)
+    conn.execute(delete(ENTRY).where(ENTRY.c.day == day.day))
+    conn.execute(
+        insert(ENTRY),
+        [
+            {"day": day.day, "paper_id": existing[p.arxiv_id], "position": i, "votes": p.votes}
+            for i, p in enumerate(day.papers)
+        ],
+    )
+    touched = {existing[p.arxiv_id] for p in day.papers}
+    report.added += len(touched - old_entries)
+    report.replaced += len(touched & old_entries)
+    report.removed += len(old_entries - touched)
+    _store_authors(session, day.papers, existing)
+    return touched | old_entries
+
+
+def _store_authors(session: Session, papers: list[dg.Paper], ids: dict[str, int]) -> None:
+    paper_ids = [ids[p.arxiv_id] for p in papers]
+    for chunk in _chunks(paper_ids):
+        session.execute(delete(PaperAuthor).where(PaperAuthor.paper_id.in_(chunk)))
+        session.execute(delete(AuthorWord).where(AuthorWord.paper_id.in_(chunk)))
+    authors, words = [], []
+    for paper in papers:
+        paper_id = ids[paper.arxiv_id]
+        for position, name in enumerate(paper.authors):
+            authors.append(
+                {"paper_id": paper_id, "position": position, "name": name, "folded": fold(name)}
+            )
+            words += [
+                {"paper_id": paper_id, "position": position, "word": w[:64]}
+                for w in dict.fromkeys(name_words(name))
+            ]
+    conn = session.connection()
+    if authors:
+        conn.execute(insert(PaperAuthor.__table__), authors)
+    if words:
+        conn.execute(insert(AuthorWord.__table__), words)
+
+
+def _refresh(session: Session, paper_ids: set[int]) -> None:
+    """Recompute recency and the index row of touched papers; drop papers left on no day."""
+    ids = sorted(paper_ids)
+    latest: dict[int, tuple[date, int]] = {}
+    old_keys: list[int] = []
+    for chunk in _chunks(ids):
+        old_keys += session.scalars(select(Paper.search_key).where(Paper.id.in_(chunk)))
+        for paper_id, day, position in session.execute(
+            select(Entry.paper_id, Entry.day, Entry.position).where(Entry.paper_id.in_(chunk))
+        ):
+            if paper_id not in latest or day > latest[paper_id][0]:
+                latest[paper_id] = (day, position)
+    unindex_keys(session, [k for k in old_keys if k])
+    orphans = [i for i in ids if i not in latest]
+    for chunk in _chunks(orphans):
+        session.execute(delete(Paper).where(Paper.id.in_(chunk)))
+    if not latest:
+        return
+    session.connection().execute(
+        update(PAPER).where(PAPER.c.id == bindparam("pid")),
+        [
+            {"pid": i, "latest_day": day, "search_key": search_key(day, position)}
+            for i, (day, position) in latest.items()
+        ],
+    )
+    for chunk in _chunks(list(latest)):
+        rows = session.execute(
+            select(Paper.search_key, Paper.search_text).where(Paper.id.in_(chunk))
+        ).tuples()
+        index_papers(session, rows)
+
+
+def store_digest(session: Session, digest: dg.Digest) -> LoadReport:
+    """Store every day of a parsed digest (the caller commits, so a file is all or nothing)."""
+    report = LoadReport(warnings=list(digest.warnings))
+    touched: set[int] = set()
+    for day in digest.days:
+        touched |= _store_day(session, day, digest.source, report)
+        report.days.append(day.day)
+    _refresh(session, touched)
+    return report

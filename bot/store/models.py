@@ -1,0 +1,165 @@
+"""SQLAlchemy models: papers, the days they appeared on, authors, subscriptions, deliveries.
+
+The same schema serves SQLite and PostgreSQL. The full-text index lives beside these tables
+(an FTS5 table on SQLite, a ``tsvector`` column with GIN on PostgreSQL) and is created in
+:mod:`bot.store.db`.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from enum import StrEnum
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Date,
+    DateTime,
+    Enum,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from bot.digest import MediaKind
+
+# Range scans over words must compare code points; PostgreSQL's default collation may not.
+BinaryString = String(64).with_variant(String(64, collation="C"), "postgresql")
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Paper(Base):
+    __tablename__ = "paper"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    arxiv_id: Mapped[str] = mapped_column(String(40), unique=True)
+    title: Mapped[str] = mapped_column(Text)
+    url: Mapped[str] = mapped_column(Text)
+    authors: Mapped[list[str]] = mapped_column(JSON, comment="author names in file order")
+    summary: Mapped[list[list[str | None]]] = mapped_column(
+        JSON, comment="bullets as [key or null, text]"
+    )
+    media_kind: Mapped[MediaKind | None] = mapped_column(
+        Enum(MediaKind, native_enum=False, length=8)
+    )
+    media_url: Mapped[str | None] = mapped_column(Text)
+    latest_day: Mapped[date] = mapped_column(Date, index=True)
+    search_key: Mapped[int] = mapped_column(
+        BigInteger,
+        index=True,
+        comment="recency rank (newest day, then file position): the search index's row id",
+    )
+    search_text: Mapped[str] = mapped_column(
+        Text, comment="folded title, authors and summary, separated by U+001F, for scans"
+    )
+
+
+class DigestDay(Base):
+    __tablename__ = "digest_day"
+
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    source: Mapped[str] = mapped_column(Text, comment="file the day was last loaded from")
+    loaded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class Entry(Base):
+    """One paper's appearance on one day, with that day's votes."""
+
+    __tablename__ = "digest_entry"
+
+    day: Mapped[date] = mapped_column(
+        ForeignKey("digest_day.day", ondelete="CASCADE"), primary_key=True
+    )
+    paper_id: Mapped[int] = mapped_column(
+        ForeignKey("paper.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    position: Mapped[int] = mapped_column(Integer, comment="0-based order in the file")
+    votes: Mapped[int | None] = mapped_column(Integer)
+
+
+class PaperAuthor(Base):
+    __tablename__ = "paper_author"
+
+    paper_id: Mapped[int] = mapped_column(
+        ForeignKey("paper.id", ondelete="CASCADE"), primary_key=True
+    )
+    position: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(Text)
+    folded: Mapped[str] = mapped_column(Text, comment="lower-case, accents removed")
+
+
+class AuthorWord(Base):
+    """Each word of each folded author name: the index behind ``/author``."""
+
+    __tablename__ = "author_word"
+
+    word: Mapped[str] = mapped_column(BinaryString, primary_key=True)
+    paper_id: Mapped[int] = mapped_column(
+        ForeignKey("paper.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    position: Mapped[int] = mapped_column(Integer, primary_key=True)
+
+
+class ChatType(StrEnum):
+    PRIVATE = "private"
+    GROUP = "group"
+    SUPERGROUP = "supergroup"
+    CHANNEL = "channel"
+
+
+class Subscription(Base):
+    __tablename__ = "subscription"
+
+    chat_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    chat_type: Mapped[ChatType] = mapped_column(Enum(ChatType, native_enum=False, length=16))
+    title: Mapped[str | None] = mapped_column(Text)
+    active: Mapped[bool] = mapped_column(default=True, index=True)
+    send_time: Mapped[str] = mapped_column(String(5), comment="HH:MM in the chat's time zone")
+    timezone: Mapped[str] = mapped_column(String(64))
+    top_n: Mapped[int] = mapped_column(Integer)
+    min_votes: Mapped[int] = mapped_column(Integer, default=0)
+    keywords: Mapped[list[str]] = mapped_column(JSON, default=list)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    last_slot_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), comment="the latest daily slot already handled (UTC)"
+    )
+
+
+class DeliveryStatus(StrEnum):
+    SENDING = "sending"  # claimed; parts_sent tells how far it got
+    SENT = "sent"
+    EMPTY = "empty"  # the chat's filters left nothing to send
+
+
+class Delivery(Base):
+    """A day's digest to one chat: the record that makes delivery exactly-once."""
+
+    __tablename__ = "delivery"
+
+    chat_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    status: Mapped[DeliveryStatus] = mapped_column(
+        Enum(DeliveryStatus, native_enum=False, length=16)
+    )
+    parts_total: Mapped[int] = mapped_column(Integer, default=0)
+    parts_sent: Mapped[int] = mapped_column(Integer, default=0)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+
+
+class SavedQuery(Base):
+    """A search or author query behind paging buttons (callback data holds only its key)."""
+
+    __tablename__ = "saved_query"
+
+    key: Mapped[str] = mapped_column(String(16), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(8))
+    text: Mapped[str] = mapped_column(Text)
+
+
+Index("ix_subscription_slot", Subscription.active, Subscription.send_time, Subscription.timezone)

@@ -1,0 +1,203 @@
+"""Read-side queries: days, a day's top papers, one paper, authors, stats, export.
+
+They return plain frozen views (:class:`PaperView`, :class:`Page`), never ORM objects, so
+rendering and handlers work on values that outlive the session.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from bot.digest import Bullet, Media
+from bot.store.models import (
+    AuthorWord,
+    Delivery,
+    DeliveryStatus,
+    DigestDay,
+    Entry,
+    Paper,
+    Subscription,
+)
+from bot.textindex import name_words
+
+MAX_AUTHOR_WORDS = 6
+
+
+@dataclass(frozen=True)
+class PaperView:
+    arxiv_id: str
+    title: str
+    url: str
+    authors: tuple[str, ...]
+    summary: tuple[Bullet, ...]
+    media: Media | None
+    day: date
+    votes: int | None
+    days: tuple[date, ...] = ()
+
+
+@dataclass(frozen=True)
+class Page:
+    items: tuple[PaperView, ...]
+    total: int
+    offset: int
+    limit: int
+
+    @property
+    def has_next(self) -> bool:
+        return self.offset + self.limit < self.total
+
+    @property
+    def has_prev(self) -> bool:
+        return self.offset > 0
+
+
+def _view(paper: Paper, day: date, votes: int | None, days: Sequence[date] = ()) -> PaperView:
+    return PaperView(
+        arxiv_id=paper.arxiv_id,
+        title=paper.title,
+        url=paper.url,
+        authors=tuple(paper.authors),
+        summary=tuple(Bullet(text=text or "", key=key) for key, text in paper.summary),
+        media=Media(paper.media_kind, paper.media_url)
+        if paper.media_kind and paper.media_url
+        else None,
+        day=day,
+        votes=votes,
+        days=tuple(days),
+    )
+
+
+def latest_day(session: Session) -> date | None:
+    return session.scalar(select(func.max(DigestDay.day)))
+
+
+def has_day(session: Session, day: date) -> bool:
+    return session.get(DigestDay, day) is not None
+
+
+def neighbour_days(session: Session, day: date) -> tuple[date | None, date | None]:
+    """The loaded days just before and just after ``day``."""
+    before = session.scalar(select(func.max(DigestDay.day)).where(DigestDay.day < day))
+    after = session.scalar(select(func.min(DigestDay.day)).where(DigestDay.day > day))
+    return before, after
+
+
+def top_papers(session: Session, day: date, limit: int | None = None) -> list[PaperView]:
+    """A day's papers, most votes first; ties (and missing votes, last) keep file order."""
+    stmt = (
+        select(Paper, Entry.votes)
+        .join(Entry, Entry.paper_id == Paper.id)
+        .where(Entry.day == day)
+        .order_by(func.coalesce(Entry.votes, -1).desc(), Entry.position)
+        .limit(limit)
+    )
+    return [_view(paper, day, votes) for paper, votes in session.execute(stmt)]
+
+
+def views_for(session: Session, paper_ids: Sequence[int]) -> list[PaperView]:
+    """Views of papers (at their newest appearance), in the order of ``paper_ids``."""
+    if not paper_ids:
+        return []
+    stmt = (
+        select(Paper, Entry.votes)
+        .join(Entry, (Entry.paper_id == Paper.id) & (Entry.day == Paper.latest_day))
+        .where(Paper.id.in_(paper_ids))
+    )
+    by_id = {paper.id: _view(paper, paper.latest_day, votes) for paper, votes in session.execute(stmt)}
+    return [by_id[i] for i in paper_ids if i in by_id]
+
+
+def get_paper(session: Session, arxiv_id: str) -> PaperView | None:
+    """One paper with every day it appeared on (newest first)."""
+    paper = session.scalar(select(Paper).where(Paper.arxiv_id == arxiv_id))
+    if paper is None:
+        return None
+    rows = session.execute(
+        select(Entry.day, Entry.votes).where(Entry.paper_id == paper.id).order_by(Entry.day.desc())
+    ).all()
+    votes = rows[0].votes if rows else None
+    return _view(paper, paper.latest_day, votes, [r.day for r in rows])
+
+
+def papers_by_author(session: Session, name: str, offset: int = 0, limit: int = 5) -> Page:
+    """Papers with one author whose folded name has every query word as a word prefix."""
+    words = name_words(name)[:MAX_AUTHOR_WORDS]
+    if not words:
+        return Page((), 0, offset, limit)
+    matches = None
+    for word in words:
+        # A prefix range on the indexed word column; U+FFFF sorts after every real letter.
+        part = select(AuthorWord.paper_id, AuthorWord.position).where(
+            AuthorWord.word >= word, AuthorWord.word < word + "\uffff"
+        )
+        matches = part if matches is None else matches.intersect(part)
+    assert matches is not None
+    hits = matches.subquery()
+    paper_ids = select(hits.c.paper_id).distinct().subquery()
+    total = session.scalar(select(func.count()).select_from(paper_ids)) or 0
+    ids = session.scalars(
+        select(Paper.id)
+        .where(Paper.id.in_(select(paper_ids.c.paper_id)))
+        .order_by(Paper.search_key.desc())
+        .offset(offset)
+        .limit(limit)
+    ).all()
+    return Page(tuple(views_for(session, ids)), total, offset, limit)
+
+
+@dataclass(frozen=True)
+class Stats:
+    papers: int
+    days: int
+    entries: int
+    first_day: date | None
+    last_day: date | None
+    subscribed_chats: int
+    last_delivery: datetime | None
+
+
+def stats(session: Session) -> Stats:
+    return Stats(
+        papers=session.scalar(select(func.count()).select_from(Paper)) or 0,
+        days=session.scalar(select(func.count()).select_from(DigestDay)) or 0,
+        entries=session.scalar(select(func.count()).select_from(Entry)) or 0,
+        first_day=session.scalar(select(func.min(DigestDay.day))),
+        last_day=latest_day(session),
+        subscribed_chats=session.scalar(
+            select(func.count()).select_from(Subscription).where(Subscription.active)
+        )
+        or 0,
+        last_delivery=session.scalar(
+            select(func.max(Delivery.updated_at)).where(Delivery.status == DeliveryStatus.SENT)
+        ),
+    )
+
+
+def export_rows(session: Session, batch: int = 500) -> Iterator[dict[str, Any]]:
+    """Every (day, paper) entry as the export's JSON object, by date then file position."""
+    stmt = (
+        select(Entry.day, Entry.votes, Paper)
+        .join(Paper, Paper.id == Entry.paper_id)
+        .order_by(Entry.day, Entry.position)
+        .execution_options(yield_per=batch)
+    )
+    for day, votes, paper in session.execute(stmt):
+        yield {
+            "date": day.isoformat(),
+            "arxiv_id": paper.arxiv_id,
+            "title": paper.title,
+            "url": paper.url,
+            "votes": votes,
+            "authors": list(paper.authors),
+            "summary": [f"{key}: {text}" if key else text for key, text in paper.summary],
+            "media": {"kind": str(paper.media_kind), "url": paper.media_url}
+            if paper.media_kind
+            else None,
+        }

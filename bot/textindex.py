@@ -1,0 +1,120 @@
+"""Pure text functions behind search: folding, index terms, and what a query term means.
+
+Korean has no spaces inside words (``확산모델은``), so Hangul runs are indexed as overlapping
+character pairs: ``확산모델`` → ``확산 산모 모델``, and a Korean query term becomes a phrase
+of its pairs, which matches exactly where the term is a substring. Latin words and numbers
+are indexed as folded words and queried as prefixes. :func:`term_matches` is the reference
+meaning of a term; the index only narrows the candidates that it is checked against.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+
+_SPECIAL_FOLDS = str.maketrans(
+    {"ł": "l", "ø": "o", "æ": "ae", "ß": "ss", "đ": "d", "ı": "i", "œ": "oe", "þ": "th",
+     "ð": "d", "ŀ": "l", "ħ": "h", "ŧ": "t"}
+)
+_HANGUL = "\uac00-\ud7a3\u3131-\u318e"
+_SEGMENT_RE = re.compile(rf"([{_HANGUL}]+)|([^\W_{_HANGUL}]+)", re.UNICODE)
+_HANGUL_RE = re.compile(rf"[{_HANGUL}]")
+_WORD_RE = re.compile(r"[^\W_]+", re.UNICODE)
+MAX_QUERY_TERMS = 8
+MAX_TERM_LENGTH = 40
+
+
+class _FoldTable(dict[int, str]):
+    """Per-character folding, computed on first sight: ``str.translate`` then runs in C."""
+
+    def __missing__(self, codepoint: int) -> str:
+        char = chr(codepoint).casefold().translate(_SPECIAL_FOLDS)
+        char = unicodedata.normalize("NFKD", char)
+        folded = "".join(c for c in char if not unicodedata.combining(c))
+        folded = unicodedata.normalize("NFC", folded).translate(_SPECIAL_FOLDS)
+        self[codepoint] = folded
+        return folded
+
+
+_FOLD_TABLE = _FoldTable()
+
+
+def fold(text: str) -> str:
+    """Lower-case, strip accents and fold special letters: ``Rémi Łukasz`` → ``remi lukasz``."""
+    return unicodedata.normalize("NFC", text).translate(_FOLD_TABLE)
+
+
+def name_words(name: str) -> list[str]:
+    """Words of a folded author name: ``Jean-Baptiste O'Neil`` → ``jean baptiste o neil``."""
+    return _WORD_RE.findall(fold(name))
+
+
+def index_terms(folded: str) -> str:
+    """Folded text → the space-separated terms the full-text index stores, in text order."""
+    out: list[str] = []
+    for hangul, word in _SEGMENT_RE.findall(folded):
+        if not hangul:
+            out.append(word)
+        elif len(hangul) == 1:
+            out.append(hangul)
+        else:
+            out += map(str.__add__, hangul, hangul[1:])
+    return " ".join(out)
+
+
+@dataclass(frozen=True)
+class QueryTerm:
+    """One word the user typed, folded, with what the index can ask for it."""
+
+    text: str
+    # Each part must be found; a part is a phrase (tuple of index terms), its last term
+    # a prefix when ``prefix`` is true.
+    phrases: tuple[tuple[tuple[str, ...], bool], ...]
+
+    @property
+    def indexable(self) -> bool:
+        return bool(self.phrases)
+
+
+def parse_query(query: str) -> list[QueryTerm]:
+    """Split what the user typed into folded terms; punctuation is only ever literal text."""
+    terms: list[QueryTerm] = []
+    for raw in fold(query).split():
+        raw = raw[:MAX_TERM_LENGTH]
+        if any(t.text == raw for t in terms):
+            continue
+        phrases: list[tuple[tuple[str, ...], bool]] = []
+        segments = list(_SEGMENT_RE.finditer(raw))
+        for position, seg in enumerate(segments):
+            hangul, word = seg.group(1), seg.group(2)
+            last = position == len(segments) - 1
+            if hangul and len(hangul) >= 2:
+                phrases.append((tuple(hangul[i : i + 2] for i in range(len(hangul) - 1)), False))
+            elif word:
+                # A word in the middle of a term is whole; the first may be a prefix only if
+                # the term continues with nothing else.
+                phrases.append(((word,), last))
+        terms.append(QueryTerm(raw, tuple(phrases)))
+        if len(terms) == MAX_QUERY_TERMS:
+            break
+    return terms
+
+
+def _is_word_char(ch: str) -> bool:
+    return ch.isalnum() and not _HANGUL_RE.match(ch)
+
+
+def term_matches(term: str, folded_text: str) -> bool:
+    """The meaning of a search term: a substring of the folded text; a term that begins with
+    a Latin letter or digit must also begin a word there (``mod`` finds ``model``, ``odel``
+    does not)."""
+    if not term:
+        return False
+    anchored = _is_word_char(term[0])
+    start = folded_text.find(term)
+    while start >= 0:
+        if not anchored or start == 0 or not _is_word_char(folded_text[start - 1]):
+            return True
+        start = folded_text.find(term, start + 1)
+    return False
