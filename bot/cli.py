@@ -60,12 +60,11 @@ def parse_files(files: Sequence[Path]) -> Iterator[Digest | DigestError]:
 
 def load(settings: Settings, paths: Sequence[str], out: TextIO = sys.stdout) -> int:
     files, rejected = digest_files(paths)
-    Session = open_store(settings.database_url)
     report = LoadReport()
     stored = 0
     progress = tqdm(total=len(files), unit="file", desc="loading", file=sys.stderr,
                     disable=not files)
-    with progress, Session() as session:
+    with progress, open_store(settings.database_url) as Session, Session() as session:
         for number, result in enumerate(parse_files(files), 1):
             progress.update()
             if isinstance(result, DigestError):
@@ -100,8 +99,7 @@ def load(settings: Settings, paths: Sequence[str], out: TextIO = sys.stdout) -> 
 
 
 def export(settings: Settings, out: TextIO = sys.stdout) -> int:
-    Session = open_store(settings.database_url)
-    with Session() as session:
+    with open_store(settings.database_url) as Session, Session() as session:
         for row in queries.export_rows(session):
             out.write(json.dumps(row, ensure_ascii=False) + "\n")
     return 0
@@ -116,8 +114,7 @@ def format_stats(stats: queries.Stats) -> Iterable[str]:
 
 
 def stats(settings: Settings, out: TextIO = sys.stdout) -> int:
-    Session = open_store(settings.database_url)
-    with Session() as session:
+    with open_store(settings.database_url) as Session, Session() as session:
         for line in format_stats(queries.stats(session)):
             print(line, file=out)
     return 0

@@ -7,6 +7,8 @@ version rather than guess (see README, "Database").
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from sqlalchemy import Engine, create_engine, event, text
@@ -19,7 +21,7 @@ SCHEMA_VERSION = 1
 
 _SQLITE_FTS = """
 CREATE VIRTUAL TABLE IF NOT EXISTS paper_fts USING fts5(
-    title, authors, summary, tokenize = 'unicode61 remove_diacritics 0'
+    title, authors, summary, tokenize = 'unicode61 remove_diacritics 0', columnsize = 0
 )
 """
 _POSTGRES_FTS = [
@@ -94,8 +96,12 @@ def session_factory(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(engine, expire_on_commit=False)
 
 
-def open_store(url: str) -> sessionmaker[Session]:
-    """Engine, schema and session factory in one call: what the CLI and the bot start with."""
+@contextmanager
+def open_store(url: str) -> Iterator[sessionmaker[Session]]:
+    """Engine, schema and session factory for the duration of a command; then closed."""
     engine = make_engine(url)
-    init_schema(engine)
-    return session_factory(engine)
+    try:
+        init_schema(engine)
+        yield session_factory(engine)
+    finally:
+        engine.dispose()

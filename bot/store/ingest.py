@@ -71,7 +71,7 @@ def _store_day(session: Session, day: dg.DigestDay, source: str, report: LoadRep
     existing: dict[str, int] = {}
     for chunk in _chunks(ids):
         rows = session.execute(select(Paper.arxiv_id, Paper.id).where(Paper.arxiv_id.in_(chunk)))
-        existing.update(rows.tuples().all())
+        existing.update(rows.all())
     old_entries = set(session.scalars(select(Entry.paper_id).where(Entry.day == day.day)))
     placeholder = {"latest_day": day.day, "search_key": 0}
     new_rows = [_paper_values(p) | placeholder for p in day.papers if p.arxiv_id not in existing]
@@ -159,7 +159,7 @@ def _refresh(session: Session, paper_ids: set[int]) -> None:
     for chunk in _chunks(list(latest)):
         rows = session.execute(
             select(Paper.search_key, Paper.search_text).where(Paper.id.in_(chunk))
-        ).tuples()
+        ).all()
         index_papers(session, rows)
 
 

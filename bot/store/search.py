@@ -175,7 +175,7 @@ def _tier(terms: Sequence[QueryTerm], folded: str) -> int | None:
 
 def _ids_for_keys(session: Session, keys: Sequence[int]) -> list[int]:
     rows = session.execute(select(Paper.search_key, Paper.id).where(Paper.search_key.in_(keys)))
-    by_key = dict(rows.tuples().all())
+    by_key = dict(rows.all())
     return [by_key[k] for k in keys if k in by_key]
 
 

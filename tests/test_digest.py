@@ -1,0 +1,278 @@
+"""The digest parser: golden seeds, every real corpus file, odd lines, bad files."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from bot.digest import (
+    Bullet,
+    DigestError,
+    Media,
+    MediaKind,
+    decode_digest,
+    parse_arxiv_id,
+    parse_authors,
+    parse_digest,
+    read_digest,
+)
+from tests.conftest import SEEDS, corpus_files
+
+
+def paper(digest, arxiv_id):
+    return next(p for d in digest.days for p in d.papers if p.arxiv_id == arxiv_id)
+
+
+def test_seed_plain_paper_every_field() -> None:
+    digest = read_digest(SEEDS / "2023-12-05.md")
+    assert [d.day for d in digest.days] == [date(2023, 12, 5)]
+    assert len(digest.days[0].papers) == 23
+    first = digest.days[0].papers[0]
+    assert first.arxiv_id == "2312.02120"
+    assert first.title == "Magicoder: Source Code Is All You Need"
+    assert first.url == "https://arxiv.org/abs/2312.02120"
+    assert first.votes is None  # this day has no Vote lines
+    assert first.authors == ["Yuxiang Wei", "Zhe Wang", "Jiawei Liu", "Yifeng Ding", "Lingming Zhang"]
+    assert first.media == Media(
+        MediaKind.IMAGE,
+        "https://cdn-uploads.huggingface.co/production/uploads/60f1abe7544c2adfd699860c/-m7NQI--aISLeAzdzOt8h.png",
+    )
+    assert len(first.summary) == 7
+    assert first.summary[0].text.startswith("'Magicoder'는 최대 7B개의 매개변수")
+    assert first.summary[-1].key is None
+    assert digest.warnings == []
+
+
+def test_seed_video_paper_with_duplicated_authors() -> None:
+    emu2 = paper(read_digest(SEEDS / "2023-12-21.md"), "2312.13286")
+    assert emu2.title == "Generative Multimodal Models are In-Context Learners"
+    assert emu2.votes == 19
+    assert emu2.media == Media(
+        MediaKind.VIDEO,
+        "https://cdn-uploads.huggingface.co/production/uploads/60f1abe7544c2adfd699860c/g83HzHiihbV3XTzE43QjD.mp4",
+    )
+    assert emu2.authors == [
+        "Quan Sun", "Yufeng Cui", "Xiaosong Zhang", "Fan Zhang", "Qiying Yu", "Zhengxiong Luo",
+        "Yueze Wang", "Yongming Rao", "Jingjing Liu", "Tiejun Huang", "Xinlong Wang",
+    ]
+    assert len(emu2.summary) == 8
+    assert emu2.summary[-1].text == "코드와 모델은 향후 연구를 용이하게 하기 위해 공개적으로 제공됩니다."
+
+
+def test_seed_plus_token_dropped_and_order_kept() -> None:
+    gemini = paper(read_digest(SEEDS / "2024-03-11.md"), "2403.05530")
+    assert gemini.votes == 24
+    assert "+" not in gemini.authors
+    assert gemini.authors[:2] == ["Mia Glaese", "Orhan Firat"]
+    assert gemini.authors[-1] == "Ethan Dyer"
+    assert gemini.authors[12:14] == ["Rohan Anil", "Benjamin Lee"]  # "+" sat between them
+    assert len(gemini.authors) == 22  # 23 comma-separated items, less the "+"
+
+
+def test_whole_corpus_reads_cleanly() -> None:
+    days, entries = set(), 0
+    for path in corpus_files():
+        digest = read_digest(path)
+        assert digest.warnings == [], digest.warnings[:3]
+        for day in digest.days:
+            days.add(day.day)
+            for p in day.papers:
+                entries += 1
+                assert p.arxiv_id and p.title and p.summary, (path, p.arxiv_id)
+                assert all(b.text and "\t" not in b.text for b in p.summary)
+    assert len(days) == 201
+    assert entries == 2478
+
+
+def test_corpus_odd_cases() -> None:
+    from tests.conftest import CORPUS
+
+    # "[Watch Video]url" without parentheses, and .qt written as an image → video
+    media = {
+        p.arxiv_id: p.media
+        for f in corpus_files()
+        for d in read_digest(f).days
+        for p in d.papers
+    }
+    assert sum(1 for m in media.values() if m and m.kind is MediaKind.VIDEO) >= 160
+    qt = [m for m in media.values() if m and m.url.endswith(".qt")]
+    assert qt and all(m.kind is MediaKind.VIDEO for m in qt)
+    relative = [m for m in media.values() if m and "/avatars/" in m.url]
+    assert relative and all(m.url.startswith("https://huggingface.co/avatars/") for m in relative)
+
+    # nested "(1)" items and "1)" numbered lines continue their bullet
+    nov20 = read_digest(CORPUS / "2023/11/20.md")
+    unified = paper(nov20, "2311.10125")
+    features = next(b for b in unified.summary if b.text.startswith("UnifiedVisionGPT는 네 가지"))
+    assert "(1) 다양한 어플리케이션" in features.text and "(4) 텍스트 프롬프트" in features.text
+    assert not any(b.text.startswith("(") for b in unified.summary)
+    jul16 = paper(read_digest(CORPUS / "2024/07/16.md"), "2407.10973")
+    details = next(b for b in jul16.summary if b.key == "Technical Details")
+    assert "1) 정책 네트워크를" in details.text and "4) 정책 네트워크 파라미터" in details.text
+
+    # a TAB from a broken "\textit" escape is cleaned, not turned into a code block
+    aug26 = paper(read_digest(CORPUS / "2024/08/26.md"), "2408.10945")
+    assert "\t" not in aug26.summary[0].text and "extit{HR-ED}" in aug26.summary[0].text
+
+    # "Vote: -" means no vote count
+    dash = [p for f in corpus_files() for d in read_digest(f).days for p in d.papers if p.votes is None]
+    assert len(dash) == 110
+
+
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [
+        ("### [M$^{2}$UGen: *Music* <b>](https://arxiv.org/abs/2311.11255)", "M$^{2}$UGen: *Music* <b>"),
+        ("### [A [bracketed] title](https://arxiv.org/abs/2401.00001v2)", "A [bracketed] title"),
+        ("### [Title with `code` and > sign](https://arxiv.org/pdf/2401.00002.pdf)", "Title with `code` and > sign"),
+    ],
+)
+def test_hostile_titles_are_kept_verbatim(line: str, expected: str) -> None:
+    digest = parse_digest(f"## Daily Papers (2024-01-01)\n\n{line}\n\n- 요약\n")
+    assert digest.days[0].papers[0].title == expected
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("2312.02120", "2312.02120"),
+        ("https://arxiv.org/abs/2312.02120v3", "2312.02120"),
+        ("arxiv.org/pdf/2312.02120.pdf", "2312.02120"),
+        ("https://huggingface.co/papers/2312.02120", "2312.02120"),
+        ("arXiv:2312.0212", "2312.0212"),
+        ("hep-th/9901001", "hep-th/9901001"),
+        ("https://example.com/2312.02120", None),
+        ("not an id", None),
+        ("", None),
+    ],
+)
+def test_parse_arxiv_id(value: str, expected: str | None) -> None:
+    assert parse_arxiv_id(value) == expected
+
+
+def test_authors_duplicates_plus_and_spacing() -> None:
+    assert parse_authors(" A  B, C, a  b , +, , D\u00a0E, +") == ["A B", "C", "D E"]
+
+
+def test_glued_lines_and_odd_media() -> None:
+    text = (
+        "## Daily Papers (2024-02-02)\n"
+        "### [One](https://arxiv.org/abs/2402.00001)\n"
+        "![](https://x.org/a.webm)\n"
+        "Vote: 1,234\n"
+        "Authors: Rémi Munos, Rémi Munos\n"
+        "- **What's New**: 첫째\n"
+        "이어지는 줄\n"
+        "- 둘째\n"
+        "### [Two](https://arxiv.org/abs/2402.00002)\n"
+        "[Watch Video]https://x.org/v.mp4\n"
+        "<video src='https://x.org/w.mp4'></video>\n"
+        "Vote: -\n"
+        "- 셋째\n"
+    )
+    one, two = parse_digest(text).days[0].papers
+    assert one.media == Media(MediaKind.VIDEO, "https://x.org/a.webm")
+    assert one.votes == 1234 and one.authors == ["Rémi Munos"]
+    assert one.summary == [Bullet("첫째 이어지는 줄", "What's New"), Bullet("둘째")]
+    assert two.media == Media(MediaKind.VIDEO, "https://x.org/v.mp4")
+    assert two.votes is None and two.summary == [Bullet("셋째")]
+
+
+def test_unknown_lines_warn_and_the_rest_of_the_day_survives() -> None:
+    text = (
+        "## Daily Papers (2024-02-02)\n\n"
+        "### [No link here]\n\n- lost bullet\n\n"
+        "Some stray line\n\n"
+        "### [Good](https://arxiv.org/abs/2402.00003)\n\nMystery: value\n\n- 남는 요약\n\n"
+        "```\ncode\n```\n\n"
+        "### [Good](https://arxiv.org/abs/2402.00003)\n\n- duplicate\n\n"
+        "### [Later](https://arxiv.org/abs/2402.00004)\n\n- 마지막\n"
+    )
+    digest = parse_digest(text, "x.md")
+    assert [p.arxiv_id for p in digest.days[0].papers] == ["2402.00003", "2402.00004"]
+    assert digest.days[0].papers[0].summary == [Bullet("남는 요약")]
+    assert len(digest.warnings) == 4
+    assert digest.warnings[0].startswith("x.md:3: paper without an arXiv link")
+
+
+def test_several_days_in_one_file_and_date_from_file_name() -> None:
+    text = (
+        "## Daily Papers (2024-03-01)\n### [A](https://arxiv.org/abs/2403.00001)\n- 가\n"
+        "## Daily Papers (2024-03-02)\n### [B](https://arxiv.org/abs/2403.00002)\n- 나\n"
+    )
+    assert [d.day for d in parse_digest(text).days] == [date(2024, 3, 1), date(2024, 3, 2)]
+    headless = parse_digest("### [A](https://arxiv.org/abs/2403.00001)\n- 가\n", "2024/05/06.md")
+    assert headless.days[0].day == date(2024, 5, 6)
+
+
+def test_paper_without_summary_is_kept_with_a_warning() -> None:
+    digest = parse_digest("## Daily Papers (2024-03-01)\n### [A](https://arxiv.org/abs/2403.00001)\n")
+    assert digest.days[0].papers[0].summary == []
+    assert "no summary" in digest.warnings[0]
+
+
+@pytest.mark.parametrize(
+    ("data", "reason", "line"),
+    [
+        (b"", "file is empty", None),
+        (b"   \n\n", "file is empty", None),
+        (b"## Daily\n\x00\x01\x02binary", "binary file", 2),
+        ("## Daily Papers (2024-01-01)\n\n- 요약\n".encode() + b"\xff\xfe bad", "not UTF-8", 4),
+        ("# 제목\n\n본문뿐\n".encode(), "no paper found", None),
+        (b"x" * (5 * 1024 * 1024 + 1), "limit is 5 MB", None),
+    ],
+)
+def test_bad_files_are_rejected_with_file_and_line(data: bytes, reason: str, line: int | None) -> None:
+    with pytest.raises(DigestError) as caught:
+        parse_digest(decode_digest(data, "bad.md"), "bad.md")
+    assert reason in caught.value.reason
+    assert caught.value.line == line
+    assert str(caught.value).startswith("bad.md:" if line else "bad.md: ")
+
+
+def test_truncated_file_keeps_what_it_can(tmp_path: Path) -> None:
+    data = (SEEDS / "2024-04-25.md").read_bytes()
+    cut = data[: len(data) // 2]
+    cut = cut[: cut.rfind(b"\n")]  # cut at a line end
+    digest = parse_digest(decode_digest(cut, "cut.md"), "cut.md")
+    assert 0 < digest.paper_count < 9
+    # cut inside a multi-byte character: refused, with the line
+    (tmp_path / "mid.md").write_bytes(data[: data.index("대조".encode()) + 1])
+    with pytest.raises(DigestError, match="not UTF-8"):
+        read_digest(tmp_path / "mid.md")
+
+
+def test_missing_path_is_a_digest_error(tmp_path: Path) -> None:
+    with pytest.raises(DigestError, match="No such file"):
+        read_digest(tmp_path / "nope.md")
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text())
+def test_parser_raises_only_its_own_error(text: str) -> None:
+    try:
+        digest = parse_digest(text)
+    except DigestError:
+        return
+    assert digest.paper_count > 0
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.sampled_from(
+            ["## Daily Papers (2024-01-01)", "### [T](https://arxiv.org/abs/2401.00001)",
+             "- 요약 **굵게**", "  - 중첩", "1) 번호", "Vote: 3", "Authors: A, B", "![](x.png)",
+             "<video src='v.mp4'>", "", "    code", "> quote", "***", "| a | b |", "\t탭"]
+        )
+    ).map("\n".join)
+)
+def test_parser_survives_any_arrangement_of_real_lines(text: str) -> None:
+    try:
+        parse_digest(text)
+    except DigestError:
+        pass
