@@ -7,6 +7,7 @@ nothing, and the others still load.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import sys
@@ -117,4 +118,15 @@ def stats(settings: Settings, out: TextIO = sys.stdout) -> int:
     with open_store(settings.database_url) as Session, Session() as session:
         for line in format_stats(queries.stats(session)):
             print(line, file=out)
+    return 0
+
+
+def run(settings: Settings) -> int:
+    if not settings.bot_token:
+        print("BOT_TOKEN is not set: export the bot token from @BotFather first.", file=sys.stderr)
+        return 2
+    from bot.app import protect_logs, serve
+
+    protect_logs(settings.bot_token)
+    asyncio.run(serve(settings))
     return 0

@@ -6,12 +6,14 @@ rendering and handlers work on values that outlive the session.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from bot.digest import Bullet, Media
@@ -22,6 +24,7 @@ from bot.store.models import (
     DigestDay,
     Entry,
     Paper,
+    SavedQuery,
     Subscription,
 )
 from bot.textindex import name_words
@@ -201,3 +204,40 @@ def export_rows(session: Session, batch: int = 500) -> Iterator[dict[str, Any]]:
             if paper.media_kind
             else None,
         }
+
+
+def save_query(session: Session, kind: str, text: str) -> str:
+    """Remember a query behind paging buttons; its key is stable for the same text."""
+    key = hashlib.sha1(f"{kind}\x00{text}".encode()).hexdigest()[:12]
+    if session.get(SavedQuery, key) is None:
+        try:
+            with session.begin_nested():
+                session.add(SavedQuery(key=key, kind=kind, text=text))
+        except IntegrityError:
+            pass  # saved concurrently by another request: same key, same text
+        session.commit()
+    return key
+
+
+def saved_query(session: Session, kind: str, key: str) -> str | None:
+    saved = session.get(SavedQuery, key)
+    return saved.text if saved is not None and saved.kind == kind else None
+
+
+@dataclass(frozen=True)
+class DayListing:
+    """A day's papers for ``/day``, with the loaded days around it."""
+
+    day: date
+    papers: tuple[PaperView, ...]
+    previous: date | None
+    following: date | None
+
+
+def day_listing(session: Session, day: date | None) -> DayListing:
+    """``day``'s papers (``None``: the newest day); no papers if the day was not loaded."""
+    day = day or latest_day(session)
+    if day is None:
+        return DayListing(date.min, (), None, None)
+    before, after = neighbour_days(session, day)
+    return DayListing(day, tuple(top_papers(session, day)), before, after)

@@ -1,0 +1,157 @@
+"""Pure parsing of what users type and what buttons carry. Each raises :class:`UsageError`
+with a one-line Korean hint when the input is not what the command takes."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date, time, timedelta
+
+from bot.config import ConfigError, parse_hhmm, parse_timezone
+from bot.digest import parse_arxiv_id
+
+MAX_QUERY_LENGTH = 200
+MAX_TOP_N = 30
+MAX_KEYWORDS = 10
+
+
+class UsageError(ValueError):
+    """Bad arguments; the message is the hint shown to the user."""
+
+
+LATEST = "latest"
+
+
+def parse_day_arg(text: str, today: date) -> date | str:
+    """``YYYY-MM-DD``, ``today``, ``yesterday``, ``latest`` (also 오늘/어제/최신); default latest."""
+    value = text.strip().lower()
+    if value in ("", "latest", "최신"):
+        return LATEST
+    if value in ("today", "오늘"):
+        return today
+    if value in ("yesterday", "어제"):
+        return today - timedelta(days=1)
+    match = re.fullmatch(r"(\d{4})[-./](\d{1,2})[-./](\d{1,2})", value)
+    if match:
+        try:
+            return date(int(match[1]), int(match[2]), int(match[3]))
+        except ValueError:
+            pass
+    raise UsageError("사용법: /day [YYYY-MM-DD | today | yesterday | latest]")
+
+
+def parse_query_arg(text: str, usage: str) -> str:
+    query = " ".join(text.split())
+    if not query:
+        raise UsageError(usage)
+    if len(query) > MAX_QUERY_LENGTH:
+        raise UsageError(f"검색어가 너무 깁니다 ({MAX_QUERY_LENGTH}자 이내).")
+    return query
+
+
+def parse_paper_arg(text: str) -> str:
+    arxiv_id = parse_arxiv_id(text.strip()) if text.strip() else None
+    if arxiv_id is None:
+        raise UsageError("사용법: /paper arXiv-ID 또는 URL (예: /paper 2312.02120)")
+    return arxiv_id
+
+
+def parse_time_arg(text: str) -> time:
+    try:
+        return parse_hhmm(text)
+    except ConfigError:
+        raise UsageError("시간은 HH:MM 형식으로 적어 주세요 (예: 09:00).") from None
+
+
+@dataclass(frozen=True)
+class SettingChange:
+    """One ``/settings`` change: which field, and its new value."""
+
+    field: str
+    value: object
+
+
+SETTINGS_USAGE = (
+    "사용법: /settings [time HH:MM | top N | tz Area/City | minvotes N | keywords a, b]"
+)
+
+
+def _int_arg(value: str, low: int, high: int, name: str) -> int:
+    if not re.fullmatch(r"\d{1,6}", value):
+        raise UsageError(f"{name}은(는) {low}~{high} 사이의 숫자여야 합니다.")
+    number = int(value)
+    if not low <= number <= high:
+        raise UsageError(f"{name}은(는) {low}~{high} 사이의 숫자여야 합니다.")
+    return number
+
+
+def parse_settings_args(text: str) -> SettingChange | None:
+    """``None`` means: show the settings. Otherwise one change."""
+    text = text.strip()
+    if not text:
+        return None
+    key, _, value = text.partition(" ")
+    key, value = key.lower(), value.strip()
+    if key in ("time", "시간"):
+        return SettingChange("send_time", parse_time_arg(value).strftime("%H:%M"))
+    if key in ("top", "개수"):
+        return SettingChange("top_n", _int_arg(value, 1, MAX_TOP_N, "top"))
+    if key in ("tz", "timezone", "시간대"):
+        try:
+            return SettingChange("timezone", parse_timezone(value))
+        except ConfigError:
+            raise UsageError("시간대는 Area/City 형식입니다 (예: Asia/Seoul, Europe/Berlin).") from None
+    if key in ("minvotes", "최소추천"):
+        return SettingChange("min_votes", _int_arg(value, 0, 100_000, "minvotes"))
+    if key in ("keywords", "키워드"):
+        words = [" ".join(w.split()) for w in value.split(",")]
+        words = [w[:50] for w in words if w and w not in ("-", "없음", "none")]
+        if len(words) > MAX_KEYWORDS:
+            raise UsageError(f"키워드는 {MAX_KEYWORDS}개까지 지정할 수 있습니다.")
+        return SettingChange("keywords", list(dict.fromkeys(words)))
+    raise UsageError(SETTINGS_USAGE)
+
+
+# --- callback data (at most 64 bytes; it comes from the client and is never trusted) -------
+
+
+@dataclass(frozen=True)
+class Callback:
+    kind: str  # "p" paper, "d" day, "s" search page, "a" author page
+    value: str
+    page: int = 0
+
+
+def callback_data(kind: str, value: str, page: int | None = None) -> str:
+    data = f"{kind}:{value}" if page is None else f"{kind}:{value}:{page}"
+    if len(data.encode()) > 64:
+        raise ValueError(f"callback data over 64 bytes: {data!r}")
+    return data
+
+
+def parse_callback(data: str | None) -> Callback | None:
+    """Parse button data; anything unexpected is ``None`` (ignored)."""
+    if not data or len(data) > 64:
+        return None
+    parts = data.split(":")
+    kind = parts[0]
+    if kind == "p" and len(parts) == 2 and parse_arxiv_id(parts[1]) == parts[1]:
+        return Callback("p", parts[1])
+    if kind == "d" and len(parts) == 2 and re.fullmatch(r"\d{4}-\d{2}-\d{2}", parts[1]):
+        try:
+            date.fromisoformat(parts[1])
+        except ValueError:
+            return None
+        return Callback("d", parts[1])
+    if kind in ("s", "a") and len(parts) == 3 and re.fullmatch(r"[0-9a-f]{12}", parts[1]):
+        if re.fullmatch(r"\d{1,5}", parts[2]):
+            return Callback(kind, parts[1], int(parts[2]))
+    return None
+
+
+def command_args(text: str | None) -> str:
+    """Everything after the command word (``/search@Bot 확산 모델`` → ``확산 모델``)."""
+    if not text:
+        return ""
+    parts = text.split(maxsplit=1)
+    return parts[1] if len(parts) > 1 else ""

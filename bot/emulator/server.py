@@ -1,0 +1,457 @@
+"""A Bot API emulator on 127.0.0.1: enough of Telegram for the bot, its demo and its tests.
+
+It speaks the HTTP Bot API as python-telegram-bot uses it (``/bot<token>/<method>`` and
+``/file/bot<token>/<path>``) and is as strict as Telegram: it refuses malformed or
+unsupported HTML, texts over 4096 UTF-16 units, callback data over 64 bytes, edits that
+change nothing; it answers 429 with ``retry_after`` past 30 messages in any one-second
+window or 20 a minute in a group, 403 for chats that blocked or removed the bot, and 400
+with ``migrate_to_chat_id`` for a group that became a supergroup. The other side of the
+chat is scripted from Python: users send messages, press buttons, upload documents.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import math
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+from bot.emulator.telegram_html import EntityError, parse_html, utf16_length
+
+BOT_ID = 7_000_000_001
+SEND_METHODS = {"sendmessage", "editmessagetext", "senddocument", "sendphoto", "copymessage",
+                "forwardmessage", "editmessagereplymarkup"}
+JSON_FIELDS = {"reply_markup", "reply_parameters", "link_preview_options", "commands", "scope",
+               "allowed_updates", "entities"}
+
+
+class ApiError(Exception):
+    def __init__(self, code: int, description: str, parameters: dict[str, Any] | None = None):
+        super().__init__(description)
+        self.code, self.description, self.parameters = code, description, parameters
+
+
+@dataclass
+class Chat:
+    id: int
+    type: str  # private, group, supergroup
+    title: str
+    admins: set[int] = field(default_factory=set)
+    creator: int | None = None
+    blocked: bool = False
+    migrated_to: int | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        if self.type == "private":
+            return {"id": self.id, "type": "private", "first_name": self.title}
+        return {"id": self.id, "type": self.type, "title": self.title}
+
+
+@dataclass
+class SentMessage:
+    """A message the bot sent (or its latest edit)."""
+
+    chat_id: int
+    message_id: int
+    html: str
+    text: str
+    reply_markup: dict[str, Any] | None
+    at: float
+    edits: int = 0
+    reply_to: int | None = None
+
+    def buttons(self) -> list[tuple[str, str]]:
+        rows = (self.reply_markup or {}).get("inline_keyboard", [])
+        return [(b["text"], b.get("callback_data", "")) for row in rows for b in row]
+
+    def button(self, label: str) -> str:
+        """The callback data of the button whose label contains ``label``."""
+        for text, data in self.buttons():
+            if label in text:
+                return data
+        raise KeyError(f"no button {label!r} in {self.buttons()}")
+
+
+class BotApiEmulator:
+    def __init__(
+        self,
+        *,
+        messages_per_second: float = 30.0,
+        group_messages_per_minute: float = 20.0,
+        bot_username: str = "DailyPapersBot",
+    ) -> None:
+        self.rate = messages_per_second
+        self.group_rate = group_messages_per_minute
+        self.bot_username = bot_username
+        self.chats: dict[int, Chat] = {}
+        self.users: dict[int, str] = {}
+        self.sent: list[SentMessage] = []  # every send, in order (edits update in place)
+        self.by_id: dict[tuple[int, int], SentMessage] = {}
+        self.user_messages: dict[tuple[int, int], dict[str, Any]] = {}
+        self.callback_answers: dict[str, dict[str, Any]] = {}
+        self.commands: list[dict[str, Any]] = []
+        self.files: dict[str, bytes] = {}
+        self.errors: list[tuple[str, int, str]] = []  # (method, code, description) refused
+        self.calls: list[str] = []
+        self.throttled = 0  # 429s answered
+        self.flood_next = 0  # the next N send requests get 429 regardless of rate
+        self.flood_retry_after = 1
+        self.on_send: Callable[[SentMessage], None] | None = None
+        self._window: deque[float] = deque()
+        self._group_windows: dict[int, deque[float]] = {}
+        self._updates: list[dict[str, Any]] = []
+        self._update_ids = itertools.count(1)
+        self._message_ids: dict[int, itertools.count[int]] = {}
+        self._new_update = asyncio.Event()
+        self._runner: web.AppRunner | None = None
+        self.url = ""
+
+    # --- lifecycle ---------------------------------------------------------------------
+
+    async def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
+        app = web.Application(client_max_size=64 * 1024 * 1024)
+        app.router.add_route("*", "/bot{token}/{method}", self._api)
+        app.router.add_get("/file/bot{token}/{path:.+}", self._file)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, host, port)
+        await site.start()
+        sockets = site._server.sockets  # type: ignore[union-attr]
+        self.url = f"http://{host}:{sockets[0].getsockname()[1]}"
+        return self.url
+
+    async def stop(self) -> None:
+        self._new_update.set()
+        if self._runner:
+            await self._runner.cleanup()
+
+    # --- the users' side -----------------------------------------------------------------
+
+    def private_chat(self, user_id: int, name: str = "사용자") -> Chat:
+        self.users[user_id] = name
+        return self.chats.setdefault(user_id, Chat(user_id, "private", name))
+
+    def group(self, chat_id: int, title: str, *, admins: tuple[int, ...] = (), creator: int | None = None,
+              kind: str = "supergroup") -> Chat:
+        chat = Chat(chat_id, kind, title, set(admins), creator)
+        self.chats[chat_id] = chat
+        return chat
+
+    def _user(self, user_id: int) -> dict[str, Any]:
+        return {"id": user_id, "is_bot": False, "first_name": self.users.get(user_id, f"user{user_id}")}
+
+    def _bot_user(self) -> dict[str, Any]:
+        return {"id": BOT_ID, "is_bot": True, "first_name": "Daily Papers", "username": self.bot_username}
+
+    def _next_message_id(self, chat_id: int) -> int:
+        return next(self._message_ids.setdefault(chat_id, itertools.count(1)))
+
+    def _push(self, update: dict[str, Any]) -> int:
+        update["update_id"] = next(self._update_ids)
+        self._updates.append(update)
+        self._new_update.set()
+        return update["update_id"]
+
+    def send(self, chat_id: int, user_id: int, text: str, *, sender_chat_id: int | None = None,
+             reply_to: int | None = None, document: dict[str, Any] | None = None) -> int:
+        """A user writes ``text`` (a command, or a caption when ``document`` is given)."""
+        chat = self.chats[chat_id]
+        message: dict[str, Any] = {
+            "message_id": self._next_message_id(chat_id),
+            "date": int(time.time()),
+            "chat": chat.as_dict(),
+            "from": self._user(user_id),
+        }
+        if sender_chat_id is not None:  # an anonymous admin, posting as the group
+            message["from"] = {"id": 1087968824, "is_bot": True, "first_name": "Group", "username": "GroupAnonymousBot"}
+            message["sender_chat"] = self.chats[sender_chat_id].as_dict()
+        entities = []
+        if text.startswith("/"):
+            entities = [{"type": "bot_command", "offset": 0, "length": utf16_length(text.split()[0])}]
+        if document is not None:
+            message["document"] = document
+            if text:
+                message["caption"] = text
+                message["caption_entities"] = entities
+        else:
+            message["text"] = text
+            if entities:
+                message["entities"] = entities
+        if reply_to is not None:
+            original = self.by_id.get((chat_id, reply_to)) or self.user_messages.get((chat_id, reply_to))
+            if isinstance(original, SentMessage):
+                message["reply_to_message"] = self._message_dict(original)
+            elif original is not None:
+                message["reply_to_message"] = original
+        self.user_messages[(chat_id, message["message_id"])] = message
+        self._push({"message": message})
+        return message["message_id"]
+
+    def send_document(self, chat_id: int, user_id: int, name: str, content: bytes,
+                      caption: str = "", reply_to: int | None = None) -> int:
+        file_id = f"doc{len(self.files) + 1}"
+        self.files[file_id] = content
+        document = {"file_id": file_id, "file_unique_id": f"u{file_id}", "file_name": name,
+                    "mime_type": "text/markdown", "file_size": len(content)}
+        return self.send(chat_id, user_id, caption, document=document, reply_to=reply_to)
+
+    def press(self, chat_id: int, message_id: int, data: str, user_id: int) -> str:
+        """A user presses an inline button under one of the bot's messages."""
+        query_id = f"cb{next(self._update_ids)}"
+        self._push({"callback_query": {
+            "id": query_id,
+            "from": self._user(user_id),
+            "chat_instance": str(chat_id),
+            "data": data,
+            "message": self._message_dict(self.by_id[(chat_id, message_id)]),
+        }})
+        return query_id
+
+    def remove_bot(self, chat_id: int, by_user: int, status: str = "kicked") -> None:
+        """The bot is blocked (private) or removed from a group: 403 from now on."""
+        chat = self.chats[chat_id]
+        chat.blocked = True
+        bot = self._bot_user()
+        self._push({"my_chat_member": {
+            "chat": chat.as_dict(), "from": self._user(by_user), "date": int(time.time()),
+            "old_chat_member": {"user": bot, "status": "member"},
+            "new_chat_member": {"user": bot, "status": status, "until_date": 0},
+        }})
+
+    def migrate(self, chat_id: int, new_chat_id: int) -> Chat:
+        """A group becomes a supergroup with a new id."""
+        old = self.chats[chat_id]
+        old.migrated_to = new_chat_id
+        return self.group(new_chat_id, old.title, admins=tuple(old.admins), creator=old.creator)
+
+    def flood(self, count: int, retry_after: int = 1) -> None:
+        """Answer the next ``count`` sends with 429, as a flood wait would."""
+        self.flood_next, self.flood_retry_after = count, retry_after
+
+    def messages_in(self, chat_id: int) -> list[SentMessage]:
+        return [m for m in self.sent if m.chat_id == chat_id]
+
+    async def wait_until(self, predicate: Callable[[], bool], timeout: float = 10.0) -> None:
+        deadline = time.monotonic() + timeout
+        while not predicate():
+            if time.monotonic() > deadline:
+                raise TimeoutError("the bot did not do what was expected in time")
+            await asyncio.sleep(0.01)
+
+    async def replies(self, chat_id: int, count: int = 1, timeout: float = 10.0) -> list[SentMessage]:
+        """Wait for ``count`` new messages in a chat since the last call; return them."""
+        seen = getattr(self, "_seen", {})
+        self._seen = seen
+        start = seen.get(chat_id, 0)
+        await self.wait_until(lambda: len(self.messages_in(chat_id)) >= start + count, timeout)
+        new = self.messages_in(chat_id)[start:]
+        seen[chat_id] = start + len(new)
+        return new
+
+    # --- the bot's side ------------------------------------------------------------------
+
+    def _message_dict(self, sent: SentMessage) -> dict[str, Any]:
+        message: dict[str, Any] = {
+            "message_id": sent.message_id, "date": int(time.time()),
+            "chat": self.chats[sent.chat_id].as_dict(), "from": self._bot_user(), "text": sent.text,
+        }
+        if sent.reply_markup:
+            message["reply_markup"] = sent.reply_markup
+        if sent.edits:
+            message["edit_date"] = int(time.time())
+        return message
+
+    async def _params(self, request: web.Request) -> dict[str, Any]:
+        if request.content_type == "application/json":
+            raw = await request.json()
+        else:
+            raw = dict(await request.post())
+            raw.update(request.query)
+        params = {}
+        for key, value in raw.items():
+            if isinstance(value, str) and key in JSON_FIELDS:
+                value = json.loads(value)
+            params[key] = value
+        return params
+
+    async def _api(self, request: web.Request) -> web.Response:
+        method = request.match_info["method"].lower()
+        self.calls.append(method)
+        try:
+            params = await self._params(request)
+            handler = getattr(self, f"_m_{method}", None)
+            if handler is None:
+                raise ApiError(404, "Not Found: method not found")
+            if method in SEND_METHODS:
+                self._check_chat(params)
+                self._check_rate(int(params["chat_id"]))
+            result = await handler(params)
+            return web.json_response({"ok": True, "result": result})
+        except ApiError as exc:
+            self.errors.append((method, exc.code, exc.description))
+            body: dict[str, Any] = {"ok": False, "error_code": exc.code, "description": exc.description}
+            if exc.parameters:
+                body["parameters"] = exc.parameters
+            return web.json_response(body, status=exc.code)
+
+    async def _file(self, request: web.Request) -> web.Response:
+        path = request.match_info["path"]
+        content = self.files.get(path.rsplit("/", 1)[-1])
+        if content is None:
+            return web.Response(status=404)
+        return web.Response(body=content)
+
+    def _check_chat(self, params: dict[str, Any]) -> None:
+        try:
+            chat_id = int(params.get("chat_id", ""))
+        except ValueError:
+            raise ApiError(400, "Bad Request: chat not found") from None
+        chat = self.chats.get(chat_id)
+        if chat is None:
+            raise ApiError(400, "Bad Request: chat not found")
+        if chat.migrated_to is not None:
+            raise ApiError(400, "Bad Request: group chat was upgraded to a supergroup chat",
+                           {"migrate_to_chat_id": chat.migrated_to})
+        if chat.blocked:
+            if chat.type == "private":
+                raise ApiError(403, "Forbidden: bot was blocked by the user")
+            raise ApiError(403, "Forbidden: bot was kicked from the supergroup chat")
+
+    def _check_rate(self, chat_id: int) -> None:
+        now = time.monotonic()
+        if self.flood_next > 0:
+            self.flood_next -= 1
+            self.throttled += 1
+            raise ApiError(429, f"Too Many Requests: retry after {self.flood_retry_after}",
+                           {"retry_after": self.flood_retry_after})
+        window = self._window
+        while window and window[0] <= now - 1.0:
+            window.popleft()
+        group = None
+        if chat_id < 0:
+            group = self._group_windows.setdefault(chat_id, deque())
+            while group and group[0] <= now - 60.0:
+                group.popleft()
+        for queue, limit, span in ((window, self.rate, 1.0), (group, self.group_rate, 60.0)):
+            if queue is not None and len(queue) >= limit:
+                self.throttled += 1
+                retry = max(1, math.ceil(queue[0] + span - now))
+                raise ApiError(429, f"Too Many Requests: retry after {retry}", {"retry_after": retry})
+        window.append(now)
+        if group is not None:
+            group.append(now)
+
+    def _checked_text(self, params: dict[str, Any]) -> tuple[str, str]:
+        html_text = str(params.get("text", ""))
+        if params.get("parse_mode", "").upper() == "HTML":
+            try:
+                visible = parse_html(html_text)
+            except EntityError as exc:
+                raise ApiError(400, f"Bad Request: can't parse entities: {exc}") from None
+        else:
+            visible = html_text
+        if not visible.strip():
+            raise ApiError(400, "Bad Request: message text is empty")
+        if utf16_length(visible.strip()) > 4096:
+            raise ApiError(400, "Bad Request: message is too long")
+        markup = params.get("reply_markup")
+        for row in (markup or {}).get("inline_keyboard", []):
+            for button in row:
+                if len(button.get("callback_data", "").encode()) > 64:
+                    raise ApiError(400, "Bad Request: BUTTON_DATA_INVALID")
+        return html_text, visible
+
+    def _record(self, sent: SentMessage) -> None:
+        if self.on_send:
+            self.on_send(sent)
+
+    async def _m_getme(self, params: dict[str, Any]) -> dict[str, Any]:
+        return self._bot_user() | {"can_join_groups": True, "can_read_all_group_messages": False,
+                                   "supports_inline_queries": False}
+
+    async def _m_deletewebhook(self, params: dict[str, Any]) -> bool:
+        return True
+
+    async def _m_setmycommands(self, params: dict[str, Any]) -> bool:
+        self.commands = params.get("commands", [])
+        return True
+
+    async def _m_getmycommands(self, params: dict[str, Any]) -> list[dict[str, Any]]:
+        return self.commands
+
+    async def _m_getupdates(self, params: dict[str, Any]) -> list[dict[str, Any]]:
+        offset = int(params.get("offset") or 0)
+        self._updates = [u for u in self._updates if u["update_id"] >= offset]
+        if not self._updates:
+            self._new_update.clear()
+            try:
+                await asyncio.wait_for(self._new_update.wait(), float(params.get("timeout") or 0))
+            except TimeoutError:
+                pass
+        limit = int(params.get("limit") or 100)
+        return self._updates[:limit]
+
+    async def _m_sendmessage(self, params: dict[str, Any]) -> dict[str, Any]:
+        html_text, visible = self._checked_text(params)
+        chat_id = int(params["chat_id"])
+        reply = params.get("reply_parameters") or {}
+        sent = SentMessage(chat_id, self._next_message_id(chat_id), html_text, visible,
+                           params.get("reply_markup"), time.monotonic(),
+                           reply_to=reply.get("message_id"))
+        self.sent.append(sent)
+        self.by_id[(chat_id, sent.message_id)] = sent
+        self._record(sent)
+        return self._message_dict(sent)
+
+    async def _m_editmessagetext(self, params: dict[str, Any]) -> dict[str, Any]:
+        html_text, visible = self._checked_text(params)
+        key = (int(params["chat_id"]), int(params["message_id"]))
+        sent = self.by_id.get(key)
+        if sent is None:
+            raise ApiError(400, "Bad Request: message to edit not found")
+        markup = params.get("reply_markup")
+        if sent.html == html_text and sent.reply_markup == markup:
+            raise ApiError(400, "Bad Request: message is not modified: specified new message content "
+                                "and reply markup are exactly the same as a current content and reply "
+                                "markup of the message")
+        sent.html, sent.text, sent.reply_markup = html_text, visible, markup
+        sent.edits += 1
+        return self._message_dict(sent)
+
+    async def _m_answercallbackquery(self, params: dict[str, Any]) -> bool:
+        self.callback_answers[str(params["callback_query_id"])] = params
+        return True
+
+    async def _m_sendchataction(self, params: dict[str, Any]) -> bool:
+        return True
+
+    async def _m_getchatmember(self, params: dict[str, Any]) -> dict[str, Any]:
+        chat = self.chats.get(int(params["chat_id"]))
+        if chat is None:
+            raise ApiError(400, "Bad Request: chat not found")
+        user_id = int(params["user_id"])
+        user = self._user(user_id)
+        if user_id == chat.creator:
+            return {"status": "creator", "user": user, "is_anonymous": False}
+        if user_id in chat.admins:
+            rights = dict.fromkeys(
+                ["can_be_edited", "is_anonymous", "can_manage_chat", "can_delete_messages",
+                 "can_manage_video_chats", "can_restrict_members", "can_promote_members",
+                 "can_change_info", "can_invite_users", "can_post_stories", "can_edit_stories",
+                 "can_delete_stories"], False)
+            return {"status": "administrator", "user": user, **rights, "can_manage_chat": True}
+        return {"status": "member", "user": user}
+
+    async def _m_getfile(self, params: dict[str, Any]) -> dict[str, Any]:
+        file_id = str(params["file_id"])
+        if file_id not in self.files:
+            raise ApiError(400, "Bad Request: invalid file_id")
+        return {"file_id": file_id, "file_unique_id": f"u{file_id}",
+                "file_size": len(self.files[file_id]), "file_path": f"documents/{file_id}"}

@@ -1,0 +1,170 @@
+"""Reading the archive: ``/day``, ``/search``, ``/author``, ``/paper`` and their buttons."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date
+
+from telegram import InlineKeyboardMarkup, Message, Update
+
+from bot import render
+from bot.arguments import (
+    LATEST,
+    UsageError,
+    callback_data,
+    command_args,
+    parse_callback,
+    parse_day_arg,
+    parse_paper_arg,
+    parse_query_arg,
+)
+from bot.handlers.common import BotContext, edit_or_reply, keyboard, reply_blocks
+from bot.store import queries
+from bot.store.queries import DayListing, Page, PaperView
+from bot.store.search import search_papers
+
+PAGE_SIZE = 5
+SEARCH_USAGE = "사용법: /search 검색어 (예: /search 확산 모델)"
+AUTHOR_USAGE = "사용법: /author 이름 (예: /author Rémi Munos, 또는 성만: /author munos)"
+
+
+def paper_buttons(papers: Sequence[PaperView], first_rank: int = 1, per_row: int = 5) -> list[list[tuple[str, str]]]:
+    buttons = [(str(first_rank + i), callback_data("p", p.arxiv_id)) for i, p in enumerate(papers)]
+    return [buttons[i : i + per_row] for i in range(0, len(buttons), per_row)]
+
+
+def day_keyboard(listing: DayListing) -> InlineKeyboardMarkup | None:
+    nav = []
+    if listing.previous:
+        nav.append((f"◀ {listing.previous.isoformat()}", callback_data("d", listing.previous.isoformat())))
+    if listing.following:
+        nav.append((f"{listing.following.isoformat()} ▶", callback_data("d", listing.following.isoformat())))
+    return keyboard([*paper_buttons(listing.papers, per_row=6), nav])
+
+
+def day_reply(listing: DayListing, asked: object) -> list[str]:
+    if listing.papers:
+        return render.day_blocks(listing.day, listing.papers)
+    if listing.previous is None and listing.following is None:
+        return ["아직 불러온 다이제스트가 없습니다."]
+    return [f"{render.esc(str(asked))}에는 다이제스트가 없습니다. 아래 버튼으로 가까운 날을 볼 수 있어요."]
+
+
+def results_keyboard(kind: str, key: str, page: Page) -> InlineKeyboardMarkup | None:
+    pager = []
+    number = page.offset // page.limit
+    if page.has_prev:
+        pager.append(("◀ 이전", callback_data(kind, key, number - 1)))
+    if page.has_next:
+        pager.append(("다음 ▶", callback_data(kind, key, number + 1)))
+    return keyboard([*paper_buttons(page.items, page.offset + 1), pager])
+
+
+def _search_title(query: str) -> str:
+    return f"🔎 <b>{render.esc(query)}</b>"
+
+
+def _author_title(name: str) -> str:
+    return f"👤 <b>{render.esc(name)}</b>"
+
+
+async def _hint(message: Message, text: str) -> None:
+    await message.reply_text(render.esc(text))
+
+
+async def day(update: Update, context: BotContext) -> None:
+    message = update.effective_message
+    assert message is not None
+    try:
+        asked = parse_day_arg(command_args(message.text), context.services.today())
+    except UsageError as exc:
+        return await _hint(message, str(exc))
+    listing = await context.services.db(queries.day_listing, None if asked == LATEST else asked)
+    await reply_blocks(message, day_reply(listing, asked), day_keyboard(listing))
+
+
+async def search(update: Update, context: BotContext) -> None:
+    message = update.effective_message
+    assert message is not None
+    try:
+        query = parse_query_arg(command_args(message.text), SEARCH_USAGE)
+    except UsageError as exc:
+        return await _hint(message, str(exc))
+    key, page = await context.services.db(_search_page, query, 0)
+    if not page.total:
+        return await _hint(message, f"'{query}'에 맞는 논문이 없습니다.")
+    await reply_blocks(message, render.results_blocks(_search_title(query), page), results_keyboard("s", key, page))
+
+
+async def author(update: Update, context: BotContext) -> None:
+    message = update.effective_message
+    assert message is not None
+    try:
+        name = parse_query_arg(command_args(message.text), AUTHOR_USAGE)
+    except UsageError as exc:
+        return await _hint(message, str(exc))
+    key, page = await context.services.db(_author_page, name, 0)
+    if not page.total:
+        return await _hint(message, f"'{name}' 저자의 논문을 찾지 못했습니다.")
+    await reply_blocks(message, render.results_blocks(_author_title(name), page), results_keyboard("a", key, page))
+
+
+async def paper(update: Update, context: BotContext) -> None:
+    message = update.effective_message
+    assert message is not None
+    try:
+        arxiv_id = parse_paper_arg(command_args(message.text))
+    except UsageError as exc:
+        return await _hint(message, str(exc))
+    found = await context.services.db(queries.get_paper, arxiv_id)
+    if found is None:
+        return await _hint(message, f"{arxiv_id} 논문은 아카이브에 없습니다.")
+    await reply_blocks(message, [render.paper_detail(found)])
+
+
+def _search_page(session, query: str, number: int) -> tuple[str, Page]:  # type: ignore[no-untyped-def]
+    key = queries.save_query(session, "s", query)
+    return key, search_papers(session, query, number * PAGE_SIZE, PAGE_SIZE)
+
+
+def _author_page(session, name: str, number: int) -> tuple[str, Page]:  # type: ignore[no-untyped-def]
+    key = queries.save_query(session, "a", name)
+    return key, queries.papers_by_author(session, name, number * PAGE_SIZE, PAGE_SIZE)
+
+
+def _saved_page(session, kind: str, key: str, number: int) -> tuple[str, Page] | None:  # type: ignore[no-untyped-def]
+    text = queries.saved_query(session, kind, key)
+    if text is None:
+        return None
+    page = (_search_page if kind == "s" else _author_page)(session, text, number)[1]
+    return text, page
+
+
+async def button(update: Update, context: BotContext) -> None:
+    """Paging, day navigation and "open this paper" buttons (data is checked, never trusted)."""
+    query = update.callback_query
+    assert query is not None
+    pressed = parse_callback(query.data)
+    if pressed is None:
+        await query.answer("만료된 버튼입니다.")
+        return
+    services = context.services
+    if pressed.kind == "p":
+        found = await services.db(queries.get_paper, pressed.value)
+        await query.answer()
+        if found is not None and isinstance(query.message, Message):
+            await reply_blocks(query.message, [render.paper_detail(found)])
+        return
+    if pressed.kind == "d":
+        listing = await services.db(queries.day_listing, date.fromisoformat(pressed.value))
+        await query.answer()
+        await edit_or_reply(update, day_reply(listing, pressed.value), day_keyboard(listing))
+        return
+    result = await services.db(_saved_page, pressed.kind, pressed.value, pressed.page)
+    if result is None:
+        await query.answer("만료된 버튼입니다.")
+        return
+    text, page = result
+    await query.answer()
+    title = _search_title(text) if pressed.kind == "s" else _author_title(text)
+    await edit_or_reply(update, render.results_blocks(title, page), results_keyboard(pressed.kind, pressed.value, page))

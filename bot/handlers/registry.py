@@ -1,0 +1,70 @@
+"""The one table of commands: it drives handler registration, the command menu and /help."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from telegram import BotCommand, Update
+from telegram.ext import Application, CallbackQueryHandler, CommandHandler
+
+from bot.handlers import browse
+from bot.handlers.common import BotContext
+
+Callback = Callable[[Update, BotContext], Awaitable[Any]]
+
+
+@dataclass(frozen=True)
+class Command:
+    name: str
+    args: str
+    description: str
+    callback: Callback
+    operator_only: bool = False
+
+
+async def start(update: Update, context: BotContext) -> None:
+    message = update.effective_message
+    assert message is not None
+    user = update.effective_user
+    operator = context.services.is_operator(user.id if user else None)
+    await message.reply_text(help_text(operator, greeting=True))
+
+
+COMMANDS: tuple[Command, ...] = (
+    Command("start", "", "소개와 명령어 목록", start),
+    Command("help", "", "명령어 목록", start),
+    Command("day", "[날짜]", "그날의 논문 (YYYY-MM-DD, today, yesterday, latest)", browse.day),
+    Command("search", "검색어", "제목·저자·요약에서 검색", browse.search),
+    Command("author", "이름", "저자의 논문 (성만 적어도 됩니다)", browse.author),
+    Command("paper", "arXiv-ID", "논문 한 편의 전체 요약", browse.paper),
+)
+
+INTRO = (
+    "📚 <b>Daily Papers 봇</b>\n"
+    "Hugging Face Daily Papers에서 추천을 많이 받은 AI 논문을 한국어 요약과 함께 전해 드려요. "
+    "매일 정해진 시간에 받아 보거나, 지난 논문을 날짜·검색어·저자로 찾아볼 수 있습니다."
+)
+
+
+def help_text(operator: bool = False, greeting: bool = False) -> str:
+    lines = [INTRO, ""] if greeting else ["<b>명령어</b>"]
+    for command in COMMANDS:
+        if command.operator_only and not operator:
+            continue
+        args = f" {command.args}" if command.args else ""
+        mark = " (운영자)" if command.operator_only else ""
+        lines.append(f"/{command.name}{args.replace('<', '&lt;').replace('>', '&gt;')} — {command.description}{mark}")
+    return "\n".join(lines)
+
+
+def menu() -> list[BotCommand]:
+    """The command menu everyone sees (operator commands stay out of it)."""
+    return [BotCommand(c.name, c.description) for c in COMMANDS if not c.operator_only]
+
+
+def register(application: Application) -> None:  # type: ignore[type-arg]
+    for command in COMMANDS:
+        application.add_handler(CommandHandler(command.name, command.callback))
+    application.add_handler(CallbackQueryHandler(browse.button, pattern=r"^[pdsa]:"))

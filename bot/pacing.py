@@ -1,0 +1,150 @@
+"""Evenly paced sending within Telegram's flood limits.
+
+A token bucket (python-telegram-bot's ``AIORateLimiter``) lets 30 messages go at once and
+then refills; against a strict one-second window those bursts provoke 429s, and each 429
+stalls everything. Here every message gets its own time slot instead: slots are spaced
+evenly just under the limit, a sliding window of the last sends double-checks the limit,
+and groups get their own slower spacing (20 a minute). Replies to people go before bulk
+digest messages. A 429 that still comes pauses all sending for ``retry_after`` and the
+request is retried, so nothing is lost.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import deque
+from collections.abc import Callable, Coroutine
+from enum import Enum
+from typing import Any
+
+from telegram.error import RetryAfter
+from telegram.ext import BaseRateLimiter
+
+log = logging.getLogger(__name__)
+
+# Methods that post or change a message: what Telegram's message limits count.
+PACED_PREFIXES = ("send", "edit", "copy", "forward")
+MAX_RETRIES = 8
+
+
+class Priority(Enum):
+    INTERACTIVE = 0  # a reply to someone waiting
+    BULK = 1  # digest fan-out
+
+
+class SlotClock:
+    """Hands out send times spaced ``interval`` apart; never more than ``per_window`` in
+    any window of ``window`` seconds (plus ``margin``) by the clock of actual sends."""
+
+    def __init__(self, rate: float, window: float, margin: float = 0.02) -> None:
+        self.interval = window / rate
+        self.window = window + margin
+        self.per_window = max(1, int(rate))
+        self.next_slot = 0.0
+        self.sent: deque[float] = deque(maxlen=self.per_window)
+
+    def reserve(self, now: float) -> float:
+        """The time at which the caller may send (and the slot is then taken)."""
+        slot = max(now, self.next_slot)
+        if len(self.sent) == self.per_window:
+            slot = max(slot, self.sent[0] + self.window)
+        self.next_slot = slot + self.interval
+        self.sent.append(slot)
+        return slot
+
+
+class PacedRateLimiter(BaseRateLimiter[Priority]):
+    """A :class:`telegram.ext.BaseRateLimiter` that paces instead of bursting."""
+
+    def __init__(
+        self,
+        messages_per_second: float = 30.0,
+        group_messages_per_minute: float = 20.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.rate = messages_per_second
+        self.group_rate = group_messages_per_minute
+        self.clock = clock
+        self.overall = SlotClock(messages_per_second, 1.0)
+        self.groups: dict[int | str, SlotClock] = {}
+        self.resume_at = 0.0  # after a 429, nobody sends before this
+        self.bulk_waiting = 0
+        self.interactive_waiting = 0
+        self._interactive_done = asyncio.Event()
+        self.retries = 0
+
+    async def initialize(self) -> None:
+        pass
+
+    async def shutdown(self) -> None:
+        pass
+
+    def _group_clock(self, chat_id: int | str) -> SlotClock:
+        clock = self.groups.get(chat_id)
+        if clock is None:
+            if len(self.groups) > 10_000:
+                self._forget_idle_groups()
+            clock = self.groups[chat_id] = SlotClock(self.group_rate, 60.0, margin=0.5)
+        return clock
+
+    def _forget_idle_groups(self) -> None:
+        now = self.clock()
+        for key in [k for k, c in self.groups.items() if c.next_slot < now - 60]:
+            del self.groups[key]
+
+    async def _sleep_until(self, moment: float) -> None:
+        delay = moment - self.clock()
+        if delay > 0:
+            await asyncio.sleep(delay)
+
+    async def wait_turn(self, chat_id: Any, priority: Priority) -> None:
+        """Wait for this message's slot in its group (if any) and overall."""
+        await self._sleep_until(self.resume_at)
+        if isinstance(chat_id, str) or (isinstance(chat_id, int) and chat_id < 0):
+            await self._sleep_until(self._group_clock(chat_id).reserve(self.clock()))
+        if priority is Priority.BULK:
+            # Bulk yields to replies that are queued right now.
+            while self.interactive_waiting:
+                self._interactive_done.clear()
+                await self._interactive_done.wait()
+        else:
+            self.interactive_waiting += 1
+        try:
+            await self._sleep_until(max(self.resume_at, self.overall.reserve(self.clock())))
+        finally:
+            if priority is Priority.INTERACTIVE:
+                self.interactive_waiting -= 1
+                if not self.interactive_waiting:
+                    self._interactive_done.set()
+
+    async def process_request(
+        self,
+        callback: Callable[..., Coroutine[Any, Any, bool | dict[str, Any] | list[dict[str, Any]]]],
+        args: Any,
+        kwargs: dict[str, Any],
+        endpoint: str,
+        data: dict[str, Any],
+        rate_limit_args: Priority | None,
+    ) -> bool | dict[str, Any] | list[dict[str, Any]]:
+        paced = endpoint.lower().startswith(PACED_PREFIXES) and "chat_id" in data
+        chat_id = data.get("chat_id")
+        try:
+            chat_id = int(chat_id)  # type: ignore[arg-type]
+        except (TypeError, ValueError):
+            pass
+        for attempt in range(MAX_RETRIES + 1):
+            if paced:
+                await self.wait_turn(chat_id, rate_limit_args or Priority.INTERACTIVE)
+            try:
+                return await callback(*args, **kwargs)
+            except RetryAfter as exc:
+                if attempt == MAX_RETRIES:
+                    raise
+                self.retries += 1
+                pause = exc.retry_after
+                seconds = pause.total_seconds() if hasattr(pause, "total_seconds") else float(pause)
+                self.resume_at = max(self.resume_at, self.clock() + seconds + 0.05)
+                log.warning("flood limit: waiting %.1f s before %s", seconds, endpoint)
+        raise AssertionError("unreachable")

@@ -1,0 +1,177 @@
+"""Paper views → Telegram HTML strings, and splitting long replies. Pure: no Telegram, no SQL.
+
+Every dynamic string goes through :func:`esc` (which also drops control characters). A
+reply is a list of *blocks* (a paper, a header); :func:`split_message` packs blocks into
+messages of at most 4096 UTF-16 units of visible text, splitting a block that is too long on
+its line (bullet) boundaries. Lines are built short enough to never need a cut inside them.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Iterable, Sequence
+from datetime import date
+
+from bot.digest import MediaKind, clean_text
+from bot.store.queries import Page, PaperView
+
+MESSAGE_LIMIT = 4096
+LINE_LIMIT = 1500  # longest plain text on one line; longer text is wrapped into lines
+AUTHORS_SHOWN = 5
+WEEKDAYS = "월화수목금토일"
+
+_TAG_RE = re.compile(r"<[^>]*>")
+
+
+def esc(text: str) -> str:
+    """Escape for Telegram HTML, without control characters."""
+    return html.escape(clean_text(text), quote=True)
+
+
+def utf16_length(text: str) -> int:
+    return len(text.encode("utf-16-le")) // 2
+
+
+def visible_length(message: str) -> int:
+    """Length as Telegram counts it: the text after tags and entities are parsed."""
+    return utf16_length(html.unescape(_TAG_RE.sub("", message)))
+
+
+def shorten(text: str, limit: int) -> str:
+    text = clean_text(text)
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+def link(url: str, title: str) -> str:
+    return f'<a href="{esc(url)}">{esc(title)}</a>'
+
+
+def day_label(day: date) -> str:
+    return f"{day.isoformat()} ({WEEKDAYS[day.weekday()]})"
+
+
+def votes_label(votes: int | None) -> str:
+    return f" · 👍 {votes}" if votes is not None else ""
+
+
+def authors_label(authors: Sequence[str], shown: int = AUTHORS_SHOWN) -> str:
+    """``A, B, C 외 12명``: real papers list hundreds of authors."""
+    names = ", ".join(clean_text(a) for a in authors[:shown])
+    return f"{names} 외 {len(authors) - shown}명" if len(authors) > shown else names
+
+
+def _wrap(text: str, limit: int = LINE_LIMIT) -> list[str]:
+    """Plain text → pieces of at most ``limit`` characters, cut at spaces where possible."""
+    text = clean_text(text)
+    pieces = []
+    while len(text) > limit:
+        cut = text.rfind(" ", limit // 2, limit)
+        cut = cut if cut > 0 else limit
+        pieces.append(text[:cut])
+        text = text[cut:].lstrip()
+    return [*pieces, text] if text else pieces
+
+
+def first_point(paper: PaperView, limit: int) -> str:
+    return shorten(paper.summary[0].text, limit) if paper.summary else ""
+
+
+def compact_entry(rank: int, paper: PaperView, point_limit: int = 90, show_day: bool = False) -> str:
+    """One paper in a list: rank, linked title, votes, and its first point shortened."""
+    when = f" · {paper.day.isoformat()}" if show_day else ""
+    head = f"<b>{rank}.</b> {link(paper.url, shorten(paper.title, 200))}{when}{votes_label(paper.votes)}"
+    point = first_point(paper, point_limit)
+    return f"{head}\n    {esc(point)}" if point and point_limit else head
+
+
+def paper_detail(paper: PaperView) -> str:
+    """A paper in full: title, votes, authors, every summary point, where it appeared."""
+    lines = [f"<b>{link(paper.url, shorten(paper.title, 300))}</b>"]
+    meta = [f"arXiv {esc(paper.arxiv_id)}", day_label(paper.day)]
+    if paper.votes is not None:
+        meta.append(f"👍 {paper.votes}")
+    lines.append(" · ".join(meta))
+    if paper.authors:
+        lines.append(f"👥 {esc(authors_label(paper.authors))}")
+    if paper.media:
+        kind = "🎬 영상" if paper.media.kind is MediaKind.VIDEO else "🖼 이미지"
+        lines.append(link(paper.media.url, kind))
+    lines.append("")
+    for bullet in paper.summary:
+        pieces = _wrap(bullet.text)
+        first = f"• <b>{esc(bullet.key)}</b>: " if bullet.key else "• "
+        lines += [first + esc(pieces[0]) if pieces else first.rstrip(": ")]
+        lines += [esc(piece) for piece in pieces[1:]]
+    if len(paper.days) > 1:
+        lines.append("")
+        lines.append("📅 " + ", ".join(d.isoformat() for d in paper.days[:10]))
+    return "\n".join(lines)
+
+
+def day_blocks(day: date, papers: Sequence[PaperView], point_limit: int = 0) -> list[str]:
+    header = f"📰 <b>Daily Papers</b> · {day_label(day)} · {len(papers)}편"
+    return [header] + [compact_entry(i, p, point_limit) for i, p in enumerate(papers, 1)]
+
+
+def digest_blocks(day: date, papers: Sequence[PaperView], total: int) -> list[str]:
+    """The daily digest: compact, so that it fits one message per chat."""
+    more = f" (전체 {total}편 중 상위 {len(papers)}편)" if total > len(papers) else ""
+    header = f"📰 <b>오늘의 AI 논문</b> · {day_label(day)}{more}"
+    footer = "번호 버튼을 누르면 요약 전체를 볼 수 있어요."
+    return [header] + [compact_entry(i, p) for i, p in enumerate(papers, 1)] + [footer]
+
+
+def results_blocks(title: str, page: Page) -> list[str]:
+    """A page of search or author results."""
+    pages = max(1, -(-page.total // page.limit))
+    current = page.offset // page.limit + 1
+    header = f"{title} · {page.total}건 ({current}/{pages})"
+    entries = [
+        compact_entry(page.offset + i, p, point_limit=100, show_day=True)
+        for i, p in enumerate(page.items, 1)
+    ]
+    return [header, *entries]
+
+
+def split_message(blocks: Iterable[str], limit: int = MESSAGE_LIMIT) -> list[str]:
+    """Pack blocks into messages of at most ``limit`` visible UTF-16 units; a block that is
+    too long is split on its line boundaries."""
+    messages: list[str] = []
+    current: list[str] = []
+    size = 0
+    separator = 2  # "\n\n" between blocks
+
+    def flush() -> None:
+        nonlocal current, size
+        if current:
+            messages.append("\n\n".join(current))
+        current, size = [], 0
+
+    for block in blocks:
+        length = visible_length(block)
+        if length > limit:
+            flush()
+            lines: list[str] = []
+            line_size = 0
+            for line in block.split("\n"):
+                n = visible_length(line)
+                if lines and line_size + 1 + n > limit:
+                    messages.append("\n".join(lines))
+                    lines, line_size = [], 0
+                lines.append(line)
+                line_size += n + (1 if len(lines) > 1 else 0)
+            if lines:
+                current, size = ["\n".join(lines)], line_size
+            continue
+        if current and size + separator + length > limit:
+            flush()
+        current.append(block)
+        size += length + (separator if len(current) > 1 else 0)
+    flush()
+    return messages
+
+
+def strip_html(message: str) -> str:
+    """What a reader sees, for transcripts and logs."""
+    return html.unescape(_TAG_RE.sub("", message))
