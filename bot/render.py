@@ -15,6 +15,7 @@ from datetime import date
 
 from bot.digest import MediaKind, clean_text
 from bot.store.queries import Page, PaperView
+from bot.textindex import fold, term_matches
 
 MESSAGE_LIMIT = 4096
 LINE_LIMIT = 1500  # longest plain text on one line; longer text is wrapped into lines
@@ -73,15 +74,28 @@ def _wrap(text: str, limit: int = LINE_LIMIT) -> list[str]:
     return [*pieces, text] if text else pieces
 
 
-def first_point(paper: PaperView, limit: int) -> str:
-    return shorten(paper.summary[0].text, limit) if paper.summary else ""
+def first_point(paper: PaperView, limit: int, terms: Sequence[str] = ()) -> str:
+    """The first summary point, or the first that has one of ``terms`` (folded) in it."""
+    if not paper.summary:
+        return ""
+    chosen = next(
+        (b for b in paper.summary if any(term_matches(t, fold(b.text)) for t in terms)),
+        paper.summary[0],
+    )
+    return shorten(chosen.text, limit)
 
 
-def compact_entry(rank: int, paper: PaperView, point_limit: int = 90, show_day: bool = False) -> str:
-    """One paper in a list: rank, linked title, votes, and its first point shortened."""
+def compact_entry(
+    rank: int,
+    paper: PaperView,
+    point_limit: int = 90,
+    show_day: bool = False,
+    terms: Sequence[str] = (),
+) -> str:
+    """One paper in a list: rank, linked title, votes, and a summary point shortened."""
     when = f" · {paper.day.isoformat()}" if show_day else ""
     head = f"<b>{rank}.</b> {link(paper.url, shorten(paper.title, 200))}{when}{votes_label(paper.votes)}"
-    point = first_point(paper, point_limit)
+    point = first_point(paper, point_limit, terms)
     return f"{head}\n    {esc(point)}" if point and point_limit else head
 
 
@@ -122,13 +136,13 @@ def digest_blocks(day: date, papers: Sequence[PaperView], total: int) -> list[st
     return [header] + [compact_entry(i, p) for i, p in enumerate(papers, 1)] + [footer]
 
 
-def results_blocks(title: str, page: Page) -> list[str]:
-    """A page of search or author results."""
+def results_blocks(title: str, page: Page, terms: Sequence[str] = ()) -> list[str]:
+    """A page of search or author results; ``terms`` pick the summary point shown."""
     pages = max(1, -(-page.total // page.limit))
     current = page.offset // page.limit + 1
     header = f"{title} · {page.total}건 ({current}/{pages})"
     entries = [
-        compact_entry(page.offset + i, p, point_limit=100, show_day=True)
+        compact_entry(page.offset + i, p, point_limit=100, show_day=True, terms=terms)
         for i, p in enumerate(page.items, 1)
     ]
     return [header, *entries]

@@ -22,6 +22,7 @@ from bot.handlers.common import BotContext, edit_or_reply, keyboard, reply_block
 from bot.store import queries
 from bot.store.queries import DayListing, Page, PaperView
 from bot.store.search import search_papers
+from bot.textindex import parse_query
 
 PAGE_SIZE = 5
 SEARCH_USAGE = "사용법: /search 검색어 (예: /search 확산 모델)"
@@ -60,6 +61,10 @@ def results_keyboard(kind: str, key: str, page: Page) -> InlineKeyboardMarkup | 
     return keyboard([*paper_buttons(page.items, page.offset + 1), pager])
 
 
+def _terms(query: str) -> list[str]:
+    return [t.text for t in parse_query(query)]
+
+
 def _search_title(query: str) -> str:
     return f"🔎 <b>{render.esc(query)}</b>"
 
@@ -93,7 +98,8 @@ async def search(update: Update, context: BotContext) -> None:
     key, page = await context.services.db(_search_page, query, 0)
     if not page.total:
         return await _hint(message, f"'{query}'에 맞는 논문이 없습니다.")
-    await reply_blocks(message, render.results_blocks(_search_title(query), page), results_keyboard("s", key, page))
+    blocks = render.results_blocks(_search_title(query), page, _terms(query))
+    await reply_blocks(message, blocks, results_keyboard("s", key, page))
 
 
 async def author(update: Update, context: BotContext) -> None:
@@ -166,5 +172,8 @@ async def button(update: Update, context: BotContext) -> None:
         return
     text, page = result
     await query.answer()
-    title = _search_title(text) if pressed.kind == "s" else _author_title(text)
-    await edit_or_reply(update, render.results_blocks(title, page), results_keyboard(pressed.kind, pressed.value, page))
+    if pressed.kind == "s":
+        blocks = render.results_blocks(_search_title(text), page, _terms(text))
+    else:
+        blocks = render.results_blocks(_author_title(text), page)
+    await edit_or_reply(update, blocks, results_keyboard(pressed.kind, pressed.value, page))

@@ -25,16 +25,24 @@ class Command:
 
 
 async def start(update: Update, context: BotContext) -> None:
+    await _send_help(update, context, greeting=True)
+
+
+async def help_command(update: Update, context: BotContext) -> None:
+    await _send_help(update, context, greeting=False)
+
+
+async def _send_help(update: Update, context: BotContext, greeting: bool) -> None:
     message = update.effective_message
     assert message is not None
     user = update.effective_user
     operator = context.services.is_operator(user.id if user else None)
-    await message.reply_text(help_text(operator, greeting=True))
+    await message.reply_text(help_text(operator, greeting=greeting))
 
 
 COMMANDS: tuple[Command, ...] = (
     Command("start", "", "소개와 명령어 목록", start),
-    Command("help", "", "명령어 목록", start),
+    Command("help", "", "명령어 목록", help_command),
     Command("day", "[날짜]", "그날의 논문 (YYYY-MM-DD, today, yesterday, latest)", browse.day),
     Command("search", "검색어", "제목·저자·요약에서 검색", browse.search),
     Command("author", "이름", "저자의 논문 (성만 적어도 됩니다)", browse.author),
@@ -67,4 +75,4 @@ def menu() -> list[BotCommand]:
 def register(application: Application) -> None:  # type: ignore[type-arg]
     for command in COMMANDS:
         application.add_handler(CommandHandler(command.name, command.callback))
-    application.add_handler(CallbackQueryHandler(browse.button, pattern=r"^[pdsa]:"))
+    application.add_handler(CallbackQueryHandler(browse.button))

@@ -1,0 +1,70 @@
+"""Helpers for end-to-end tests: the emulator and the bot, started together."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from bot.app import PapersApplication, running
+from bot.config import Settings
+from bot.emulator import BotApiEmulator, SentMessage
+
+TOKEN = "123456:TEST-token-for-the-emulator"
+USER = 42
+ADMIN = 7
+MEMBER = 8
+OPERATOR = 1000
+GROUP = -100_555
+
+
+class Conversation:
+    """One side of a chat, scripted: say something, get the bot's replies."""
+
+    def __init__(self, emulator: BotApiEmulator, chat_id: int, user_id: int) -> None:
+        self.emulator, self.chat_id, self.user_id = emulator, chat_id, user_id
+
+    async def say(self, text: str, count: int = 1, **kwargs: object) -> list[SentMessage]:
+        self.emulator.send(self.chat_id, self.user_id, text, **kwargs)  # type: ignore[arg-type]
+        return await self.emulator.replies(self.chat_id, count)
+
+    async def ask(self, text: str) -> SentMessage:
+        (reply,) = await self.say(text)
+        return reply
+
+    async def press(self, message: SentMessage, label: str, new_messages: int = 0) -> None:
+        """Press a button; wait for the message to be edited, or for ``new_messages``."""
+        edits = message.edits
+        query_id = self.emulator.press(self.chat_id, message.message_id, message.button(label), self.user_id)
+        await self.emulator.wait_until(lambda: query_id in self.emulator.callback_answers)
+        if new_messages:
+            await self.emulator.replies(self.chat_id, new_messages)
+        else:
+            await self.emulator.wait_until(lambda: message.edits > edits)
+
+
+@asynccontextmanager
+async def bot_session(
+    settings: Settings, messages_per_second: float = 30.0, group_messages_per_minute: float = 600.0
+) -> AsyncIterator[tuple[BotApiEmulator, PapersApplication]]:
+    """The emulator and the bot, with the same flood limits on both sides (groups get a higher
+    limit than Telegram's 20 a minute unless a test asks for the real one)."""
+    emulator = BotApiEmulator(
+        messages_per_second=messages_per_second, group_messages_per_minute=group_messages_per_minute
+    )
+    url = await emulator.start()
+    emulator.private_chat(USER, "민수")
+    emulator.private_chat(OPERATOR, "운영자")
+    emulator.group(GROUP, "논문 읽기 모임", admins=(ADMIN,), creator=None)
+    settings = dataclasses.replace(
+        settings,
+        bot_token=TOKEN,
+        telegram_api_url=url,
+        messages_per_second=messages_per_second,
+        group_messages_per_minute=group_messages_per_minute,
+    )
+    try:
+        async with running(settings, poll_timeout=1) as application:
+            yield emulator, application
+    finally:
+        await emulator.stop()

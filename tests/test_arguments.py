@@ -1,0 +1,117 @@
+"""Pure argument parsing: dates, times, settings, callback data."""
+
+from __future__ import annotations
+
+from datetime import date, time
+
+import pytest
+
+from bot.arguments import (
+    LATEST,
+    Callback,
+    SettingChange,
+    UsageError,
+    callback_data,
+    command_args,
+    parse_callback,
+    parse_day_arg,
+    parse_paper_arg,
+    parse_query_arg,
+    parse_settings_args,
+    parse_time_arg,
+)
+
+TODAY = date(2024, 3, 1)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("", LATEST), ("latest", LATEST), (" LATEST ", LATEST), ("최신", LATEST),
+        ("today", TODAY), ("오늘", TODAY), ("yesterday", date(2024, 2, 29)), ("어제", date(2024, 2, 29)),
+        ("2023-12-05", date(2023, 12, 5)), ("2023.12.5", date(2023, 12, 5)), ("2024/2/29", date(2024, 2, 29)),
+    ],
+)
+def test_day_arg(text: str, expected: object) -> None:
+    assert parse_day_arg(text, TODAY) == expected
+
+
+@pytest.mark.parametrize("text", ["2023-02-30", "2023-13-01", "tomorrow", "20231205", "1", "2023-12-05 x"])
+def test_bad_day_arg(text: str) -> None:
+    with pytest.raises(UsageError, match="사용법: /day"):
+        parse_day_arg(text, TODAY)
+
+
+@pytest.mark.parametrize(("text", "expected"), [("9:05", time(9, 5)), ("23:59", time(23, 59)), ("00:00", time(0))])
+def test_time_arg(text: str, expected: time) -> None:
+    assert parse_time_arg(text) == expected
+
+
+@pytest.mark.parametrize("text", ["24:00", "9", "9:5", "nine", "", "12:60", "-1:00"])
+def test_bad_time_arg(text: str) -> None:
+    with pytest.raises(UsageError, match="HH:MM"):
+        parse_time_arg(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("", None),
+        ("time 07:30", SettingChange("send_time", "07:30")),
+        ("top 5", SettingChange("top_n", 5)),
+        ("tz Europe/Berlin", SettingChange("timezone", "Europe/Berlin")),
+        ("minvotes 10", SettingChange("min_votes", 10)),
+        ("keywords 확산, LLM ,  agent ", SettingChange("keywords", ["확산", "LLM", "agent"])),
+        ("keywords -", SettingChange("keywords", [])),
+    ],
+)
+def test_settings_args(text: str, expected: SettingChange | None) -> None:
+    assert parse_settings_args(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "hint"),
+    [("top 0", "top"), ("top 31", "top"), ("top x", "top"), ("minvotes -1", "minvotes"),
+     ("tz Mars/Base", "Area/City"), ("tz", "Area/City"), ("time 25:00", "HH:MM"), ("color red", "사용법"),
+     ("keywords " + ",".join("abcdefghijkl"), "10개")],
+)
+def test_bad_settings_args(text: str, hint: str) -> None:
+    with pytest.raises(UsageError, match=hint):
+        parse_settings_args(text)
+
+
+def test_query_and_paper_args() -> None:
+    assert parse_query_arg("  확산   모델 ", "u") == "확산 모델"
+    with pytest.raises(UsageError, match="^u$"):
+        parse_query_arg("   ", "u")
+    with pytest.raises(UsageError, match="너무 깁니다"):
+        parse_query_arg("x" * 201, "u")
+    assert parse_paper_arg("https://arxiv.org/abs/2312.02120v2") == "2312.02120"
+    with pytest.raises(UsageError, match="/paper"):
+        parse_paper_arg("hello")
+
+
+@pytest.mark.parametrize(
+    ("data", "expected"),
+    [
+        ("p:2312.02120", Callback("p", "2312.02120")),
+        ("d:2024-03-01", Callback("d", "2024-03-01")),
+        ("s:0123456789ab:3", Callback("s", "0123456789ab", 3)),
+        ("a:0123456789ab:0", Callback("a", "0123456789ab", 0)),
+        ("p:../../etc/passwd", None), ("d:2024-02-30", None), ("s:xyz:1", None),
+        ("s:0123456789ab:-1", None), ("x:1", None), ("", None), (None, None), ("p:" + "1" * 80, None),
+    ],
+)
+def test_callbacks_are_validated(data: str | None, expected: Callback | None) -> None:
+    assert parse_callback(data) == expected
+
+
+def test_callback_data_limit() -> None:
+    assert callback_data("s", "0123456789ab", 99999) == "s:0123456789ab:99999"
+    with pytest.raises(ValueError):
+        callback_data("p", "x" * 70)
+
+
+def test_command_args() -> None:
+    assert command_args("/search@DailyPapersBot 확산 모델") == "확산 모델"
+    assert command_args("/day") == "" and command_args(None) == ""

@@ -1,0 +1,204 @@
+"""End to end: python-telegram-bot over real HTTP to the Bot API emulator, through the same
+``running()`` that ``python -m bot run`` uses, with the seeds (or the corpus) in the store."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import pytest
+
+from bot.emulator.telegram_html import parse_html, utf16_length
+from bot.handlers.registry import COMMANDS, help_text, menu
+from tests.conftest import SEEDS, load_paths
+from tests.e2e import GROUP, MEMBER, USER, Conversation, bot_session
+
+
+@pytest.fixture
+async def chat(seeded, settings):
+    async with bot_session(settings) as (emulator, application):
+        yield Conversation(emulator, USER, USER)
+
+
+@pytest.fixture
+async def group_chat(seeded, settings):
+    async with bot_session(settings) as (emulator, application):
+        yield Conversation(emulator, GROUP, MEMBER)
+
+
+async def test_start_help_and_menu(chat: Conversation) -> None:
+    start = await chat.ask("/start")
+    assert "Daily Papers 봇" in start.text
+    for command in COMMANDS:
+        if not command.operator_only:
+            assert f"/{command.name}" in start.text
+    help_reply = await chat.ask("/help")
+    assert "/search" in help_reply.text and "Daily Papers 봇" not in help_reply.text
+    assert [c["command"] for c in chat.emulator.commands] == [c.command for c in menu()]
+
+
+async def test_day_latest_default_and_navigation(chat: Conversation) -> None:
+    latest = await chat.ask("/day")
+    assert latest.text.startswith("📰 Daily Papers · 2024-04-25 (목) · 9편")
+    assert latest.text.index("CatLIP") < latest.text.index("PuLID")  # 9 votes before 8
+    assert (await chat.ask("/day latest")).text == latest.text
+    await chat.press(latest, "◀ 2024-03-19")
+    assert latest.text.startswith("📰 Daily Papers · 2024-03-19")
+    assert latest.edits == 1
+    await chat.press(latest, "2024-04-25 ▶")
+    assert latest.text.startswith("📰 Daily Papers · 2024-04-25")
+    # pressing to the same content again is harmless ("message is not modified")
+    await chat.press(latest, "1", new_messages=1)
+    detail = chat.emulator.messages_in(USER)[-1]
+    assert detail.text.startswith("CatLIP: CLIP-level Visual Recognition")
+
+
+async def test_day_by_date_and_missing_date(chat: Conversation) -> None:
+    day = await chat.ask("/day 2023-12-21")
+    assert "2023-12-21" in day.text and "StreamDiffusion" in day.text
+    missing = await chat.ask("/day 2024-01-01")
+    assert missing.text.startswith("2024-01-01에는 다이제스트가 없습니다")
+    assert {label for label, _ in missing.buttons()} == {"◀ 2023-12-21", "2024-03-11 ▶"}
+    today = await chat.ask("/day today")
+    assert "다이제스트가 없습니다" in today.text
+
+
+async def test_search_paging_with_buttons(chat: Conversation) -> None:
+    first = await chat.ask("/search 확산")
+    assert first.text.startswith("🔎 확산 · 24건 (1/5)")
+    assert first.text.count("\n\n") == 5
+    await chat.press(first, "다음")
+    assert first.text.startswith("🔎 확산 · 24건 (2/5)") and "6. " in first.text
+    await chat.press(first, "이전")
+    assert "(1/5)" in first.text
+    await chat.press(first, "2", new_messages=1)
+    detail = chat.emulator.messages_in(USER)[-1]
+    assert "확산" in detail.text and detail.text.count("•") >= 3
+
+
+async def test_search_semantics(chat: Conversation) -> None:
+    inner = await chat.ask("/search 모델은")
+    assert "건" in inner.text
+    english = await chat.ask("/search DIFFUSION")
+    both = await chat.ask("/search diffusion 비디오")
+    assert int(both.text.split("·")[1].split("건")[0]) < int(english.text.split("·")[1].split("건")[0])
+    # the title match ranks first
+    assert "Diffusion" in english.text.split("\n\n")[1].split("\n")[0]
+
+
+@pytest.mark.parametrize(
+    "query",
+    ['"', "*", "-", "NEAR", "AND", "OR NOT", "%", "_", "'; DROP TABLE paper; --", "a:b", "(", "{title}:x", "\\"],
+)
+async def test_query_syntax_is_just_text(chat: Conversation, query: str) -> None:
+    reply = await chat.ask(f"/search {query}")
+    assert reply.text.startswith(("🔎", f"'{query}'에 맞는 논문이 없습니다"))
+    assert not chat.emulator.errors
+
+
+async def test_author_lookup(chat: Conversation) -> None:
+    reply = await chat.ask("/author remi munos")
+    assert "Nash Learning from Human Feedback" in reply.text
+    upper = await chat.ask("/author MUNOS")
+    assert upper.text.split("\n", 1)[1] == reply.text.split("\n", 1)[1]
+    none = await chat.ask("/author Quan Munos")  # words from two different people
+    assert "찾지 못했습니다" in none.text
+
+
+async def test_paper_by_id_and_url(chat: Conversation) -> None:
+    reply = await chat.ask("/paper https://arxiv.org/abs/2312.13286v1")
+    assert reply.text.startswith("Generative Multimodal Models are In-Context Learners")
+    assert "👍 19" in reply.text and "🎬 영상" in reply.text
+    assert "Quan Sun, Yufeng Cui, Xiaosong Zhang, Fan Zhang, Qiying Yu 외 6명" in reply.text
+
+
+@pytest.mark.parametrize(
+    ("command", "hint"),
+    [
+        ("/day 2024-13-45", "사용법: /day"), ("/day someday", "사용법: /day"),
+        ("/search", "사용법: /search"), ("/search    ", "사용법: /search"),
+        ("/search " + "가" * 201, "너무 깁니다"), ("/author", "사용법: /author"),
+        ("/paper", "사용법: /paper"), ("/paper hello", "사용법: /paper"),
+        ("/paper 9999.99999", "아카이브에 없습니다"), ("/search zzzzqqq", "맞는 논문이 없습니다"),
+        ("/author Nobody Atall", "찾지 못했습니다"),
+    ],
+)
+async def test_bad_arguments_get_a_one_line_hint(chat: Conversation, command: str, hint: str) -> None:
+    reply = await chat.ask(command)
+    assert hint in reply.text and "\n" not in reply.text and "Traceback" not in reply.text
+
+
+async def test_forged_and_stale_buttons_are_refused(chat: Conversation) -> None:
+    page = await chat.ask("/search 확산")
+    emulator = chat.emulator
+    for data in ["s:000000000000:0", "p:../../x", "d:2024-02-30", "garbage", "a:ffffffffffff:1"]:
+        query_id = emulator.press(USER, page.message_id, data, USER)
+        await emulator.wait_until(lambda q=query_id: q in emulator.callback_answers)
+    answered = [a.get("text") for a in emulator.callback_answers.values()]
+    assert answered.count("만료된 버튼입니다.") >= 3
+    assert page.edits == 0 and not emulator.errors
+
+
+async def test_commands_in_a_group_with_the_bot_name(group_chat: Conversation) -> None:
+    day = await group_chat.ask("/day@DailyPapersBot 2023-12-05")
+    assert "2023-12-05" in day.text
+    results = await group_chat.ask("/search@DailyPapersBot 확산")
+    assert results.text.startswith("🔎 확산")
+    await group_chat.press(results, "다음")
+    assert "(2/5)" in results.text
+    paper = await group_chat.ask("/paper@DailyPapersBot 2312.02120")
+    assert paper.text.startswith("Magicoder")
+    author = await group_chat.ask("/author@DailyPapersBot munos")
+    assert "Nash Learning" in author.text
+    assert (await group_chat.ask("/help@DailyPapersBot")).text.startswith("명령어")
+    # a command for another bot is not ours
+    group_chat.emulator.send(GROUP, MEMBER, "/day@SomeOtherBot")
+    reply = await group_chat.ask("/start@DailyPapersBot")
+    assert "Daily Papers 봇" in reply.text
+
+
+async def test_long_reply_is_split_and_hostile_titles_are_safe(Store, settings, tmp_path: Path) -> None:
+    hostile = "<b>Bold</b> & $x^2$ *star* `tick` </a>"
+    lines = ["## Daily Papers (2024-05-01)", ""]
+    for i in range(45):
+        title = hostile if i == 0 else f"Paper number {i} with a deliberately long title " + "x" * 60
+        lines += [f"### [{title}](https://arxiv.org/abs/2405.{i:05d})", "", f"Vote: {100 - i}", "",
+                  "Authors: " + ", ".join(f"Author {j}" for j in range(30)), ""]
+        lines += [f"- **Key {k}**: " + "긴 요약 문장입니다. " * 120 for k in range(4)] + [""]
+    (tmp_path / "long.md").write_text("\n".join(lines))
+    load_paths(Store, tmp_path / "long.md")
+    async with bot_session(settings) as (emulator, _app):
+        chat = Conversation(emulator, USER, USER)
+        parts = await chat.say("/day 2024-05-01", count=2)
+        await emulator.wait_until(lambda: emulator.messages_in(USER)[-1].buttons() != [])
+        parts = emulator.messages_in(USER)
+        assert len(parts) >= 2
+        assert all(utf16_length(parse_html(m.html)) <= 4096 for m in parts)
+        assert hostile in parts[0].text
+        detail = await chat.say("/paper 2405.00000", count=2)
+        assert hostile in detail[0].text
+        assert all(utf16_length(m.text) <= 4096 for m in detail)
+        assert not emulator.errors
+
+
+def test_every_command_is_registered_in_the_menu_and_in_help(settings) -> None:
+    from telegram.ext import CommandHandler
+
+    from bot.app import build_application
+    from bot.handlers.common import Services
+
+    application = build_application(dataclasses.replace(settings, bot_token="1:x"), Services(settings, None))  # type: ignore[arg-type]
+    registered = {
+        name
+        for handlers in application.handlers.values()
+        for handler in handlers
+        if isinstance(handler, CommandHandler)
+        for name in handler.commands
+    }
+    names = {c.name for c in COMMANDS}
+    assert registered == names
+    public = {c.name for c in COMMANDS if not c.operator_only}
+    assert {c.command for c in menu()} == public
+    assert all(f"/{name}" in help_text(operator=True) for name in names)
+    assert all(f"/{name}" in help_text(operator=False) for name in public)
+    assert all(len(c.description) <= 256 and c.name.islower() for c in COMMANDS)

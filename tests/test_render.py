@@ -1,0 +1,104 @@
+"""Rendering: escaping, shortening, and splitting at 4096 UTF-16 units."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from bot.digest import Bullet, Media, MediaKind
+from bot.emulator.telegram_html import parse_html, utf16_length
+from bot.render import (
+    MESSAGE_LIMIT,
+    authors_label,
+    day_blocks,
+    digest_blocks,
+    esc,
+    paper_detail,
+    split_message,
+    visible_length,
+)
+from bot.store.queries import PaperView
+
+
+def view(title="T", authors=("A",), bullets=(Bullet("요약"),), votes=3, arxiv_id="2401.00001"):
+    return PaperView(arxiv_id, title, f"https://arxiv.org/abs/{arxiv_id}", tuple(authors),
+                     tuple(bullets), Media(MediaKind.VIDEO, "https://x.org/v.mp4?a=1&b=2"),
+                     date(2024, 1, 1), votes, (date(2024, 1, 2), date(2024, 1, 1)))
+
+
+def test_hostile_title_is_escaped_and_linked() -> None:
+    html = paper_detail(view(title='<script>alert("x")</script> & $M^2$ *y* `z`'))
+    visible = parse_html(html)
+    assert '<script>alert("x")</script> & $M^2$ *y* `z`' in visible
+    assert '<a href="https://arxiv.org/abs/2401.00001">' in html
+    assert "&amp;b=2" in html  # URLs are escaped too
+
+
+def test_control_characters_are_stripped() -> None:
+    assert esc("a\x00b\x1bc\u2028d") == "abcd"
+
+
+def test_keys_are_bold_and_authors_shortened() -> None:
+    html = paper_detail(view(authors=[f"Author {i}" for i in range(412)],
+                             bullets=[Bullet("내용", "What's New")]))
+    assert "<b>What&#x27;s New</b>: 내용" in html
+    assert "Author 0, Author 1, Author 2, Author 3, Author 4 외 407명" in html
+    assert authors_label(["A", "B"]) == "A, B"
+
+
+def test_split_keeps_blocks_whole_and_under_the_limit() -> None:
+    blocks = [f"<b>{i}.</b> " + "가" * 900 for i in range(10)]
+    parts = split_message(blocks)
+    assert len(parts) == 3
+    assert all(visible_length(p) <= MESSAGE_LIMIT for p in parts)
+    assert "\n\n".join(parts) == "\n\n".join(blocks)
+
+
+def test_a_single_paper_longer_than_the_limit_is_split_on_bullets() -> None:
+    long = view(bullets=[Bullet("확산 " * 700, "Key") for _ in range(4)])
+    parts = split_message([paper_detail(long)])
+    assert len(parts) >= 3
+    for part in parts:
+        assert utf16_length(parse_html(part)) <= MESSAGE_LIMIT
+
+
+def test_utf16_counts_astral_characters_twice() -> None:
+    emoji = "😀" * 2100  # 4200 UTF-16 units, 2100 code points
+    parts = split_message([emoji[:1000], emoji[1000:]])
+    assert len(parts) == 2
+
+
+def test_digest_block_counts() -> None:
+    papers = [view(arxiv_id=f"2401.0000{i}") for i in range(3)]
+    blocks = digest_blocks(date(2024, 1, 1), papers, total=12)
+    assert "전체 12편 중 상위 3편" in blocks[0]
+    assert len(blocks) == 5
+    assert day_blocks(date(2024, 1, 1), papers)[0].endswith("3편")
+
+
+text = st.text(st.characters(blacklist_categories=("Cs",)), max_size=3000)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    title=text,
+    authors=st.lists(st.text(max_size=60), max_size=500),
+    bullets=st.lists(st.builds(Bullet, text, st.none() | st.text(max_size=40)), max_size=12),
+    votes=st.none() | st.integers(0, 10**6),
+)
+def test_any_paper_renders_to_html_telegram_accepts(title, authors, bullets, votes) -> None:
+    paper = view(title=title, authors=authors, bullets=bullets, votes=votes)
+    for blocks in ([paper_detail(paper)], day_blocks(date(2024, 1, 1), [paper] * 40)):
+        for part in split_message(blocks):
+            visible = parse_html(part)  # raises like Telegram on bad HTML
+            assert 0 < utf16_length(visible) <= MESSAGE_LIMIT
+
+
+@pytest.mark.parametrize("n", [1, 30])
+def test_compact_digest_of_top_n_fits_one_message(n: int) -> None:
+    papers = [view(title="A" * 150, bullets=[Bullet("가" * 500)], arxiv_id=f"2401.{i:05d}") for i in range(n)]
+    parts = split_message(digest_blocks(date(2024, 1, 1), papers[:10], n))
+    assert len(parts) == 1
