@@ -11,6 +11,7 @@ import logging
 import signal
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import date
 from typing import Any
 
 from telegram import LinkPreviewOptions, Update
@@ -18,9 +19,11 @@ from telegram.constants import ParseMode
 from telegram.ext import Application, ApplicationBuilder, ContextTypes, Defaults
 
 from bot.config import Settings
+from bot.delivery import Deliverer, PassReport
 from bot.handlers.common import BotContext, Services
 from bot.handlers.registry import menu, register
 from bot.pacing import PacedRateLimiter
+from bot.schedule import schedule_all
 from bot.store.db import init_schema, make_engine, session_factory
 
 log = logging.getLogger(__name__)
@@ -99,10 +102,12 @@ async def running(settings: Settings, poll_timeout: int = 10) -> AsyncIterator[P
     await asyncio.to_thread(init_schema, engine)
     services = Services(settings=settings, Session=session_factory(engine))
     application = build_application(settings, services)
+    services.deliverer = Deliverer(application.bot, services)
     try:
         async with application:
             await application.bot.set_my_commands(menu())
             await application.start()
+            await schedule_all(application)
             assert application.updater is not None
             await application.updater.start_polling(
                 timeout=poll_timeout, poll_interval=0, allowed_updates=Update.ALL_TYPES
@@ -110,7 +115,9 @@ async def running(settings: Settings, poll_timeout: int = 10) -> AsyncIterator[P
             try:
                 yield application
             finally:
+                # Stop taking updates, let deliveries finish the message in hand, then stop.
                 await application.updater.stop()
+                await services.deliverer.stop()
                 await application.stop()
     finally:
         engine.dispose()
@@ -127,3 +134,17 @@ async def serve(settings: Settings) -> None:
         log.info("bot @%s is running", me)
         await stop.wait()
         log.info("stopping")
+
+
+async def deliver_once(settings: Settings, day: date | None) -> PassReport:
+    """One delivery pass without polling for updates: ``python -m bot deliver``."""
+    engine = make_engine(settings.database_url)
+    await asyncio.to_thread(init_schema, engine)
+    services = Services(settings=settings, Session=session_factory(engine))
+    application = build_application(settings, services)
+    deliverer = Deliverer(application.bot, services)
+    try:
+        async with application:
+            return await deliverer.run_pass(day)
+    finally:
+        engine.dispose()

@@ -59,15 +59,15 @@ def parse_files(files: Sequence[Path]) -> Iterator[Digest | DigestError]:
         yield from pool.map(_parse, files, chunksize=4)
 
 
-def load(settings: Settings, paths: Sequence[str], out: TextIO = sys.stdout) -> int:
+def load(settings: Settings, paths: Sequence[str], out: TextIO = sys.stdout, progress: bool = True) -> int:
     files, rejected = digest_files(paths)
     report = LoadReport()
     stored = 0
-    progress = tqdm(total=len(files), unit="file", desc="loading", file=sys.stderr,
-                    disable=not files)
-    with progress, open_store(settings.database_url) as Session, Session() as session:
+    bar = tqdm(total=len(files), unit="file", desc="loading", file=sys.stderr,
+               disable=not files or not progress)
+    with bar, open_store(settings.database_url) as Session, Session() as session:
         for number, result in enumerate(parse_files(files), 1):
-            progress.update()
+            bar.update()
             if isinstance(result, DigestError):
                 rejected.append(result)
                 continue
@@ -130,3 +130,29 @@ def run(settings: Settings) -> int:
     protect_logs(settings.bot_token)
     asyncio.run(serve(settings))
     return 0
+
+
+def deliver(settings: Settings, date_arg: str | None) -> int:
+    if not settings.bot_token:
+        print("BOT_TOKEN is not set: export the bot token from @BotFather first.", file=sys.stderr)
+        return 2
+    from datetime import datetime
+
+    from bot.app import deliver_once, protect_logs
+    from bot.arguments import LATEST, UsageError, parse_day_arg
+
+    try:
+        day = parse_day_arg(date_arg or "", datetime.now().date())
+    except UsageError:
+        print(f"not a date: {date_arg!r} (YYYY-MM-DD, today, yesterday or latest)", file=sys.stderr)
+        return 2
+    protect_logs(settings.bot_token)
+    report = asyncio.run(deliver_once(settings, None if day == LATEST else day))  # type: ignore[arg-type]
+    print(report.summary())
+    return 0
+
+
+def demo(settings: Settings) -> int:
+    from bot.demo import demo as run_demo
+
+    return run_demo(settings)

@@ -19,6 +19,7 @@ from bot.render import split_message
 
 if TYPE_CHECKING:
     from bot.app import PapersApplication
+    from bot.delivery import Deliverer
 
 T = TypeVar("T")
 
@@ -50,6 +51,7 @@ class Services:
     Session: sessionmaker[Session]
     admins: AdminCache = field(default_factory=AdminCache)
     today: Callable[[], date] = field(default=lambda: datetime.now().date())
+    deliverer: Deliverer | None = None
 
     async def db(self, work: Callable[..., T], *args: Any) -> T:
         """Run ``work(session, *args)`` in a worker thread with its own session."""

@@ -7,9 +7,16 @@ from dataclasses import dataclass
 from typing import Any
 
 from telegram import BotCommand, Update
-from telegram.ext import Application, CallbackQueryHandler, CommandHandler
+from telegram.ext import (
+    Application,
+    CallbackQueryHandler,
+    ChatMemberHandler,
+    CommandHandler,
+    MessageHandler,
+    filters,
+)
 
-from bot.handlers import browse
+from bot.handlers import browse, operators, subscriptions
 from bot.handlers.common import BotContext
 
 Callback = Callable[[Update, BotContext], Awaitable[Any]]
@@ -47,6 +54,17 @@ COMMANDS: tuple[Command, ...] = (
     Command("search", "검색어", "제목·저자·요약에서 검색", browse.search),
     Command("author", "이름", "저자의 논문 (성만 적어도 됩니다)", browse.author),
     Command("paper", "arXiv-ID", "논문 한 편의 전체 요약", browse.paper),
+    Command("subscribe", "[HH:MM]", "매일 이 채팅으로 논문 받기 (기본 09:00)", subscriptions.subscribe),
+    Command("unsubscribe", "", "구독 해지", subscriptions.unsubscribe),
+    Command(
+        "settings",
+        "[time HH:MM | top N | tz Area/City | minvotes N | keywords a, b]",
+        "구독 설정 보기·바꾸기",
+        subscriptions.settings,
+    ),
+    Command("load", "", ".md 다이제스트 불러오기 (캡션 또는 답장)", operators.load, operator_only=True),
+    Command("stats", "", "통계", operators.stats, operator_only=True),
+    Command("deliver", "[날짜]", "지금 구독 채팅에 전달", operators.deliver, operator_only=True),
 )
 
 INTRO = (
@@ -76,3 +94,7 @@ def register(application: Application) -> None:  # type: ignore[type-arg]
     for command in COMMANDS:
         application.add_handler(CommandHandler(command.name, command.callback))
     application.add_handler(CallbackQueryHandler(browse.button))
+    # "/load" as the caption of a document (captions are not commands to CommandHandler).
+    load_caption = filters.Document.ALL & filters.CaptionRegex(r"^/load(@\w+)?(\s|$)")
+    application.add_handler(MessageHandler(load_caption, operators.load))
+    application.add_handler(ChatMemberHandler(subscriptions.membership, ChatMemberHandler.MY_CHAT_MEMBER))

@@ -1,0 +1,116 @@
+"""``python -m bot demo``: the real bot against the local Bot API emulator, offline.
+
+A fresh temporary database gets the seed digests; a scripted conversation (a reader in a
+private chat, a study group with its admin, an operator) runs through the actual handlers
+over HTTP, and the chat is printed as a transcript. No token, no network.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import io
+import logging
+import sys
+import tempfile
+from pathlib import Path
+from typing import TextIO
+
+from bot import cli
+from bot.app import running
+from bot.config import Settings
+from bot.emulator import BotApiEmulator, SentMessage
+
+READER, ADMIN, MEMBER, OPERATOR = 42, 7, 8, 1000
+GROUP = -1001234567890
+SEEDS = Path(__file__).resolve().parent.parent / "seeds"
+
+
+class Transcript:
+    def __init__(self, emulator: BotApiEmulator, out: TextIO) -> None:
+        self.emulator, self.out = emulator, out
+        self.names = {READER: "민수", ADMIN: "지현(관리자)", MEMBER: "태호", OPERATOR: "운영자"}
+
+    def show(self, message: SentMessage, edited: bool = False) -> None:
+        label = "🤖 봇 (메시지 수정)" if edited else "🤖 봇"
+        lines = message.text.splitlines() or [""]
+        print(f"{label}: {lines[0]}", file=self.out)
+        for line in lines[1:]:
+            print(f"    {line}", file=self.out)
+        buttons = message.buttons()
+        if buttons:
+            print("    " + " ".join(f"[{text}]" for text, _ in buttons), file=self.out)
+        print(file=self.out)
+
+    def heading(self, text: str) -> None:
+        print(f"━━━ {text} ━━━\n", file=self.out)
+
+    async def say(self, chat_id: int, user_id: int, text: str, replies: int = 1, **kwargs: object) -> list[SentMessage]:
+        print(f"👤 {self.names[user_id]}: {text}\n", file=self.out)
+        self.emulator.send(chat_id, user_id, text, **kwargs)  # type: ignore[arg-type]
+        new = await self.emulator.replies(chat_id, replies)
+        for message in new:
+            self.show(message)
+        return new
+
+    async def press(self, chat_id: int, user_id: int, message: SentMessage, label: str) -> None:
+        print(f"👆 {self.names[user_id]}: [{label}] 버튼\n", file=self.out)
+        edits = message.edits
+        self.emulator.press(chat_id, message.message_id, message.button(label), user_id)
+        await self.emulator.wait_until(lambda: message.edits > edits)
+        self.show(message, edited=True)
+
+
+async def conversation(settings: Settings, out: TextIO) -> None:
+    emulator = BotApiEmulator(group_messages_per_minute=settings.group_messages_per_minute)
+    url = await emulator.start()
+    emulator.private_chat(READER, "민수")
+    emulator.private_chat(OPERATOR, "운영자")
+    emulator.group(GROUP, "논문 읽기 모임", admins=(ADMIN,))
+    settings = dataclasses.replace(settings, bot_token="0:demo", telegram_api_url=url)
+    t = Transcript(emulator, out)
+    try:
+        async with running(settings, poll_timeout=1):
+            t.heading("개인 채팅")
+            await t.say(READER, READER, "/start")
+            await t.say(READER, READER, "/day latest")
+            (results,) = await t.say(READER, READER, "/search 확산")
+            await t.press(READER, READER, results, "다음")
+            await t.say(READER, READER, "/author remi munos")
+            await t.say(READER, READER, "/paper 2312.13286")
+            await t.say(READER, READER, "/subscribe 08:00")
+            await t.say(READER, READER, "/settings top 5")
+
+            t.heading("그룹 채팅: 논문 읽기 모임")
+            await t.say(GROUP, MEMBER, "/subscribe@DailyPapersBot")
+            await t.say(GROUP, ADMIN, "/subscribe@DailyPapersBot 09:00")
+            await t.say(GROUP, MEMBER, "/search@DailyPapersBot LLM agent")
+
+            t.heading("운영자: 지금 전달")
+            await t.say(OPERATOR, OPERATOR, "/deliver", replies=2)
+            for chat_id, title in ((READER, "민수의 채팅"), (GROUP, "논문 읽기 모임")):
+                t.heading(f"{title}에 도착한 다이제스트")
+                await emulator.wait_until(lambda c=chat_id: any(
+                    m.text.startswith("📰 오늘의 AI 논문") for m in emulator.messages_in(c)))
+                for message in await emulator.replies(chat_id, 1):
+                    t.show(message)
+    finally:
+        await emulator.stop()
+    refused = [e for e in emulator.errors if e[1] != 400 or "not modified" not in e[2]]
+    print(f"(Bot API 호출 {len(emulator.calls)}회, 거절 {len(refused)}회, 429 {emulator.throttled}회)", file=out)
+
+
+def demo(settings: Settings, out: TextIO = sys.stdout) -> int:
+    logging.getLogger().setLevel(logging.WARNING)
+    with tempfile.TemporaryDirectory(prefix="daily-papers-demo-") as tmp:
+        settings = dataclasses.replace(
+            settings,
+            database_url=f"sqlite:///{tmp}/demo.sqlite3",
+            admin_ids=frozenset({OPERATOR}),
+            group_messages_per_minute=600.0,  # the emulator's group is in a hurry
+        )
+        if cli.load(settings, [str(SEEDS)], io.StringIO(), progress=False) != 0:
+            print("the seed digests could not be loaded", file=sys.stderr)
+            return 1
+        asyncio.run(conversation(settings, out))
+    return 0

@@ -1,0 +1,99 @@
+"""Operators (``BOT_ADMIN_IDS``): ``/load`` a digest document, ``/stats``, ``/deliver``."""
+
+from __future__ import annotations
+
+from telegram import Document, Message, Update
+
+from bot import render
+from bot.arguments import LATEST, UsageError, command_args, parse_day_arg
+from bot.cli import format_stats
+from bot.digest import Digest, DigestError, decode_digest, parse_digest
+from bot.handlers.common import BotContext
+from bot.store import queries
+from bot.store.ingest import LoadReport, store_digest
+
+NOT_OPERATOR = "운영자만 쓸 수 있는 명령입니다."
+LOAD_USAGE = "사용법: .md 파일을 보낼 때 캡션에 /load 라고 쓰거나, 파일 메시지에 /load 로 답장하세요."
+
+
+async def _operator(update: Update, context: BotContext) -> Message | None:
+    """The message, if its sender is an operator; otherwise refuse and return None."""
+    message, user = update.effective_message, update.effective_user
+    assert message is not None
+    if context.services.is_operator(user.id if user else None):
+        return message
+    await message.reply_text(render.esc(NOT_OPERATOR))
+    return None
+
+
+def _store(session, digest: Digest) -> LoadReport:  # type: ignore[no-untyped-def]
+    with session.begin():
+        return store_digest(session, digest)
+
+
+def load_summary(name: str, report: LoadReport) -> str:
+    days = ", ".join(sorted({d.isoformat() for d in report.days}))
+    lines = [
+        f"📥 {render.esc(name)}: {days}",
+        f"추가 {report.added}편 · 교체 {report.replaced}편 · 삭제 {report.removed}편 · 경고 {len(report.warnings)}건",
+    ]
+    lines += [f"⚠️ {render.esc(render.shorten(w, 200))}" for w in report.warnings[:5]]
+    return "\n".join(lines)
+
+
+async def load(update: Update, context: BotContext) -> None:
+    """``/load`` as a document's caption, or as a reply to a document."""
+    message = await _operator(update, context)
+    if message is None:
+        return
+    document: Document | None = message.document
+    if document is None and message.reply_to_message is not None:
+        document = message.reply_to_message.document
+    if document is None:
+        await message.reply_text(render.esc(LOAD_USAGE))
+        return
+    name = document.file_name or "digest.md"
+    limit = context.services.settings.max_upload_bytes
+    if not name.lower().endswith(".md"):
+        await message.reply_text(render.esc(f"거부: {name}: .md 파일만 불러올 수 있습니다."))
+        return
+    if (document.file_size or 0) > limit:
+        await message.reply_text(render.esc(f"거부: {name}: 파일이 5 MB보다 큽니다."))
+        return
+    file = await context.bot.get_file(document.file_id)
+    data = bytes(await file.download_as_bytearray())
+    try:
+        digest = parse_digest(decode_digest(data, name), name)
+    except DigestError as exc:
+        await message.reply_text(render.esc(f"거부: {exc}"))
+        return
+    report = await context.services.db(_store, digest)
+    await message.reply_text(load_summary(name, report))
+
+
+async def stats(update: Update, context: BotContext) -> None:
+    message = await _operator(update, context)
+    if message is None:
+        return
+    result = await context.services.db(queries.stats)
+    await message.reply_text(render.esc("\n".join(format_stats(result))))
+
+
+async def deliver(update: Update, context: BotContext) -> None:
+    message = await _operator(update, context)
+    if message is None:
+        return
+    services = context.services
+    try:
+        day = parse_day_arg(command_args(message.text), services.today())
+    except UsageError as exc:
+        await message.reply_text(render.esc(str(exc).replace("/day", "/deliver")))
+        return
+    chosen = None if day == LATEST else day
+    if chosen is not None and not await services.db(queries.has_day, chosen):
+        await message.reply_text(render.esc(f"{chosen}의 다이제스트가 없습니다."))
+        return
+    assert services.deliverer is not None
+    await message.reply_text("📤 전달을 시작합니다.")
+    report = await services.deliverer.start_pass(chosen)  # type: ignore[arg-type]
+    await message.reply_text(render.esc(f"📤 전달 완료 · {report.summary()}"))

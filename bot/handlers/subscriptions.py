@@ -1,0 +1,121 @@
+"""``/subscribe``, ``/unsubscribe``, ``/settings``, and the bot being removed from a chat.
+
+In a private chat the user decides. In a group only its administrators (also when posting
+anonymously as the group) or an operator may change the subscription.
+"""
+
+from __future__ import annotations
+
+from telegram import Chat, ChatMember, Message, Update
+from telegram.constants import ChatMemberStatus
+from telegram.error import TelegramError
+
+from bot import render
+from bot.arguments import UsageError, command_args, parse_settings_args, parse_time_arg
+from bot.handlers.common import BotContext
+from bot.schedule import ensure_slot_job
+from bot.store import subscriptions as subs
+from bot.store.subscriptions import SubscriptionView
+
+REFUSAL = "이 그룹의 구독은 그룹 관리자만 바꿀 수 있습니다."
+NOT_SUBSCRIBED = "이 채팅은 구독 중이 아닙니다. /subscribe 로 시작하세요."
+ADMIN_STATUSES = {ChatMemberStatus.ADMINISTRATOR, ChatMemberStatus.OWNER}
+
+
+def can_manage(chat: Chat, message: Message, member_status: str | None, is_operator: bool) -> bool:
+    """May the sender change this chat's subscription?"""
+    if chat.type == Chat.PRIVATE or is_operator:
+        return True
+    if message.sender_chat is not None and message.sender_chat.id == chat.id:
+        return True  # an administrator posting anonymously as the group
+    return member_status in ADMIN_STATUSES
+
+
+async def _allowed(update: Update, context: BotContext) -> bool:
+    chat, message, user = update.effective_chat, update.effective_message, update.effective_user
+    assert chat is not None and message is not None
+    services = context.services
+    operator = services.is_operator(user.id if user else None)
+    status = None
+    if chat.type != Chat.PRIVATE and not operator and message.sender_chat is None and user:
+        cached = services.admins.get(chat.id, user.id)
+        if cached is None:
+            try:
+                member: ChatMember = await context.bot.get_chat_member(chat.id, user.id)
+                cached = member.status in ADMIN_STATUSES
+            except TelegramError:
+                cached = False
+            services.admins.put(chat.id, user.id, cached)
+        status = ChatMemberStatus.ADMINISTRATOR if cached else ChatMemberStatus.MEMBER
+    if can_manage(chat, message, status, operator):
+        return True
+    await message.reply_text(render.esc(REFUSAL))
+    return False
+
+
+def describe(sub: SubscriptionView) -> str:
+    keywords = ", ".join(sub.keywords) if sub.keywords else "없음"
+    return render.esc(
+        f"매일 {sub.send_time} ({sub.timezone}) · 상위 {sub.top_n}편 · 최소 추천 {sub.min_votes} · "
+        f"키워드: {keywords}"
+    )
+
+
+async def subscribe(update: Update, context: BotContext) -> None:
+    chat, message = update.effective_chat, update.effective_message
+    assert chat is not None and message is not None
+    if not await _allowed(update, context):
+        return
+    args = command_args(message.text)
+    try:
+        at = parse_time_arg(args).strftime("%H:%M") if args.strip() else None
+    except UsageError as exc:
+        await message.reply_text(render.esc(f"{exc} 사용법: /subscribe [HH:MM]"))
+        return
+    title = chat.title or chat.full_name
+    sub = await context.services.db(
+        subs.subscribe, chat.id, chat.type, title, at, context.services.settings
+    )
+    ensure_slot_job(context.application, sub.slot)
+    await message.reply_text(f"✅ 구독했습니다: {describe(sub)}\n바꾸려면 /settings")
+
+
+async def unsubscribe(update: Update, context: BotContext) -> None:
+    chat, message = update.effective_chat, update.effective_message
+    assert chat is not None and message is not None
+    if not await _allowed(update, context):
+        return
+    stopped = await context.services.db(subs.unsubscribe, chat.id)
+    await message.reply_text("구독을 해지했습니다." if stopped else render.esc(NOT_SUBSCRIBED))
+
+
+async def settings(update: Update, context: BotContext) -> None:
+    chat, message = update.effective_chat, update.effective_message
+    assert chat is not None and message is not None
+    try:
+        change = parse_settings_args(command_args(message.text))
+    except UsageError as exc:
+        await message.reply_text(render.esc(str(exc)))
+        return
+    if change is None:
+        sub = await context.services.db(subs.get_subscription, chat.id)
+        text = f"⚙️ {describe(sub)}" if sub and sub.active else render.esc(NOT_SUBSCRIBED)
+        await message.reply_text(text)
+        return
+    if not await _allowed(update, context):
+        return
+    changed = await context.services.db(subs.change_setting, chat.id, change)
+    if changed is None:
+        await message.reply_text(render.esc(NOT_SUBSCRIBED))
+        return
+    ensure_slot_job(context.application, changed.slot)
+    await message.reply_text(f"⚙️ 바꿨습니다: {describe(changed)}")
+
+
+async def membership(update: Update, context: BotContext) -> None:
+    """The bot was blocked, kicked or left: stop delivering there."""
+    change = update.my_chat_member
+    if change is None:
+        return
+    if change.new_chat_member.status in (ChatMemberStatus.BANNED, ChatMemberStatus.LEFT):
+        await context.services.db(subs.deactivate, change.chat.id)
