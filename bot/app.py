@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import signal
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -61,6 +62,8 @@ def protect_logs(token: str | None) -> None:
 def build_application(settings: Settings, services: Services) -> PapersApplication:
     if not settings.bot_token:
         raise ValueError("BOT_TOKEN is not set")
+    # Flood waits as timedelta (the library's future behaviour; the limiter reads either).
+    os.environ.setdefault("PTB_TIMEDELTA", "1")
     api = settings.telegram_api_url
     application = (
         ApplicationBuilder()

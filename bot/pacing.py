@@ -35,11 +35,13 @@ class Priority(Enum):
 
 
 class SlotClock:
-    """Hands out send times spaced ``interval`` apart; never more than ``per_window`` in
-    any window of ``window`` seconds (plus ``margin``) by the clock of actual sends."""
+    """Hands out send times spaced ``interval`` apart, and keeps a log of actual sends so
+    that never more than ``per_window`` go out in any ``window`` seconds (plus ``margin``
+    for the jitter between sending here and arriving there)."""
 
-    def __init__(self, rate: float, window: float, margin: float = 0.02) -> None:
-        self.interval = window / rate
+    def __init__(self, rate: float, window: float, margin: float = 0.04) -> None:
+        # The spacing alone keeps any ``per_window + 1`` sends more than a window apart.
+        self.interval = (window + margin) / rate
         self.window = window + margin
         self.per_window = max(1, int(rate))
         self.next_slot = 0.0
@@ -51,8 +53,14 @@ class SlotClock:
         if len(self.sent) == self.per_window:
             slot = max(slot, self.sent[0] + self.window)
         self.next_slot = slot + self.interval
-        self.sent.append(slot)
         return slot
+
+    def free_at(self) -> float:
+        """When the window next has room, by the log of actual sends."""
+        return self.sent[0] + self.window if len(self.sent) == self.per_window else 0.0
+
+    def record(self, now: float) -> None:
+        self.sent.append(now)
 
 
 class PacedRateLimiter(BaseRateLimiter[Priority]):
@@ -76,7 +84,8 @@ class PacedRateLimiter(BaseRateLimiter[Priority]):
         self.retries = 0
 
     async def initialize(self) -> None:
-        pass
+        # A previous run may have used up the current window just before it stopped.
+        self.resume_at = self.clock() + 1.0
 
     async def shutdown(self) -> None:
         pass
@@ -101,9 +110,10 @@ class PacedRateLimiter(BaseRateLimiter[Priority]):
 
     async def wait_turn(self, chat_id: Any, priority: Priority) -> None:
         """Wait for this message's slot in its group (if any) and overall."""
-        await self._sleep_until(self.resume_at)
         if isinstance(chat_id, str) or (isinstance(chat_id, int) and chat_id < 0):
-            await self._sleep_until(self._group_clock(chat_id).reserve(self.clock()))
+            group = self._group_clock(chat_id)
+            await self._sleep_until(group.reserve(self.clock()))
+            group.record(self.clock())
         if priority is Priority.BULK:
             # Bulk yields to replies that are queued right now.
             while self.interactive_waiting:
@@ -112,12 +122,27 @@ class PacedRateLimiter(BaseRateLimiter[Priority]):
         else:
             self.interactive_waiting += 1
         try:
-            await self._sleep_until(max(self.resume_at, self.overall.reserve(self.clock())))
+            while True:
+                await self._sleep_until(self.resume_at)
+                slot = self.overall.reserve(self.clock())
+                await self._sleep_until(slot)
+                while self.overall.free_at() > self.clock():
+                    await self._sleep_until(self.overall.free_at())
+                if self.resume_at <= slot:
+                    self.overall.record(self.clock())
+                    return
+                # A flood wait began while this one waited: queue again behind it, so that
+                # the waiters do not all go at once when it ends.
         finally:
             if priority is Priority.INTERACTIVE:
                 self.interactive_waiting -= 1
                 if not self.interactive_waiting:
                     self._interactive_done.set()
+
+    def pause(self, seconds: float) -> None:
+        """Telegram asked to wait: nobody sends until then, and pacing restarts after it."""
+        self.resume_at = max(self.resume_at, self.clock() + seconds + 0.05)
+        self.overall.next_slot = max(self.overall.next_slot, self.resume_at)
 
     async def process_request(
         self,
@@ -145,6 +170,6 @@ class PacedRateLimiter(BaseRateLimiter[Priority]):
                 self.retries += 1
                 pause = exc.retry_after
                 seconds = pause.total_seconds() if hasattr(pause, "total_seconds") else float(pause)
-                self.resume_at = max(self.resume_at, self.clock() + seconds + 0.05)
+                self.pause(seconds)
                 log.warning("flood limit: waiting %.1f s before %s", seconds, endpoint)
         raise AssertionError("unreachable")

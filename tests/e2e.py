@@ -35,10 +35,14 @@ class Conversation:
     async def press(self, message: SentMessage, label: str, new_messages: int = 0) -> None:
         """Press a button; wait for the message to be edited, or for ``new_messages``."""
         edits = message.edits
+        before = len(self.emulator.messages_in(self.chat_id))
         query_id = self.emulator.press(self.chat_id, message.message_id, message.button(label), self.user_id)
         await self.emulator.wait_until(lambda: query_id in self.emulator.callback_answers)
         if new_messages:
-            await self.emulator.replies(self.chat_id, new_messages)
+            await self.emulator.wait_until(
+                lambda: len(self.emulator.messages_in(self.chat_id)) >= before + new_messages
+            )
+            await self.emulator.replies(self.chat_id, 0)  # all seen
         else:
             await self.emulator.wait_until(lambda: message.edits > edits)
 

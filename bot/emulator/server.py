@@ -103,7 +103,8 @@ class BotApiEmulator:
         self.throttled = 0  # 429s answered
         self.flood_next = 0  # the next N send requests get 429 regardless of rate
         self.flood_retry_after = 1
-        self.on_send: Callable[[SentMessage], None] | None = None
+        self.on_send: Callable[[SentMessage], None] | None = None  # after a message is recorded
+        self.before_send: Callable[[str, dict[str, Any]], None] | None = None  # before it is
         self._window: deque[float] = deque()
         self._group_windows: dict[int, deque[float]] = {}
         self._updates: list[dict[str, Any]] = []
@@ -292,6 +293,8 @@ class BotApiEmulator:
             if method in SEND_METHODS:
                 self._check_chat(params)
                 self._check_rate(int(params["chat_id"]))
+                if self.before_send:
+                    self.before_send(method, params)
             result = await handler(params)
             return web.json_response({"ok": True, "result": result})
         except ApiError as exc:

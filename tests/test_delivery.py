@@ -1,0 +1,379 @@
+"""Subscriptions and the daily digest, end to end against the emulator: rights, schedules in
+two time zones, restarts in the middle of a fan-out, flood waits, blocked and migrated chats,
+and operators loading digests."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy import select, update
+
+from bot.emulator.server import ApiError
+from bot.schedule import ensure_slot_job
+from bot.store import queries
+from bot.store import subscriptions as subs
+from bot.store.models import Delivery, DeliveryStatus, Subscription
+from tests.conftest import CORPUS, ROOT, SEEDS
+from tests.e2e import ADMIN, GROUP, MEMBER, OPERATOR, TOKEN, USER, Conversation, bot_session
+
+DIGEST = "📰 오늘의 AI 논문"
+
+
+def digests(emulator, chat_id: int) -> list:
+    return [m for m in emulator.messages_in(chat_id) if m.text.startswith(DIGEST)]
+
+
+def add_subscribers(Store, settings, chat_ids, send_time="09:00", zone="Asia/Seoul", due=False) -> None:
+    with Store() as session:
+        for chat_id in chat_ids:
+            kind = "private" if chat_id > 0 else "supergroup"
+            subs.subscribe(session, chat_id, kind, None, send_time, settings)
+            subs.change_setting(session, chat_id, subs.SettingChange("timezone", zone))
+        if due:
+            session.execute(update(Subscription).values(last_slot_at=datetime.now(UTC) - timedelta(days=2)))
+            session.commit()
+
+
+# --- subscribing -----------------------------------------------------------------------------
+
+
+async def test_private_subscribe_settings_unsubscribe(seeded, settings) -> None:
+    async with bot_session(settings) as (emulator, app):
+        chat = Conversation(emulator, USER, USER)
+        assert "구독 중이 아닙니다" in (await chat.ask("/settings")).text
+        reply = await chat.ask("/subscribe")
+        assert "매일 09:00 (Asia/Seoul) · 상위 10편" in reply.text
+        assert app.job_queue.get_jobs_by_name("slot Asia/Seoul 09:00")
+        for command, expected in [
+            ("/settings time 07:15", "매일 07:15"), ("/settings top 3", "상위 3편"),
+            ("/settings tz Europe/Berlin", "(Europe/Berlin)"), ("/settings minvotes 5", "최소 추천 5"),
+            ("/settings keywords 확산, LLM", "키워드: 확산, LLM"), ("/settings", "⚙️ 매일 07:15 (Europe/Berlin)"),
+        ]:
+            assert expected in (await chat.ask(command)).text, command
+        assert app.job_queue.get_jobs_by_name("slot Europe/Berlin 07:15")
+        for command, hint in [
+            ("/subscribe 25:00", "HH:MM"), ("/settings time 9", "HH:MM"), ("/settings top 0", "1~30"),
+            ("/settings tz Mars/Olympus", "Area/City"), ("/settings minvotes many", "minvotes"),
+            ("/settings colour blue", "사용법: /settings"),
+        ]:
+            reply = await chat.ask(command)
+            assert hint in reply.text and "\n" not in reply.text, command
+        assert (await chat.ask("/unsubscribe")).text == "구독을 해지했습니다."
+        assert "구독 중이 아닙니다" in (await chat.ask("/unsubscribe")).text
+        with seeded() as session:
+            view = subs.get_subscription(session, USER)
+            assert view and not view.active and view.top_n == 3 and view.keywords == ("확산", "LLM")
+
+
+async def test_group_rights(seeded, settings) -> None:
+    async with bot_session(settings) as (emulator, _app):
+        member = Conversation(emulator, GROUP, MEMBER)
+        admin = Conversation(emulator, GROUP, ADMIN)
+        operator = Conversation(emulator, GROUP, OPERATOR)
+        refused = "그룹 관리자만"
+        assert refused in (await member.ask("/subscribe@DailyPapersBot")).text
+        assert "구독했습니다" in (await admin.ask("/subscribe@DailyPapersBot 08:00")).text
+        assert "⚙️ 매일 08:00" in (await member.ask("/settings")).text  # reading is fine
+        assert refused in (await member.ask("/settings top 3")).text
+        assert refused in (await member.ask("/unsubscribe")).text
+        # an admin posting anonymously as the group
+        reply = await member.say("/settings top 4", sender_chat_id=GROUP)
+        assert "상위 4편" in reply[0].text
+        assert "상위 5편" in (await operator.ask("/settings top 5")).text
+        calls = emulator.calls.count("getchatmember")
+        await member.ask("/settings top 6")
+        assert emulator.calls.count("getchatmember") == calls  # cached for a while
+        assert (await admin.ask("/unsubscribe")).text == "구독을 해지했습니다."
+
+
+async def test_removed_bot_deactivates_the_subscription(seeded, settings) -> None:
+    add_subscribers(seeded, settings, [GROUP])
+    async with bot_session(settings) as (emulator, _app):
+        emulator.remove_bot(GROUP, ADMIN)
+
+        def inactive() -> bool:
+            with seeded() as session:
+                view = subs.get_subscription(session, GROUP)
+                return view is not None and not view.active
+
+        await emulator.wait_until(inactive)
+
+
+# --- schedules -------------------------------------------------------------------------------
+
+
+async def test_scheduled_delivery_fires_at_each_chats_time_in_two_zones(seeded, settings) -> None:
+    seoul, new_york = USER, OPERATOR
+    add_subscribers(seeded, settings, [seoul], "09:00", "Asia/Seoul")
+    add_subscribers(seeded, settings, [new_york], "18:30", "America/New_York")
+    async with bot_session(settings) as (emulator, app):
+        jobs = {job.name: job for job in app.job_queue.jobs()}
+        assert set(jobs) >= {"slot Asia/Seoul 09:00", "slot America/New_York 18:30"}
+        seoul_next = jobs["slot Asia/Seoul 09:00"].next_t.astimezone(ZoneInfo("Asia/Seoul"))
+        ny_next = jobs["slot America/New_York 18:30"].next_t.astimezone(ZoneInfo("America/New_York"))
+        assert (seoul_next.hour, seoul_next.minute) == (9, 0)
+        assert (ny_next.hour, ny_next.minute) == (18, 30)
+        assert not digests(emulator, seoul) and not digests(emulator, new_york)
+
+        # The same jobs, due two seconds from now on each zone's clock.
+        for job in app.job_queue.jobs():
+            job.schedule_removal()
+        for slot, zone in [(("09:00", "Asia/Seoul"), "Asia/Seoul"), (("18:30", "America/New_York"), "America/New_York")]:
+            soon = (datetime.now(ZoneInfo(zone)) + timedelta(seconds=2)).timetz()
+            ensure_slot_job(app, slot, at=soon)
+        started = time.monotonic()
+        await emulator.wait_until(lambda: digests(emulator, seoul) and digests(emulator, new_york), timeout=15)
+        assert time.monotonic() - started >= 1.0
+        assert "2024-04-25" in digests(emulator, seoul)[0].text
+
+        def settled() -> bool:
+            with seeded() as session:
+                views = [subs.get_subscription(session, c) for c in (seoul, new_york)]
+                recent = datetime.now(UTC) - timedelta(seconds=30)
+                return all(v is not None and v.last_slot_at > recent for v in views) and all(
+                    subs.received(session, c, queries.latest_day(session)) for c in (seoul, new_york)
+                )
+
+        await emulator.wait_until(settled)
+
+
+async def test_missed_slot_is_delivered_at_start_and_only_once(seeded, settings) -> None:
+    add_subscribers(seeded, settings, [USER, GROUP], due=True)
+    async with bot_session(settings) as (emulator, _app):
+        await emulator.wait_until(lambda: digests(emulator, USER) and digests(emulator, GROUP))
+    async with bot_session(settings) as (emulator, _app):
+        await asyncio.sleep(1.0)
+        assert not digests(emulator, USER) and not digests(emulator, GROUP)
+
+
+async def test_digest_is_compact_filtered_and_opens_papers(seeded, settings) -> None:
+    add_subscribers(seeded, settings, [USER], due=True)
+    with seeded() as session:
+        subs.change_setting(session, USER, subs.SettingChange("top_n", 3))
+        subs.change_setting(session, USER, subs.SettingChange("keywords", ["diffusion", "확산"]))
+    async with bot_session(settings) as (emulator, _app):
+        await emulator.wait_until(lambda: digests(emulator, USER))
+        (digest,) = digests(emulator, USER)
+        assert "(전체 9편 중 상위 3편)" in digest.text
+        assert [label for label, _ in digest.buttons()] == ["1", "2", "3"]
+        assert "CatLIP" not in digest.text  # no diffusion in it
+        chat = Conversation(emulator, USER, USER)
+        await chat.press(digest, "1", new_messages=1)
+        assert emulator.messages_in(USER)[-1].text.startswith("PuLID")
+
+
+async def test_nothing_new_means_nothing_sent(seeded, settings) -> None:
+    add_subscribers(seeded, settings, [USER], due=True)
+    with seeded() as session:
+        subs.change_setting(session, USER, subs.SettingChange("min_votes", 1000))
+    async with bot_session(settings) as (emulator, app):
+
+        def settled() -> bool:
+            with seeded() as session:
+                return subs.received(session, USER, queries.latest_day(session))
+
+        await emulator.wait_until(settled)  # the catch-up at start found nothing to send
+        report = await app.services.deliverer.run_pass()
+        assert report.already == 1 and report.messages == 0
+        assert not emulator.messages_in(USER)
+        with seeded() as session:
+            assert session.scalars(select(Delivery.status)).all() == [DeliveryStatus.EMPTY]
+
+
+# --- restarts ----------------------------------------------------------------------------------
+
+
+def bot_env(settings, url: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("BOT_", "DATABASE_URL", "TELEGRAM_"))}
+    env.update(BOT_TOKEN=TOKEN, TELEGRAM_API_URL=url, DATABASE_URL=settings.database_url,
+               BOT_MESSAGES_PER_SECOND="20", BOT_CONFIG=str(ROOT / "no-such-config.toml"))
+    return env
+
+
+async def start_bot(env: dict[str, str]) -> asyncio.subprocess.Process:
+    return await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot", "run", cwd=ROOT, env=env,
+        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
+    )
+
+
+@pytest.mark.parametrize("stop", ["sigterm", "sigkill"])
+async def test_restart_in_the_middle_of_a_fan_out_delivers_exactly_once(seeded, settings, stop: str) -> None:
+    chats = list(range(5001, 5061))
+    add_subscribers(seeded, settings, chats, due=True)
+    from bot.emulator import BotApiEmulator
+
+    emulator = BotApiEmulator(messages_per_second=20)
+    url = await emulator.start()
+    for chat_id in chats:
+        emulator.private_chat(chat_id)
+    env = bot_env(settings, url)
+    process = await start_bot(env)
+    sends = 0
+
+    def interrupt(method: str, params: dict) -> None:
+        nonlocal sends
+        sends += 1
+        if sends == 25:
+            if stop == "sigkill":
+                os.kill(process.pid, signal.SIGKILL)
+                raise ApiError(500, "Internal Server Error: the bot died before this was processed")
+            os.kill(process.pid, signal.SIGTERM)
+
+    emulator.before_send = interrupt
+    try:
+        await asyncio.wait_for(process.wait(), 60)
+        first_run = len(emulator.sent)
+        assert 20 <= first_run < len(chats)
+        emulator.before_send = None
+        process = await start_bot(env)
+        await emulator.wait_until(lambda: all(emulator.messages_in(c) for c in chats), timeout=60)
+        await asyncio.sleep(0.5)
+    finally:
+        if process.returncode is None:
+            process.send_signal(signal.SIGTERM)
+            await asyncio.wait_for(process.wait(), 30)
+        await emulator.stop()
+    counts = {c: len(emulator.messages_in(c)) for c in chats}
+    assert set(counts.values()) == {1}, {c: n for c, n in counts.items() if n != 1}
+    assert emulator.throttled == 0
+    with seeded() as session:
+        statuses = session.scalars(select(Delivery.status)).all()
+        assert statuses.count(DeliveryStatus.SENT) == len(chats)
+
+
+async def test_hard_kill_after_telegram_accepted_repeats_at_most_that_message(seeded, settings) -> None:
+    """The window README describes: killed between Telegram's answer and the database write."""
+    chats = list(range(6001, 6031))
+    add_subscribers(seeded, settings, chats, due=True)
+    from bot.emulator import BotApiEmulator
+
+    emulator = BotApiEmulator(messages_per_second=20)
+    url = await emulator.start()
+    for chat_id in chats:
+        emulator.private_chat(chat_id)
+    env = bot_env(settings, url)
+    process = await start_bot(env)
+    emulator.on_send = lambda sent: (len(emulator.sent) == 10) and os.kill(process.pid, signal.SIGKILL)
+    try:
+        await asyncio.wait_for(process.wait(), 60)
+        emulator.on_send = None
+        process = await start_bot(env)
+        await emulator.wait_until(lambda: all(emulator.messages_in(c) for c in chats), timeout=60)
+        await asyncio.sleep(0.5)
+    finally:
+        if process.returncode is None:
+            process.send_signal(signal.SIGTERM)
+            await asyncio.wait_for(process.wait(), 30)
+        await emulator.stop()
+    repeated = [c for c in chats if len(emulator.messages_in(c)) > 1]
+    assert len(repeated) <= 1 and all(len(emulator.messages_in(c)) <= 2 for c in chats)
+    assert emulator.sent[9].chat_id in repeated or not repeated
+
+
+# --- Telegram's limits and refusals ------------------------------------------------------------
+
+
+async def test_a_429_storm_loses_nothing_and_honours_retry_after(seeded, settings) -> None:
+    chats = list(range(7001, 7041))
+    add_subscribers(seeded, settings, chats)
+    async with bot_session(settings) as (emulator, app):
+        for chat_id in chats:
+            emulator.private_chat(chat_id)
+        emulator.flood(4, retry_after=2)
+        started = time.monotonic()
+        report = await app.services.deliverer.run_pass()
+        elapsed = time.monotonic() - started
+    assert report.postponed == 0 and len(report.delivered_to) == len(chats)
+    assert {len(emulator.messages_in(c)) for c in chats} == {1}
+    assert emulator.throttled == 4
+    assert elapsed >= 8.0  # four flood waits of two seconds, one after the other  # everybody waited out retry_after
+
+
+async def test_blocked_chat_is_deactivated_and_migrated_group_moves(seeded, settings) -> None:
+    blocked, new_group = 8001, -100_777
+    add_subscribers(seeded, settings, [USER, blocked, GROUP])
+    async with bot_session(settings) as (emulator, app):
+        emulator.private_chat(blocked).blocked = True
+        emulator.migrate(GROUP, new_group)
+        report = await app.services.deliverer.run_pass()
+        assert report.deactivated == 1 and report.migrated == 1
+        assert digests(emulator, USER) and digests(emulator, new_group)
+        assert not emulator.messages_in(blocked) and not emulator.messages_in(GROUP)
+        again = await app.services.deliverer.run_pass()
+        assert again.chats == 2 and again.already == 2
+    with seeded() as session:
+        assert not subs.get_subscription(session, blocked).active
+        assert not subs.get_subscription(session, GROUP).active
+        moved = subs.get_subscription(session, new_group)
+        assert moved and moved.active and moved.send_time == "09:00"
+        assert subs.received(session, new_group, queries.latest_day(session))
+
+
+async def test_fan_out_at_the_real_limit_provokes_no_429(seeded, settings) -> None:
+    chats = list(range(9001, 9091))
+    add_subscribers(seeded, settings, chats)
+    async with bot_session(settings, group_messages_per_minute=20) as (emulator, app):
+        for chat_id in chats:
+            emulator.private_chat(chat_id)
+        started = time.monotonic()
+        report = await app.services.deliverer.run_pass()
+        elapsed = time.monotonic() - started
+    assert len(report.delivered_to) == 90 and emulator.throttled == 0
+    assert elapsed > 2.5  # 90 messages at 30 a second take three seconds, not less
+
+
+# --- operators --------------------------------------------------------------------------------
+
+
+async def test_operator_loads_digests_and_others_cannot(Store, settings, tmp_path: Path) -> None:
+    async with bot_session(settings) as (emulator, _app):
+        operator = Conversation(emulator, OPERATOR, OPERATOR)
+        user = Conversation(emulator, USER, USER)
+        good = (SEEDS / "2024-03-11.md").read_bytes()
+
+        emulator.send_document(OPERATOR, OPERATOR, "2024-03-11.md", good, caption="/load")
+        (reply,) = await emulator.replies(OPERATOR)
+        assert reply.text.startswith("📥 2024-03-11.md: 2024-03-11") and "추가 7편" in reply.text
+
+        emulator.send_document(OPERATOR, OPERATOR, "2023-12-05.md", (CORPUS / "2023/12/05.md").read_bytes())
+        document = emulator.user_messages[(OPERATOR, max(k[1] for k in emulator.user_messages if k[0] == OPERATOR))]
+        emulator.send(OPERATOR, OPERATOR, "/load", reply_to=document["message_id"])
+        (reply,) = await emulator.replies(OPERATOR)
+        assert "추가 23편" in reply.text
+
+        before = [tuple(r.values()) for r in _export(Store)]
+        for name, data, expected in [
+            ("empty.md", b"", "file is empty"),
+            ("latin1.md", "## Daily Papers (2024-01-01)\n### [Caf\xe9](https://arxiv.org/abs/2401.1)\n".encode("latin-1"), "not UTF-8"),
+            ("notes.md", "# 메모\n\n논문 없음\n".encode(), "no paper found"),
+            ("digest.pdf", good, ".md 파일만"),
+            ("big.md", b"x" * (5 * 1024 * 1024 + 10), "5 MB"),
+        ]:
+            emulator.send_document(OPERATOR, OPERATOR, name, data, caption="/load")
+            (reply,) = await emulator.replies(OPERATOR)
+            assert reply.text.startswith("거부") and expected in reply.text, (name, reply.text)
+        assert [tuple(r.values()) for r in _export(Store)] == before
+        assert emulator.calls.count("getfile") == 5  # the two good files and three read ones
+
+        emulator.send_document(USER, USER, "2024-03-11.md", good, caption="/load")
+        assert (await emulator.replies(USER))[0].text == "운영자만 쓸 수 있는 명령입니다."
+        for command in ("/stats", "/deliver", "/load"):
+            assert (await user.ask(command)).text == "운영자만 쓸 수 있는 명령입니다."
+        assert "사용법" in (await operator.ask("/load")).text
+        stats = await operator.ask("/stats")
+        assert "papers: 30" in stats.text and "days: 2" in stats.text
+        assert "다이제스트가 없습니다" in (await operator.ask("/deliver 2020-01-01")).text
+
+
+def _export(Store) -> list[dict]:
+    with Store() as session:
+        return list(queries.export_rows(session))
