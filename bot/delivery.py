@@ -54,7 +54,10 @@ class PassReport:
         )
 
 
-def digest_messages(day: date, papers: Sequence[queries.PaperView], total: int) -> list[tuple[str, InlineKeyboardMarkup | None]]:
+Message = tuple[str, InlineKeyboardMarkup | None]
+
+
+def digest_messages(day: date, papers: Sequence[queries.PaperView], total: int) -> list[Message]:
     """The compact digest as messages; paper buttons go under the last one."""
     parts = render.split_message(render.digest_blocks(day, papers, total))
     markup = keyboard(paper_buttons(papers))
@@ -78,6 +81,17 @@ class Deliverer:
             return report
         chats = await db(subs.active_subscriptions, chat_ids)
         report.chats = len(chats)
+        # Chats with the same filters get the same digest: render it once per pass.
+        day_papers = await db(queries.top_papers, report.day)
+        digests: dict[tuple[int, int, tuple[str, ...]], list[Message]] = {}
+
+        def digest_of(chat: SubscriptionView) -> list[Message]:
+            key = (chat.top_n, chat.min_votes, chat.keywords)
+            if key not in digests:
+                papers = subs.choose_papers(day_papers, chat)
+                digests[key] = digest_messages(report.day, papers, len(day_papers)) if papers else []  # type: ignore[arg-type]
+            return digests[key]
+
         queue: asyncio.Queue[SubscriptionView] = asyncio.Queue()
         for chat in chats:
             queue.put_nowait(chat)
@@ -89,7 +103,7 @@ class Deliverer:
                 except asyncio.QueueEmpty:
                     return
                 try:
-                    await self._deliver(chat, report)
+                    await self._deliver(chat, digest_of(chat), report)
                 except Exception:  # one chat's failure must not stop the others
                     report.postponed += 1
                     log.exception("delivery to chat %s failed", chat.chat_id)
@@ -99,21 +113,17 @@ class Deliverer:
         log.info("delivery pass %s", report.summary())
         return report
 
-    async def _deliver(self, chat: SubscriptionView, report: PassReport) -> None:
+    async def _deliver(self, chat: SubscriptionView, messages: list[Message], report: PassReport) -> None:
         db = self.services.db
         assert report.day is not None
         day = report.day
-        if await db(subs.received, chat.chat_id, day):
-            report.already += 1
+        if not messages:
+            if await db(subs.mark_empty, chat.chat_id, day):
+                report.empty += 1
+            else:
+                report.already += 1
             report.handled.append(chat.chat_id)
             return
-        papers, total = await db(subs.digest_for, day, chat)
-        if not papers:
-            await db(subs.mark_empty, chat.chat_id, day)
-            report.empty += 1
-            report.handled.append(chat.chat_id)
-            return
-        messages = digest_messages(day, papers, total)
         claim = await db(subs.claim_delivery, chat.chat_id, day, len(messages))
         if claim is None:
             report.already += 1

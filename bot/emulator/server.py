@@ -16,7 +16,7 @@ import itertools
 import json
 import math
 import time
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -86,7 +86,11 @@ class BotApiEmulator:
         messages_per_second: float = 30.0,
         group_messages_per_minute: float = 20.0,
         bot_username: str = "DailyPapersBot",
+        keep_messages: bool = True,
     ) -> None:
+        self.keep_messages = keep_messages  # False: count sends only (for load benchmarks)
+        self.sent_count: Counter[int] = Counter()
+        self.arrivals: list[float] = []
         self.rate = messages_per_second
         self.group_rate = group_messages_per_minute
         self.bot_username = bot_username
@@ -408,8 +412,11 @@ class BotApiEmulator:
         sent = SentMessage(chat_id, self._next_message_id(chat_id), html_text, visible,
                            params.get("reply_markup"), time.monotonic(),
                            reply_to=reply.get("message_id"))
-        self.sent.append(sent)
-        self.by_id[(chat_id, sent.message_id)] = sent
+        self.sent_count[chat_id] += 1
+        self.arrivals.append(sent.at)
+        if self.keep_messages:
+            self.sent.append(sent)
+            self.by_id[(chat_id, sent.message_id)] = sent
         self._record(sent)
         return self._message_dict(sent)
 

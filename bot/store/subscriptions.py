@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from bot.arguments import SettingChange
 from bot.config import Settings
 from bot.store.models import ChatType, Delivery, DeliveryStatus, Subscription
-from bot.store.queries import PaperView, top_papers
+from bot.store.queries import PaperView
 from bot.textindex import fold, term_matches
 
 
@@ -198,11 +198,9 @@ def _wanted(paper: PaperView, min_votes: int, keywords: Sequence[str]) -> bool:
     return any(all(term_matches(w, text) for w in fold(k).split()) for k in keywords)
 
 
-def digest_for(session: Session, day: date, sub: SubscriptionView) -> tuple[list[PaperView], int]:
-    """The chat's digest of ``day``: its filters, then top N by votes; and the day's size."""
-    papers = top_papers(session, day)
-    wanted = [p for p in papers if _wanted(p, sub.min_votes, sub.keywords)]
-    return wanted[: sub.top_n], len(papers)
+def choose_papers(day_papers: Sequence[PaperView], sub: SubscriptionView) -> list[PaperView]:
+    """A chat's digest from a day's papers (most votes first): its filters, then top N."""
+    return [p for p in day_papers if _wanted(p, sub.min_votes, sub.keywords)][: sub.top_n]
 
 
 @dataclass(frozen=True)
@@ -238,11 +236,14 @@ def mark_sent(session: Session, chat_id: int, day: date, parts_sent: int, done: 
     session.commit()
 
 
-def mark_empty(session: Session, chat_id: int, day: date) -> None:
-    if session.get(Delivery, (chat_id, day)) is None:
-        session.add(Delivery(chat_id=chat_id, day=day, status=DeliveryStatus.EMPTY,
-                             parts_total=0, parts_sent=0, updated_at=now_utc()))
-        session.commit()
+def mark_empty(session: Session, chat_id: int, day: date) -> bool:
+    """Record that the chat's filters left nothing of ``day``; False if already settled."""
+    if session.get(Delivery, (chat_id, day)) is not None:
+        return False
+    session.add(Delivery(chat_id=chat_id, day=day, status=DeliveryStatus.EMPTY,
+                         parts_total=0, parts_sent=0, updated_at=now_utc()))
+    session.commit()
+    return True
 
 
 def received(session: Session, chat_id: int, day: date) -> bool:

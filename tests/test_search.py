@@ -1,0 +1,109 @@
+"""Search over the whole corpus: the index finds exactly what a plain scan finds, ranks title
+matches first, and treats every query as text. Runs on SQLite and on PostgreSQL."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.store.queries import papers_by_author
+from bot.store.search import scan_search, search_papers
+from bot.textindex import fold, parse_query, term_matches
+
+QUERIES = [
+    # Korean, 1 to 4 syllables, inside words
+    "확", "모", "확산", "모델", "모델은", "확산모델", "강화학습", "언어 모델", "비디오 생성", "성능을",
+    # English words, prefixes, case
+    "diffusion", "DIFFUSION", "diff", "transformer", "llm", "LLMs", "gpt-4", "3d", "mamba", "zero-shot",
+    # mixed Korean + English, and numbers
+    "LLM 추론", "diffusion 비디오", "GPT-4o", "7B", "70b 모델", "CLIP을",
+    # author names
+    "Quan Sun", "munos", "Rémi", "Łukasz", "hinton",
+    # punctuation and query syntax, searched literally
+    '"확산"', "확산*", "-확산", "NEAR", "AND", "OR", "%", "_", "'; DROP TABLE paper; --", "(", "{title}:", "a.b",
+    "e2e", "x", "Q&A", "1.5", "C++",
+]
+
+
+def all_found(session, query: str) -> list[str]:
+    found, offset = [], 0
+    while True:
+        page = search_papers(session, query, offset, 200)
+        found += [p.arxiv_id for p in page.items]
+        offset += 200
+        if offset >= page.total:
+            assert len(found) == page.total
+            return found
+
+
+@pytest.mark.parametrize("query", QUERIES)
+def test_index_finds_exactly_what_a_scan_finds(CorpusStore, query: str) -> None:
+    with CorpusStore() as session:
+        found = all_found(session, query)
+        assert len(found) == len(set(found))
+        assert set(found) == scan_search(session, query)
+
+
+def test_the_test_set_is_not_trivial(CorpusStore) -> None:
+    with CorpusStore() as session:
+        sizes = {q: len(scan_search(session, q)) for q in QUERIES}
+    assert len(QUERIES) >= 30
+    assert sizes["모델"] > 1500 and 0 < sizes["확산모델"] < sizes["확산"] < sizes["모델"]
+    assert sizes["diff"] > sizes["diffusion"] > 0 and sizes["DIFFUSION"] == sizes["diffusion"]
+    assert sum(1 for n in sizes.values() if n) >= 25
+
+
+def test_korean_matches_inside_words(CorpusStore) -> None:
+    with CorpusStore() as session:
+        page = search_papers(session, "모델", 0, 50)
+        texts = [fold(" ".join(b.text for b in p.summary) + p.title) for p in page.items]
+        assert any("모델은" in t or "모델을" in t for t in texts)
+        diffusion = search_papers(session, "확산", 0, 500)
+        assert any("확산모델" in fold(" ".join(b.text for b in p.summary)) for p in diffusion.items)
+
+
+def test_title_matches_rank_first_then_newest(CorpusStore) -> None:
+    with CorpusStore() as session:
+        page = search_papers(session, "diffusion", 0, 400)
+    tiers = []
+    for paper in page.items:
+        in_title = term_matches("diffusion", fold(paper.title))
+        in_authors = term_matches("diffusion", fold(", ".join(paper.authors)))
+        tiers.append(0 if in_title else 1 if in_authors else 2)
+    assert tiers == sorted(tiers) and tiers[0] == 0 and tiers[-1] == 2
+    title_days = [p.day for p, t in zip(page.items, tiers, strict=True) if t == 0]
+    assert title_days == sorted(title_days, reverse=True)
+
+
+def test_every_word_must_match(CorpusStore) -> None:
+    with CorpusStore() as session:
+        both = scan_search(session, "diffusion 비디오")
+        assert both == scan_search(session, "diffusion") & scan_search(session, "비디오")
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [("remi munos", "Nash Learning from Human Feedback"), ("Rémi Munos", None), ("MUNOS", None)],
+)
+def test_author_names_fold(CorpusStore, name: str, expected: str | None) -> None:
+    with CorpusStore() as session:
+        page = papers_by_author(session, name, 0, 50)
+        reference = papers_by_author(session, "munos", 0, 50)
+    assert page.total == reference.total >= 1
+    if expected:
+        assert expected in [p.title for p in page.items]
+
+
+def test_author_words_must_belong_to_one_author(CorpusStore) -> None:
+    with CorpusStore() as session:
+        quan = papers_by_author(session, "quan", 0, 500).total
+        sun = papers_by_author(session, "sun", 0, 500).total
+        quan_sun = papers_by_author(session, "quan sun", 0, 500)
+        assert 0 < quan_sun.total < min(quan, sun)
+        for paper in quan_sun.items:
+            assert any({"quan", "sun"} <= set(fold(a).split()) for a in paper.authors)
+        assert papers_by_author(session, "Łukasz", 0, 5).total == papers_by_author(session, "lukasz", 0, 5).total > 0
+
+
+def test_queries_are_bounded() -> None:
+    terms = parse_query(" ".join(f"w{i}" for i in range(50)))
+    assert len(terms) == 8
