@@ -45,9 +45,19 @@ def rss_mb() -> float:
 def subscribe_many(url: str, chats: range) -> None:
     now = now_utc()
     rows = [
-        {"chat_id": c, "chat_type": "private", "title": None, "active": True, "send_time": "09:00",
-         "timezone": "Asia/Seoul", "top_n": 10, "min_votes": 0, "keywords": [], "created_at": now,
-         "last_slot_at": now}
+        {
+            "chat_id": c,
+            "chat_type": "private",
+            "title": None,
+            "active": True,
+            "send_time": "09:00",
+            "timezone": "Asia/Seoul",
+            "top_n": 10,
+            "min_votes": 0,
+            "keywords": [],
+            "created_at": now,
+            "last_slot_at": now,
+        }
         for c in chats
     ]
     with open_store(url) as Session, Session.begin() as session:
@@ -61,8 +71,9 @@ async def fan_out(settings: Settings, chats: int, rate: float) -> dict[str, obje
     for chat_id in range(first, first + chats):
         emulator.private_chat(chat_id)
     subscribe_many(settings.database_url, range(first, first + chats))
-    settings = dataclasses.replace(settings, bot_token="0:bench", telegram_api_url=url,
-                                   messages_per_second=rate)
+    settings = dataclasses.replace(
+        settings, bot_token="0:bench", telegram_api_url=url, messages_per_second=rate
+    )
     gc.collect()
     rss_before = rss_mb()
     async with running(settings, poll_timeout=1) as application:
@@ -120,7 +131,9 @@ def main() -> None:
     print("  ".join(k.rjust(w) for k, w in zip(keys, widths, strict=True)))
     for row in rows:
         print("  ".join(str(row[k]).rjust(w) for k, w in zip(keys, widths, strict=True)))
-    print(f"peak RSS of this process: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
+    print(
+        f"peak RSS of this process: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB"
+    )
 
 
 if __name__ == "__main__":

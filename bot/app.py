@@ -93,8 +93,10 @@ async def on_error(update: object, context: BotContext) -> None:
     log.error("handler failed", exc_info=context.error)
     if isinstance(update, Update) and update.effective_message:
         try:
-            await update.effective_message.reply_text("문제가 생겨 답하지 못했습니다. 잠시 후 다시 시도해 주세요.")
-        except Exception:  # noqa: BLE001 - the error is already logged
+            await update.effective_message.reply_text(
+                "문제가 생겨 답하지 못했습니다. 잠시 후 다시 시도해 주세요."
+            )
+        except Exception:
             log.debug("could not tell the user about the error", exc_info=True)
 
 

@@ -100,7 +100,9 @@ def parse_settings_args(text: str) -> SettingChange | None:
         try:
             return SettingChange("timezone", parse_timezone(value))
         except ConfigError:
-            raise UsageError("시간대는 Area/City 형식입니다 (예: Asia/Seoul, Europe/Berlin).") from None
+            raise UsageError(
+                "시간대는 Area/City 형식입니다 (예: Asia/Seoul, Europe/Berlin)."
+            ) from None
     if key in ("minvotes", "최소추천"):
         return SettingChange("min_votes", _int_arg(value, 0, 100_000, "minvotes"))
     if key in ("keywords", "키워드"):
@@ -143,9 +145,13 @@ def parse_callback(data: str | None) -> Callback | None:
         except ValueError:
             return None
         return Callback("d", parts[1])
-    if kind in ("s", "a") and len(parts) == 3 and re.fullmatch(r"[0-9a-f]{12}", parts[1]):
-        if re.fullmatch(r"\d{1,5}", parts[2]):
-            return Callback(kind, parts[1], int(parts[2]))
+    if (
+        kind in ("s", "a")
+        and len(parts) == 3
+        and re.fullmatch(r"[0-9a-f]{12}", parts[1])
+        and re.fullmatch(r"\d{1,5}", parts[2])
+    ):
+        return Callback(kind, parts[1], int(parts[2]))
     return None
 
 

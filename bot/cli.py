@@ -59,12 +59,19 @@ def parse_files(files: Sequence[Path]) -> Iterator[Digest | DigestError]:
         yield from pool.map(_parse, files, chunksize=4)
 
 
-def load(settings: Settings, paths: Sequence[str], out: TextIO = sys.stdout, progress: bool = True) -> int:
+def load(
+    settings: Settings, paths: Sequence[str], out: TextIO = sys.stdout, progress: bool = True
+) -> int:
     files, rejected = digest_files(paths)
     report = LoadReport()
     stored = 0
-    bar = tqdm(total=len(files), unit="file", desc="loading", file=sys.stderr,
-               disable=not files or not progress)
+    bar = tqdm(
+        total=len(files),
+        unit="file",
+        desc="loading",
+        file=sys.stderr,
+        disable=not files or not progress,
+    )
     with bar, open_store(settings.database_url) as Session, Session() as session:
         for number, result in enumerate(parse_files(files), 1):
             bar.update()
@@ -79,7 +86,9 @@ def load(settings: Settings, paths: Sequence[str], out: TextIO = sys.stdout, pro
                 stored += 1
             except SQLAlchemyError as exc:
                 log.exception("storing %s failed", result.source)
-                rejected.append(DigestError(result.source, f"database error: {exc.__class__.__name__}"))
+                rejected.append(
+                    DigestError(result.source, f"database error: {exc.__class__.__name__}")
+                )
             if number % 50 == 0:
                 session.commit()
         session.commit()

@@ -16,9 +16,11 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
+from typing import Any
 
-from telegram import Bot, InlineKeyboardMarkup
+from telegram import InlineKeyboardMarkup
 from telegram.error import BadRequest, ChatMigrated, Forbidden, NetworkError, RetryAfter, TimedOut
+from telegram.ext import ExtBot
 
 from bot import render
 from bot.handlers.browse import paper_buttons
@@ -65,31 +67,33 @@ def digest_messages(day: date, papers: Sequence[queries.PaperView], total: int) 
 
 
 class Deliverer:
-    def __init__(self, bot: Bot, services: Services, workers: int = WORKERS) -> None:
+    def __init__(self, bot: ExtBot[Any], services: Services, workers: int = WORKERS) -> None:
         self.bot = bot
         self.services = services
         self.workers = workers
         self.stopping = False
         self._passes: set[asyncio.Task[PassReport]] = set()
-        self._lock = asyncio.Lock()
 
-    async def run_pass(self, day: date | None = None, chat_ids: Sequence[int] | None = None) -> PassReport:
+    async def run_pass(
+        self, day: date | None = None, chat_ids: Sequence[int] | None = None
+    ) -> PassReport:
         """Deliver ``day`` (default: the newest) to the given chats (default: all active)."""
         db = self.services.db
         report = PassReport(day=day or await db(queries.latest_day))
         if report.day is None or self.stopping:
             return report
+        day = report.day
         chats = await db(subs.active_subscriptions, chat_ids)
         report.chats = len(chats)
         # Chats with the same filters get the same digest: render it once per pass.
-        day_papers = await db(queries.top_papers, report.day)
+        day_papers = await db(queries.top_papers, day)
         digests: dict[tuple[int, int, tuple[str, ...]], list[Message]] = {}
 
         def digest_of(chat: SubscriptionView) -> list[Message]:
             key = (chat.top_n, chat.min_votes, chat.keywords)
             if key not in digests:
                 papers = subs.choose_papers(day_papers, chat)
-                digests[key] = digest_messages(report.day, papers, len(day_papers)) if papers else []  # type: ignore[arg-type]
+                digests[key] = digest_messages(day, papers, len(day_papers)) if papers else []
             return digests[key]
 
         queue: asyncio.Queue[SubscriptionView] = asyncio.Queue()
@@ -113,7 +117,9 @@ class Deliverer:
         log.info("delivery pass %s", report.summary())
         return report
 
-    async def _deliver(self, chat: SubscriptionView, messages: list[Message], report: PassReport) -> None:
+    async def _deliver(
+        self, chat: SubscriptionView, messages: list[Message], report: PassReport
+    ) -> None:
         db = self.services.db
         assert report.day is not None
         day = report.day
@@ -157,19 +163,27 @@ class Deliverer:
         report.delivered_to.append(chat_id)
         report.handled.append(chat.chat_id)
 
-    async def _send(self, chat_id: int, text: str, markup: InlineKeyboardMarkup | None, report: PassReport) -> int:
+    async def _send(
+        self, chat_id: int, text: str, markup: InlineKeyboardMarkup | None, report: PassReport
+    ) -> int:
         """Send one message; follow a group's move to a supergroup. Returns the chat id used."""
         try:
-            await self.bot.send_message(chat_id, text, reply_markup=markup, rate_limit_args=Priority.BULK)
+            await self.bot.send_message(
+                chat_id, text, reply_markup=markup, rate_limit_args=Priority.BULK
+            )
             return chat_id
         except ChatMigrated as exc:
             new_id = exc.new_chat_id
             await self.services.db(subs.migrate_chat, chat_id, new_id)
             report.migrated += 1
-            await self.bot.send_message(new_id, text, reply_markup=markup, rate_limit_args=Priority.BULK)
+            await self.bot.send_message(
+                new_id, text, reply_markup=markup, rate_limit_args=Priority.BULK
+            )
             return new_id
 
-    def start_pass(self, day: date | None = None, chat_ids: Sequence[int] | None = None) -> asyncio.Task[PassReport]:
+    def start_pass(
+        self, day: date | None = None, chat_ids: Sequence[int] | None = None
+    ) -> asyncio.Task[PassReport]:
         """Run a pass in the background (it is awaited on shutdown)."""
         task = asyncio.ensure_future(self.run_pass(day, chat_ids))
         self._passes.add(task)

@@ -45,7 +45,9 @@ class Transcript:
     def heading(self, text: str) -> None:
         print(f"━━━ {text} ━━━\n", file=self.out)
 
-    async def say(self, chat_id: int, user_id: int, text: str, replies: int = 1, **kwargs: object) -> list[SentMessage]:
+    async def say(
+        self, chat_id: int, user_id: int, text: str, replies: int = 1, **kwargs: object
+    ) -> list[SentMessage]:
         print(f"👤 {self.names[user_id]}: {text}\n", file=self.out)
         self.emulator.send(chat_id, user_id, text, **kwargs)  # type: ignore[arg-type]
         new = await self.emulator.replies(chat_id, replies)
@@ -90,14 +92,22 @@ async def conversation(settings: Settings, out: TextIO) -> None:
             await t.say(OPERATOR, OPERATOR, "/deliver", replies=2)
             for chat_id, title in ((READER, "민수의 채팅"), (GROUP, "논문 읽기 모임")):
                 t.heading(f"{title}에 도착한 다이제스트")
-                await emulator.wait_until(lambda c=chat_id: any(
-                    m.text.startswith("📰 오늘의 AI 논문") for m in emulator.messages_in(c)))
+
+                def arrived(chat: int = chat_id) -> bool:
+                    return any(
+                        m.text.startswith("📰 오늘의 AI 논문") for m in emulator.messages_in(chat)
+                    )
+
+                await emulator.wait_until(arrived)
                 for message in await emulator.replies(chat_id, 1):
                     t.show(message)
     finally:
         await emulator.stop()
     refused = [e for e in emulator.errors if e[1] != 400 or "not modified" not in e[2]]
-    print(f"(Bot API 호출 {len(emulator.calls)}회, 거절 {len(refused)}회, 429 {emulator.throttled}회)", file=out)
+    print(
+        f"(Bot API 호출 {len(emulator.calls)}회, 거절 {len(refused)}회, 429 {emulator.throttled}회)",
+        file=out,
+    )
 
 
 def demo(settings: Settings, out: TextIO = sys.stdout) -> int:

@@ -253,7 +253,9 @@ class _Parser:
             return
         if not title:
             title = arxiv_id
-        url = match["url"] if match["url"].startswith("http") else f"https://arxiv.org/abs/{arxiv_id}"
+        url = (
+            match["url"] if match["url"].startswith("http") else f"https://arxiv.org/abs/{arxiv_id}"
+        )
         self.paper = Paper(arxiv_id=arxiv_id, title=title, url=url, line=line)
         self.seen.add(arxiv_id)
         self.day.papers.append(self.paper)
@@ -385,5 +387,7 @@ def parse_digest(text: str, source: str = "<text>") -> Digest:
     _walk(parser, tokens)
     digest = parser.finish()
     if not digest.days:
-        raise DigestError(source, "no paper found (expected '### [Title](https://arxiv.org/abs/ID)')")
+        raise DigestError(
+            source, "no paper found (expected '### [Title](https://arxiv.org/abs/ID)')"
+        )
     return digest

@@ -12,6 +12,7 @@ request is retried, so nothing is lost.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections import deque
@@ -155,10 +156,8 @@ class PacedRateLimiter(BaseRateLimiter[Priority]):
     ) -> bool | dict[str, Any] | list[dict[str, Any]]:
         paced = endpoint.lower().startswith(PACED_PREFIXES) and "chat_id" in data
         chat_id = data.get("chat_id")
-        try:
-            chat_id = int(chat_id)  # type: ignore[arg-type]
-        except (TypeError, ValueError):
-            pass
+        with contextlib.suppress(TypeError, ValueError):
+            chat_id = int(chat_id)  # type: ignore[arg-type]  # "@channel" names stay strings
         for attempt in range(MAX_RETRIES + 1):
             if paced:
                 await self.wait_turn(chat_id, rate_limit_args or Priority.INTERACTIVE)

@@ -26,7 +26,9 @@ def slot_name(slot: tuple[str, str]) -> str:
     return f"slot {slot[1]} {slot[0]}"
 
 
-def ensure_slot_job(application: Application, slot: tuple[str, str], at: time | None = None) -> None:  # type: ignore[type-arg]
+def ensure_slot_job(
+    application: Application, slot: tuple[str, str], at: time | None = None
+) -> None:  # type: ignore[type-arg]
     """Make sure a daily job exists for the slot (``at`` overrides its time, for tests)."""
     job_queue = application.job_queue
     assert job_queue is not None
@@ -36,8 +38,13 @@ def ensure_slot_job(application: Application, slot: tuple[str, str], at: time | 
     if at is None:
         hour, minute = map(int, slot[0].split(":"))
         at = time(hour, minute, tzinfo=ZoneInfo(slot[1]))
-    job_queue.run_daily(slot_job, time=at, name=name, data=slot,  # type: ignore[arg-type]
-                        job_kwargs={"misfire_grace_time": 3600, "coalesce": True})
+    job_queue.run_daily(
+        slot_job,
+        time=at,
+        name=name,
+        data=slot,  # type: ignore[arg-type]
+        job_kwargs={"misfire_grace_time": 3600, "coalesce": True},
+    )
 
 
 async def _deliver_and_record(context: BotContext, chat_ids: list[int]) -> None:
@@ -53,7 +60,7 @@ async def _deliver_and_record(context: BotContext, chat_ids: list[int]) -> None:
 
 async def slot_job(context: BotContext) -> None:
     assert context.job is not None
-    slot = tuple(context.job.data)  # type: ignore[arg-type]
+    slot: tuple[str, ...] = tuple(context.job.data)  # type: ignore[arg-type]
     chats = await context.services.db(subs.active_subscriptions)
     await _deliver_and_record(context, [c.chat_id for c in chats if c.slot == slot])
 

@@ -14,8 +14,20 @@ import unicodedata
 from dataclasses import dataclass
 
 _SPECIAL_FOLDS = str.maketrans(
-    {"ł": "l", "ø": "o", "æ": "ae", "ß": "ss", "đ": "d", "ı": "i", "œ": "oe", "þ": "th",
-     "ð": "d", "ŀ": "l", "ħ": "h", "ŧ": "t"}
+    {
+        "ł": "l",
+        "ø": "o",
+        "æ": "ae",
+        "ß": "ss",
+        "đ": "d",
+        "ı": "i",
+        "œ": "oe",
+        "þ": "th",
+        "ð": "d",
+        "ŀ": "l",
+        "ħ": "h",
+        "ŧ": "t",
+    }
 )
 _HANGUL = "\uac00-\ud7a3\u3131-\u318e"
 _SEGMENT_RE = re.compile(rf"([{_HANGUL}]+)|([^\W_{_HANGUL}]+)", re.UNICODE)

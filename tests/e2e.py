@@ -36,7 +36,9 @@ class Conversation:
         """Press a button; wait for the message to be edited, or for ``new_messages``."""
         edits = message.edits
         before = len(self.emulator.messages_in(self.chat_id))
-        query_id = self.emulator.press(self.chat_id, message.message_id, message.button(label), self.user_id)
+        query_id = self.emulator.press(
+            self.chat_id, message.message_id, message.button(label), self.user_id
+        )
         await self.emulator.wait_until(lambda: query_id in self.emulator.callback_answers)
         if new_messages:
             await self.emulator.wait_until(

@@ -27,22 +27,34 @@ TODAY = date(2024, 3, 1)
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        ("", LATEST), ("latest", LATEST), (" LATEST ", LATEST), ("최신", LATEST),
-        ("today", TODAY), ("오늘", TODAY), ("yesterday", date(2024, 2, 29)), ("어제", date(2024, 2, 29)),
-        ("2023-12-05", date(2023, 12, 5)), ("2023.12.5", date(2023, 12, 5)), ("2024/2/29", date(2024, 2, 29)),
+        ("", LATEST),
+        ("latest", LATEST),
+        (" LATEST ", LATEST),
+        ("최신", LATEST),
+        ("today", TODAY),
+        ("오늘", TODAY),
+        ("yesterday", date(2024, 2, 29)),
+        ("어제", date(2024, 2, 29)),
+        ("2023-12-05", date(2023, 12, 5)),
+        ("2023.12.5", date(2023, 12, 5)),
+        ("2024/2/29", date(2024, 2, 29)),
     ],
 )
 def test_day_arg(text: str, expected: object) -> None:
     assert parse_day_arg(text, TODAY) == expected
 
 
-@pytest.mark.parametrize("text", ["2023-02-30", "2023-13-01", "tomorrow", "20231205", "1", "2023-12-05 x"])
+@pytest.mark.parametrize(
+    "text", ["2023-02-30", "2023-13-01", "tomorrow", "20231205", "1", "2023-12-05 x"]
+)
 def test_bad_day_arg(text: str) -> None:
     with pytest.raises(UsageError, match="사용법: /day"):
         parse_day_arg(text, TODAY)
 
 
-@pytest.mark.parametrize(("text", "expected"), [("9:05", time(9, 5)), ("23:59", time(23, 59)), ("00:00", time(0))])
+@pytest.mark.parametrize(
+    ("text", "expected"), [("9:05", time(9, 5)), ("23:59", time(23, 59)), ("00:00", time(0))]
+)
 def test_time_arg(text: str, expected: time) -> None:
     assert parse_time_arg(text) == expected
 
@@ -71,9 +83,17 @@ def test_settings_args(text: str, expected: SettingChange | None) -> None:
 
 @pytest.mark.parametrize(
     ("text", "hint"),
-    [("top 0", "top"), ("top 31", "top"), ("top x", "top"), ("minvotes -1", "minvotes"),
-     ("tz Mars/Base", "Area/City"), ("tz", "Area/City"), ("time 25:00", "HH:MM"), ("color red", "사용법"),
-     ("keywords " + ",".join("abcdefghijkl"), "10개")],
+    [
+        ("top 0", "top"),
+        ("top 31", "top"),
+        ("top x", "top"),
+        ("minvotes -1", "minvotes"),
+        ("tz Mars/Base", "Area/City"),
+        ("tz", "Area/City"),
+        ("time 25:00", "HH:MM"),
+        ("color red", "사용법"),
+        ("keywords " + ",".join("abcdefghijkl"), "10개"),
+    ],
 )
 def test_bad_settings_args(text: str, hint: str) -> None:
     with pytest.raises(UsageError, match=hint):
@@ -82,7 +102,7 @@ def test_bad_settings_args(text: str, hint: str) -> None:
 
 def test_query_and_paper_args() -> None:
     assert parse_query_arg("  확산   모델 ", "u") == "확산 모델"
-    with pytest.raises(UsageError, match="^u$"):
+    with pytest.raises(UsageError, match=r"^u$"):
         parse_query_arg("   ", "u")
     with pytest.raises(UsageError, match="너무 깁니다"):
         parse_query_arg("x" * 201, "u")
@@ -98,8 +118,14 @@ def test_query_and_paper_args() -> None:
         ("d:2024-03-01", Callback("d", "2024-03-01")),
         ("s:0123456789ab:3", Callback("s", "0123456789ab", 3)),
         ("a:0123456789ab:0", Callback("a", "0123456789ab", 0)),
-        ("p:../../etc/passwd", None), ("d:2024-02-30", None), ("s:xyz:1", None),
-        ("s:0123456789ab:-1", None), ("x:1", None), ("", None), (None, None), ("p:" + "1" * 80, None),
+        ("p:../../etc/passwd", None),
+        ("d:2024-02-30", None),
+        ("s:xyz:1", None),
+        ("s:0123456789ab:-1", None),
+        ("x:1", None),
+        ("", None),
+        (None, None),
+        ("p:" + "1" * 80, None),
     ],
 )
 def test_callbacks_are_validated(data: str | None, expected: Callback | None) -> None:

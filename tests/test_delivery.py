@@ -31,14 +31,18 @@ def digests(emulator, chat_id: int) -> list:
     return [m for m in emulator.messages_in(chat_id) if m.text.startswith(DIGEST)]
 
 
-def add_subscribers(Store, settings, chat_ids, send_time="09:00", zone="Asia/Seoul", due=False) -> None:
+def add_subscribers(
+    Store, settings, chat_ids, send_time="09:00", zone="Asia/Seoul", due=False
+) -> None:
     with Store() as session:
         for chat_id in chat_ids:
             kind = "private" if chat_id > 0 else "supergroup"
             subs.subscribe(session, chat_id, kind, None, send_time, settings)
             subs.change_setting(session, chat_id, subs.SettingChange("timezone", zone))
         if due:
-            session.execute(update(Subscription).values(last_slot_at=datetime.now(UTC) - timedelta(days=2)))
+            session.execute(
+                update(Subscription).values(last_slot_at=datetime.now(UTC) - timedelta(days=2))
+            )
             session.commit()
 
 
@@ -53,15 +57,21 @@ async def test_private_subscribe_settings_unsubscribe(seeded, settings) -> None:
         assert "매일 09:00 (Asia/Seoul) · 상위 10편" in reply.text
         assert app.job_queue.get_jobs_by_name("slot Asia/Seoul 09:00")
         for command, expected in [
-            ("/settings time 07:15", "매일 07:15"), ("/settings top 3", "상위 3편"),
-            ("/settings tz Europe/Berlin", "(Europe/Berlin)"), ("/settings minvotes 5", "최소 추천 5"),
-            ("/settings keywords 확산, LLM", "키워드: 확산, LLM"), ("/settings", "⚙️ 매일 07:15 (Europe/Berlin)"),
+            ("/settings time 07:15", "매일 07:15"),
+            ("/settings top 3", "상위 3편"),
+            ("/settings tz Europe/Berlin", "(Europe/Berlin)"),
+            ("/settings minvotes 5", "최소 추천 5"),
+            ("/settings keywords 확산, LLM", "키워드: 확산, LLM"),
+            ("/settings", "⚙️ 매일 07:15 (Europe/Berlin)"),
         ]:
             assert expected in (await chat.ask(command)).text, command
         assert app.job_queue.get_jobs_by_name("slot Europe/Berlin 07:15")
         for command, hint in [
-            ("/subscribe 25:00", "HH:MM"), ("/settings time 9", "HH:MM"), ("/settings top 0", "1~30"),
-            ("/settings tz Mars/Olympus", "Area/City"), ("/settings minvotes many", "minvotes"),
+            ("/subscribe 25:00", "HH:MM"),
+            ("/settings time 9", "HH:MM"),
+            ("/settings top 0", "1~30"),
+            ("/settings tz Mars/Olympus", "Area/City"),
+            ("/settings minvotes many", "minvotes"),
             ("/settings colour blue", "사용법: /settings"),
         ]:
             reply = await chat.ask(command)
@@ -118,7 +128,9 @@ async def test_scheduled_delivery_fires_at_each_chats_time_in_two_zones(seeded, 
         jobs = {job.name: job for job in app.job_queue.jobs()}
         assert set(jobs) >= {"slot Asia/Seoul 09:00", "slot America/New_York 18:30"}
         seoul_next = jobs["slot Asia/Seoul 09:00"].next_t.astimezone(ZoneInfo("Asia/Seoul"))
-        ny_next = jobs["slot America/New_York 18:30"].next_t.astimezone(ZoneInfo("America/New_York"))
+        ny_next = jobs["slot America/New_York 18:30"].next_t.astimezone(
+            ZoneInfo("America/New_York")
+        )
         assert (seoul_next.hour, seoul_next.minute) == (9, 0)
         assert (ny_next.hour, ny_next.minute) == (18, 30)
         assert not digests(emulator, seoul) and not digests(emulator, new_york)
@@ -126,11 +138,16 @@ async def test_scheduled_delivery_fires_at_each_chats_time_in_two_zones(seeded, 
         # The same jobs, due two seconds from now on each zone's clock.
         for job in app.job_queue.jobs():
             job.schedule_removal()
-        for slot, zone in [(("09:00", "Asia/Seoul"), "Asia/Seoul"), (("18:30", "America/New_York"), "America/New_York")]:
+        for slot, zone in [
+            (("09:00", "Asia/Seoul"), "Asia/Seoul"),
+            (("18:30", "America/New_York"), "America/New_York"),
+        ]:
             soon = (datetime.now(ZoneInfo(zone)) + timedelta(seconds=2)).timetz()
             ensure_slot_job(app, slot, at=soon)
         started = time.monotonic()
-        await emulator.wait_until(lambda: digests(emulator, seoul) and digests(emulator, new_york), timeout=15)
+        await emulator.wait_until(
+            lambda: digests(emulator, seoul) and digests(emulator, new_york), timeout=15
+        )
         assert time.monotonic() - started >= 1.0
         assert "2024-04-25" in digests(emulator, seoul)[0].text
 
@@ -139,7 +156,8 @@ async def test_scheduled_delivery_fires_at_each_chats_time_in_two_zones(seeded, 
                 views = [subs.get_subscription(session, c) for c in (seoul, new_york)]
                 recent = datetime.now(UTC) - timedelta(seconds=30)
                 return all(v is not None and v.last_slot_at > recent for v in views) and all(
-                    subs.received(session, c, queries.latest_day(session)) for c in (seoul, new_york)
+                    subs.received(session, c, queries.latest_day(session))
+                    for c in (seoul, new_york)
                 )
 
         await emulator.wait_until(settled)
@@ -192,21 +210,38 @@ async def test_nothing_new_means_nothing_sent(seeded, settings) -> None:
 
 
 def bot_env(settings, url: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("BOT_", "DATABASE_URL", "TELEGRAM_"))}
-    env.update(BOT_TOKEN=TOKEN, TELEGRAM_API_URL=url, DATABASE_URL=settings.database_url,
-               BOT_MESSAGES_PER_SECOND="20", BOT_CONFIG=str(ROOT / "no-such-config.toml"))
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("BOT_", "DATABASE_URL", "TELEGRAM_"))
+    }
+    env.update(
+        BOT_TOKEN=TOKEN,
+        TELEGRAM_API_URL=url,
+        DATABASE_URL=settings.database_url,
+        BOT_MESSAGES_PER_SECOND="20",
+        BOT_CONFIG=str(ROOT / "no-such-config.toml"),
+    )
     return env
 
 
 async def start_bot(env: dict[str, str]) -> asyncio.subprocess.Process:
     return await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bot", "run", cwd=ROOT, env=env,
-        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
+        sys.executable,
+        "-m",
+        "bot",
+        "run",
+        cwd=ROOT,
+        env=env,
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.PIPE,
     )
 
 
 @pytest.mark.parametrize("stop", ["sigterm", "sigkill"])
-async def test_restart_in_the_middle_of_a_fan_out_delivers_exactly_once(seeded, settings, stop: str) -> None:
+async def test_restart_in_the_middle_of_a_fan_out_delivers_exactly_once(
+    seeded, settings, stop: str
+) -> None:
     chats = list(range(5001, 5061))
     add_subscribers(seeded, settings, chats, due=True)
     from bot.emulator import BotApiEmulator
@@ -250,7 +285,9 @@ async def test_restart_in_the_middle_of_a_fan_out_delivers_exactly_once(seeded, 
         assert statuses.count(DeliveryStatus.SENT) == len(chats)
 
 
-async def test_hard_kill_after_telegram_accepted_repeats_at_most_that_message(seeded, settings) -> None:
+async def test_hard_kill_after_telegram_accepted_repeats_at_most_that_message(
+    seeded, settings
+) -> None:
     """The window README describes: killed between Telegram's answer and the database write."""
     chats = list(range(6001, 6031))
     add_subscribers(seeded, settings, chats, due=True)
@@ -262,7 +299,9 @@ async def test_hard_kill_after_telegram_accepted_repeats_at_most_that_message(se
         emulator.private_chat(chat_id)
     env = bot_env(settings, url)
     process = await start_bot(env)
-    emulator.on_send = lambda sent: (len(emulator.sent) == 10) and os.kill(process.pid, signal.SIGKILL)
+    emulator.on_send = lambda sent: (
+        (len(emulator.sent) == 10) and os.kill(process.pid, signal.SIGKILL)
+    )
     try:
         await asyncio.wait_for(process.wait(), 60)
         emulator.on_send = None
@@ -295,7 +334,9 @@ async def test_a_429_storm_loses_nothing_and_honours_retry_after(seeded, setting
     assert report.postponed == 0 and len(report.delivered_to) == len(chats)
     assert {len(emulator.messages_in(c)) for c in chats} == {1}
     assert emulator.throttled == 4
-    assert elapsed >= 8.0  # four flood waits of two seconds, one after the other  # everybody waited out retry_after
+    assert (
+        elapsed >= 8.0
+    )  # four flood waits of two seconds, one after the other  # everybody waited out retry_after
 
 
 async def test_blocked_chat_is_deactivated_and_migrated_group_moves(seeded, settings) -> None:
@@ -344,8 +385,12 @@ async def test_operator_loads_digests_and_others_cannot(Store, settings, tmp_pat
         (reply,) = await emulator.replies(OPERATOR)
         assert reply.text.startswith("📥 2024-03-11.md: 2024-03-11") and "추가 7편" in reply.text
 
-        emulator.send_document(OPERATOR, OPERATOR, "2023-12-05.md", (CORPUS / "2023/12/05.md").read_bytes())
-        document = emulator.user_messages[(OPERATOR, max(k[1] for k in emulator.user_messages if k[0] == OPERATOR))]
+        emulator.send_document(
+            OPERATOR, OPERATOR, "2023-12-05.md", (CORPUS / "2023/12/05.md").read_bytes()
+        )
+        document = emulator.user_messages[
+            (OPERATOR, max(k[1] for k in emulator.user_messages if k[0] == OPERATOR))
+        ]
         emulator.send(OPERATOR, OPERATOR, "/load", reply_to=document["message_id"])
         (reply,) = await emulator.replies(OPERATOR)
         assert "추가 23편" in reply.text
@@ -353,7 +398,13 @@ async def test_operator_loads_digests_and_others_cannot(Store, settings, tmp_pat
         before = [tuple(r.values()) for r in _export(Store)]
         for name, data, expected in [
             ("empty.md", b"", "file is empty"),
-            ("latin1.md", "## Daily Papers (2024-01-01)\n### [Caf\xe9](https://arxiv.org/abs/2401.1)\n".encode("latin-1"), "not UTF-8"),
+            (
+                "latin1.md",
+                "## Daily Papers (2024-01-01)\n### [Caf\xe9](https://arxiv.org/abs/2401.1)\n".encode(
+                    "latin-1"
+                ),
+                "not UTF-8",
+            ),
             ("notes.md", "# 메모\n\n논문 없음\n".encode(), "no paper found"),
             ("digest.pdf", good, ".md 파일만"),
             ("big.md", b"x" * (5 * 1024 * 1024 + 10), "5 MB"),

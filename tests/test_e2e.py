@@ -10,19 +10,19 @@ import pytest
 
 from bot.emulator.telegram_html import parse_html, utf16_length
 from bot.handlers.registry import COMMANDS, help_text, menu
-from tests.conftest import SEEDS, load_paths
+from tests.conftest import load_paths
 from tests.e2e import GROUP, MEMBER, USER, Conversation, bot_session
 
 
 @pytest.fixture
 async def chat(seeded, settings):
-    async with bot_session(settings) as (emulator, application):
+    async with bot_session(settings) as (emulator, _application):
         yield Conversation(emulator, USER, USER)
 
 
 @pytest.fixture
 async def group_chat(seeded, settings):
-    async with bot_session(settings) as (emulator, application):
+    async with bot_session(settings) as (emulator, _application):
         yield Conversation(emulator, GROUP, MEMBER)
 
 
@@ -81,14 +81,30 @@ async def test_search_semantics(chat: Conversation) -> None:
     assert "건" in inner.text
     english = await chat.ask("/search DIFFUSION")
     both = await chat.ask("/search diffusion 비디오")
-    assert int(both.text.split("·")[1].split("건")[0]) < int(english.text.split("·")[1].split("건")[0])
+    assert int(both.text.split("·")[1].split("건")[0]) < int(
+        english.text.split("·")[1].split("건")[0]
+    )
     # the title match ranks first
     assert "Diffusion" in english.text.split("\n\n")[1].split("\n")[0]
 
 
 @pytest.mark.parametrize(
     "query",
-    ['"', "*", "-", "NEAR", "AND", "OR NOT", "%", "_", "'; DROP TABLE paper; --", "a:b", "(", "{title}:x", "\\"],
+    [
+        '"',
+        "*",
+        "-",
+        "NEAR",
+        "AND",
+        "OR NOT",
+        "%",
+        "_",
+        "'; DROP TABLE paper; --",
+        "a:b",
+        "(",
+        "{title}:x",
+        "\\",
+    ],
 )
 async def test_query_syntax_is_just_text(chat: Conversation, query: str) -> None:
     reply = await chat.ask(f"/search {query}")
@@ -115,15 +131,22 @@ async def test_paper_by_id_and_url(chat: Conversation) -> None:
 @pytest.mark.parametrize(
     ("command", "hint"),
     [
-        ("/day 2024-13-45", "사용법: /day"), ("/day someday", "사용법: /day"),
-        ("/search", "사용법: /search"), ("/search    ", "사용법: /search"),
-        ("/search " + "가" * 201, "너무 깁니다"), ("/author", "사용법: /author"),
-        ("/paper", "사용법: /paper"), ("/paper hello", "사용법: /paper"),
-        ("/paper 9999.99999", "아카이브에 없습니다"), ("/search zzzzqqq", "맞는 논문이 없습니다"),
+        ("/day 2024-13-45", "사용법: /day"),
+        ("/day someday", "사용법: /day"),
+        ("/search", "사용법: /search"),
+        ("/search    ", "사용법: /search"),
+        ("/search " + "가" * 201, "너무 깁니다"),
+        ("/author", "사용법: /author"),
+        ("/paper", "사용법: /paper"),
+        ("/paper hello", "사용법: /paper"),
+        ("/paper 9999.99999", "아카이브에 없습니다"),
+        ("/search zzzzqqq", "맞는 논문이 없습니다"),
         ("/author Nobody Atall", "찾지 못했습니다"),
     ],
 )
-async def test_bad_arguments_get_a_one_line_hint(chat: Conversation, command: str, hint: str) -> None:
+async def test_bad_arguments_get_a_one_line_hint(
+    chat: Conversation, command: str, hint: str
+) -> None:
     reply = await chat.ask(command)
     assert hint in reply.text and "\n" not in reply.text and "Traceback" not in reply.text
 
@@ -157,13 +180,23 @@ async def test_commands_in_a_group_with_the_bot_name(group_chat: Conversation) -
     assert "Daily Papers 봇" in reply.text
 
 
-async def test_long_reply_is_split_and_hostile_titles_are_safe(Store, settings, tmp_path: Path) -> None:
+async def test_long_reply_is_split_and_hostile_titles_are_safe(
+    Store, settings, tmp_path: Path
+) -> None:
     hostile = "<b>Bold</b> & $x^2$ *star* `tick` </a>"
     lines = ["## Daily Papers (2024-05-01)", ""]
     for i in range(45):
-        title = hostile if i == 0 else f"Paper number {i} with a deliberately long title " + "x" * 60
-        lines += [f"### [{title}](https://arxiv.org/abs/2405.{i:05d})", "", f"Vote: {100 - i}", "",
-                  "Authors: " + ", ".join(f"Author {j}" for j in range(30)), ""]
+        title = (
+            hostile if i == 0 else f"Paper number {i} with a deliberately long title " + "x" * 60
+        )
+        lines += [
+            f"### [{title}](https://arxiv.org/abs/2405.{i:05d})",
+            "",
+            f"Vote: {100 - i}",
+            "",
+            "Authors: " + ", ".join(f"Author {j}" for j in range(30)),
+            "",
+        ]
         lines += [f"- **Key {k}**: " + "긴 요약 문장입니다. " * 120 for k in range(4)] + [""]
     (tmp_path / "long.md").write_text("\n".join(lines))
     load_paths(Store, tmp_path / "long.md")
@@ -187,7 +220,9 @@ def test_every_command_is_registered_in_the_menu_and_in_help(settings) -> None:
     from bot.app import build_application
     from bot.handlers.common import Services
 
-    application = build_application(dataclasses.replace(settings, bot_token="1:x"), Services(settings, None))  # type: ignore[arg-type]
+    application = build_application(
+        dataclasses.replace(settings, bot_token="1:x"), Services(settings, None)
+    )  # type: ignore[arg-type]
     registered = {
         name
         for handlers in application.handlers.values()

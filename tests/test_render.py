@@ -22,11 +22,21 @@ from bot.render import (
 )
 from bot.store.queries import PaperView
 
+DEFAULT_BULLETS = (Bullet("요약"),)
 
-def view(title="T", authors=("A",), bullets=(Bullet("요약"),), votes=3, arxiv_id="2401.00001"):
-    return PaperView(arxiv_id, title, f"https://arxiv.org/abs/{arxiv_id}", tuple(authors),
-                     tuple(bullets), Media(MediaKind.VIDEO, "https://x.org/v.mp4?a=1&b=2"),
-                     date(2024, 1, 1), votes, (date(2024, 1, 2), date(2024, 1, 1)))
+
+def view(title="T", authors=("A",), bullets=DEFAULT_BULLETS, votes=3, arxiv_id="2401.00001"):
+    return PaperView(
+        arxiv_id,
+        title,
+        f"https://arxiv.org/abs/{arxiv_id}",
+        tuple(authors),
+        tuple(bullets),
+        Media(MediaKind.VIDEO, "https://x.org/v.mp4?a=1&b=2"),
+        date(2024, 1, 1),
+        votes,
+        (date(2024, 1, 2), date(2024, 1, 1)),
+    )
 
 
 def test_hostile_title_is_escaped_and_linked() -> None:
@@ -42,8 +52,9 @@ def test_control_characters_are_stripped() -> None:
 
 
 def test_keys_are_bold_and_authors_shortened() -> None:
-    html = paper_detail(view(authors=[f"Author {i}" for i in range(412)],
-                             bullets=[Bullet("내용", "What's New")]))
+    html = paper_detail(
+        view(authors=[f"Author {i}" for i in range(412)], bullets=[Bullet("내용", "What's New")])
+    )
     assert "<b>What&#x27;s New</b>: 내용" in html
     assert "Author 0, Author 1, Author 2, Author 3, Author 4 외 407명" in html
     assert authors_label(["A", "B"]) == "A, B"
@@ -99,6 +110,9 @@ def test_any_paper_renders_to_html_telegram_accepts(title, authors, bullets, vot
 
 @pytest.mark.parametrize("n", [1, 30])
 def test_compact_digest_of_top_n_fits_one_message(n: int) -> None:
-    papers = [view(title="A" * 150, bullets=[Bullet("가" * 500)], arxiv_id=f"2401.{i:05d}") for i in range(n)]
+    papers = [
+        view(title="A" * 150, bullets=[Bullet("가" * 500)], arxiv_id=f"2401.{i:05d}")
+        for i in range(n)
+    ]
     parts = split_message(digest_blocks(date(2024, 1, 1), papers[:10], n))
     assert len(parts) == 1

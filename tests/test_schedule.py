@@ -41,7 +41,9 @@ def test_last_slot_before(now: datetime, send_time: str, zone: str, expected: da
     assert last_slot_before(now, send_time, zone) == expected
 
 
-def sub(chat_id: int, last: datetime, send_time: str = "09:00", zone: str = "Asia/Seoul") -> SubscriptionView:
+def sub(
+    chat_id: int, last: datetime, send_time: str = "09:00", zone: str = "Asia/Seoul"
+) -> SubscriptionView:
     return SubscriptionView(chat_id, ChatType.PRIVATE, True, send_time, zone, 10, 0, (), last)
 
 
@@ -79,7 +81,9 @@ OTHER = Chat(-200, Chat.CHANNEL, title="c")
         (GROUP, OTHER, "member", False, False),  # posting as some other channel
     ],
 )
-def test_can_manage(chat: Chat, sender_chat: Chat | None, status: str | None, operator: bool, allowed: bool) -> None:
+def test_can_manage(
+    chat: Chat, sender_chat: Chat | None, status: str | None, operator: bool, allowed: bool
+) -> None:
     assert can_manage(chat, message(chat, sender_chat), status, operator) is allowed
 
 

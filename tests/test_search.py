@@ -11,16 +11,58 @@ from bot.textindex import fold, parse_query, term_matches
 
 QUERIES = [
     # Korean, 1 to 4 syllables, inside words
-    "확", "모", "확산", "모델", "모델은", "확산모델", "강화학습", "언어 모델", "비디오 생성", "성능을",
+    "확",
+    "모",
+    "확산",
+    "모델",
+    "모델은",
+    "확산모델",
+    "강화학습",
+    "언어 모델",
+    "비디오 생성",
+    "성능을",
     # English words, prefixes, case
-    "diffusion", "DIFFUSION", "diff", "transformer", "llm", "LLMs", "gpt-4", "3d", "mamba", "zero-shot",
+    "diffusion",
+    "DIFFUSION",
+    "diff",
+    "transformer",
+    "llm",
+    "LLMs",
+    "gpt-4",
+    "3d",
+    "mamba",
+    "zero-shot",
     # mixed Korean + English, and numbers
-    "LLM 추론", "diffusion 비디오", "GPT-4o", "7B", "70b 모델", "CLIP을",
+    "LLM 추론",
+    "diffusion 비디오",
+    "GPT-4o",
+    "7B",
+    "70b 모델",
+    "CLIP을",
     # author names
-    "Quan Sun", "munos", "Rémi", "Łukasz", "hinton",
+    "Quan Sun",
+    "munos",
+    "Rémi",
+    "Łukasz",
+    "hinton",
     # punctuation and query syntax, searched literally
-    '"확산"', "확산*", "-확산", "NEAR", "AND", "OR", "%", "_", "'; DROP TABLE paper; --", "(", "{title}:", "a.b",
-    "e2e", "x", "Q&A", "1.5", "C++",
+    '"확산"',
+    "확산*",
+    "-확산",
+    "NEAR",
+    "AND",
+    "OR",
+    "%",
+    "_",
+    "'; DROP TABLE paper; --",
+    "(",
+    "{title}:",
+    "a.b",
+    "e2e",
+    "x",
+    "Q&A",
+    "1.5",
+    "C++",
 ]
 
 
@@ -101,7 +143,11 @@ def test_author_words_must_belong_to_one_author(CorpusStore) -> None:
         assert 0 < quan_sun.total < min(quan, sun)
         for paper in quan_sun.items:
             assert any({"quan", "sun"} <= set(fold(a).split()) for a in paper.authors)
-        assert papers_by_author(session, "Łukasz", 0, 5).total == papers_by_author(session, "lukasz", 0, 5).total > 0
+        assert (
+            papers_by_author(session, "Łukasz", 0, 5).total
+            == papers_by_author(session, "lukasz", 0, 5).total
+            > 0
+        )
 
 
 def test_queries_are_bounded() -> None:

@@ -29,7 +29,9 @@ def test_whole_corpus_in_the_store(CorpusStore) -> None:
         assert (stats.days, stats.entries) == (201, 2478)
         assert stats.first_day == date(2023, 11, 20) and stats.last_day == date(2024, 9, 30)
         bad = session.scalar(
-            select(func.count()).select_from(Paper).where(
+            select(func.count())
+            .select_from(Paper)
+            .where(
                 (Paper.arxiv_id == "") | (Paper.title == "") | (func.length(Paper.search_text) < 10)
             )
         )
@@ -126,7 +128,9 @@ def test_export_format(seeded, settings: Settings) -> None:
 BAD_FILES = {
     "empty.md": b"",
     "binary.md": b"\x89PNG\r\n\x1a\n\x00\x00\x00",
-    "latin1.md": "## Daily Papers (2024-01-01)\n### [Caf\xe9](https://arxiv.org/abs/2401.1)\n".encode("latin-1"),
+    "latin1.md": "## Daily Papers (2024-01-01)\n### [Caf\xe9](https://arxiv.org/abs/2401.1)\n".encode(
+        "latin-1"
+    ),
     "nopaper.md": "# 아무 논문도 없는 파일\n\n그냥 글\n".encode(),
     "huge.md": b"## Daily Papers (2024-01-01)\n" + b"x" * (10 * 1024 * 1024) + b"\n",
 }

@@ -12,6 +12,7 @@ chat is scripted from Python: users send messages, press buttons, upload documen
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import json
 import math
@@ -26,10 +27,24 @@ from aiohttp import web
 from bot.emulator.telegram_html import EntityError, parse_html, utf16_length
 
 BOT_ID = 7_000_000_001
-SEND_METHODS = {"sendmessage", "editmessagetext", "senddocument", "sendphoto", "copymessage",
-                "forwardmessage", "editmessagereplymarkup"}
-JSON_FIELDS = {"reply_markup", "reply_parameters", "link_preview_options", "commands", "scope",
-               "allowed_updates", "entities"}
+SEND_METHODS = {
+    "sendmessage",
+    "editmessagetext",
+    "senddocument",
+    "sendphoto",
+    "copymessage",
+    "forwardmessage",
+    "editmessagereplymarkup",
+}
+JSON_FIELDS = {
+    "reply_markup",
+    "reply_parameters",
+    "link_preview_options",
+    "commands",
+    "scope",
+    "allowed_updates",
+    "entities",
+}
 
 
 class ApiError(Exception):
@@ -143,17 +158,33 @@ class BotApiEmulator:
         self.users[user_id] = name
         return self.chats.setdefault(user_id, Chat(user_id, "private", name))
 
-    def group(self, chat_id: int, title: str, *, admins: tuple[int, ...] = (), creator: int | None = None,
-              kind: str = "supergroup") -> Chat:
+    def group(
+        self,
+        chat_id: int,
+        title: str,
+        *,
+        admins: tuple[int, ...] = (),
+        creator: int | None = None,
+        kind: str = "supergroup",
+    ) -> Chat:
         chat = Chat(chat_id, kind, title, set(admins), creator)
         self.chats[chat_id] = chat
         return chat
 
     def _user(self, user_id: int) -> dict[str, Any]:
-        return {"id": user_id, "is_bot": False, "first_name": self.users.get(user_id, f"user{user_id}")}
+        return {
+            "id": user_id,
+            "is_bot": False,
+            "first_name": self.users.get(user_id, f"user{user_id}"),
+        }
 
     def _bot_user(self) -> dict[str, Any]:
-        return {"id": BOT_ID, "is_bot": True, "first_name": "Daily Papers", "username": self.bot_username}
+        return {
+            "id": BOT_ID,
+            "is_bot": True,
+            "first_name": "Daily Papers",
+            "username": self.bot_username,
+        }
 
     def _next_message_id(self, chat_id: int) -> int:
         return next(self._message_ids.setdefault(chat_id, itertools.count(1)))
@@ -164,8 +195,16 @@ class BotApiEmulator:
         self._new_update.set()
         return update["update_id"]
 
-    def send(self, chat_id: int, user_id: int, text: str, *, sender_chat_id: int | None = None,
-             reply_to: int | None = None, document: dict[str, Any] | None = None) -> int:
+    def send(
+        self,
+        chat_id: int,
+        user_id: int,
+        text: str,
+        *,
+        sender_chat_id: int | None = None,
+        reply_to: int | None = None,
+        document: dict[str, Any] | None = None,
+    ) -> int:
         """A user writes ``text`` (a command, or a caption when ``document`` is given)."""
         chat = self.chats[chat_id]
         message: dict[str, Any] = {
@@ -175,11 +214,18 @@ class BotApiEmulator:
             "from": self._user(user_id),
         }
         if sender_chat_id is not None:  # an anonymous admin, posting as the group
-            message["from"] = {"id": 1087968824, "is_bot": True, "first_name": "Group", "username": "GroupAnonymousBot"}
+            message["from"] = {
+                "id": 1087968824,
+                "is_bot": True,
+                "first_name": "Group",
+                "username": "GroupAnonymousBot",
+            }
             message["sender_chat"] = self.chats[sender_chat_id].as_dict()
         entities = []
         if text.startswith("/"):
-            entities = [{"type": "bot_command", "offset": 0, "length": utf16_length(text.split()[0])}]
+            entities = [
+                {"type": "bot_command", "offset": 0, "length": utf16_length(text.split()[0])}
+            ]
         if document is not None:
             message["document"] = document
             if text:
@@ -190,7 +236,9 @@ class BotApiEmulator:
             if entities:
                 message["entities"] = entities
         if reply_to is not None:
-            original = self.by_id.get((chat_id, reply_to)) or self.user_messages.get((chat_id, reply_to))
+            original = self.by_id.get((chat_id, reply_to)) or self.user_messages.get(
+                (chat_id, reply_to)
+            )
             if isinstance(original, SentMessage):
                 message["reply_to_message"] = self._message_dict(original)
             elif original is not None:
@@ -199,24 +247,40 @@ class BotApiEmulator:
         self._push({"message": message})
         return message["message_id"]
 
-    def send_document(self, chat_id: int, user_id: int, name: str, content: bytes,
-                      caption: str = "", reply_to: int | None = None) -> int:
+    def send_document(
+        self,
+        chat_id: int,
+        user_id: int,
+        name: str,
+        content: bytes,
+        caption: str = "",
+        reply_to: int | None = None,
+    ) -> int:
         file_id = f"doc{len(self.files) + 1}"
         self.files[file_id] = content
-        document = {"file_id": file_id, "file_unique_id": f"u{file_id}", "file_name": name,
-                    "mime_type": "text/markdown", "file_size": len(content)}
+        document = {
+            "file_id": file_id,
+            "file_unique_id": f"u{file_id}",
+            "file_name": name,
+            "mime_type": "text/markdown",
+            "file_size": len(content),
+        }
         return self.send(chat_id, user_id, caption, document=document, reply_to=reply_to)
 
     def press(self, chat_id: int, message_id: int, data: str, user_id: int) -> str:
         """A user presses an inline button under one of the bot's messages."""
         query_id = f"cb{next(self._update_ids)}"
-        self._push({"callback_query": {
-            "id": query_id,
-            "from": self._user(user_id),
-            "chat_instance": str(chat_id),
-            "data": data,
-            "message": self._message_dict(self.by_id[(chat_id, message_id)]),
-        }})
+        self._push(
+            {
+                "callback_query": {
+                    "id": query_id,
+                    "from": self._user(user_id),
+                    "chat_instance": str(chat_id),
+                    "data": data,
+                    "message": self._message_dict(self.by_id[(chat_id, message_id)]),
+                }
+            }
+        )
         return query_id
 
     def remove_bot(self, chat_id: int, by_user: int, status: str = "kicked") -> None:
@@ -224,11 +288,17 @@ class BotApiEmulator:
         chat = self.chats[chat_id]
         chat.blocked = True
         bot = self._bot_user()
-        self._push({"my_chat_member": {
-            "chat": chat.as_dict(), "from": self._user(by_user), "date": int(time.time()),
-            "old_chat_member": {"user": bot, "status": "member"},
-            "new_chat_member": {"user": bot, "status": status, "until_date": 0},
-        }})
+        self._push(
+            {
+                "my_chat_member": {
+                    "chat": chat.as_dict(),
+                    "from": self._user(by_user),
+                    "date": int(time.time()),
+                    "old_chat_member": {"user": bot, "status": "member"},
+                    "new_chat_member": {"user": bot, "status": status, "until_date": 0},
+                }
+            }
+        )
 
     def migrate(self, chat_id: int, new_chat_id: int) -> Chat:
         """A group becomes a supergroup with a new id."""
@@ -250,7 +320,9 @@ class BotApiEmulator:
                 raise TimeoutError("the bot did not do what was expected in time")
             await asyncio.sleep(0.01)
 
-    async def replies(self, chat_id: int, count: int = 1, timeout: float = 10.0) -> list[SentMessage]:
+    async def replies(
+        self, chat_id: int, count: int = 1, timeout: float = 10.0
+    ) -> list[SentMessage]:
         """Wait for ``count`` new messages in a chat since the last call; return them."""
         seen = getattr(self, "_seen", {})
         self._seen = seen
@@ -264,8 +336,11 @@ class BotApiEmulator:
 
     def _message_dict(self, sent: SentMessage) -> dict[str, Any]:
         message: dict[str, Any] = {
-            "message_id": sent.message_id, "date": int(time.time()),
-            "chat": self.chats[sent.chat_id].as_dict(), "from": self._bot_user(), "text": sent.text,
+            "message_id": sent.message_id,
+            "date": int(time.time()),
+            "chat": self.chats[sent.chat_id].as_dict(),
+            "from": self._bot_user(),
+            "text": sent.text,
         }
         if sent.reply_markup:
             message["reply_markup"] = sent.reply_markup
@@ -303,7 +378,11 @@ class BotApiEmulator:
             return web.json_response({"ok": True, "result": result})
         except ApiError as exc:
             self.errors.append((method, exc.code, exc.description))
-            body: dict[str, Any] = {"ok": False, "error_code": exc.code, "description": exc.description}
+            body: dict[str, Any] = {
+                "ok": False,
+                "error_code": exc.code,
+                "description": exc.description,
+            }
             if exc.parameters:
                 body["parameters"] = exc.parameters
             return web.json_response(body, status=exc.code)
@@ -324,8 +403,11 @@ class BotApiEmulator:
         if chat is None:
             raise ApiError(400, "Bad Request: chat not found")
         if chat.migrated_to is not None:
-            raise ApiError(400, "Bad Request: group chat was upgraded to a supergroup chat",
-                           {"migrate_to_chat_id": chat.migrated_to})
+            raise ApiError(
+                400,
+                "Bad Request: group chat was upgraded to a supergroup chat",
+                {"migrate_to_chat_id": chat.migrated_to},
+            )
         if chat.blocked:
             if chat.type == "private":
                 raise ApiError(403, "Forbidden: bot was blocked by the user")
@@ -336,8 +418,11 @@ class BotApiEmulator:
         if self.flood_next > 0:
             self.flood_next -= 1
             self.throttled += 1
-            raise ApiError(429, f"Too Many Requests: retry after {self.flood_retry_after}",
-                           {"retry_after": self.flood_retry_after})
+            raise ApiError(
+                429,
+                f"Too Many Requests: retry after {self.flood_retry_after}",
+                {"retry_after": self.flood_retry_after},
+            )
         window = self._window
         while window and window[0] <= now - 1.0:
             window.popleft()
@@ -350,7 +435,9 @@ class BotApiEmulator:
             if queue is not None and len(queue) >= limit:
                 self.throttled += 1
                 retry = max(1, math.ceil(queue[0] + span - now))
-                raise ApiError(429, f"Too Many Requests: retry after {retry}", {"retry_after": retry})
+                raise ApiError(
+                    429, f"Too Many Requests: retry after {retry}", {"retry_after": retry}
+                )
         window.append(now)
         if group is not None:
             group.append(now)
@@ -380,8 +467,11 @@ class BotApiEmulator:
             self.on_send(sent)
 
     async def _m_getme(self, params: dict[str, Any]) -> dict[str, Any]:
-        return self._bot_user() | {"can_join_groups": True, "can_read_all_group_messages": False,
-                                   "supports_inline_queries": False}
+        return self._bot_user() | {
+            "can_join_groups": True,
+            "can_read_all_group_messages": False,
+            "supports_inline_queries": False,
+        }
 
     async def _m_deletewebhook(self, params: dict[str, Any]) -> bool:
         return True
@@ -398,10 +488,8 @@ class BotApiEmulator:
         self._updates = [u for u in self._updates if u["update_id"] >= offset]
         if not self._updates:
             self._new_update.clear()
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._new_update.wait(), float(params.get("timeout") or 0))
-            except TimeoutError:
-                pass
         limit = int(params.get("limit") or 100)
         return self._updates[:limit]
 
@@ -409,9 +497,15 @@ class BotApiEmulator:
         html_text, visible = self._checked_text(params)
         chat_id = int(params["chat_id"])
         reply = params.get("reply_parameters") or {}
-        sent = SentMessage(chat_id, self._next_message_id(chat_id), html_text, visible,
-                           params.get("reply_markup"), time.monotonic(),
-                           reply_to=reply.get("message_id"))
+        sent = SentMessage(
+            chat_id,
+            self._next_message_id(chat_id),
+            html_text,
+            visible,
+            params.get("reply_markup"),
+            time.monotonic(),
+            reply_to=reply.get("message_id"),
+        )
         self.sent_count[chat_id] += 1
         self.arrivals.append(sent.at)
         if self.keep_messages:
@@ -428,9 +522,12 @@ class BotApiEmulator:
             raise ApiError(400, "Bad Request: message to edit not found")
         markup = params.get("reply_markup")
         if sent.html == html_text and sent.reply_markup == markup:
-            raise ApiError(400, "Bad Request: message is not modified: specified new message content "
-                                "and reply markup are exactly the same as a current content and reply "
-                                "markup of the message")
+            raise ApiError(
+                400,
+                "Bad Request: message is not modified: specified new message content "
+                "and reply markup are exactly the same as a current content and reply "
+                "markup of the message",
+            )
         sent.html, sent.text, sent.reply_markup = html_text, visible, markup
         sent.edits += 1
         return self._message_dict(sent)
@@ -452,10 +549,22 @@ class BotApiEmulator:
             return {"status": "creator", "user": user, "is_anonymous": False}
         if user_id in chat.admins:
             rights = dict.fromkeys(
-                ["can_be_edited", "is_anonymous", "can_manage_chat", "can_delete_messages",
-                 "can_manage_video_chats", "can_restrict_members", "can_promote_members",
-                 "can_change_info", "can_invite_users", "can_post_stories", "can_edit_stories",
-                 "can_delete_stories"], False)
+                [
+                    "can_be_edited",
+                    "is_anonymous",
+                    "can_manage_chat",
+                    "can_delete_messages",
+                    "can_manage_video_chats",
+                    "can_restrict_members",
+                    "can_promote_members",
+                    "can_change_info",
+                    "can_invite_users",
+                    "can_post_stories",
+                    "can_edit_stories",
+                    "can_delete_stories",
+                ],
+                False,
+            )
             return {"status": "administrator", "user": user, **rights, "can_manage_chat": True}
         return {"status": "member", "user": user}
 
@@ -463,5 +572,9 @@ class BotApiEmulator:
         file_id = str(params["file_id"])
         if file_id not in self.files:
             raise ApiError(400, "Bad Request: invalid file_id")
-        return {"file_id": file_id, "file_unique_id": f"u{file_id}",
-                "file_size": len(self.files[file_id]), "file_path": f"documents/{file_id}"}
+        return {
+            "file_id": file_id,
+            "file_unique_id": f"u{file_id}",
+            "file_size": len(self.files[file_id]),
+            "file_path": f"documents/{file_id}",
+        }

@@ -11,10 +11,26 @@ import html
 import re
 
 ALLOWED_TAGS = {
-    "b", "strong", "i", "em", "u", "ins", "s", "strike", "del", "a", "code", "pre",
-    "span", "tg-spoiler", "blockquote", "tg-emoji",
+    "b",
+    "strong",
+    "i",
+    "em",
+    "u",
+    "ins",
+    "s",
+    "strike",
+    "del",
+    "a",
+    "code",
+    "pre",
+    "span",
+    "tg-spoiler",
+    "blockquote",
+    "tg-emoji",
 }
-_TOKEN_RE = re.compile(r"<(/?)([a-zA-Z][a-zA-Z0-9-]*)((?:\s+[^<>]*)?)\s*>|<|&(#x[0-9a-fA-F]+|#\d+|[a-zA-Z]+);|&")
+_TOKEN_RE = re.compile(
+    r"<(/?)([a-zA-Z][a-zA-Z0-9-]*)((?:\s+[^<>]*)?)\s*>|<|&(#x[0-9a-fA-F]+|#\d+|[a-zA-Z]+);|&"
+)
 _ATTR_RE = re.compile(r"""\s*([a-zA-Z-]+)\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s"'>]+))""")
 NAMED = {"lt": "<", "gt": ">", "amp": "&", "quot": '"'}
 
@@ -36,7 +52,9 @@ def parse_html(text: str) -> str:
         if token == "<":
             raise EntityError(f"Unsupported start tag at byte offset {offset}")
         if token == "&":
-            raise EntityError(f"Character '&' is reserved and must be escaped at byte offset {offset}")
+            raise EntityError(
+                f"Character '&' is reserved and must be escaped at byte offset {offset}"
+            )
         if token.startswith("&"):
             name = match.group(4)
             if name.startswith("#"):
@@ -47,17 +65,20 @@ def parse_html(text: str) -> str:
             elif name in NAMED:
                 out.append(NAMED[name])
             else:
-                raise EntityError(f"Unsupported HTML entity \"&{name};\" at byte offset {offset}")
+                raise EntityError(f'Unsupported HTML entity "&{name};" at byte offset {offset}')
             continue
         closing, tag, attrs = match.group(1), match.group(2).lower(), match.group(3) or ""
         if tag not in ALLOWED_TAGS:
-            raise EntityError(f"Unsupported start tag \"{tag}\" at byte offset {offset}")
+            raise EntityError(f'Unsupported start tag "{tag}" at byte offset {offset}')
         if closing:
             if not stack or stack[-1] != tag:
                 raise EntityError(f"Unexpected end tag at byte offset {offset}")
             stack.pop()
             continue
-        values = {m.group(1).lower(): m.group(2) or m.group(3) or m.group(4) or "" for m in _ATTR_RE.finditer(attrs)}
+        values = {
+            m.group(1).lower(): m.group(2) or m.group(3) or m.group(4) or ""
+            for m in _ATTR_RE.finditer(attrs)
+        }
         if tag == "a" and not values.get("href"):
             raise EntityError(f"Can't find href in <a> at byte offset {offset}")
         if tag == "span" and values.get("class") != "tg-spoiler":
@@ -65,7 +86,7 @@ def parse_html(text: str) -> str:
         stack.append(tag)
     out.append(text[position:])
     if stack:
-        raise EntityError(f"Can't find end tag corresponding to start tag \"{stack[-1]}\"")
+        raise EntityError(f'Can\'t find end tag corresponding to start tag "{stack[-1]}"')
     return "".join(out)
 
 

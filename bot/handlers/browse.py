@@ -29,7 +29,9 @@ SEARCH_USAGE = "사용법: /search 검색어 (예: /search 확산 모델)"
 AUTHOR_USAGE = "사용법: /author 이름 (예: /author Rémi Munos, 또는 성만: /author munos)"
 
 
-def paper_buttons(papers: Sequence[PaperView], first_rank: int = 1, per_row: int = 5) -> list[list[tuple[str, str]]]:
+def paper_buttons(
+    papers: Sequence[PaperView], first_rank: int = 1, per_row: int = 5
+) -> list[list[tuple[str, str]]]:
     buttons = [(str(first_rank + i), callback_data("p", p.arxiv_id)) for i, p in enumerate(papers)]
     return [buttons[i : i + per_row] for i in range(0, len(buttons), per_row)]
 
@@ -37,9 +39,16 @@ def paper_buttons(papers: Sequence[PaperView], first_rank: int = 1, per_row: int
 def day_keyboard(listing: DayListing) -> InlineKeyboardMarkup | None:
     nav = []
     if listing.previous:
-        nav.append((f"◀ {listing.previous.isoformat()}", callback_data("d", listing.previous.isoformat())))
+        nav.append(
+            (f"◀ {listing.previous.isoformat()}", callback_data("d", listing.previous.isoformat()))
+        )
     if listing.following:
-        nav.append((f"{listing.following.isoformat()} ▶", callback_data("d", listing.following.isoformat())))
+        nav.append(
+            (
+                f"{listing.following.isoformat()} ▶",
+                callback_data("d", listing.following.isoformat()),
+            )
+        )
     return keyboard([*paper_buttons(listing.papers, per_row=6), nav])
 
 
@@ -48,7 +57,9 @@ def day_reply(listing: DayListing, asked: object) -> list[str]:
         return render.day_blocks(listing.day, listing.papers)
     if listing.previous is None and listing.following is None:
         return ["아직 불러온 다이제스트가 없습니다."]
-    return [f"{render.esc(str(asked))}에는 다이제스트가 없습니다. 아래 버튼으로 가까운 날을 볼 수 있어요."]
+    return [
+        f"{render.esc(str(asked))}에는 다이제스트가 없습니다. 아래 버튼으로 가까운 날을 볼 수 있어요."
+    ]
 
 
 def results_keyboard(kind: str, key: str, page: Page) -> InlineKeyboardMarkup | None:
@@ -112,7 +123,9 @@ async def author(update: Update, context: BotContext) -> None:
     key, page = await context.services.db(_author_page, name, 0)
     if not page.total:
         return await _hint(message, f"'{name}' 저자의 논문을 찾지 못했습니다.")
-    await reply_blocks(message, render.results_blocks(_author_title(name), page), results_keyboard("a", key, page))
+    await reply_blocks(
+        message, render.results_blocks(_author_title(name), page), results_keyboard("a", key, page)
+    )
 
 
 async def paper(update: Update, context: BotContext) -> None:

@@ -76,7 +76,9 @@ class BotContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], d
 
 def keyboard(rows: Sequence[Sequence[tuple[str, str]]]) -> InlineKeyboardMarkup | None:
     """(label, callback data) rows → an inline keyboard; empty rows are dropped."""
-    buttons = [[InlineKeyboardButton(label, callback_data=data) for label, data in row] for row in rows]
+    buttons = [
+        [InlineKeyboardButton(label, callback_data=data) for label, data in row] for row in rows
+    ]
     buttons = [row for row in buttons if row]
     return InlineKeyboardMarkup(buttons) if buttons else None
 

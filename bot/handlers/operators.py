@@ -13,7 +13,9 @@ from bot.store import queries
 from bot.store.ingest import LoadReport, store_digest
 
 NOT_OPERATOR = "운영자만 쓸 수 있는 명령입니다."
-LOAD_USAGE = "사용법: .md 파일을 보낼 때 캡션에 /load 라고 쓰거나, 파일 메시지에 /load 로 답장하세요."
+LOAD_USAGE = (
+    "사용법: .md 파일을 보낼 때 캡션에 /load 라고 쓰거나, 파일 메시지에 /load 로 답장하세요."
+)
 
 
 async def _operator(update: Update, context: BotContext) -> Message | None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,10 +16,11 @@ from telegram.ext import (
     filters,
 )
 
+from bot import render
 from bot.handlers import browse, operators, subscriptions
 from bot.handlers.common import BotContext
 
-Callback = Callable[[Update, BotContext], Awaitable[Any]]
+Callback = Callable[[Update, BotContext], Coroutine[Any, Any, Any]]
 
 
 @dataclass(frozen=True)
@@ -54,7 +55,9 @@ COMMANDS: tuple[Command, ...] = (
     Command("search", "검색어", "제목·저자·요약에서 검색", browse.search),
     Command("author", "이름", "저자의 논문 (성만 적어도 됩니다)", browse.author),
     Command("paper", "arXiv-ID", "논문 한 편의 전체 요약", browse.paper),
-    Command("subscribe", "[HH:MM]", "매일 이 채팅으로 논문 받기 (기본 09:00)", subscriptions.subscribe),
+    Command(
+        "subscribe", "[HH:MM]", "매일 이 채팅으로 논문 받기 (기본 09:00)", subscriptions.subscribe
+    ),
     Command("unsubscribe", "", "구독 해지", subscriptions.unsubscribe),
     Command(
         "settings",
@@ -62,7 +65,9 @@ COMMANDS: tuple[Command, ...] = (
         "구독 설정 보기·바꾸기",
         subscriptions.settings,
     ),
-    Command("load", "", ".md 다이제스트 불러오기 (캡션 또는 답장)", operators.load, operator_only=True),
+    Command(
+        "load", "", ".md 다이제스트 불러오기 (캡션 또는 답장)", operators.load, operator_only=True
+    ),
     Command("stats", "", "통계", operators.stats, operator_only=True),
     Command("deliver", "[날짜]", "지금 구독 채팅에 전달", operators.deliver, operator_only=True),
 )
@@ -81,7 +86,7 @@ def help_text(operator: bool = False, greeting: bool = False) -> str:
             continue
         args = f" {command.args}" if command.args else ""
         mark = " (운영자)" if command.operator_only else ""
-        lines.append(f"/{command.name}{args.replace('<', '&lt;').replace('>', '&gt;')} — {command.description}{mark}")
+        lines.append(f"/{command.name}{render.esc(args)} — {render.esc(command.description)}{mark}")
     return "\n".join(lines)
 
 
@@ -97,4 +102,6 @@ def register(application: Application) -> None:  # type: ignore[type-arg]
     # "/load" as the caption of a document (captions are not commands to CommandHandler).
     load_caption = filters.Document.ALL & filters.CaptionRegex(r"^/load(@\w+)?(\s|$)")
     application.add_handler(MessageHandler(load_caption, operators.load))
-    application.add_handler(ChatMemberHandler(subscriptions.membership, ChatMemberHandler.MY_CHAT_MEMBER))
+    application.add_handler(
+        ChatMemberHandler(subscriptions.membership, ChatMemberHandler.MY_CHAT_MEMBER)
+    )

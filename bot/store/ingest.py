@@ -10,8 +10,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
+from typing import cast
 
-from sqlalchemy import bindparam, delete, insert, select, update
+from sqlalchemy import Table, bindparam, delete, insert, select, update
 from sqlalchemy.orm import Session
 
 from bot import digest as dg
@@ -20,8 +21,8 @@ from bot.store.search import index_papers, search_text, unindex_keys
 from bot.textindex import fold, name_words
 
 _CHUNK = 500
-PAPER = Paper.__table__
-ENTRY = Entry.__table__
+PAPER = cast(Table, Paper.__table__)
+ENTRY = cast(Table, Entry.__table__)
 
 
 @dataclass
@@ -61,7 +62,9 @@ def _paper_values(paper: dg.Paper) -> dict:
         "summary": [[b.key, b.text] for b in paper.summary],
         "media_kind": paper.media.kind if paper.media else None,
         "media_url": paper.media.url if paper.media else None,
-        "search_text": search_text(paper.title, paper.authors, (b.as_text() for b in paper.summary)),
+        "search_text": search_text(
+            paper.title, paper.authors, (b.as_text() for b in paper.summary)
+        ),
     }
 
 
@@ -77,7 +80,9 @@ def _store_day(session: Session, day: dg.DigestDay, source: str, report: LoadRep
     new_rows = [_paper_values(p) | placeholder for p in day.papers if p.arxiv_id not in existing]
     conn = session.connection()
     for row in new_rows:
-        existing[row["arxiv_id"]] = conn.execute(insert(PAPER), row).inserted_primary_key[0]
+        key = conn.execute(insert(PAPER), row).inserted_primary_key
+        assert key is not None
+        existing[row["arxiv_id"]] = key[0]
     new_ids = {r["arxiv_id"] for r in new_rows}
     updates = [
         _paper_values(p) | {"pid": existing[p.arxiv_id]}
@@ -89,9 +94,9 @@ def _store_day(session: Session, day: dg.DigestDay, source: str, report: LoadRep
 
     day_values = {"source": source, "loaded_at": datetime.now(UTC)}
     if session.get(DigestDay, day.day) is None:
-        conn.execute(insert(DigestDay.__table__), day_values | {"day": day.day})
+        conn.execute(insert(DigestDay), day_values | {"day": day.day})
     else:
-        conn.execute(update(DigestDay.__table__).where(DigestDay.day == day.day), day_values)
+        conn.execute(update(DigestDay).where(DigestDay.day == day.day), day_values)
     conn.execute(delete(ENTRY).where(ENTRY.c.day == day.day))
     conn.execute(
         insert(ENTRY),
@@ -126,9 +131,9 @@ def _store_authors(session: Session, papers: list[dg.Paper], ids: dict[str, int]
             ]
     conn = session.connection()
     if authors:
-        conn.execute(insert(PaperAuthor.__table__), authors)
+        conn.execute(insert(cast(Table, PaperAuthor.__table__)), authors)
     if words:
-        conn.execute(insert(AuthorWord.__table__), words)
+        conn.execute(insert(cast(Table, AuthorWord.__table__)), words)
 
 
 def _refresh(session: Session, paper_ids: set[int]) -> None:

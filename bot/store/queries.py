@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, intersect, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -113,7 +113,9 @@ def views_for(session: Session, paper_ids: Sequence[int]) -> list[PaperView]:
         .join(Entry, (Entry.paper_id == Paper.id) & (Entry.day == Paper.latest_day))
         .where(Paper.id.in_(paper_ids))
     )
-    by_id = {paper.id: _view(paper, paper.latest_day, votes) for paper, votes in session.execute(stmt)}
+    by_id = {
+        paper.id: _view(paper, paper.latest_day, votes) for paper, votes in session.execute(stmt)
+    }
     return [by_id[i] for i in paper_ids if i in by_id]
 
 
@@ -134,15 +136,15 @@ def papers_by_author(session: Session, name: str, offset: int = 0, limit: int = 
     words = name_words(name)[:MAX_AUTHOR_WORDS]
     if not words:
         return Page((), 0, offset, limit)
-    matches = None
-    for word in words:
-        # A prefix range on the indexed word column; U+FFFF sorts after every real letter.
-        part = select(AuthorWord.paper_id, AuthorWord.position).where(
+    # A prefix range per word on the indexed word column (U+FFFF sorts after every letter);
+    # intersecting (paper, author position) pairs keeps all words within one author.
+    parts = [
+        select(AuthorWord.paper_id, AuthorWord.position).where(
             AuthorWord.word >= word, AuthorWord.word < word + "\uffff"
         )
-        matches = part if matches is None else matches.intersect(part)
-    assert matches is not None
-    hits = matches.subquery()
+        for word in words
+    ]
+    hits = (intersect(*parts) if len(parts) > 1 else parts[0]).subquery()
     paper_ids = select(hits.c.paper_id).distinct().subquery()
     total = session.scalar(select(func.count()).select_from(paper_ids)) or 0
     ids = session.scalars(

@@ -31,9 +31,7 @@ _PG_MAX_POSITION = 16383
 
 def search_text(title: str, authors: Iterable[str], summary: Iterable[str]) -> str:
     """The folded text that scans and the exact check read: title, authors, summary."""
-    return FIELD_SEPARATOR.join(
-        (fold(title), fold(", ".join(authors)), fold("\n".join(summary)))
-    )
+    return FIELD_SEPARATOR.join((fold(title), fold(", ".join(authors)), fold("\n".join(summary))))
 
 
 # --- index maintenance -------------------------------------------------------------------
@@ -127,7 +125,7 @@ class _Index:
             total = self.session.scalar(
                 text("SELECT count(*) FROM paper_fts WHERE doc @@ CAST(:q AS tsquery)"), params
             )
-            keys = self.session.scalars(
+            found = self.session.scalars(
                 text(
                     "SELECT search_key FROM paper_fts WHERE doc @@ CAST(:q AS tsquery) "
                     "ORDER BY CASE WHEN doc @@ CAST(:qa AS tsquery) THEN 0 "
@@ -136,7 +134,7 @@ class _Index:
                 ),
                 {**params, "limit": limit, "offset": offset},
             ).all()
-            return list(keys), total or 0
+            return list(found), total or 0
         tiers = [
             self.title,
             f"({self.title_authors}) NOT ({self.title})",
@@ -145,19 +143,24 @@ class _Index:
         keys: list[int] = []
         total = 0
         for query in tiers:
-            count = self.session.scalar(
-                text("SELECT count(*) FROM paper_fts WHERE paper_fts MATCH :q"), {"q": query}
-            ) or 0
+            count = (
+                self.session.scalar(
+                    text("SELECT count(*) FROM paper_fts WHERE paper_fts MATCH :q"), {"q": query}
+                )
+                or 0
+            )
             start = max(0, offset - total)
             want = limit - len(keys)
             if want > 0 and start < count:
-                keys += self.session.scalars(
-                    text(
-                        "SELECT rowid FROM paper_fts WHERE paper_fts MATCH :q "
-                        "ORDER BY rowid DESC LIMIT :limit OFFSET :offset"
-                    ),
-                    {"q": query, "limit": want, "offset": start},
-                ).all()
+                keys += list(
+                    self.session.scalars(
+                        text(
+                            "SELECT rowid FROM paper_fts WHERE paper_fts MATCH :q "
+                            "ORDER BY rowid DESC LIMIT :limit OFFSET :offset"
+                        ),
+                        {"q": query, "limit": want, "offset": start},
+                    ).all()
+                )
             total += count
         return keys, total
 
@@ -190,17 +193,21 @@ def search_papers(session: Session, query: str, offset: int = 0, limit: int = 5)
         return Page(tuple(views_for(session, _ids_for_keys(session, keys))), total, offset, limit)
 
     stmt = select(Paper.search_key, Paper.id, Paper.search_text)
-    if index.all:
-        candidates = index.keys()
-        rows = []
-        for start in range(0, len(candidates), 5000):
-            chunk = candidates[start : start + 5000]
-            rows += session.execute(stmt.where(Paper.search_key.in_(chunk))).all()
-    else:
-        # Nothing indexable (one syllable, punctuation): a scan, narrowed by SQL where exact.
-        for term in terms:
-            stmt = stmt.where(Paper.search_text.contains(term.text, autoescape=True))
-        rows = session.execute(stmt).all()
+    if not index.all:
+        # Nothing indexable (one syllable, punctuation): a scan.
+        return scan_page(session, query, offset, limit)
+    candidates = index.keys()
+    rows: list[Sequence] = []
+    for start in range(0, len(candidates), 5000):
+        chunk = candidates[start : start + 5000]
+        rows += session.execute(stmt.where(Paper.search_key.in_(chunk))).all()
+    return _ranked_page(session, terms, rows, offset, limit)
+
+
+def _ranked_page(
+    session: Session, terms: Sequence[QueryTerm], rows: Iterable[Sequence], offset: int, limit: int
+) -> Page:
+    """Check candidate rows (key, id, folded text) exactly and page them in search order."""
     ranked = []
     for key, paper_id, folded in rows:
         tier = _tier(terms, folded)
@@ -209,6 +216,18 @@ def search_papers(session: Session, query: str, offset: int = 0, limit: int = 5)
     ranked.sort()
     ids = [paper_id for _tier_, _key, paper_id in ranked[offset : offset + limit]]
     return Page(tuple(views_for(session, ids)), len(ranked), offset, limit)
+
+
+def scan_page(session: Session, query: str, offset: int = 0, limit: int = 5) -> Page:
+    """The same answer as :func:`search_papers` without the index: a LIKE scan of every
+    paper's folded text (the fallback for unindexable terms, and the benchmark's baseline)."""
+    terms = parse_query(query)
+    if not terms:
+        return Page((), 0, offset, limit)
+    stmt = select(Paper.search_key, Paper.id, Paper.search_text)
+    for term in terms:
+        stmt = stmt.where(Paper.search_text.contains(term.text, autoescape=True))
+    return _ranked_page(session, terms, session.execute(stmt), offset, limit)
 
 
 def scan_search(session: Session, query: str) -> set[str]:

@@ -43,8 +43,15 @@ class SubscriptionView:
 def _view(sub: Subscription) -> SubscriptionView:
     last = sub.last_slot_at if sub.last_slot_at.tzinfo else sub.last_slot_at.replace(tzinfo=UTC)
     return SubscriptionView(
-        sub.chat_id, ChatType(sub.chat_type), sub.active, sub.send_time, sub.timezone,
-        sub.top_n, sub.min_votes, tuple(sub.keywords or ()), last,
+        sub.chat_id,
+        ChatType(sub.chat_type),
+        sub.active,
+        sub.send_time,
+        sub.timezone,
+        sub.top_n,
+        sub.min_votes,
+        tuple(sub.keywords or ()),
+        last,
     )
 
 
@@ -96,13 +103,17 @@ def subscribe(
 def unsubscribe(session: Session, chat_id: int) -> bool:
     """Stop the digest; False if the chat was not subscribed."""
     result = session.execute(
-        update(Subscription).where(Subscription.chat_id == chat_id, Subscription.active).values(active=False)
+        update(Subscription)
+        .where(Subscription.chat_id == chat_id, Subscription.active)
+        .values(active=False)
     )
     session.commit()
     return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
-def change_setting(session: Session, chat_id: int, change: SettingChange) -> SubscriptionView | None:
+def change_setting(
+    session: Session, chat_id: int, change: SettingChange
+) -> SubscriptionView | None:
     sub = session.get(Subscription, chat_id)
     if sub is None or not sub.active:
         return None
@@ -112,7 +123,9 @@ def change_setting(session: Session, chat_id: int, change: SettingChange) -> Sub
 
 
 def deactivate(session: Session, chat_id: int) -> None:
-    session.execute(update(Subscription).where(Subscription.chat_id == chat_id).values(active=False))
+    session.execute(
+        update(Subscription).where(Subscription.chat_id == chat_id).values(active=False)
+    )
     session.commit()
 
 
@@ -122,24 +135,42 @@ def migrate_chat(session: Session, old_id: int, new_id: int) -> None:
     if old is None:
         return
     if session.get(Subscription, new_id) is None:
-        session.add(Subscription(
-            chat_id=new_id, chat_type=ChatType.SUPERGROUP, title=old.title, active=old.active,
-            send_time=old.send_time, timezone=old.timezone, top_n=old.top_n,
-            min_votes=old.min_votes, keywords=list(old.keywords or []),
-            created_at=old.created_at, last_slot_at=old.last_slot_at,
-        ))
+        session.add(
+            Subscription(
+                chat_id=new_id,
+                chat_type=ChatType.SUPERGROUP,
+                title=old.title,
+                active=old.active,
+                send_time=old.send_time,
+                timezone=old.timezone,
+                top_n=old.top_n,
+                min_votes=old.min_votes,
+                keywords=list(old.keywords or []),
+                created_at=old.created_at,
+                last_slot_at=old.last_slot_at,
+            )
+        )
         session.flush()
     for delivery in session.scalars(select(Delivery).where(Delivery.chat_id == old_id)).all():
         if session.get(Delivery, (new_id, delivery.day)) is None:
-            session.add(Delivery(chat_id=new_id, day=delivery.day, status=delivery.status,
-                                 parts_total=delivery.parts_total, parts_sent=delivery.parts_sent,
-                                 updated_at=delivery.updated_at))
+            session.add(
+                Delivery(
+                    chat_id=new_id,
+                    day=delivery.day,
+                    status=delivery.status,
+                    parts_total=delivery.parts_total,
+                    parts_sent=delivery.parts_sent,
+                    updated_at=delivery.updated_at,
+                )
+            )
         session.delete(delivery)
     old.active = False
     session.commit()
 
 
-def active_subscriptions(session: Session, chat_ids: Sequence[int] | None = None) -> list[SubscriptionView]:
+def active_subscriptions(
+    session: Session, chat_ids: Sequence[int] | None = None
+) -> list[SubscriptionView]:
     stmt = select(Subscription).where(Subscription.active).order_by(Subscription.chat_id)
     if chat_ids is not None:
         stmt = stmt.where(Subscription.chat_id.in_(chat_ids))
@@ -218,8 +249,16 @@ def claim_delivery(session: Session, chat_id: int, day: date, parts: int) -> Cla
             return None
         return Claim(existing.parts_sent)
     try:
-        session.add(Delivery(chat_id=chat_id, day=day, status=DeliveryStatus.SENDING,
-                             parts_total=parts, parts_sent=0, updated_at=now_utc()))
+        session.add(
+            Delivery(
+                chat_id=chat_id,
+                day=day,
+                status=DeliveryStatus.SENDING,
+                parts_total=parts,
+                parts_sent=0,
+                updated_at=now_utc(),
+            )
+        )
         session.commit()
     except IntegrityError:  # another pass claimed it first
         session.rollback()
@@ -240,8 +279,16 @@ def mark_empty(session: Session, chat_id: int, day: date) -> bool:
     """Record that the chat's filters left nothing of ``day``; False if already settled."""
     if session.get(Delivery, (chat_id, day)) is not None:
         return False
-    session.add(Delivery(chat_id=chat_id, day=day, status=DeliveryStatus.EMPTY,
-                         parts_total=0, parts_sent=0, updated_at=now_utc()))
+    session.add(
+        Delivery(
+            chat_id=chat_id,
+            day=day,
+            status=DeliveryStatus.EMPTY,
+            parts_total=0,
+            parts_sent=0,
+            updated_at=now_utc(),
+        )
+    )
     session.commit()
     return True
 

@@ -1,0 +1,161 @@
+"""Search benchmark at archive scale: 100,000 papers synthesized from the real corpus (each
+paper copied under new arXiv ids and dates), then per query the latency of `/search`'s
+query function beside a plain LIKE scan that gives the same answer.
+
+    python bench/search.py [--copies 41] [--database-url URL] [--keep PATH]
+
+SQLite by default (a temporary file); PostgreSQL when --database-url names one.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import statistics
+import sys
+import tempfile
+import time
+from datetime import timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from sqlalchemy import func, select, text  # noqa: E402
+
+from bot.digest import Digest, DigestDay, read_digest  # noqa: E402
+from bot.store.db import drop_schema, init_schema, is_postgres, make_engine, session_factory  # noqa: E402
+from bot.store.ingest import store_digest  # noqa: E402
+from bot.store.models import Paper  # noqa: E402
+from bot.store.search import scan_page, search_papers  # noqa: E402
+
+CORPUS = ROOT.parent / "shared" / "corpus" / "hf-daily-ko"
+QUERIES = [
+    "확산",
+    "모델",
+    "확산모델",
+    "강화학습",
+    "언어 모델",
+    "비디오 생성",
+    "diffusion",
+    "transformer",
+    "llm",
+    "video generation",
+    "LLM 추론",
+    "gpt-4",
+    "7B",
+    "zero-shot",
+    "확",
+    "%",
+]
+
+
+def synthesize(copies: int) -> list[Digest]:
+    """Copies of every corpus day, ``copy`` × 400 days later, with ids ``(30+copy)MM.NNNNN``."""
+    originals = [read_digest(p) for p in sorted(CORPUS.rglob("*.md"))]
+    out = []
+    for copy in range(copies):
+        for digest in originals:
+            days = []
+            for day in digest.days:
+                papers = [
+                    dataclasses.replace(p, arxiv_id=f"{30 + copy:02d}{p.arxiv_id[2:]}")
+                    for p in day.papers
+                ]
+                days.append(DigestDay(day.day + timedelta(days=400 * copy), papers))
+            out.append(Digest(f"{digest.source}#{copy}", days, []))
+    return out
+
+
+def percentile(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
+
+
+def timed(fn, runs: int) -> list[float]:  # type: ignore[no-untyped-def]
+    out = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        fn()
+        out.append((time.perf_counter() - started) * 1000)
+    return out
+
+
+def index_size(session) -> float:  # type: ignore[no-untyped-def]
+    if is_postgres(session):
+        return session.scalar(text("SELECT pg_total_relation_size('paper_fts')")) / 1e6
+    try:
+        pages = session.scalar(text("SELECT sum(pgsize) FROM dbstat WHERE name LIKE 'paper_fts%'"))
+        return (pages or 0) / 1e6
+    except Exception:  # dbstat not compiled in
+        return float("nan")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--copies", type=int, default=41)
+    parser.add_argument("--database-url")
+    parser.add_argument("--keep", help="reuse (or leave) the SQLite database at this path")
+    parser.add_argument("--runs", type=int, default=60)
+    args = parser.parse_args()
+    tmp = tempfile.TemporaryDirectory()
+    url = args.database_url or f"sqlite:///{args.keep or tmp.name + '/search.sqlite3'}"
+    engine = make_engine(url)
+    reuse = bool(args.keep) and Path(args.keep).exists()
+    if not reuse:
+        drop_schema(engine)
+    init_schema(engine)
+    Session = session_factory(engine)
+    build = 0.0
+    if not reuse:
+        digests = synthesize(args.copies)
+        started = time.perf_counter()
+        with Session() as session:
+            for number, digest in enumerate(digests, 1):
+                with session.begin_nested():
+                    store_digest(session, digest)
+                if number % 100 == 0:
+                    session.commit()
+                    print(f"  {number}/{len(digests)} files", file=sys.stderr)
+            session.commit()
+        build = time.perf_counter() - started
+    with Session() as session:
+        if is_postgres(session):
+            session.execute(text("ANALYZE"))
+            session.commit()
+        papers = session.scalar(select(func.count()).select_from(Paper))
+        size = index_size(session)
+        print(
+            f"store: {engine.dialect.name} · papers: {papers:,} · build: {build:.0f} s "
+            f"({papers / build if build else 0:,.0f} papers/s) · index: {size:.0f} MB"
+        )
+        header = ("query", "hits", "index p50", "index p99", "scan p50", "scan p99", "p50 ×")
+        rows = []
+        for query in QUERIES:
+            page = search_papers(session, query, 0, 5)
+            assert [p.arxiv_id for p in page.items] == [
+                p.arxiv_id for p in scan_page(session, query, 0, 5).items
+            ]
+            indexed = timed(lambda q=query: search_papers(session, q, 0, 5), args.runs)
+            scanned = timed(lambda q=query: scan_page(session, q, 0, 5), max(5, args.runs // 6))
+            rows.append(
+                (
+                    query,
+                    f"{page.total:,}",
+                    f"{statistics.median(indexed):.1f}",
+                    f"{percentile(indexed, 99):.1f}",
+                    f"{statistics.median(scanned):.0f}",
+                    f"{percentile(scanned, 99):.0f}",
+                    f"{statistics.median(scanned) / statistics.median(indexed):.0f}",
+                )
+            )
+    engine.dispose()
+    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(header)]
+    print("  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)) + "   (ms)")
+    for row in rows:
+        print("  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)))
+    tmp.cleanup()
+
+
+if __name__ == "__main__":
+    main()
