@@ -18,18 +18,14 @@ import statistics
 import sys
 import tempfile
 import time
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from _common import CORPUS, fresh_database, print_table
 
-from bot import cli  # noqa: E402
-from bot.app import running  # noqa: E402
-from bot.config import Settings  # noqa: E402
-from bot.emulator import BotApiEmulator  # noqa: E402
-from bot.store.db import drop_schema, make_engine  # noqa: E402
+from bot import cli
+from bot.app import running
+from bot.config import Settings
+from bot.emulator import BotApiEmulator
 
-CORPUS = ROOT.parent / "shared" / "corpus" / "hf-daily-ko"
 COMMANDS = [
     "/day",
     "/day 2024-03-19",
@@ -141,19 +137,10 @@ def main() -> None:
     parser.add_argument("--database-url")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        url = args.database_url or f"sqlite:///{tmp}/bench.sqlite3"
-        if args.database_url:
-            engine = make_engine(url)
-            drop_schema(engine)
-            engine.dispose()
-        settings = Settings(database_url=url)
+        settings = Settings(database_url=fresh_database(args.database_url, tmp, "bench"))
         cli.load(settings, [str(CORPUS)], io.StringIO(), progress=False)
         rows = asyncio.run(measure(settings, args.n))
-    header = ("run", "commands", "replies/s", "p50 ms", "p99 ms", "max ms")
-    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(header)]
-    print("  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)))
-    for row in rows:
-        print("  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)))
+    print_table(("run", "commands", "replies/s", "p50 ms", "p99 ms", "max ms"), rows)
 
 
 if __name__ == "__main__":

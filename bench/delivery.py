@@ -20,18 +20,16 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from _common import ROOT, fresh_database, print_table
+from sqlalchemy import insert
 
-from sqlalchemy import insert  # noqa: E402
-
-from bot import cli  # noqa: E402
-from bot.app import running  # noqa: E402
-from bot.config import Settings  # noqa: E402
-from bot.emulator import BotApiEmulator  # noqa: E402
-from bot.store.db import drop_schema, make_engine, open_store  # noqa: E402
-from bot.store.models import Subscription  # noqa: E402
-from bot.store.subscriptions import now_utc  # noqa: E402
+from bot import cli
+from bot.app import running
+from bot.config import Settings
+from bot.emulator import BotApiEmulator
+from bot.store.db import open_store
+from bot.store.models import Subscription
+from bot.store.subscriptions import now_utc
 
 
 def rss_mb() -> float:
@@ -102,15 +100,6 @@ async def fan_out(settings: Settings, chats: int, rate: float) -> dict[str, obje
     }
 
 
-def fresh_database(url: str | None, tmp: str, name: str) -> str:
-    if url is None:
-        return f"sqlite:///{tmp}/{name}.sqlite3"
-    engine = make_engine(url)
-    drop_schema(engine)
-    engine.dispose()
-    return url
-
-
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--chats", type=int, default=1000)
@@ -127,10 +116,7 @@ def main() -> None:
             rows.append(asyncio.run(fan_out(settings, chats, rate)))
             print(f"done: {chats} chats at {rate:g}/s", file=sys.stderr)
     keys = list(rows[0])
-    widths = [max(len(k), *(len(str(r[k])) for r in rows)) for k in keys]
-    print("  ".join(k.rjust(w) for k, w in zip(keys, widths, strict=True)))
-    for row in rows:
-        print("  ".join(str(row[k]).rjust(w) for k, w in zip(keys, widths, strict=True)))
+    print_table(keys, [[row[k] for k in keys] for row in rows])
     print(
         f"peak RSS of this process: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB"
     )

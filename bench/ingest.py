@@ -10,20 +10,16 @@ from __future__ import annotations
 import argparse
 import io
 import resource
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from _common import CORPUS, fresh_database, print_table
 
-from bot import cli  # noqa: E402
-from bot.config import Settings  # noqa: E402
-from bot.store import queries  # noqa: E402
-from bot.store.db import drop_schema, make_engine, open_store  # noqa: E402
-
-CORPUS = ROOT.parent / "shared" / "corpus" / "hf-daily-ko"
+from bot import cli
+from bot.config import Settings
+from bot.store import queries
+from bot.store.db import open_store
 
 
 def main() -> None:
@@ -31,11 +27,7 @@ def main() -> None:
     parser.add_argument("--database-url")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        url = args.database_url or f"sqlite:///{tmp}/bench.sqlite3"
-        if args.database_url:
-            engine = make_engine(url)
-            drop_schema(engine)
-            engine.dispose()
+        url = fresh_database(args.database_url, tmp, "bench")
         settings = Settings(database_url=url)
         start = time.perf_counter()
         code = cli.load(settings, [str(CORPUS)], io.StringIO())
@@ -56,9 +48,7 @@ def main() -> None:
         ("peak RSS, a parse worker (MB)", f"{peak_children:.0f}"),
         ("database size (MB)", f"{db_size / 1e6:.1f}" if db_size else "-"),
     ]
-    width = max(len(k) for k, _ in rows)
-    for key, value in rows:
-        print(f"{key:<{width}}  {value}")
+    print_table(("measure", "value"), rows)
 
 
 if __name__ == "__main__":

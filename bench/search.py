@@ -18,18 +18,15 @@ import time
 from datetime import timedelta
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from _common import CORPUS, print_table
+from sqlalchemy import func, select, text
 
-from sqlalchemy import func, select, text  # noqa: E402
+from bot.digest import Digest, DigestDay, read_digest
+from bot.store.db import drop_schema, init_schema, is_postgres, make_engine, session_factory
+from bot.store.ingest import store_digest
+from bot.store.models import Paper
+from bot.store.search import scan_page, search_papers
 
-from bot.digest import Digest, DigestDay, read_digest  # noqa: E402
-from bot.store.db import drop_schema, init_schema, is_postgres, make_engine, session_factory  # noqa: E402
-from bot.store.ingest import store_digest  # noqa: E402
-from bot.store.models import Paper  # noqa: E402
-from bot.store.search import scan_page, search_papers  # noqa: E402
-
-CORPUS = ROOT.parent / "shared" / "corpus" / "hf-daily-ko"
 QUERIES = [
     "확산",
     "모델",
@@ -150,10 +147,7 @@ def main() -> None:
                 )
             )
     engine.dispose()
-    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(header)]
-    print("  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)) + "   (ms)")
-    for row in rows:
-        print("  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)))
+    print_table(header, rows, "   (ms)")
     tmp.cleanup()
 
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import date
 
+from sqlalchemy.orm import Session
 from telegram import InlineKeyboardMarkup, Message, Update
 
 from bot import render
@@ -72,16 +74,31 @@ def results_keyboard(kind: str, key: str, page: Page) -> InlineKeyboardMarkup | 
     return keyboard([*paper_buttons(page.items, page.offset + 1), pager])
 
 
-def _terms(query: str) -> list[str]:
-    return [t.text for t in parse_query(query)]
+@dataclass(frozen=True)
+class Lookup:
+    """``/search`` and ``/author``: the same recipe with a different query and wording."""
+
+    kind: str  # the saved query's kind, and the paging buttons' prefix
+    usage: str
+    icon: str
+    nothing: str  # hint when nothing matches; {q} is the query
+    find: Callable[[Session, str, int, int], Page]
+    snippets: bool  # show the summary point that matches the query
+
+    def page(self, session: Session, text: str, number: int) -> tuple[str, Page]:
+        key = queries.save_query(session, self.kind, text)
+        return key, self.find(session, text, number * PAGE_SIZE, PAGE_SIZE)
+
+    def blocks(self, text: str, page: Page) -> list[str]:
+        terms = [t.text for t in parse_query(text)] if self.snippets else []
+        return render.results_blocks(f"{self.icon} <b>{render.esc(text)}</b>", page, terms)
 
 
-def _search_title(query: str) -> str:
-    return f"🔎 <b>{render.esc(query)}</b>"
-
-
-def _author_title(name: str) -> str:
-    return f"👤 <b>{render.esc(name)}</b>"
+SEARCH = Lookup("s", SEARCH_USAGE, "🔎", "'{q}'에 맞는 논문이 없습니다.", search_papers, True)
+AUTHOR = Lookup(
+    "a", AUTHOR_USAGE, "👤", "'{q}' 저자의 논문을 찾지 못했습니다.", queries.papers_by_author, False
+)
+LOOKUPS = {lookup.kind: lookup for lookup in (SEARCH, AUTHOR)}
 
 
 async def _hint(message: Message, text: str) -> None:
@@ -99,33 +116,25 @@ async def day(update: Update, context: BotContext) -> None:
     await reply_blocks(message, day_reply(listing, asked), day_keyboard(listing))
 
 
-async def search(update: Update, context: BotContext) -> None:
+async def _lookup(update: Update, context: BotContext, lookup: Lookup) -> None:
     message = update.effective_message
     assert message is not None
     try:
-        query = parse_query_arg(command_args(message.text), SEARCH_USAGE)
+        text = parse_query_arg(command_args(message.text), lookup.usage)
     except UsageError as exc:
         return await _hint(message, str(exc))
-    key, page = await context.services.db(_search_page, query, 0)
+    key, page = await context.services.db(lookup.page, text, 0)
     if not page.total:
-        return await _hint(message, f"'{query}'에 맞는 논문이 없습니다.")
-    blocks = render.results_blocks(_search_title(query), page, _terms(query))
-    await reply_blocks(message, blocks, results_keyboard("s", key, page))
+        return await _hint(message, lookup.nothing.format(q=text))
+    await reply_blocks(message, lookup.blocks(text, page), results_keyboard(lookup.kind, key, page))
+
+
+async def search(update: Update, context: BotContext) -> None:
+    await _lookup(update, context, SEARCH)
 
 
 async def author(update: Update, context: BotContext) -> None:
-    message = update.effective_message
-    assert message is not None
-    try:
-        name = parse_query_arg(command_args(message.text), AUTHOR_USAGE)
-    except UsageError as exc:
-        return await _hint(message, str(exc))
-    key, page = await context.services.db(_author_page, name, 0)
-    if not page.total:
-        return await _hint(message, f"'{name}' 저자의 논문을 찾지 못했습니다.")
-    await reply_blocks(
-        message, render.results_blocks(_author_title(name), page), results_keyboard("a", key, page)
-    )
+    await _lookup(update, context, AUTHOR)
 
 
 async def paper(update: Update, context: BotContext) -> None:
@@ -141,22 +150,9 @@ async def paper(update: Update, context: BotContext) -> None:
     await reply_blocks(message, [render.paper_detail(found)])
 
 
-def _search_page(session, query: str, number: int) -> tuple[str, Page]:  # type: ignore[no-untyped-def]
-    key = queries.save_query(session, "s", query)
-    return key, search_papers(session, query, number * PAGE_SIZE, PAGE_SIZE)
-
-
-def _author_page(session, name: str, number: int) -> tuple[str, Page]:  # type: ignore[no-untyped-def]
-    key = queries.save_query(session, "a", name)
-    return key, queries.papers_by_author(session, name, number * PAGE_SIZE, PAGE_SIZE)
-
-
-def _saved_page(session, kind: str, key: str, number: int) -> tuple[str, Page] | None:  # type: ignore[no-untyped-def]
-    text = queries.saved_query(session, kind, key)
-    if text is None:
-        return None
-    page = (_search_page if kind == "s" else _author_page)(session, text, number)[1]
-    return text, page
+def _saved_page(session: Session, lookup: Lookup, key: str, number: int) -> tuple[str, Page] | None:
+    text = queries.saved_query(session, lookup.kind, key)
+    return None if text is None else (text, lookup.page(session, text, number)[1])
 
 
 async def button(update: Update, context: BotContext) -> None:
@@ -179,14 +175,12 @@ async def button(update: Update, context: BotContext) -> None:
         await query.answer()
         await edit_or_reply(update, day_reply(listing, pressed.value), day_keyboard(listing))
         return
-    result = await services.db(_saved_page, pressed.kind, pressed.value, pressed.page)
+    lookup = LOOKUPS[pressed.kind]
+    result = await services.db(_saved_page, lookup, pressed.value, pressed.page)
     if result is None:
         await query.answer("만료된 버튼입니다.")
         return
     text, page = result
     await query.answer()
-    if pressed.kind == "s":
-        blocks = render.results_blocks(_search_title(text), page, _terms(text))
-    else:
-        blocks = render.results_blocks(_author_title(text), page)
-    await edit_or_reply(update, blocks, results_keyboard(pressed.kind, pressed.value, page))
+    keys = results_keyboard(lookup.kind, pressed.value, page)
+    await edit_or_reply(update, lookup.blocks(text, page), keys)

@@ -79,10 +79,13 @@ def _store_day(session: Session, day: dg.DigestDay, source: str, report: LoadRep
     placeholder = {"latest_day": day.day, "search_key": 0}
     new_rows = [_paper_values(p) | placeholder for p in day.papers if p.arxiv_id not in existing]
     conn = session.connection()
-    for row in new_rows:
-        key = conn.execute(insert(PAPER), row).inserted_primary_key
-        assert key is not None
-        existing[row["arxiv_id"]] = key[0]
+    if new_rows:
+        returning = insert(PAPER).returning(
+            PAPER.c.arxiv_id, PAPER.c.id, sort_by_parameter_order=True
+        )
+        existing.update(
+            (arxiv_id, paper_id) for arxiv_id, paper_id in conn.execute(returning, new_rows)
+        )
     new_ids = {r["arxiv_id"] for r in new_rows}
     updates = [
         _paper_values(p) | {"pid": existing[p.arxiv_id]}

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -131,40 +131,18 @@ def deactivate(session: Session, chat_id: int) -> None:
 
 def migrate_chat(session: Session, old_id: int, new_id: int) -> None:
     """A group became a supergroup: its subscription and delivery history move along."""
-    old = session.get(Subscription, old_id)
-    if old is None:
-        return
+    moved = update(Subscription).where(Subscription.chat_id == old_id)
     if session.get(Subscription, new_id) is None:
-        session.add(
-            Subscription(
-                chat_id=new_id,
-                chat_type=ChatType.SUPERGROUP,
-                title=old.title,
-                active=old.active,
-                send_time=old.send_time,
-                timezone=old.timezone,
-                top_n=old.top_n,
-                min_votes=old.min_votes,
-                keywords=list(old.keywords or []),
-                created_at=old.created_at,
-                last_slot_at=old.last_slot_at,
-            )
-        )
-        session.flush()
-    for delivery in session.scalars(select(Delivery).where(Delivery.chat_id == old_id)).all():
-        if session.get(Delivery, (new_id, delivery.day)) is None:
-            session.add(
-                Delivery(
-                    chat_id=new_id,
-                    day=delivery.day,
-                    status=delivery.status,
-                    parts_total=delivery.parts_total,
-                    parts_sent=delivery.parts_sent,
-                    updated_at=delivery.updated_at,
-                )
-            )
-        session.delete(delivery)
-    old.active = False
+        session.execute(moved.values(chat_id=new_id, chat_type=ChatType.SUPERGROUP))
+    else:
+        session.execute(moved.values(active=False))
+    known = select(Delivery.day).where(Delivery.chat_id == new_id)
+    session.execute(
+        update(Delivery)
+        .where(Delivery.chat_id == old_id, Delivery.day.not_in(known))
+        .values(chat_id=new_id)
+    )
+    session.execute(delete(Delivery).where(Delivery.chat_id == old_id))
     session.commit()
 
 
