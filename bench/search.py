@@ -138,7 +138,7 @@ def main() -> None:
             rows.append(
                 (
                     query,
-                    f"{page.total:,}",
+                    f"{page.total:,}" + ("+" if page.more else ""),
                     f"{statistics.median(indexed):.1f}",
                     f"{percentile(indexed, 99):.1f}",
                     f"{statistics.median(scanned):.0f}",

@@ -140,7 +140,8 @@ def results_blocks(title: str, page: Page, terms: Sequence[str] = ()) -> list[st
     """A page of search or author results; ``terms`` pick the summary point shown."""
     pages = max(1, -(-page.total // page.limit))
     current = page.offset // page.limit + 1
-    header = f"{title} · {page.total}건 ({current}/{pages})"
+    count = f"{page.total:,}+" if page.more else f"{page.total:,}"
+    header = f"{title} · {count}건 ({current}/{pages}{'+' if page.more else ''})"
     entries = [
         compact_entry(page.offset + i, p, point_limit=100, show_day=True, terms=terms)
         for i, p in enumerate(page.items, 1)

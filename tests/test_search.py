@@ -69,7 +69,7 @@ QUERIES = [
 def all_found(session, query: str) -> list[str]:
     found, offset = [], 0
     while True:
-        page = search_papers(session, query, offset, 200)
+        page = search_papers(session, query, offset, 200, cap=10**9)
         found += [p.arxiv_id for p in page.items]
         offset += 200
         if offset >= page.total:
@@ -105,7 +105,7 @@ def test_korean_matches_inside_words(CorpusStore) -> None:
 
 def test_title_matches_rank_first_then_newest(CorpusStore) -> None:
     with CorpusStore() as session:
-        page = search_papers(session, "diffusion", 0, 400)
+        page = search_papers(session, "diffusion", 0, 400, cap=10**9)
     tiers = []
     for paper in page.items:
         in_title = term_matches("diffusion", fold(paper.title))
@@ -148,6 +148,28 @@ def test_author_words_must_belong_to_one_author(CorpusStore) -> None:
             == papers_by_author(session, "lukasz", 0, 5).total
             > 0
         )
+
+
+def test_counting_stops_at_the_cap_but_pages_stay_right(CorpusStore) -> None:
+    with CorpusStore() as session:
+        capped = search_papers(session, "모델", 0, 5, cap=100)
+        full = search_papers(session, "모델", 0, 5, cap=10**9)
+        assert capped.more and capped.total == 100 and not full.more and full.total > 1500
+        assert [p.arxiv_id for p in capped.items] == [p.arxiv_id for p in full.items]
+        assert capped.has_next
+        last = search_papers(session, "모델", 95, 5, cap=100)
+        assert not last.has_next and len(last.items) == 5
+
+
+@pytest.mark.parametrize("query", ["gpt-4", "zero-shot", "LLM을", "3d-aware", "확산 gpt-4"])
+def test_streamed_checking_pages_like_the_full_answer(CorpusStore, query: str) -> None:
+    with CorpusStore() as session:
+        full = search_papers(session, query, 0, 10**6, cap=10**9)
+        everything = [p.arxiv_id for p in full.items]
+        for offset in (0, 5, 35):
+            page = search_papers(session, query, offset, 5, cap=40)
+            assert [p.arxiv_id for p in page.items] == everything[offset : offset + 5]
+            assert page.total == min(len(everything), 40) and page.more == (len(everything) > 40)
 
 
 def test_queries_are_bounded() -> None:

@@ -51,6 +51,7 @@ class Page:
     total: int
     offset: int
     limit: int
+    more: bool = False  # there are more than ``total`` matches (counting stopped)
 
     @property
     def has_next(self) -> bool:

@@ -15,8 +15,9 @@ from __future__ import annotations
 import re
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
+from typing import Any
 
-from sqlalchemy import select, text
+from sqlalchemy import BigInteger, Select, literal_column, select, text
 from sqlalchemy.orm import Session
 
 from bot.store.db import is_postgres
@@ -27,6 +28,8 @@ from bot.textindex import QueryTerm, fold, index_terms, parse_query, term_matche
 FIELD_SEPARATOR = "\x1f"
 _EXACT_TERM_RE = re.compile(r"[\uac00-\ud7a3\u3131-\u318e]{2,}|[^\W_\uac00-\ud7a3\u3131-\u318e]+")
 _PG_MAX_POSITION = 16383
+COUNT_CAP = 1000  # matches counted exactly; beyond, a page says "1,000+"
+STREAM_CHUNK = 400  # candidates checked per round when streaming
 
 
 def search_text(title: str, authors: Iterable[str], summary: Iterable[str]) -> str:
@@ -96,71 +99,89 @@ def _tsquery(term: QueryTerm, weights: str = "") -> str:
 
 
 class _Index:
-    """The dialect's way of asking the index: all matches, per-tier pages and counts."""
+    """The dialect's way of asking the index: the three tiers as conditions on the index
+    table, each read newest first. Counting stops past ``COUNT_CAP`` matches."""
 
     def __init__(self, session: Session, terms: Sequence[QueryTerm]) -> None:
         self.session = session
-        self.pg = is_postgres(session)
         indexable = [t for t in terms if t.indexable]
-        if self.pg:
-            self.all = " & ".join(_tsquery(t) for t in indexable)
-            self.title = " & ".join(_tsquery(t, "A") for t in indexable)
-            self.title_authors = " & ".join(_tsquery(t, "AB") for t in indexable)
+        if is_postgres(session):
+            self.key = "search_key"
+            self.params = {
+                "q": " & ".join(_tsquery(t) for t in indexable),
+                "qa": " & ".join(_tsquery(t, "A") for t in indexable),
+                "qab": " & ".join(_tsquery(t, "AB") for t in indexable),
+            }
+            match = "doc @@ CAST(:{} AS tsquery)".format
+            self.any = match("q")
+            self.tiers = [
+                match("qa"),
+                f"{match('qab')} AND NOT {match('qa')}",
+                f"{match('q')} AND NOT {match('qab')}",
+            ]
         else:
-            self.all = " AND ".join(f"({_fts5(t)})" for t in indexable)
-            self.title = f"{{title}} : ({self.all})"
-            self.title_authors = f"{{title authors}} : ({self.all})"
+            self.key = "rowid"
+            everything = " AND ".join(f"({_fts5(t)})" for t in indexable)
+            title = f"{{title}} : ({everything})"
+            head = f"{{title authors}} : ({everything})"
+            self.params = {
+                "q": everything,
+                "q0": title,
+                "q1": f"({head}) NOT ({title})",
+                "q2": f"({everything}) NOT ({head})",
+            }
+            self.any = "paper_fts MATCH :q"
+            self.tiers = [f"paper_fts MATCH :q{tier}" for tier in range(3)]
+        self.usable = bool(indexable)
 
-    def keys(self) -> list[int]:
-        if self.pg:
-            sql = "SELECT search_key FROM paper_fts WHERE doc @@ CAST(:q AS tsquery)"
-        else:
-            sql = "SELECT rowid FROM paper_fts WHERE paper_fts MATCH :q"
-        return list(self.session.scalars(text(sql), {"q": self.all}))
+    def matching_keys(self) -> Select[Any]:
+        """Every key the index matches, as a subquery."""
+        return (
+            select(literal_column(self.key, BigInteger))
+            .select_from(text("paper_fts"))
+            .where(text(self.any).bindparams(q=self.params["q"]))
+        )
 
-    def page(self, offset: int, limit: int) -> tuple[list[int], int]:
-        """Keys of one page in (tier, newest) order, and the number of matches."""
-        if self.pg:
-            params = {"q": self.all, "qa": self.title, "qab": self.title_authors}
-            total = self.session.scalar(
-                text("SELECT count(*) FROM paper_fts WHERE doc @@ CAST(:q AS tsquery)"), params
-            )
-            found = self.session.scalars(
-                text(
-                    "SELECT search_key FROM paper_fts WHERE doc @@ CAST(:q AS tsquery) "
-                    "ORDER BY CASE WHEN doc @@ CAST(:qa AS tsquery) THEN 0 "
-                    "WHEN doc @@ CAST(:qab AS tsquery) THEN 1 ELSE 2 END, search_key DESC "
-                    "LIMIT :limit OFFSET :offset"
-                ),
-                {**params, "limit": limit, "offset": offset},
-            ).all()
-            return list(found), total or 0
-        tiers = [
-            self.title,
-            f"({self.title_authors}) NOT ({self.title})",
-            f"({self.all}) NOT ({self.title_authors})",
-        ]
+    def candidates(self, tier: int, below: int | None, limit: int | None) -> Select[Any]:
+        """Keys the index puts in ``tier``, newest first, older than ``below``."""
+        condition = self.tiers[tier] + ("" if below is None else f" AND {self.key} < :below")
+        values = {**self.params, "below": below}
+        used = {name: values[name] for name in re.findall(r":(\w+)", condition)}
+        stmt = (
+            select(literal_column(self.key, BigInteger).label("key"))
+            .select_from(text("paper_fts"))
+            .where(text(condition).bindparams(**used))
+            .order_by(literal_column(self.key).desc())
+        )
+        return stmt.limit(limit) if limit else stmt
+
+    def page(self, offset: int, limit: int, cap: int) -> tuple[list[int], int]:
+        """Keys of one page in (tier, newest) order, and the number of matches (at most
+        ``cap + 1``: past the cap, "more than that" is all a reader needs)."""
         keys: list[int] = []
         total = 0
-        for query in tiers:
+        for condition in self.tiers:
+            room = cap + 1 - total
+            if room <= 0:
+                break
             count = (
                 self.session.scalar(
-                    text("SELECT count(*) FROM paper_fts WHERE paper_fts MATCH :q"), {"q": query}
+                    text(
+                        f"SELECT count(*) FROM (SELECT 1 FROM paper_fts WHERE {condition} LIMIT :room) hits"
+                    ),
+                    {**self.params, "room": room},
                 )
                 or 0
             )
-            start = max(0, offset - total)
-            want = limit - len(keys)
+            start, want = max(0, offset - total), limit - len(keys)
             if want > 0 and start < count:
-                keys += list(
-                    self.session.scalars(
-                        text(
-                            "SELECT rowid FROM paper_fts WHERE paper_fts MATCH :q "
-                            "ORDER BY rowid DESC LIMIT :limit OFFSET :offset"
-                        ),
-                        {"q": query, "limit": want, "offset": start},
-                    ).all()
-                )
+                keys += self.session.scalars(
+                    text(
+                        f"SELECT {self.key} FROM paper_fts WHERE {condition} "
+                        f"ORDER BY {self.key} DESC LIMIT :limit OFFSET :offset"
+                    ),
+                    {**self.params, "limit": want, "offset": start},
+                ).all()
             total += count
         return keys, total
 
@@ -182,34 +203,39 @@ def _ids_for_keys(session: Session, keys: Sequence[int]) -> list[int]:
     return [by_key[k] for k in keys if k in by_key]
 
 
-def search_papers(session: Session, query: str, offset: int = 0, limit: int = 5) -> Page:
-    """Papers matching every word of ``query``, best first (see the module docstring)."""
+def search_papers(
+    session: Session, query: str, offset: int = 0, limit: int = 5, cap: int = COUNT_CAP
+) -> Page:
+    """Papers matching every word of ``query``, best first (see the module docstring);
+    matches are counted up to ``cap``."""
     terms = parse_query(query)
     if not terms:
         return Page((), 0, offset, limit)
     index = _Index(session, terms)
     if all(_EXACT_TERM_RE.fullmatch(t.text) and t.indexable for t in terms):
-        keys, total = index.page(offset, limit)
-        return Page(tuple(views_for(session, _ids_for_keys(session, keys))), total, offset, limit)
-
-    stmt = select(Paper.search_key, Paper.id, Paper.search_text)
-    if not index.all:
-        # Nothing indexable (one syllable, punctuation): a scan.
-        return scan_page(session, query, offset, limit)
-    candidates = index.keys()
-    rows: list[Sequence] = []
-    for start in range(0, len(candidates), 5000):
-        chunk = candidates[start : start + 5000]
-        rows += session.execute(stmt.where(Paper.search_key.in_(chunk))).all()
-    return _ranked_page(session, terms, rows, offset, limit)
+        keys, total = index.page(offset, limit, cap)
+        views = tuple(views_for(session, _ids_for_keys(session, keys)))
+        return Page(views, min(total, cap), offset, limit, total > cap)
+    return _checked_page(session, terms, index if index.usable else None, offset, limit, cap)
 
 
-def _ranked_page(
-    session: Session, terms: Sequence[QueryTerm], rows: Iterable[Sequence], offset: int, limit: int
+def _checked_page(
+    session: Session,
+    terms: Sequence[QueryTerm],
+    index: _Index | None,
+    offset: int,
+    limit: int,
+    cap: int | None = None,
 ) -> Page:
-    """Check candidate rows (key, id, folded text) exactly and page them in search order."""
+    """Terms the index cannot answer exactly: the database narrows candidates (by the index
+    where it can, and by substring), then each is checked exactly (:func:`term_matches`)."""
+    stmt: Select[Any] = select(Paper.search_key, Paper.id, Paper.search_text)  # type: ignore[assignment]
+    for term in terms:
+        stmt = stmt.where(Paper.search_text.contains(term.text, autoescape=True))
+    if index is not None and cap is not None:
+        return _streamed_page(session, terms, index, stmt, offset, limit, cap)
     ranked = []
-    for key, paper_id, folded in rows:
+    for key, paper_id, folded in session.execute(stmt):
         tier = _tier(terms, folded)
         if tier is not None:
             ranked.append((tier, -key, paper_id))
@@ -218,16 +244,52 @@ def _ranked_page(
     return Page(tuple(views_for(session, ids)), len(ranked), offset, limit)
 
 
+def _streamed_page(
+    session: Session,
+    terms: Sequence[QueryTerm],
+    index: _Index,
+    stmt: Select[Any],
+    offset: int,
+    limit: int,
+    cap: int,
+) -> Page:
+    """Check candidates tier by tier, newest first, and stop once the page is known and the
+    count has passed ``cap``. A row's true tier is never before the index's tier for it, so
+    the (small) title and author tiers are read whole and the summary tier is streamed."""
+    found: list[list[tuple[int, int]]] = [[], [], []]  # per true tier: (key, paper id)
+    need = offset + limit
+    settled_to: int | None = None  # summary-tier rows are all known down to this key
+    for tier in range(3):
+        below: int | None = None
+        while True:
+            keys = session.scalars(index.candidates(tier, below, STREAM_CHUNK)).all()
+            if not keys:
+                settled_to = None
+                break
+            for key, paper_id, folded in session.execute(stmt.where(Paper.search_key.in_(keys))):
+                true_tier = _tier(terms, folded)
+                if true_tier is not None:
+                    found[true_tier].append((key, paper_id))
+            below = settled_to = keys[-1]
+            if tier == 2:
+                ahead = len(found[0]) + len(found[1]) + sum(1 for k, _ in found[2] if k >= below)
+                if ahead >= need and sum(map(len, found)) > cap:
+                    break
+    ordered = [
+        paper_id
+        for tier, rows in enumerate(found)
+        for key, paper_id in sorted(rows, reverse=True)
+        if tier < 2 or settled_to is None or key >= settled_to
+    ]
+    total = sum(map(len, found))
+    ids = ordered[offset : offset + limit]
+    return Page(tuple(views_for(session, ids)), min(total, cap), offset, limit, total > cap)
+
+
 def scan_page(session: Session, query: str, offset: int = 0, limit: int = 5) -> Page:
     """The same answer as :func:`search_papers` without the index: a LIKE scan of every
-    paper's folded text (the fallback for unindexable terms, and the benchmark's baseline)."""
-    terms = parse_query(query)
-    if not terms:
-        return Page((), 0, offset, limit)
-    stmt = select(Paper.search_key, Paper.id, Paper.search_text)
-    for term in terms:
-        stmt = stmt.where(Paper.search_text.contains(term.text, autoescape=True))
-    return _ranked_page(session, terms, session.execute(stmt), offset, limit)
+    paper's folded text (the benchmark's baseline)."""
+    return _checked_page(session, parse_query(query), None, offset, limit)
 
 
 def scan_search(session: Session, query: str) -> set[str]:
