@@ -117,16 +117,16 @@ def _is_word_char(ch: str) -> bool:
     return ch.isalnum() and not _HANGUL_RE.match(ch)
 
 
-def term_matches(term: str, folded_text: str) -> bool:
-    """The meaning of a search term: a substring of the folded text; a term that begins with
-    a Latin letter or digit must also begin a word there (``mod`` finds ``model``, ``odel``
-    does not)."""
+def term_matches(term: str, folded_text: str, end: int | None = None) -> bool:
+    """The meaning of a search term: a substring of the folded text (up to ``end``); a term
+    that begins with a Latin letter or digit must also begin a word there (``mod`` finds
+    ``model``, ``odel`` does not)."""
     if not term:
         return False
     anchored = _is_word_char(term[0])
-    start = folded_text.find(term)
+    start = folded_text.find(term, 0, end)
     while start >= 0:
         if not anchored or start == 0 or not _is_word_char(folded_text[start - 1]):
             return True
-        start = folded_text.find(term, start + 1)
+        start = folded_text.find(term, start + 1, end)
     return False

@@ -188,13 +188,13 @@ class _Index:
 
 def _tier(terms: Sequence[QueryTerm], folded: str) -> int | None:
     """0: every term in the title; 1: in title or authors; 2: anywhere; None: no match."""
-    title, authors, _summary = folded.split(FIELD_SEPARATOR)
+    title_end = folded.find(FIELD_SEPARATOR)
+    if all(term_matches(t.text, folded, title_end) for t in terms):
+        return 0
     if not all(term_matches(t.text, folded) for t in terms):
         return None
-    if all(term_matches(t.text, title) for t in terms):
-        return 0
-    head = title + FIELD_SEPARATOR + authors
-    return 1 if all(term_matches(t.text, head) for t in terms) else 2
+    head_end = folded.find(FIELD_SEPARATOR, title_end + 1)
+    return 1 if all(term_matches(t.text, folded, head_end) for t in terms) else 2
 
 
 def _ids_for_keys(session: Session, keys: Sequence[int]) -> list[int]:
