@@ -33,6 +33,7 @@ from bot.store.subscriptions import SubscriptionView
 log = logging.getLogger(__name__)
 
 WORKERS = 24
+SUBSCRIPTION_PAGE = 500
 
 
 @dataclass
@@ -83,8 +84,6 @@ class Deliverer:
         if report.day is None or self.stopping:
             return report
         day = report.day
-        chats = await db(subs.active_subscriptions, chat_ids)
-        report.chats = len(chats)
         # Chats with the same filters get the same digest: render it once per pass.
         day_papers = await db(queries.top_papers, day)
         digests: dict[tuple[int, int, tuple[str, ...]], list[Message]] = {}
@@ -96,24 +95,37 @@ class Deliverer:
                 digests[key] = digest_messages(day, papers, len(day_papers)) if papers else []
             return digests[key]
 
-        queue: asyncio.Queue[SubscriptionView] = asyncio.Queue()
-        for chat in chats:
-            queue.put_nowait(chat)
+        # Chats are read a page at a time into a short queue: memory does not grow with
+        # the number of subscribers.
+        queue: asyncio.Queue[SubscriptionView | None] = asyncio.Queue(maxsize=2 * self.workers)
+
+        async def produce() -> None:
+            after = None
+            try:
+                while not self.stopping:
+                    page = await db(subs.active_subscriptions, chat_ids, after, SUBSCRIPTION_PAGE)
+                    for chat in page:
+                        report.chats += 1
+                        await queue.put(chat)
+                    if len(page) < SUBSCRIPTION_PAGE:
+                        break
+                    after = page[-1].chat_id
+            finally:
+                for _ in range(self.workers):
+                    await queue.put(None)
 
         async def worker() -> None:
-            while not self.stopping:
-                try:
-                    chat = queue.get_nowait()
-                except asyncio.QueueEmpty:
-                    return
+            while (chat := await queue.get()) is not None:
+                if self.stopping:
+                    report.postponed += 1
+                    continue
                 try:
                     await self._deliver(chat, digest_of(chat), report)
                 except Exception:  # one chat's failure must not stop the others
                     report.postponed += 1
                     log.exception("delivery to chat %s failed", chat.chat_id)
 
-        await asyncio.gather(*(worker() for _ in range(min(self.workers, len(chats)))))
-        report.postponed += queue.qsize()
+        await asyncio.gather(produce(), *(worker() for _ in range(self.workers)))
         log.info("delivery pass %s", report.summary())
         return report
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from datetime import time
+from typing import cast
 from zoneinfo import ZoneInfo
 
 from telegram.ext import Application
@@ -60,9 +61,9 @@ async def _deliver_and_record(context: BotContext, chat_ids: list[int]) -> None:
 
 async def slot_job(context: BotContext) -> None:
     assert context.job is not None
-    slot: tuple[str, ...] = tuple(context.job.data)  # type: ignore[arg-type]
-    chats = await context.services.db(subs.active_subscriptions)
-    await _deliver_and_record(context, [c.chat_id for c in chats if c.slot == slot])
+    send_time, zone = cast(tuple[str, str], context.job.data)
+    chat_ids = await context.services.db(subs.slot_chat_ids, (send_time, zone))
+    await _deliver_and_record(context, chat_ids)
 
 
 async def catch_up(context: BotContext) -> None:

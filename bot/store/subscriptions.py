@@ -147,12 +147,26 @@ def migrate_chat(session: Session, old_id: int, new_id: int) -> None:
 
 
 def active_subscriptions(
-    session: Session, chat_ids: Sequence[int] | None = None
+    session: Session,
+    chat_ids: Sequence[int] | None = None,
+    after: int | None = None,
+    limit: int | None = None,
 ) -> list[SubscriptionView]:
+    """Active subscriptions by chat id (optionally only ``chat_ids``; a page after ``after``)."""
     stmt = select(Subscription).where(Subscription.active).order_by(Subscription.chat_id)
     if chat_ids is not None:
         stmt = stmt.where(Subscription.chat_id.in_(chat_ids))
-    return [_view(s) for s in session.scalars(stmt)]
+    if after is not None:
+        stmt = stmt.where(Subscription.chat_id > after)
+    return [_view(s) for s in session.scalars(stmt.limit(limit))]
+
+
+def slot_chat_ids(session: Session, slot: tuple[str, str]) -> list[int]:
+    """Active chats whose digest time is this (HH:MM, time zone)."""
+    stmt = select(Subscription.chat_id).where(
+        Subscription.active, Subscription.send_time == slot[0], Subscription.timezone == slot[1]
+    )
+    return list(session.scalars(stmt))
 
 
 def active_slots(session: Session) -> list[tuple[str, str]]:
