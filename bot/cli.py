@@ -20,10 +20,10 @@ from sqlalchemy.exc import SQLAlchemyError
 from tqdm import tqdm
 
 from bot.config import Settings
-from bot.digest import Digest, DigestError, read_digest
+from bot.digest import DigestError, read_digest
 from bot.store import queries
 from bot.store.db import open_store
-from bot.store.ingest import LoadReport, store_digest
+from bot.store.ingest import LoadReport, PreparedDigest, prepare, store_digest
 
 log = logging.getLogger(__name__)
 
@@ -43,14 +43,14 @@ def digest_files(paths: Sequence[str]) -> tuple[list[Path], list[DigestError]]:
     return files, missing
 
 
-def _parse(path: Path) -> Digest | DigestError:
+def _parse(path: Path) -> PreparedDigest | DigestError:
     try:
-        return read_digest(path)
+        return prepare(read_digest(path))
     except DigestError as exc:
         return exc
 
 
-def parse_files(files: Sequence[Path]) -> Iterator[Digest | DigestError]:
+def parse_files(files: Sequence[Path]) -> Iterator[PreparedDigest | DigestError]:
     """Parsed files in order; many files are parsed in parallel worker processes."""
     if len(files) < 16:
         yield from map(_parse, files)

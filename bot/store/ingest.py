@@ -10,14 +10,14 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from typing import cast
+from typing import Any, cast
 
 from sqlalchemy import Table, bindparam, delete, insert, select, update
 from sqlalchemy.orm import Session
 
 from bot import digest as dg
 from bot.store.models import AuthorWord, DigestDay, Entry, Paper, PaperAuthor
-from bot.store.search import index_papers, search_text, unindex_keys
+from bot.store.search import IndexFields, index_fields, index_papers, search_text, unindex_keys
 from bot.textindex import fold, name_words
 
 _CHUNK = 500
@@ -53,31 +53,69 @@ def _chunks(items: list, size: int = _CHUNK) -> Iterable[list]:
         yield items[start : start + size]
 
 
-def _paper_values(paper: dg.Paper) -> dict:
-    return {
-        "arxiv_id": paper.arxiv_id,
-        "title": paper.title,
-        "url": paper.url,
-        "authors": paper.authors,
-        "summary": [[b.key, b.text] for b in paper.summary],
-        "media_kind": paper.media.kind if paper.media else None,
-        "media_url": paper.media.url if paper.media else None,
-        "search_text": search_text(
-            paper.title, paper.authors, (b.as_text() for b in paper.summary)
-        ),
-    }
+@dataclass
+class PreparedPaper:
+    """A paper with everything derived from it that needs no database: its row values,
+    its index terms and its authors' folded names and words."""
+
+    arxiv_id: str
+    votes: int | None
+    values: dict[str, Any]
+    index: IndexFields
+    authors: list[tuple[str, str, list[str]]]  # (name, folded, words)
 
 
-def _store_day(session: Session, day: dg.DigestDay, source: str, report: LoadReport) -> set[int]:
+@dataclass
+class PreparedDigest:
+    source: str
+    days: list[tuple[date, list[PreparedPaper]]]
+    warnings: list[str]
+
+
+def prepare(digest: dg.Digest) -> PreparedDigest:
+    """Pure work before storing (run in the parse workers when loading many files)."""
+    days = []
+    for day in digest.days:
+        papers = []
+        for paper in day.papers:
+            folded = search_text(paper.title, paper.authors, (b.as_text() for b in paper.summary))
+            values = {
+                "arxiv_id": paper.arxiv_id,
+                "title": paper.title,
+                "url": paper.url,
+                "authors": paper.authors,
+                "summary": [[b.key, b.text] for b in paper.summary],
+                "media_kind": paper.media.kind if paper.media else None,
+                "media_url": paper.media.url if paper.media else None,
+                "search_text": folded,
+            }
+            authors = [
+                (n, fold(n), [w[:64] for w in dict.fromkeys(name_words(n))]) for n in paper.authors
+            ]
+            papers.append(
+                PreparedPaper(paper.arxiv_id, paper.votes, values, index_fields(folded), authors)
+            )
+        days.append((day.day, papers))
+    return PreparedDigest(digest.source, days, list(digest.warnings))
+
+
+def _store_day(
+    session: Session,
+    day: date,
+    papers: list[PreparedPaper],
+    source: str,
+    report: LoadReport,
+    fresh_terms: dict[int, IndexFields],
+) -> set[int]:
     """Write one day's papers and entries; return the ids of every paper it touched."""
-    ids = [p.arxiv_id for p in day.papers]
+    ids = [p.arxiv_id for p in papers]
     existing: dict[str, int] = {}
     for chunk in _chunks(ids):
         rows = session.execute(select(Paper.arxiv_id, Paper.id).where(Paper.arxiv_id.in_(chunk)))
         existing.update(rows.all())
-    old_entries = set(session.scalars(select(Entry.paper_id).where(Entry.day == day.day)))
-    placeholder = {"latest_day": day.day, "search_key": 0}
-    new_rows = [_paper_values(p) | placeholder for p in day.papers if p.arxiv_id not in existing]
+    old_entries = set(session.scalars(select(Entry.paper_id).where(Entry.day == day)))
+    placeholder = {"latest_day": day, "search_key": 0}
+    new_rows = [p.values | placeholder for p in papers if p.arxiv_id not in existing]
     conn = session.connection()
     if new_rows:
         returning = insert(PAPER).returning(
@@ -88,35 +126,34 @@ def _store_day(session: Session, day: dg.DigestDay, source: str, report: LoadRep
         )
     new_ids = {r["arxiv_id"] for r in new_rows}
     updates = [
-        _paper_values(p) | {"pid": existing[p.arxiv_id]}
-        for p in day.papers
-        if p.arxiv_id not in new_ids
+        p.values | {"pid": existing[p.arxiv_id]} for p in papers if p.arxiv_id not in new_ids
     ]
     if updates:
         conn.execute(update(PAPER).where(PAPER.c.id == bindparam("pid")), updates)
 
     day_values = {"source": source, "loaded_at": datetime.now(UTC)}
-    if session.get(DigestDay, day.day) is None:
-        conn.execute(insert(DigestDay), day_values | {"day": day.day})
+    if session.get(DigestDay, day) is None:
+        conn.execute(insert(DigestDay), day_values | {"day": day})
     else:
-        conn.execute(update(DigestDay).where(DigestDay.day == day.day), day_values)
-    conn.execute(delete(ENTRY).where(ENTRY.c.day == day.day))
+        conn.execute(update(DigestDay).where(DigestDay.day == day), day_values)
+    conn.execute(delete(ENTRY).where(ENTRY.c.day == day))
     conn.execute(
         insert(ENTRY),
         [
-            {"day": day.day, "paper_id": existing[p.arxiv_id], "position": i, "votes": p.votes}
-            for i, p in enumerate(day.papers)
+            {"day": day, "paper_id": existing[p.arxiv_id], "position": i, "votes": p.votes}
+            for i, p in enumerate(papers)
         ],
     )
-    touched = {existing[p.arxiv_id] for p in day.papers}
+    touched = {existing[p.arxiv_id] for p in papers}
+    fresh_terms.update((existing[p.arxiv_id], p.index) for p in papers)
     report.added += len(touched - old_entries)
     report.replaced += len(touched & old_entries)
     report.removed += len(old_entries - touched)
-    _store_authors(session, day.papers, existing)
+    _store_authors(session, papers, existing)
     return touched | old_entries
 
 
-def _store_authors(session: Session, papers: list[dg.Paper], ids: dict[str, int]) -> None:
+def _store_authors(session: Session, papers: list[PreparedPaper], ids: dict[str, int]) -> None:
     paper_ids = [ids[p.arxiv_id] for p in papers]
     for chunk in _chunks(paper_ids):
         session.execute(delete(PaperAuthor).where(PaperAuthor.paper_id.in_(chunk)))
@@ -124,14 +161,11 @@ def _store_authors(session: Session, papers: list[dg.Paper], ids: dict[str, int]
     authors, words = [], []
     for paper in papers:
         paper_id = ids[paper.arxiv_id]
-        for position, name in enumerate(paper.authors):
+        for position, (name, folded, name_words_) in enumerate(paper.authors):
             authors.append(
-                {"paper_id": paper_id, "position": position, "name": name, "folded": fold(name)}
+                {"paper_id": paper_id, "position": position, "name": name, "folded": folded}
             )
-            words += [
-                {"paper_id": paper_id, "position": position, "word": w[:64]}
-                for w in dict.fromkeys(name_words(name))
-            ]
+            words += [{"paper_id": paper_id, "position": position, "word": w} for w in name_words_]
     conn = session.connection()
     if authors:
         conn.execute(insert(cast(Table, PaperAuthor.__table__)), authors)
@@ -139,8 +173,9 @@ def _store_authors(session: Session, papers: list[dg.Paper], ids: dict[str, int]
         conn.execute(insert(cast(Table, AuthorWord.__table__)), words)
 
 
-def _refresh(session: Session, paper_ids: set[int]) -> None:
-    """Recompute recency and the index row of touched papers; drop papers left on no day."""
+def _refresh(session: Session, paper_ids: set[int], fresh_terms: dict[int, IndexFields]) -> None:
+    """Recompute recency and the index row of touched papers; drop papers left on no day.
+    ``fresh_terms`` holds the index terms of papers just written (others are recomputed)."""
     ids = sorted(paper_ids)
     latest: dict[int, tuple[date, int]] = {}
     old_keys: list[int] = []
@@ -164,19 +199,22 @@ def _refresh(session: Session, paper_ids: set[int]) -> None:
             for i, (day, position) in latest.items()
         ],
     )
-    for chunk in _chunks(list(latest)):
-        rows = session.execute(
-            select(Paper.search_key, Paper.search_text).where(Paper.id.in_(chunk))
-        ).all()
-        index_papers(session, rows)
+    keys = {i: search_key(day, position) for i, (day, position) in latest.items()}
+    index_papers(session, ((keys[i], terms) for i, terms in fresh_terms.items() if i in keys))
+    others = [i for i in latest if i not in fresh_terms]
+    for chunk in _chunks(others):
+        rows = session.execute(select(Paper.id, Paper.search_text).where(Paper.id.in_(chunk)))
+        index_papers(session, [(keys[i], index_fields(folded)) for i, folded in rows])
 
 
-def store_digest(session: Session, digest: dg.Digest) -> LoadReport:
+def store_digest(session: Session, digest: dg.Digest | PreparedDigest) -> LoadReport:
     """Store every day of a parsed digest (the caller commits, so a file is all or nothing)."""
-    report = LoadReport(warnings=list(digest.warnings))
+    prepared = digest if isinstance(digest, PreparedDigest) else prepare(digest)
+    report = LoadReport(warnings=list(prepared.warnings))
     touched: set[int] = set()
-    for day in digest.days:
-        touched |= _store_day(session, day, digest.source, report)
-        report.days.append(day.day)
-    _refresh(session, touched)
+    fresh_terms: dict[int, IndexFields] = {}
+    for day, papers in prepared.days:
+        touched |= _store_day(session, day, papers, prepared.source, report, fresh_terms)
+        report.days.append(day)
+    _refresh(session, touched, fresh_terms)
     return report

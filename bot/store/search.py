@@ -52,12 +52,18 @@ def _tsvector(fields: Sequence[tuple[str, str]]) -> str:
     return " ".join(f"'{term}':{','.join(p)}" for term, p in positions.items())
 
 
-def index_papers(session: Session, papers: Iterable[tuple[int, str]]) -> None:
-    """Add papers, given as (search key, folded search text), to the index."""
-    rows = []
-    for key, folded in papers:
-        title, authors, summary = folded.split(FIELD_SEPARATOR)
-        rows.append((key, index_terms(title), index_terms(authors), index_terms(summary)))
+IndexFields = tuple[str, str, str]  # index terms of the title, the authors, the summary
+
+
+def index_fields(folded: str) -> IndexFields:
+    """The index terms of a paper, from its folded search text."""
+    title, authors, summary = folded.split(FIELD_SEPARATOR)
+    return index_terms(title), index_terms(authors), index_terms(summary)
+
+
+def index_papers(session: Session, papers: Iterable[tuple[int, IndexFields]]) -> None:
+    """Add papers, given as (search key, index fields), to the index."""
+    rows = [(key, *fields) for key, fields in papers]
     if not rows:
         return
     if is_postgres(session):
