@@ -28,7 +28,7 @@ from bot.textindex import QueryTerm, fold, index_terms, parse_query, term_matche
 FIELD_SEPARATOR = "\x1f"
 _EXACT_TERM_RE = re.compile(r"[\uac00-\ud7a3\u3131-\u318e]{2,}|[^\W_\uac00-\ud7a3\u3131-\u318e]+")
 _PG_MAX_POSITION = 16383
-COUNT_CAP = 1000  # matches counted exactly; beyond, a page says "1,000+"
+COUNT_CAP = 300  # matches counted exactly; beyond, a page says "300+" (60 pages)
 STREAM_CHUNK = 400  # candidates checked per round when streaming
 
 
@@ -261,31 +261,31 @@ def _streamed_page(
 ) -> Page:
     """Check candidates tier by tier, newest first, and stop once the page is known and the
     count has passed ``cap``. A row's true tier is never before the index's tier for it, so
-    the (small) title and author tiers are read whole and the summary tier is streamed."""
+    while the index's tier ``t`` is read, the rows of every earlier tier are all known, and
+    those of tier ``t`` down to the last key read."""
     found: list[list[tuple[int, int]]] = [[], [], []]  # per true tier: (key, paper id)
     need = offset + limit
-    settled_to: int | None = None  # summary-tier rows are all known down to this key
+    stopped: tuple[int, int] | None = None  # (tier, key): settled up to there
     for tier in range(3):
         below: int | None = None
-        while True:
+        while stopped is None:
             keys = session.scalars(index.candidates(tier, below, STREAM_CHUNK)).all()
             if not keys:
-                settled_to = None
                 break
             for key, paper_id, folded in session.execute(stmt.where(Paper.search_key.in_(keys))):
                 true_tier = _tier(terms, folded)
                 if true_tier is not None:
                     found[true_tier].append((key, paper_id))
-            below = settled_to = keys[-1]
-            if tier == 2:
-                ahead = len(found[0]) + len(found[1]) + sum(1 for k, _ in found[2] if k >= below)
-                if ahead >= need and sum(map(len, found)) > cap:
-                    break
+            below = keys[-1]
+            ahead = sum(len(rows) for rows in found[:tier])
+            ahead += sum(1 for key, _ in found[tier] if key >= below)
+            if ahead >= need and sum(map(len, found)) > cap:
+                stopped = (tier, below)
     ordered = [
         paper_id
         for tier, rows in enumerate(found)
         for key, paper_id in sorted(rows, reverse=True)
-        if tier < 2 or settled_to is None or key >= settled_to
+        if stopped is None or tier < stopped[0] or (tier == stopped[0] and key >= stopped[1])
     ]
     total = sum(map(len, found))
     ids = ordered[offset : offset + limit]
