@@ -93,12 +93,15 @@ def main() -> None:
     parser.add_argument("--copies", type=int, default=41)
     parser.add_argument("--database-url")
     parser.add_argument("--keep", help="reuse (or leave) the SQLite database at this path")
+    parser.add_argument(
+        "--reuse", action="store_true", help="use the papers already in the database"
+    )
     parser.add_argument("--runs", type=int, default=60)
     args = parser.parse_args()
     tmp = tempfile.TemporaryDirectory()
     url = args.database_url or f"sqlite:///{args.keep or tmp.name + '/search.sqlite3'}"
     engine = make_engine(url)
-    reuse = bool(args.keep) and Path(args.keep).exists()
+    reuse = args.reuse or (bool(args.keep) and Path(args.keep).exists())
     if not reuse:
         drop_schema(engine)
     init_schema(engine)

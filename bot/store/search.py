@@ -119,7 +119,6 @@ class _Index:
                 "qab": " & ".join(_tsquery(t, "AB") for t in indexable),
             }
             match = "doc @@ CAST(:{} AS tsquery)".format
-            self.any = match("q")
             self.tiers = [
                 match("qa"),
                 f"{match('qab')} AND NOT {match('qa')}",
@@ -136,17 +135,8 @@ class _Index:
                 "q1": f"({head}) NOT ({title})",
                 "q2": f"({everything}) NOT ({head})",
             }
-            self.any = "paper_fts MATCH :q"
             self.tiers = [f"paper_fts MATCH :q{tier}" for tier in range(3)]
         self.usable = bool(indexable)
-
-    def matching_keys(self) -> Select[Any]:
-        """Every key the index matches, as a subquery."""
-        return (
-            select(literal_column(self.key, BigInteger))
-            .select_from(text("paper_fts"))
-            .where(text(self.any).bindparams(q=self.params["q"]))
-        )
 
     def candidates(self, tier: int, below: int | None, limit: int | None) -> Select[Any]:
         """Keys the index puts in ``tier``, newest first, older than ``below``."""
@@ -222,26 +212,24 @@ def search_papers(
         keys, total = index.page(offset, limit, cap)
         views = tuple(views_for(session, _ids_for_keys(session, keys)))
         return Page(views, min(total, cap), offset, limit, total > cap)
-    return _checked_page(session, terms, index if index.usable else None, offset, limit, cap)
+    if index.usable:
+        return _streamed_page(session, terms, index, _substring_filter(terms), offset, limit, cap)
+    return _scanned_page(session, terms, offset, limit)
 
 
-def _checked_page(
-    session: Session,
-    terms: Sequence[QueryTerm],
-    index: _Index | None,
-    offset: int,
-    limit: int,
-    cap: int | None = None,
-) -> Page:
-    """Terms the index cannot answer exactly: the database narrows candidates (by the index
-    where it can, and by substring), then each is checked exactly (:func:`term_matches`)."""
+def _substring_filter(terms: Sequence[QueryTerm]) -> Select[Any]:
+    """Candidate rows whose folded text holds every term (a superset: anchoring is checked
+    afterwards by :func:`term_matches`)."""
     stmt: Select[Any] = select(Paper.search_key, Paper.id, Paper.search_text)  # type: ignore[assignment]
     for term in terms:
         stmt = stmt.where(Paper.search_text.contains(term.text, autoescape=True))
-    if index is not None and cap is not None:
-        return _streamed_page(session, terms, index, stmt, offset, limit, cap)
+    return stmt
+
+
+def _scanned_page(session: Session, terms: Sequence[QueryTerm], offset: int, limit: int) -> Page:
+    """Nothing indexable (one syllable, punctuation): every candidate is checked and ranked."""
     ranked = []
-    for key, paper_id, folded in session.execute(stmt):
+    for key, paper_id, folded in session.execute(_substring_filter(terms)):
         tier = _tier(terms, folded)
         if tier is not None:
             ranked.append((tier, -key, paper_id))
@@ -295,7 +283,7 @@ def _streamed_page(
 def scan_page(session: Session, query: str, offset: int = 0, limit: int = 5) -> Page:
     """The same answer as :func:`search_papers` without the index: a LIKE scan of every
     paper's folded text (the benchmark's baseline)."""
-    return _checked_page(session, parse_query(query), None, offset, limit)
+    return _scanned_page(session, parse_query(query), offset, limit)
 
 
 def scan_search(session: Session, query: str) -> set[str]:
