@@ -11,7 +11,7 @@ import asyncio
 import json
 import logging
 import sys
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import TextIO
@@ -21,6 +21,7 @@ from tqdm import tqdm
 
 from bot.config import Settings
 from bot.digest import DigestError, read_digest
+from bot.render import stats_lines
 from bot.store import queries
 from bot.store.db import open_store
 from bot.store.ingest import LoadReport, PreparedDigest, prepare, store_digest
@@ -115,17 +116,9 @@ def export(settings: Settings, out: TextIO = sys.stdout) -> int:
     return 0
 
 
-def format_stats(stats: queries.Stats) -> Iterable[str]:
-    yield f"papers: {stats.papers}"
-    yield f"days: {stats.days} ({stats.first_day or '-'} … {stats.last_day or '-'})"
-    yield f"day entries: {stats.entries}"
-    yield f"subscribed chats: {stats.subscribed_chats}"
-    yield f"last delivery: {stats.last_delivery or '-'}"
-
-
 def stats(settings: Settings, out: TextIO = sys.stdout) -> int:
     with open_store(settings.database_url) as Session, Session() as session:
-        for line in format_stats(queries.stats(session)):
+        for line in stats_lines(queries.stats(session)):
             print(line, file=out)
     return 0
 

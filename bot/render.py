@@ -14,7 +14,7 @@ from collections.abc import Iterable, Sequence
 from datetime import date
 
 from bot.digest import MediaKind, clean_text
-from bot.store.queries import Page, PaperView
+from bot.store.queries import Page, PaperView, Stats
 from bot.textindex import fold, term_matches
 
 MESSAGE_LIMIT = 4096
@@ -185,6 +185,15 @@ def split_message(blocks: Iterable[str], limit: int = MESSAGE_LIMIT) -> list[str
         size += length + (separator if len(current) > 1 else 0)
     flush()
     return messages
+
+
+def stats_lines(stats: Stats) -> Iterable[str]:
+    """Counts for operators, as plain lines (escape them for HTML)."""
+    yield f"papers: {stats.papers}"
+    yield f"days: {stats.days} ({stats.first_day or '-'} … {stats.last_day or '-'})"
+    yield f"day entries: {stats.entries}"
+    yield f"subscribed chats: {stats.subscribed_chats}"
+    yield f"last delivery: {stats.last_delivery or '-'}"
 
 
 def strip_html(message: str) -> str:

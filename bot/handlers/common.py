@@ -50,7 +50,6 @@ class Services:
     settings: Settings
     Session: sessionmaker[Session]
     admins: AdminCache = field(default_factory=AdminCache)
-    today: Callable[[], date] = field(default=lambda: datetime.now().date())
     deliverer: Deliverer | None = None
 
     async def db(self, work: Callable[..., T], *args: Any) -> T:
@@ -61,6 +60,10 @@ class Services:
                 return work(session, *args)
 
         return await asyncio.to_thread(run)
+
+    def today(self) -> date:
+        """Today in the digest's time zone (what "today" means to the readers)."""
+        return datetime.now(self.settings.tz).date()
 
     def is_operator(self, user_id: int | None) -> bool:
         return user_id is not None and user_id in self.settings.admin_ids

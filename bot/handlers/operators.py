@@ -6,7 +6,6 @@ from telegram import Document, Message, Update
 
 from bot import render
 from bot.arguments import LATEST, UsageError, command_args, parse_day_arg
-from bot.cli import format_stats
 from bot.digest import Digest, DigestError, decode_digest, parse_digest
 from bot.handlers.common import BotContext
 from bot.store import queries
@@ -78,7 +77,7 @@ async def stats(update: Update, context: BotContext) -> None:
     if message is None:
         return
     result = await context.services.db(queries.stats)
-    await message.reply_text(render.esc("\n".join(format_stats(result))))
+    await message.reply_text(render.esc("\n".join(render.stats_lines(result))))
 
 
 async def deliver(update: Update, context: BotContext) -> None:
