@@ -24,11 +24,17 @@ CREATE VIRTUAL TABLE IF NOT EXISTS paper_fts USING fts5(
     title, authors, summary, tokenize = 'unicode61 remove_diacritics 0', columnsize = 0
 )
 """
+# One tsvector per ranking tier (title; title and authors; everything): GIN keeps neither
+# weights nor positions, so a tier as a weight filter would recheck every candidate row.
 _POSTGRES_FTS = [
     """CREATE TABLE IF NOT EXISTS paper_fts (
         search_key BIGINT PRIMARY KEY,
+        title TSVECTOR NOT NULL,
+        head TSVECTOR NOT NULL,
         doc TSVECTOR NOT NULL
     )""",
+    "CREATE INDEX IF NOT EXISTS ix_paper_fts_title ON paper_fts USING GIN (title)",
+    "CREATE INDEX IF NOT EXISTS ix_paper_fts_head ON paper_fts USING GIN (head)",
     "CREATE INDEX IF NOT EXISTS ix_paper_fts_doc ON paper_fts USING GIN (doc)",
 ]
 

@@ -40,14 +40,14 @@ def search_text(title: str, authors: Iterable[str], summary: Iterable[str]) -> s
 # --- index maintenance -------------------------------------------------------------------
 
 
-def _tsvector(fields: Sequence[tuple[str, str]]) -> str:
-    """A ``tsvector`` literal with positions and weights; fields never share a phrase."""
+def _tsvector(fields: Sequence[str]) -> str:
+    """A ``tsvector`` literal with positions; fields never share a phrase."""
     positions: dict[str, list[str]] = defaultdict(list)
     position = 0
-    for terms, weight in fields:
+    for terms in fields:
         for term in terms.split():
             position = min(position + 1, _PG_MAX_POSITION)
-            positions[term].append(f"{position}{weight}")
+            positions[term].append(str(position))
         position += 2  # a gap, so that a phrase cannot run from one field into the next
     return " ".join(f"'{term}':{','.join(p)}" for term, p in positions.items())
 
@@ -68,8 +68,19 @@ def index_papers(session: Session, papers: Iterable[tuple[int, IndexFields]]) ->
         return
     if is_postgres(session):
         session.execute(
-            text("INSERT INTO paper_fts (search_key, doc) VALUES (:k, CAST(:doc AS tsvector))"),
-            [{"k": k, "doc": _tsvector([(t, "A"), (a, "B"), (s, "D")])} for k, t, a, s in rows],
+            text(
+                "INSERT INTO paper_fts (search_key, title, head, doc) VALUES (:k, "
+                "CAST(:title AS tsvector), CAST(:head AS tsvector), CAST(:doc AS tsvector))"
+            ),
+            [
+                {
+                    "k": k,
+                    "title": _tsvector([t]),
+                    "head": _tsvector([t, a]),
+                    "doc": _tsvector([t, a, s]),
+                }
+                for k, t, a, s in rows
+            ],
         )
     else:
         session.execute(
@@ -94,12 +105,12 @@ def _fts5(term: QueryTerm) -> str:
     return " AND ".join(parts)
 
 
-def _tsquery(term: QueryTerm, weights: str = "") -> str:
+def _tsquery(term: QueryTerm) -> str:
     parts = []
     for tokens, prefix in term.phrases:
-        lexemes = [f"'{t}':{weights}" if weights else f"'{t}'" for t in tokens]
+        lexemes = [f"'{t}'" for t in tokens]
         if prefix:
-            lexemes[-1] = f"'{tokens[-1]}':*{weights}"
+            lexemes[-1] += ":*"
         parts.append("(" + " <-> ".join(lexemes) + ")")
     return " & ".join(parts)
 
@@ -113,16 +124,12 @@ class _Index:
         indexable = [t for t in terms if t.indexable]
         if is_postgres(session):
             self.key = "search_key"
-            self.params = {
-                "q": " & ".join(_tsquery(t) for t in indexable),
-                "qa": " & ".join(_tsquery(t, "A") for t in indexable),
-                "qab": " & ".join(_tsquery(t, "AB") for t in indexable),
-            }
-            match = "doc @@ CAST(:{} AS tsquery)".format
+            self.params = {"q": " & ".join(_tsquery(t) for t in indexable)}
+            match = "{} @@ CAST(:q AS tsquery)".format
             self.tiers = [
-                match("qa"),
-                f"{match('qab')} AND NOT {match('qa')}",
-                f"{match('q')} AND NOT {match('qab')}",
+                match("title"),
+                f"{match('head')} AND NOT {match('title')}",
+                f"{match('doc')} AND NOT {match('head')}",
             ]
         else:
             self.key = "rowid"
