@@ -19,11 +19,16 @@ from bot.store.models import Base
 
 SCHEMA_VERSION = 1
 
-_SQLITE_FTS = """
-CREATE VIRTUAL TABLE IF NOT EXISTS paper_fts USING fts5(
-    title, authors, summary, tokenize = 'unicode61 remove_diacritics 0', columnsize = 0
-)
-"""
+# Everything, and (small) the title and authors alone: the first two ranking tiers read the
+# small table instead of filtering the summary-sized doclists of the big one by column.
+_SQLITE_FTS = [
+    """CREATE VIRTUAL TABLE IF NOT EXISTS paper_fts USING fts5(
+        title, authors, summary, tokenize = 'unicode61 remove_diacritics 0', columnsize = 0
+    )""",
+    """CREATE VIRTUAL TABLE IF NOT EXISTS paper_fts_head USING fts5(
+        title, authors, tokenize = 'unicode61 remove_diacritics 0', columnsize = 0
+    )""",
+]
 # One tsvector per ranking tier (title; title and authors; everything): GIN keeps neither
 # weights nor positions, so a tier as a weight filter would recheck every candidate row.
 _POSTGRES_FTS = [
@@ -87,7 +92,8 @@ def init_schema(engine: Engine) -> None:
             for statement in _POSTGRES_FTS:
                 conn.execute(text(statement))
         else:
-            conn.execute(text(_SQLITE_FTS))
+            for statement in _SQLITE_FTS:
+                conn.execute(text(statement))
         if found is None:
             conn.execute(text("INSERT INTO schema_version VALUES (:v)"), {"v": SCHEMA_VERSION})
 
@@ -96,6 +102,7 @@ def drop_schema(engine: Engine) -> None:
     """Remove everything the bot created (tests and benchmarks start from nothing)."""
     with engine.begin() as conn:
         conn.execute(text("DROP TABLE IF EXISTS paper_fts"))
+        conn.execute(text("DROP TABLE IF EXISTS paper_fts_head"))
         conn.execute(text("DROP TABLE IF EXISTS schema_version"))
         Base.metadata.drop_all(conn)
 

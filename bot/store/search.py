@@ -83,9 +83,13 @@ def index_papers(session: Session, papers: Iterable[tuple[int, IndexFields]]) ->
             ],
         )
     else:
+        values = [{"k": k, "t": t, "a": a, "s": s} for k, t, a, s in rows]
         session.execute(
             text("INSERT INTO paper_fts (rowid, title, authors, summary) VALUES (:k, :t, :a, :s)"),
-            [{"k": k, "t": t, "a": a, "s": s} for k, t, a, s in rows],
+            values,
+        )
+        session.execute(
+            text("INSERT INTO paper_fts_head (rowid, title, authors) VALUES (:k, :t, :a)"), values
         )
 
 
@@ -93,8 +97,12 @@ def unindex_keys(session: Session, keys: Iterable[int]) -> None:
     keys = list(keys)
     if not keys:
         return
-    column = "search_key" if is_postgres(session) else "rowid"
-    session.execute(text(f"DELETE FROM paper_fts WHERE {column} = :k"), [{"k": k} for k in keys])
+    params = [{"k": k} for k in keys]
+    if is_postgres(session):
+        session.execute(text("DELETE FROM paper_fts WHERE search_key = :k"), params)
+    else:
+        session.execute(text("DELETE FROM paper_fts WHERE rowid = :k"), params)
+        session.execute(text("DELETE FROM paper_fts_head WHERE rowid = :k"), params)
 
 
 # --- queries -------------------------------------------------------------------------------
@@ -126,6 +134,7 @@ class _Index:
             self.key = "search_key"
             self.params = {"q": " & ".join(_tsquery(t) for t in indexable)}
             match = "{} @@ CAST(:q AS tsquery)".format
+            self.tables = ["paper_fts"] * 3
             self.tiers = [
                 match("title"),
                 f"{match('head')} AND NOT {match('title')}",
@@ -135,14 +144,14 @@ class _Index:
             self.key = "rowid"
             everything = " AND ".join(f"({_fts5(t)})" for t in indexable)
             title = f"{{title}} : ({everything})"
-            head = f"{{title authors}} : ({everything})"
-            self.params = {
-                "q": everything,
-                "q0": title,
-                "q1": f"({head}) NOT ({title})",
-                "q2": f"({everything}) NOT ({head})",
-            }
-            self.tiers = [f"paper_fts MATCH :q{tier}" for tier in range(3)]
+            self.params = {"q": everything, "q0": title, "q1": f"({everything}) NOT ({title})"}
+            self.tables = ["paper_fts_head", "paper_fts_head", "paper_fts"]
+            self.tiers = [
+                "paper_fts_head MATCH :q0",
+                "paper_fts_head MATCH :q1",
+                "paper_fts MATCH :q AND rowid NOT IN "
+                "(SELECT rowid FROM paper_fts_head WHERE paper_fts_head MATCH :q)",
+            ]
         self.usable = bool(indexable)
 
     def candidates(self, tier: int, below: int | None, limit: int | None) -> Select[Any]:
@@ -152,7 +161,7 @@ class _Index:
         used = {name: values[name] for name in re.findall(r":(\w+)", condition)}
         stmt = (
             select(literal_column(self.key, BigInteger).label("key"))
-            .select_from(text("paper_fts"))
+            .select_from(text(self.tables[tier]))
             .where(text(condition).bindparams(**used))
             .order_by(literal_column(self.key).desc())
         )
@@ -163,14 +172,14 @@ class _Index:
         ``cap + 1``: past the cap, "more than that" is all a reader needs)."""
         keys: list[int] = []
         total = 0
-        for condition in self.tiers:
+        for table, condition in zip(self.tables, self.tiers, strict=True):
             room = cap + 1 - total
             if room <= 0:
                 break
             count = (
                 self.session.scalar(
                     text(
-                        f"SELECT count(*) FROM (SELECT 1 FROM paper_fts WHERE {condition} LIMIT :room) hits"
+                        f"SELECT count(*) FROM (SELECT 1 FROM {table} WHERE {condition} LIMIT :room) hits"
                     ),
                     {**self.params, "room": room},
                 )
@@ -180,7 +189,7 @@ class _Index:
             if want > 0 and start < count:
                 keys += self.session.scalars(
                     text(
-                        f"SELECT {self.key} FROM paper_fts WHERE {condition} "
+                        f"SELECT {self.key} FROM {table} WHERE {condition} "
                         f"ORDER BY {self.key} DESC LIMIT :limit OFFSET :offset"
                     ),
                     {**self.params, "limit": want, "offset": start},
