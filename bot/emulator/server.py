@@ -130,6 +130,7 @@ class BotApiEmulator:
         self._update_ids = itertools.count(1)
         self._message_ids: dict[int, itertools.count[int]] = {}
         self._new_update = asyncio.Event()
+        self._changed = asyncio.Event()  # set after every Bot API call
         self._runner: web.AppRunner | None = None
         self.url = ""
 
@@ -314,11 +315,16 @@ class BotApiEmulator:
         return [m for m in self.sent if m.chat_id == chat_id]
 
     async def wait_until(self, predicate: Callable[[], bool], timeout: float = 10.0) -> None:
+        """Wait until ``predicate()`` holds, checking after every Bot API call (and every
+        50 ms, for conditions on other state such as the database)."""
         deadline = time.monotonic() + timeout
         while not predicate():
-            if time.monotonic() > deadline:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
                 raise TimeoutError("the bot did not do what was expected in time")
-            await asyncio.sleep(0.01)
+            self._changed.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._changed.wait(), min(remaining, 0.05))
 
     async def replies(
         self, chat_id: int, count: int = 1, timeout: float = 10.0
@@ -375,8 +381,10 @@ class BotApiEmulator:
                 if self.before_send:
                     self.before_send(method, params)
             result = await handler(params)
+            self._changed.set()
             return web.json_response({"ok": True, "result": result})
         except ApiError as exc:
+            self._changed.set()
             self.errors.append((method, exc.code, exc.description))
             body: dict[str, Any] = {
                 "ok": False,
