@@ -48,6 +48,11 @@ def link(url: str, title: str) -> str:
     return f'<a href="{esc(url)}">{esc(title)}</a>'
 
 
+def arxiv_url(arxiv_id: str) -> str:
+    """Titles always link to arXiv, whatever page the digest linked."""
+    return f"https://arxiv.org/abs/{arxiv_id}"
+
+
 def day_label(day: date) -> str:
     return f"{day.isoformat()} ({WEEKDAYS[day.weekday()]})"
 
@@ -94,14 +99,14 @@ def compact_entry(
 ) -> str:
     """One paper in a list: rank, linked title, votes, and a summary point shortened."""
     when = f" · {paper.day.isoformat()}" if show_day else ""
-    head = f"<b>{rank}.</b> {link(paper.url, shorten(paper.title, 200))}{when}{votes_label(paper.votes)}"
+    head = f"<b>{rank}.</b> {link(arxiv_url(paper.arxiv_id), shorten(paper.title, 200))}{when}{votes_label(paper.votes)}"
     point = first_point(paper, point_limit, terms)
     return f"{head}\n    {esc(point)}" if point and point_limit else head
 
 
 def paper_detail(paper: PaperView) -> str:
     """A paper in full: title, votes, authors, every summary point, where it appeared."""
-    lines = [f"<b>{link(paper.url, shorten(paper.title, 300))}</b>"]
+    lines = [f"<b>{link(arxiv_url(paper.arxiv_id), shorten(paper.title, 300))}</b>"]
     meta = [f"arXiv {esc(paper.arxiv_id)}", day_label(paper.day)]
     if paper.votes is not None:
         meta.append(f"👍 {paper.votes}")

@@ -72,36 +72,24 @@ def test_the_embedded_database_gets_its_folder(tmp_path: Path) -> None:
     assert (tmp_path / "deep" / "er").is_dir()
 
 
-def test_command_line_reports_bad_configuration_in_one_line(tmp_path: Path) -> None:
-    env = {
-        "PATH": "/usr/bin:/bin",
-        "DIGEST_TIME": "nine",
-        "BOT_CONFIG": str(tmp_path / "none.toml"),
-    }
-    result = subprocess.run(
-        [sys.executable, "-m", "bot", "stats"],
+def run_cli(tmp_path: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    environment = {"PATH": "/usr/bin:/bin", "BOT_CONFIG": str(tmp_path / "none.toml"), **env}
+    return subprocess.run(
+        [sys.executable, "-m", "bot", *args],
         cwd=ROOT,
-        env=env,
+        env=environment,
         capture_output=True,
         text=True,
         timeout=60,
     )
+
+
+def test_command_line_reports_bad_configuration_in_one_line(tmp_path: Path) -> None:
+    result = run_cli(tmp_path, "stats", DIGEST_TIME="nine")
     assert result.returncode == 2
     assert result.stderr.strip() == "configuration error: not a time (HH:MM): 'nine'"
 
 
 def test_run_without_a_token_says_so(tmp_path: Path) -> None:
-    env = {
-        "PATH": "/usr/bin:/bin",
-        "BOT_CONFIG": str(tmp_path / "none.toml"),
-        "DATABASE_URL": f"sqlite:///{tmp_path}/x.sqlite3",
-    }
-    result = subprocess.run(
-        [sys.executable, "-m", "bot", "run"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    result = run_cli(tmp_path, "run", DATABASE_URL=f"sqlite:///{tmp_path}/x.sqlite3")
     assert result.returncode == 2 and "BOT_TOKEN is not set" in result.stderr

@@ -36,7 +36,7 @@ def load_summary(name: str, report: LoadReport) -> str:
     days = ", ".join(sorted({d.isoformat() for d in report.days}))
     lines = [
         f"📥 {render.esc(name)}: {days}",
-        f"추가 {report.added}편 · 교체 {report.replaced}편 · 삭제 {report.removed}편 · 경고 {len(report.warnings)}건",
+        f"추가 {report.added}편 · 교체 {report.replaced}편 · 삭제 {report.removed}편 · 건너뜀·경고 {len(report.warnings)}건",
     ]
     lines += [f"⚠️ {render.esc(render.shorten(w, 200))}" for w in report.warnings[:5]]
     return "\n".join(lines)
