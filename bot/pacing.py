@@ -79,10 +79,8 @@ class PacedRateLimiter(BaseRateLimiter[Priority]):
         self.overall = SlotClock(messages_per_second, 1.0)
         self.groups: dict[int | str, SlotClock] = {}
         self.resume_at = 0.0  # after a 429, nobody sends before this
-        self.bulk_waiting = 0
         self.interactive_waiting = 0
         self._interactive_done = asyncio.Event()
-        self.retries = 0
 
     async def initialize(self) -> None:
         # A previous run may have used up the current window just before it stopped.
@@ -166,7 +164,6 @@ class PacedRateLimiter(BaseRateLimiter[Priority]):
             except RetryAfter as exc:
                 if attempt == MAX_RETRIES:
                     raise
-                self.retries += 1
                 pause = exc.retry_after
                 seconds = pause.total_seconds() if hasattr(pause, "total_seconds") else float(pause)
                 self.pause(seconds)

@@ -199,8 +199,3 @@ def stats_lines(stats: Stats) -> Iterable[str]:
     yield f"day entries: {stats.entries}"
     yield f"subscribed chats: {stats.subscribed_chats}"
     yield f"last delivery: {stats.last_delivery or '-'}"
-
-
-def strip_html(message: str) -> str:
-    """What a reader sees, for transcripts and logs."""
-    return html.unescape(_TAG_RE.sub("", message))

@@ -7,7 +7,6 @@ text, whose length in UTF-16 units Telegram limits to 4096.
 
 from __future__ import annotations
 
-import html
 import re
 
 ALLOWED_TAGS = {
@@ -92,8 +91,3 @@ def parse_html(text: str) -> str:
 
 def utf16_length(text: str) -> int:
     return len(text.encode("utf-16-le")) // 2
-
-
-def plain(text: str) -> str:
-    """The visible text of trusted HTML (what the emulator records)."""
-    return html.unescape(re.sub(r"<[^>]*>", "", text))

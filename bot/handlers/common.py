@@ -116,7 +116,3 @@ async def edit_or_reply(
         return
     if isinstance(message, Message):
         await reply_blocks(message, blocks, markup)
-
-
-def usage(text: str) -> list[str]:
-    return [text]

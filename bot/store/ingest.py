@@ -149,13 +149,16 @@ def _store_day(
     report.added += len(touched - old_entries)
     report.replaced += len(touched & old_entries)
     report.removed += len(old_entries - touched)
-    _store_authors(session, papers, existing)
+    _store_authors(session, papers, existing, new_ids)
     return touched | old_entries
 
 
-def _store_authors(session: Session, papers: list[PreparedPaper], ids: dict[str, int]) -> None:
-    paper_ids = [ids[p.arxiv_id] for p in papers]
-    for chunk in _chunks(paper_ids):
+def _store_authors(
+    session: Session, papers: list[PreparedPaper], ids: dict[str, int], new: set[str]
+) -> None:
+    """Rewrite the authors of ``papers``; those just inserted (``new``) have none yet."""
+    known = [ids[p.arxiv_id] for p in papers if p.arxiv_id not in new]
+    for chunk in _chunks(known):
         session.execute(delete(PaperAuthor).where(PaperAuthor.paper_id.in_(chunk)))
         session.execute(delete(AuthorWord).where(AuthorWord.paper_id.in_(chunk)))
     authors, words = [], []
