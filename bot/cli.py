@@ -23,10 +23,18 @@ from bot.config import Settings
 from bot.digest import DigestError, read_digest
 from bot.render import stats_lines
 from bot.store import queries
-from bot.store.db import open_store
-from bot.store.ingest import LoadReport, PreparedDigest, prepare, store_digest
+from bot.store.db import begin_writing, open_store
+from bot.store.ingest import (
+    IndexChanges,
+    LoadReport,
+    PreparedDigest,
+    prepare,
+    store_digest,
+    write_index,
+)
 
 log = logging.getLogger(__name__)
+_BATCH_FILES = 50  # files per transaction when loading many
 
 
 def digest_files(paths: Sequence[str]) -> tuple[list[Path], list[DigestError]]:
@@ -74,24 +82,32 @@ def load(
         disable=not files or not progress,
     )
     with bar, open_store(settings.database_url) as Session, Session() as session:
+        pending = IndexChanges()
+        begin_writing(session)
         for number, result in enumerate(parse_files(files), 1):
             bar.update()
             if isinstance(result, DigestError):
                 rejected.append(result)
                 continue
             # A savepoint per file keeps each file all-or-nothing; committing in batches
-            # saves a disk sync per file.
+            # saves a disk sync per file, and lets the search index be written per batch.
+            changes = IndexChanges()
             try:
                 with session.begin_nested():
-                    report.merge(store_digest(session, result))
+                    report.merge(store_digest(session, result, changes))
                 stored += 1
+                pending.merge(changes)
             except SQLAlchemyError as exc:
                 log.exception("storing %s failed", result.source)
                 rejected.append(
                     DigestError(result.source, f"database error: {exc.__class__.__name__}")
                 )
-            if number % 50 == 0:
+            if number % _BATCH_FILES == 0:
+                write_index(session, pending)
                 session.commit()
+                pending = IndexChanges()
+                begin_writing(session)
+        write_index(session, pending)
         session.commit()
     days = len(set(report.days))
     print(

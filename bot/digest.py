@@ -42,6 +42,8 @@ _AUTHORS_RE = re.compile(r"^Authors?\s*:\s*(.*)$", re.I)
 _KEY_RE = re.compile(r"^\*\*(?P<key>[^*]{1,80}?)\s*(?::\*\*|\*\*\s*:)\s*(?P<text>.*)$", re.S)
 _CONTROL_RE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b\u2028\u2029\ufeff]")
 _SPACES_RE = re.compile(r"[ \t\u00a0\u2000-\u200a\u3000]+")
+_RULE_RE = re.compile(r"^(?:[-*_=]\s*){3,}$")  # a thematic break or setext underline
+_UNCLEAN_RE = re.compile(r"[\x00-\x1f\x7f-\xa0\u2000-\u200b\u2028\u2029\u3000\ufeff]|  ")
 
 
 class MediaKind(StrEnum):
@@ -108,6 +110,8 @@ class DigestError(ValueError):
 
 def clean_text(text: str) -> str:
     """Drop control characters and fold odd spaces (tabs, NBSP) into one space."""
+    if _UNCLEAN_RE.search(text) is None:  # most lines: nothing to do
+        return text.strip()
     return _SPACES_RE.sub(" ", _CONTROL_RE.sub("", text)).strip()
 
 
@@ -190,8 +194,10 @@ def _date_from_source(source: str) -> date | None:
 
 
 # Only the block structure is used; each line is then read on its own, so the inline pass
-# (half of markdown-it's time) is switched off.
-_MD = MarkdownIt("commonmark").disable(["inline", "text_join"])
+# (half of markdown-it's time) is switched off, and so are block rules a digest never
+# means: link reference definitions, setext headings and rules (read as lines instead,
+# and a rule line is skipped there).
+_MD = MarkdownIt("commonmark").disable(["inline", "text_join", "reference", "lheading", "hr"])
 
 
 class _Parser:
@@ -264,7 +270,7 @@ class _Parser:
     def text_line(self, text: str, line: int) -> None:
         """One line of a paragraph or HTML block between a paper's heading and its bullets."""
         text = text.strip()
-        if not text or self.skipping:
+        if not text or self.skipping or _RULE_RE.match(text):
             return
         if self.paper is None:
             self.warn(line, f"line outside any paper skipped: {text[:60]!r}")

@@ -58,20 +58,33 @@ def fold(text: str) -> str:
 
 
 def name_words(name: str) -> list[str]:
-    """Words of a folded author name: ``Jean-Baptiste O'Neil`` → ``jean baptiste o neil``."""
-    return _WORD_RE.findall(fold(name))
+    """Words of an author name, folded: ``Jean-Baptiste O'Neil`` → ``jean baptiste o neil``."""
+    return folded_words(fold(name))
+
+
+def folded_words(folded: str) -> list[str]:
+    return _WORD_RE.findall(folded)
+
+
+_HANGUL_RUN_RE = re.compile(rf"[{_HANGUL}]{{2,}}")
+_LATIN_WORD_RE = re.compile(rf"[^\W_{_HANGUL}]+", re.UNICODE)
+# Put between two Hangul runs whose pairs would otherwise chain into a phrase across them
+# (``확산 산모`` must not match 확산모). A lone syllable is never a query term.
+RUN_BREAK = "\u318d"
 
 
 def index_terms(folded: str) -> str:
-    """Folded text → the space-separated terms the full-text index stores, in text order."""
+    """Folded text → the space-separated terms the full-text index stores: each Hangul run's
+    syllable pairs, in order, then the Latin words and numbers (queried one by one, so
+    their positions don't matter)."""
     out: list[str] = []
-    for hangul, word in _SEGMENT_RE.findall(folded):
-        if not hangul:
-            out.append(word)
-        elif len(hangul) == 1:
-            out.append(hangul)
-        else:
-            out += map(str.__add__, hangul, hangul[1:])
+    last = ""
+    for run in _HANGUL_RUN_RE.findall(folded):
+        if run[0] == last:
+            out.append(RUN_BREAK)
+        out += map(str.__add__, run, run[1:])
+        last = run[-1]
+    out += _LATIN_WORD_RE.findall(folded)
     return " ".join(out)
 
 

@@ -7,7 +7,7 @@ version rather than guess (see README, "Database").
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -62,6 +62,8 @@ def make_engine(url: str) -> Engine:
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.execute("PRAGMA foreign_keys=ON")
+            # Savepoints (one per loaded file) keep their undo pages here, not in a file.
+            cursor.execute("PRAGMA temp_store=MEMORY")
             cursor.close()
 
         return engine
@@ -105,6 +107,33 @@ def drop_schema(engine: Engine) -> None:
         conn.execute(text("DROP TABLE IF EXISTS paper_fts_head"))
         conn.execute(text("DROP TABLE IF EXISTS schema_version"))
         Base.metadata.drop_all(conn)
+
+
+def begin_writing(session: Session) -> None:
+    """Open the session's transaction now, as a writer. Python's sqlite3 opens one only
+    before the first data change, so a savepoint taken earlier would be a transaction of
+    its own, committed when released; ``BEGIN IMMEDIATE`` also takes the write lock up
+    front (a busy database is waited for here, not half-way through)."""
+    if session.get_bind().dialect.name == "sqlite":
+        session.connection().exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def insert_rows(
+    session: Session, table: str, columns: Sequence[str], rows: Sequence[Sequence[object]]
+) -> None:
+    """``executemany`` straight on the driver, in the session's transaction, for the bulk
+    rows of loading (plain text and numbers: nothing for SQLAlchemy to convert)."""
+    if not rows:
+        return
+    marker = "?" if session.get_bind().dialect.paramstyle == "qmark" else "%s"
+    statement = (
+        f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join([marker] * len(columns))})"
+    )
+    cursor = session.connection().connection.cursor()
+    try:
+        cursor.executemany(statement, rows)
+    finally:
+        cursor.close()
 
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:

@@ -16,9 +16,10 @@ from sqlalchemy import Table, bindparam, delete, insert, select, update
 from sqlalchemy.orm import Session
 
 from bot import digest as dg
+from bot.store.db import insert_rows
 from bot.store.models import AuthorWord, DigestDay, Entry, Paper, PaperAuthor
 from bot.store.search import IndexFields, index_fields, index_papers, search_text, unindex_keys
-from bot.textindex import fold, name_words
+from bot.textindex import fold, folded_words
 
 _CHUNK = 500
 PAPER = cast(Table, Paper.__table__)
@@ -89,9 +90,11 @@ def prepare(digest: dg.Digest) -> PreparedDigest:
                 "media_url": paper.media.url if paper.media else None,
                 "search_text": folded,
             }
-            authors = [
-                (n, fold(n), [w[:64] for w in dict.fromkeys(name_words(n))]) for n in paper.authors
-            ]
+            authors = []
+            for name in paper.authors:
+                folded_name = fold(name)
+                words = [w[:64] for w in dict.fromkeys(folded_words(folded_name))]
+                authors.append((name, folded_name, words))
             papers.append(
                 PreparedPaper(paper.arxiv_id, paper.votes, values, index_fields(folded), authors)
             )
@@ -105,29 +108,31 @@ def _store_day(
     papers: list[PreparedPaper],
     source: str,
     report: LoadReport,
+    changes: IndexChanges,
     fresh_terms: dict[int, IndexFields],
 ) -> set[int]:
-    """Write one day's papers and entries; return the ids of every paper it touched."""
+    """Write one day's papers and entries. A paper seen for the first time is final at
+    once (this day is its only one); return the ids of the others it touched, whose
+    recency must be recomputed (``fresh_terms`` gets the index terms of those rewritten)."""
     ids = [p.arxiv_id for p in papers]
     existing: dict[str, int] = {}
     for chunk in _chunks(ids):
-        rows = session.execute(select(Paper.arxiv_id, Paper.id).where(Paper.arxiv_id.in_(chunk)))
+        rows = session.execute(
+            select(PAPER.c.arxiv_id, PAPER.c.id).where(PAPER.c.arxiv_id.in_(chunk))
+        )
         existing.update(rows.all())
-    old_entries = set(session.scalars(select(Entry.paper_id).where(Entry.day == day)))
-    placeholder = {"latest_day": day, "search_key": 0}
-    new_rows = [p.values | placeholder for p in papers if p.arxiv_id not in existing]
-    conn = session.connection()
-    if new_rows:
-        returning = insert(PAPER).returning(
-            PAPER.c.arxiv_id, PAPER.c.id, sort_by_parameter_order=True
-        )
-        existing.update(
-            (arxiv_id, paper_id) for arxiv_id, paper_id in conn.execute(returning, new_rows)
-        )
-    new_ids = {r["arxiv_id"] for r in new_rows}
-    updates = [
-        p.values | {"pid": existing[p.arxiv_id]} for p in papers if p.arxiv_id not in new_ids
+    old_entries = set(session.scalars(select(ENTRY.c.paper_id).where(ENTRY.c.day == day)))
+    new_rows = [
+        p.values | {"latest_day": day, "search_key": search_key(day, position)}
+        for position, p in enumerate(papers)
+        if p.arxiv_id not in existing
     ]
+    conn = session.connection()
+    ids_by_arxiv = dict(existing)
+    if new_rows:
+        returning = insert(PAPER).returning(PAPER.c.arxiv_id, PAPER.c.id)
+        ids_by_arxiv.update(conn.execute(returning, new_rows).all())
+    updates = [p.values | {"pid": existing[p.arxiv_id]} for p in papers if p.arxiv_id in existing]
     if updates:
         conn.execute(update(PAPER).where(PAPER.c.id == bindparam("pid")), updates)
 
@@ -136,60 +141,119 @@ def _store_day(
         conn.execute(insert(DigestDay), day_values | {"day": day})
     else:
         conn.execute(update(DigestDay).where(DigestDay.day == day), day_values)
-    conn.execute(delete(ENTRY).where(ENTRY.c.day == day))
+    if old_entries:
+        conn.execute(delete(ENTRY).where(ENTRY.c.day == day))
     conn.execute(
         insert(ENTRY),
         [
-            {"day": day, "paper_id": existing[p.arxiv_id], "position": i, "votes": p.votes}
+            {"day": day, "paper_id": ids_by_arxiv[p.arxiv_id], "position": i, "votes": p.votes}
             for i, p in enumerate(papers)
         ],
     )
-    touched = {existing[p.arxiv_id] for p in papers}
-    fresh_terms.update((existing[p.arxiv_id], p.index) for p in papers)
+    touched = {ids_by_arxiv[p.arxiv_id] for p in papers}
     report.added += len(touched - old_entries)
     report.replaced += len(touched & old_entries)
     report.removed += len(old_entries - touched)
-    _store_authors(session, papers, existing, new_ids)
-    return touched | old_entries
+    for paper in papers:
+        if paper.arxiv_id in existing:
+            fresh_terms[existing[paper.arxiv_id]] = paper.index
+        else:
+            changes.papers[ids_by_arxiv[paper.arxiv_id]] = paper.index
+    _store_authors(session, papers, ids_by_arxiv, list(existing.values()))
+    return set(existing.values()) | old_entries
 
 
 def _store_authors(
-    session: Session, papers: list[PreparedPaper], ids: dict[str, int], new: set[str]
+    session: Session, papers: list[PreparedPaper], ids: dict[str, int], known: list[int]
 ) -> None:
-    """Rewrite the authors of ``papers``; those just inserted (``new``) have none yet."""
-    known = [ids[p.arxiv_id] for p in papers if p.arxiv_id not in new]
-    for chunk in _chunks(known):
+    """Rewrite the authors of ``papers``; only the ``known`` ones (stored before) have any."""
+    for chunk in _chunks(sorted(known)):
         session.execute(delete(PaperAuthor).where(PaperAuthor.paper_id.in_(chunk)))
         session.execute(delete(AuthorWord).where(AuthorWord.paper_id.in_(chunk)))
-    authors, words = [], []
+    authors: list[tuple[int, int, str, str]] = []
+    words: list[tuple[str, int, int]] = []
     for paper in papers:
         paper_id = ids[paper.arxiv_id]
         for position, (name, folded, name_words_) in enumerate(paper.authors):
-            authors.append(
-                {"paper_id": paper_id, "position": position, "name": name, "folded": folded}
-            )
-            words += [{"paper_id": paper_id, "position": position, "word": w} for w in name_words_]
-    conn = session.connection()
-    if authors:
-        conn.execute(insert(cast(Table, PaperAuthor.__table__)), authors)
-    if words:
-        conn.execute(insert(cast(Table, AuthorWord.__table__)), words)
+            authors.append((paper_id, position, name, folded))
+            words += [(w, paper_id, position) for w in name_words_]
+    insert_rows(session, "paper_author", ("paper_id", "position", "name", "folded"), authors)
+    insert_rows(session, "author_word", ("word", "paper_id", "position"), words)
 
 
-def _refresh(session: Session, paper_ids: set[int], fresh_terms: dict[int, IndexFields]) -> None:
-    """Recompute recency and the index row of touched papers; drop papers left on no day.
-    ``fresh_terms`` holds the index terms of papers just written (others are recomputed)."""
-    ids = sorted(paper_ids)
-    latest: dict[int, tuple[date, int]] = {}
-    old_keys: list[int] = []
+@dataclass
+class IndexChanges:
+    """Search index rows that stored files made stale. FTS5 turns every flush of the rows it
+    holds in memory into one more segment to merge, and a savepoint flushes; so a load
+    collects these over many files and writes them in one go before it commits."""
+
+    stale: set[int] = field(default_factory=set)  # search keys whose rows must go
+    # Papers to (re)index at their current key, with their index terms, or None where the
+    # text did not change (recomputed from the stored search text).
+    papers: dict[int, IndexFields | None] = field(default_factory=dict)
+
+    def merge(self, other: IndexChanges) -> None:
+        self.stale |= other.stale
+        for paper_id, terms in other.papers.items():
+            if terms is not None or paper_id not in self.papers:
+                self.papers[paper_id] = terms
+
+    def __bool__(self) -> bool:
+        return bool(self.stale or self.papers)
+
+
+def write_index(session: Session, changes: IndexChanges) -> None:
+    """Remove the stale index rows, then index every changed paper at its current key (a
+    paper removed since has no row to read and is left out)."""
+    unindex_keys(session, sorted(changes.stale))
+    ids = sorted(changes.papers)
+    rows: list[tuple[int, IndexFields]] = []
     for chunk in _chunks(ids):
-        old_keys += session.scalars(select(Paper.search_key).where(Paper.id.in_(chunk)))
+        keys = dict(
+            session.execute(select(Paper.id, Paper.search_key).where(Paper.id.in_(chunk))).all()
+        )
+        unchanged = [i for i in chunk if i in keys and changes.papers[i] is None]
+        texts = (
+            dict(
+                session.execute(
+                    select(Paper.id, Paper.search_text).where(Paper.id.in_(unchanged))
+                ).all()
+            )
+            if unchanged
+            else {}
+        )
+        for paper_id in chunk:
+            if paper_id in keys:
+                terms = changes.papers[paper_id]
+                rows.append(
+                    (keys[paper_id], terms if terms is not None else index_fields(texts[paper_id]))
+                )
+    index_papers(session, rows)
+
+
+def _refresh(
+    session: Session,
+    paper_ids: set[int],
+    fresh_terms: dict[int, IndexFields],
+    changes: IndexChanges,
+) -> None:
+    """Recompute recency of touched papers and drop those left on no day; note in
+    ``changes`` what the index must redo (``fresh_terms``: papers whose text was written)."""
+    ids = sorted(paper_ids)
+    if not ids:
+        return
+    latest: dict[int, tuple[date, int]] = {}
+    for chunk in _chunks(ids):
+        changes.stale.update(
+            key
+            for key in session.scalars(select(Paper.search_key).where(Paper.id.in_(chunk)))
+            if key
+        )
         for paper_id, day, position in session.execute(
             select(Entry.paper_id, Entry.day, Entry.position).where(Entry.paper_id.in_(chunk))
         ):
             if paper_id not in latest or day > latest[paper_id][0]:
                 latest[paper_id] = (day, position)
-    unindex_keys(session, [k for k in old_keys if k])
     orphans = [i for i in ids if i not in latest]
     for chunk in _chunks(orphans):
         session.execute(delete(Paper).where(Paper.id.in_(chunk)))
@@ -202,22 +266,26 @@ def _refresh(session: Session, paper_ids: set[int], fresh_terms: dict[int, Index
             for i, (day, position) in latest.items()
         ],
     )
-    keys = {i: search_key(day, position) for i, (day, position) in latest.items()}
-    index_papers(session, ((keys[i], terms) for i, terms in fresh_terms.items() if i in keys))
-    others = [i for i in latest if i not in fresh_terms]
-    for chunk in _chunks(others):
-        rows = session.execute(select(Paper.id, Paper.search_text).where(Paper.id.in_(chunk)))
-        index_papers(session, [(keys[i], index_fields(folded)) for i, folded in rows])
+    changes.merge(IndexChanges(papers={i: fresh_terms.get(i) for i in latest}))
 
 
-def store_digest(session: Session, digest: dg.Digest | PreparedDigest) -> LoadReport:
-    """Store every day of a parsed digest (the caller commits, so a file is all or nothing)."""
+def store_digest(
+    session: Session, digest: dg.Digest | PreparedDigest, changes: IndexChanges | None = None
+) -> LoadReport:
+    """Store every day of a parsed digest (the caller commits, so a file is all or nothing).
+    The search index is updated too, unless ``changes`` is given to collect what it needs
+    (then the caller passes them to :func:`write_index` before committing)."""
     prepared = digest if isinstance(digest, PreparedDigest) else prepare(digest)
     report = LoadReport(warnings=list(prepared.warnings))
     touched: set[int] = set()
     fresh_terms: dict[int, IndexFields] = {}
+    own = IndexChanges()
     for day, papers in prepared.days:
-        touched |= _store_day(session, day, papers, prepared.source, report, fresh_terms)
+        touched |= _store_day(session, day, papers, prepared.source, report, own, fresh_terms)
         report.days.append(day)
-    _refresh(session, touched, fresh_terms)
+    _refresh(session, touched, fresh_terms, own)
+    if changes is None:
+        write_index(session, own)
+    else:
+        changes.merge(own)
     return report

@@ -20,7 +20,7 @@ from typing import Any
 from sqlalchemy import BigInteger, Select, literal_column, select, text
 from sqlalchemy.orm import Session
 
-from bot.store.db import is_postgres
+from bot.store.db import insert_rows, is_postgres
 from bot.store.models import Paper
 from bot.store.queries import Page, views_for
 from bot.textindex import QueryTerm, fold, index_terms, parse_query, term_matches
@@ -63,7 +63,9 @@ def index_fields(folded: str) -> IndexFields:
 
 def index_papers(session: Session, papers: Iterable[tuple[int, IndexFields]]) -> None:
     """Add papers, given as (search key, index fields), to the index."""
-    rows = [(key, *fields) for key, fields in papers]
+    # FTS5 flushes what it holds in memory whenever a row id is lower than the one before,
+    # so rows go in ascending order (2–3× faster than as they come).
+    rows = sorted((key, *fields) for key, fields in papers)
     if not rows:
         return
     if is_postgres(session):
@@ -83,14 +85,8 @@ def index_papers(session: Session, papers: Iterable[tuple[int, IndexFields]]) ->
             ],
         )
     else:
-        values = [{"k": k, "t": t, "a": a, "s": s} for k, t, a, s in rows]
-        session.execute(
-            text("INSERT INTO paper_fts (rowid, title, authors, summary) VALUES (:k, :t, :a, :s)"),
-            values,
-        )
-        session.execute(
-            text("INSERT INTO paper_fts_head (rowid, title, authors) VALUES (:k, :t, :a)"), values
-        )
+        insert_rows(session, "paper_fts", ("rowid", "title", "authors", "summary"), rows)
+        insert_rows(session, "paper_fts_head", ("rowid", "title", "authors"), [r[:3] for r in rows])
 
 
 def unindex_keys(session: Session, keys: Iterable[int]) -> None:
