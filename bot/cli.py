@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TextIO
 
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
 from tqdm import tqdm
 
 from bot.config import Settings
@@ -29,12 +30,12 @@ from bot.store.ingest import (
     LoadReport,
     PreparedDigest,
     prepare,
-    store_digest,
+    store_digests,
     write_index,
 )
 
 log = logging.getLogger(__name__)
-_BATCH_FILES = 50  # files per transaction when loading many
+_BATCH_FILES = 50  # files stored per transaction
 
 
 def digest_files(paths: Sequence[str]) -> tuple[list[Path], list[DigestError]]:
@@ -68,6 +69,32 @@ def parse_files(files: Sequence[Path]) -> Iterator[PreparedDigest | DigestError]
         yield from pool.map(_parse, files, chunksize=4)
 
 
+def store_batch(
+    session: Session, batch: Sequence[PreparedDigest]
+) -> tuple[LoadReport, list[DigestError]]:
+    """Store parsed files in one transaction, search index included. Should the database
+    refuse it, they are stored one by one, so that only the file at fault is rejected."""
+    try:
+        begin_writing(session)
+        changes = IndexChanges()
+        report = store_digests(session, batch, changes)
+        write_index(session, changes)
+        session.commit()
+        return report, []
+    except SQLAlchemyError as exc:
+        session.rollback()
+        if len(batch) == 1:
+            log.exception("storing %s failed", batch[0].source)
+            reason = f"database error: {exc.__class__.__name__}"
+            return LoadReport(), [DigestError(batch[0].source, reason)]
+    report, errors = LoadReport(), []
+    for digest in batch:
+        one_report, one_errors = store_batch(session, [digest])
+        report.merge(one_report)
+        errors += one_errors
+    return report, errors
+
+
 def load(
     settings: Settings, paths: Sequence[str], out: TextIO = sys.stdout, progress: bool = True
 ) -> int:
@@ -82,33 +109,19 @@ def load(
         disable=not files or not progress,
     )
     with bar, open_store(settings.database_url) as Session, Session() as session:
-        pending = IndexChanges()
-        begin_writing(session)
+        batch: list[PreparedDigest] = []
         for number, result in enumerate(parse_files(files), 1):
             bar.update()
             if isinstance(result, DigestError):
                 rejected.append(result)
-                continue
-            # A savepoint per file keeps each file all-or-nothing; committing in batches
-            # saves a disk sync per file, and lets the search index be written per batch.
-            changes = IndexChanges()
-            try:
-                with session.begin_nested():
-                    report.merge(store_digest(session, result, changes))
-                stored += 1
-                pending.merge(changes)
-            except SQLAlchemyError as exc:
-                log.exception("storing %s failed", result.source)
-                rejected.append(
-                    DigestError(result.source, f"database error: {exc.__class__.__name__}")
-                )
-            if number % _BATCH_FILES == 0:
-                write_index(session, pending)
-                session.commit()
-                pending = IndexChanges()
-                begin_writing(session)
-        write_index(session, pending)
-        session.commit()
+            else:
+                batch.append(result)
+            if batch and (len(batch) == _BATCH_FILES or number == len(files)):
+                batch_report, errors = store_batch(session, batch)
+                report.merge(batch_report)
+                rejected += errors
+                stored += len(batch) - len(errors)
+                batch = []
     days = len(set(report.days))
     print(
         f"loaded {stored} file(s), "

@@ -52,8 +52,14 @@ class _FoldTable(dict[int, str]):
 _FOLD_TABLE = _FoldTable()
 
 
+# Text of ASCII and Hangul syllables alone (most summaries) folds by lower-casing.
+_NOT_PLAIN_RE = re.compile(r"[^\x00-\x7f\uac00-\ud7a3]")
+
+
 def fold(text: str) -> str:
     """Lower-case, strip accents and fold special letters: ``Rémi Łukasz`` → ``remi lukasz``."""
+    if _NOT_PLAIN_RE.search(text) is None:
+        return text.lower()
     return unicodedata.normalize("NFC", text).translate(_FOLD_TABLE)
 
 

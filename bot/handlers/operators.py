@@ -9,6 +9,7 @@ from bot.arguments import LATEST, UsageError, command_args, parse_day_arg
 from bot.digest import Digest, DigestError, decode_digest, parse_digest
 from bot.handlers.common import BotContext
 from bot.store import queries
+from bot.store.db import begin_writing
 from bot.store.ingest import LoadReport, store_digest
 
 NOT_OPERATOR = "운영자만 쓸 수 있는 명령입니다."
@@ -29,6 +30,7 @@ async def _operator(update: Update, context: BotContext) -> Message | None:
 
 def _store(session, digest: Digest) -> LoadReport:  # type: ignore[no-untyped-def]
     with session.begin():
+        begin_writing(session)
         return store_digest(session, digest)
 
 

@@ -7,6 +7,7 @@ version rather than guess (see README, "Database").
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -48,13 +49,22 @@ class SchemaError(RuntimeError):
     """The database holds a schema this version of the bot does not know."""
 
 
+def _json_dumps(value: object) -> str:
+    """JSON columns keep Korean as it is (escaped, it takes twice the bytes)."""
+    return json.dumps(value, ensure_ascii=False)
+
+
 def make_engine(url: str) -> Engine:
     """An engine for ``url``; an embedded SQLite file gets its folder and sane pragmas."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        engine = create_engine(
+            url,
+            connect_args={"check_same_thread": False, "timeout": 30},
+            json_serializer=_json_dumps,
+        )
 
         @event.listens_for(engine, "connect")
         def _pragmas(dbapi_connection, _record):  # type: ignore[no-untyped-def]
@@ -68,7 +78,14 @@ def make_engine(url: str) -> Engine:
 
         return engine
     # The bot's handlers run a few short queries at a time through worker threads.
-    return create_engine(url, pool_size=5, max_overflow=10, pool_pre_ping=True, pool_recycle=1800)
+    return create_engine(
+        url,
+        pool_size=5,
+        max_overflow=10,
+        pool_pre_ping=True,
+        pool_recycle=1800,
+        json_serializer=_json_dumps,
+    )
 
 
 def is_postgres(engine_or_session: Engine | Session) -> bool:

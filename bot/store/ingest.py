@@ -7,7 +7,7 @@ transaction, so search never sees a half-loaded day. A paper left on no day is r
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any, cast
@@ -24,6 +24,9 @@ from bot.textindex import fold, folded_words
 _CHUNK = 500
 PAPER = cast(Table, Paper.__table__)
 ENTRY = cast(Table, Entry.__table__)
+DAY = cast(Table, DigestDay.__table__)
+AUTHOR = cast(Table, PaperAuthor.__table__)
+WORD = cast(Table, AuthorWord.__table__)
 
 
 @dataclass
@@ -102,90 +105,11 @@ def prepare(digest: dg.Digest) -> PreparedDigest:
     return PreparedDigest(digest.source, days, list(digest.warnings))
 
 
-def _store_day(
-    session: Session,
-    day: date,
-    papers: list[PreparedPaper],
-    source: str,
-    report: LoadReport,
-    changes: IndexChanges,
-    fresh_terms: dict[int, IndexFields],
-) -> set[int]:
-    """Write one day's papers and entries. A paper seen for the first time is final at
-    once (this day is its only one); return the ids of the others it touched, whose
-    recency must be recomputed (``fresh_terms`` gets the index terms of those rewritten)."""
-    ids = [p.arxiv_id for p in papers]
-    existing: dict[str, int] = {}
-    for chunk in _chunks(ids):
-        rows = session.execute(
-            select(PAPER.c.arxiv_id, PAPER.c.id).where(PAPER.c.arxiv_id.in_(chunk))
-        )
-        existing.update(rows.all())
-    old_entries = set(session.scalars(select(ENTRY.c.paper_id).where(ENTRY.c.day == day)))
-    new_rows = [
-        p.values | {"latest_day": day, "search_key": search_key(day, position)}
-        for position, p in enumerate(papers)
-        if p.arxiv_id not in existing
-    ]
-    conn = session.connection()
-    ids_by_arxiv = dict(existing)
-    if new_rows:
-        returning = insert(PAPER).returning(PAPER.c.arxiv_id, PAPER.c.id)
-        ids_by_arxiv.update(conn.execute(returning, new_rows).all())
-    updates = [p.values | {"pid": existing[p.arxiv_id]} for p in papers if p.arxiv_id in existing]
-    if updates:
-        conn.execute(update(PAPER).where(PAPER.c.id == bindparam("pid")), updates)
-
-    day_values = {"source": source, "loaded_at": datetime.now(UTC)}
-    if session.get(DigestDay, day) is None:
-        conn.execute(insert(DigestDay), day_values | {"day": day})
-    else:
-        conn.execute(update(DigestDay).where(DigestDay.day == day), day_values)
-    if old_entries:
-        conn.execute(delete(ENTRY).where(ENTRY.c.day == day))
-    conn.execute(
-        insert(ENTRY),
-        [
-            {"day": day, "paper_id": ids_by_arxiv[p.arxiv_id], "position": i, "votes": p.votes}
-            for i, p in enumerate(papers)
-        ],
-    )
-    touched = {ids_by_arxiv[p.arxiv_id] for p in papers}
-    report.added += len(touched - old_entries)
-    report.replaced += len(touched & old_entries)
-    report.removed += len(old_entries - touched)
-    for paper in papers:
-        if paper.arxiv_id in existing:
-            fresh_terms[existing[paper.arxiv_id]] = paper.index
-        else:
-            changes.papers[ids_by_arxiv[paper.arxiv_id]] = paper.index
-    _store_authors(session, papers, ids_by_arxiv, list(existing.values()))
-    return set(existing.values()) | old_entries
-
-
-def _store_authors(
-    session: Session, papers: list[PreparedPaper], ids: dict[str, int], known: list[int]
-) -> None:
-    """Rewrite the authors of ``papers``; only the ``known`` ones (stored before) have any."""
-    for chunk in _chunks(sorted(known)):
-        session.execute(delete(PaperAuthor).where(PaperAuthor.paper_id.in_(chunk)))
-        session.execute(delete(AuthorWord).where(AuthorWord.paper_id.in_(chunk)))
-    authors: list[tuple[int, int, str, str]] = []
-    words: list[tuple[str, int, int]] = []
-    for paper in papers:
-        paper_id = ids[paper.arxiv_id]
-        for position, (name, folded, name_words_) in enumerate(paper.authors):
-            authors.append((paper_id, position, name, folded))
-            words += [(w, paper_id, position) for w in name_words_]
-    insert_rows(session, "paper_author", ("paper_id", "position", "name", "folded"), authors)
-    insert_rows(session, "author_word", ("word", "paper_id", "position"), words)
-
-
 @dataclass
 class IndexChanges:
     """Search index rows that stored files made stale. FTS5 turns every flush of the rows it
-    holds in memory into one more segment to merge, and a savepoint flushes; so a load
-    collects these over many files and writes them in one go before it commits."""
+    holds in memory into one more segment to merge, so a load collects these over many
+    files and writes them in one go before it commits."""
 
     stale: set[int] = field(default_factory=set)  # search keys whose rows must go
     # Papers to (re)index at their current key, with their index terms, or None where the
@@ -206,86 +130,202 @@ def write_index(session: Session, changes: IndexChanges) -> None:
     """Remove the stale index rows, then index every changed paper at its current key (a
     paper removed since has no row to read and is left out)."""
     unindex_keys(session, sorted(changes.stale))
-    ids = sorted(changes.papers)
     rows: list[tuple[int, IndexFields]] = []
-    for chunk in _chunks(ids):
+    for chunk in _chunks(sorted(changes.papers)):
         keys = dict(
-            session.execute(select(Paper.id, Paper.search_key).where(Paper.id.in_(chunk))).all()
+            session.execute(
+                select(PAPER.c.id, PAPER.c.search_key).where(PAPER.c.id.in_(chunk))
+            ).all()
         )
         unchanged = [i for i in chunk if i in keys and changes.papers[i] is None]
-        texts = (
-            dict(
-                session.execute(
-                    select(Paper.id, Paper.search_text).where(Paper.id.in_(unchanged))
-                ).all()
-            )
-            if unchanged
-            else {}
-        )
+        texts: dict[int, str] = {}
+        if unchanged:
+            stmt = select(PAPER.c.id, PAPER.c.search_text).where(PAPER.c.id.in_(unchanged))
+            texts.update(session.execute(stmt).all())
         for paper_id in chunk:
             if paper_id in keys:
                 terms = changes.papers[paper_id]
-                rows.append(
-                    (keys[paper_id], terms if terms is not None else index_fields(texts[paper_id]))
-                )
+                rows.append((keys[paper_id], terms or index_fields(texts[paper_id])))
     index_papers(session, rows)
-
-
-def _refresh(
-    session: Session,
-    paper_ids: set[int],
-    fresh_terms: dict[int, IndexFields],
-    changes: IndexChanges,
-) -> None:
-    """Recompute recency of touched papers and drop those left on no day; note in
-    ``changes`` what the index must redo (``fresh_terms``: papers whose text was written)."""
-    ids = sorted(paper_ids)
-    if not ids:
-        return
-    latest: dict[int, tuple[date, int]] = {}
-    for chunk in _chunks(ids):
-        changes.stale.update(
-            key
-            for key in session.scalars(select(Paper.search_key).where(Paper.id.in_(chunk)))
-            if key
-        )
-        for paper_id, day, position in session.execute(
-            select(Entry.paper_id, Entry.day, Entry.position).where(Entry.paper_id.in_(chunk))
-        ):
-            if paper_id not in latest or day > latest[paper_id][0]:
-                latest[paper_id] = (day, position)
-    orphans = [i for i in ids if i not in latest]
-    for chunk in _chunks(orphans):
-        session.execute(delete(Paper).where(Paper.id.in_(chunk)))
-    if not latest:
-        return
-    session.connection().execute(
-        update(PAPER).where(PAPER.c.id == bindparam("pid")),
-        [
-            {"pid": i, "latest_day": day, "search_key": search_key(day, position)}
-            for i, (day, position) in latest.items()
-        ],
-    )
-    changes.merge(IndexChanges(papers={i: fresh_terms.get(i) for i in latest}))
 
 
 def store_digest(
     session: Session, digest: dg.Digest | PreparedDigest, changes: IndexChanges | None = None
 ) -> LoadReport:
-    """Store every day of a parsed digest (the caller commits, so a file is all or nothing).
-    The search index is updated too, unless ``changes`` is given to collect what it needs
-    (then the caller passes them to :func:`write_index` before committing)."""
-    prepared = digest if isinstance(digest, PreparedDigest) else prepare(digest)
-    report = LoadReport(warnings=list(prepared.warnings))
-    touched: set[int] = set()
-    fresh_terms: dict[int, IndexFields] = {}
+    """Store every day of one parsed digest (the caller commits: a file is all or nothing)."""
+    return store_digests(session, [digest], changes)
+
+
+def store_digests(
+    session: Session,
+    digests: Sequence[dg.Digest | PreparedDigest],
+    changes: IndexChanges | None = None,
+) -> LoadReport:
+    """Store parsed files with the result of storing them one by one, in order (a day is the
+    version of the last file that has it; a paper's text is that of its last appearance),
+    in a number of statements that does not grow with the number of files. The search
+    index is updated too, unless ``changes`` is given to collect what it needs; the caller
+    then passes them to :func:`write_index` before it commits."""
+    batch = _Batch(session, [d if isinstance(d, PreparedDigest) else prepare(d) for d in digests])
     own = IndexChanges()
-    for day, papers in prepared.days:
-        touched |= _store_day(session, day, papers, prepared.source, report, own, fresh_terms)
-        report.days.append(day)
-    _refresh(session, touched, fresh_terms, own)
+    batch.store(own)
     if changes is None:
         write_index(session, own)
     else:
         changes.merge(own)
-    return report
+    return batch.report
+
+
+class _Batch:
+    """The set-based work of :func:`store_digests`."""
+
+    def __init__(self, session: Session, digests: list[PreparedDigest]) -> None:
+        self.session = session
+        self.conn = session.connection()
+        self.digests = digests
+        self.report = LoadReport()
+        # The final version of each day, and each paper's latest text.
+        self.days: dict[date, tuple[str, list[PreparedPaper]]] = {}
+        self.texts: dict[str, PreparedPaper] = {}
+        for digest in digests:
+            self.report.warnings += digest.warnings
+            for day, papers in digest.days:
+                self.days[day] = (digest.source, papers)
+                self.report.days.append(day)
+                self.texts.update((p.arxiv_id, p) for p in papers)
+
+    def store(self, changes: IndexChanges) -> None:
+        old_entries = self._old_entries()
+        self._count(old_entries)
+        existing = self._existing_papers()
+        ids = self._write_papers(existing, changes)
+        self._write_days(old_entries)
+        self._write_entries(ids)
+        self._write_authors(ids, set(existing.values()))
+        touched = set(existing.values()).union(*(ids_ for _a, ids_ in old_entries.values()))
+        rewritten = {i: self.texts[a].index for a, i in existing.items()}
+        self._refresh(touched, rewritten, changes)
+
+    def _old_entries(self) -> dict[date, tuple[set[str], set[int]]]:
+        """Stored entries of the days being loaded: (arXiv ids, paper ids) per day."""
+        found: dict[date, tuple[set[str], set[int]]] = {}
+        for chunk in _chunks(sorted(self.days)):
+            rows = self.conn.execute(
+                select(ENTRY.c.day, PAPER.c.arxiv_id, PAPER.c.id)
+                .join(PAPER, PAPER.c.id == ENTRY.c.paper_id)
+                .where(ENTRY.c.day.in_(chunk))
+            )
+            for day, arxiv_id, paper_id in rows:
+                arxiv_ids, paper_ids = found.setdefault(day, (set(), set()))
+                arxiv_ids.add(arxiv_id)
+                paper_ids.add(paper_id)
+        return found
+
+    def _count(self, old_entries: dict[date, tuple[set[str], set[int]]]) -> None:
+        """Added / replaced / removed entries, as if each file were stored in turn."""
+        current = {day: arxiv_ids for day, (arxiv_ids, _ids) in old_entries.items()}
+        for digest in self.digests:
+            for day, papers in digest.days:
+                new, old = {p.arxiv_id for p in papers}, current.get(day, set())
+                self.report.added += len(new - old)
+                self.report.replaced += len(new & old)
+                self.report.removed += len(old - new)
+                current[day] = new
+
+    def _existing_papers(self) -> dict[str, int]:
+        existing: dict[str, int] = {}
+        for chunk in _chunks(sorted(self.texts)):
+            stmt = select(PAPER.c.arxiv_id, PAPER.c.id).where(PAPER.c.arxiv_id.in_(chunk))
+            existing.update(self.conn.execute(stmt).all())
+        return existing
+
+    def _write_papers(self, existing: dict[str, int], changes: IndexChanges) -> dict[str, int]:
+        """Insert papers seen for the first time (final at once: the loaded days are their
+        only ones) and rewrite the text of the others; return the id of every paper written."""
+        latest: dict[str, tuple[date, int]] = {}
+        for day, (_source, papers) in sorted(self.days.items()):
+            latest.update((p.arxiv_id, (day, position)) for position, p in enumerate(papers))
+        new_rows = [
+            self.texts[a].values | {"latest_day": day, "search_key": search_key(day, position)}
+            for a, (day, position) in latest.items()
+            if a not in existing
+        ]
+        ids = dict(existing)
+        if new_rows:
+            returning = insert(PAPER).returning(PAPER.c.arxiv_id, PAPER.c.id)
+            inserted: dict[str, int] = dict(self.conn.execute(returning, new_rows).all())
+            changes.papers.update((i, self.texts[a].index) for a, i in inserted.items())
+            ids.update(inserted)
+        updates = [
+            self.texts[a].values | {"pid": i} for a, i in existing.items() if a in self.texts
+        ]
+        if updates:
+            self.conn.execute(update(PAPER).where(PAPER.c.id == bindparam("pid")), updates)
+        return ids
+
+    def _write_days(self, old_entries: dict[date, tuple[set[str], set[int]]]) -> None:
+        """Replace the loaded days' rows and entries (after the papers they point to)."""
+        stored: set[date] = set()
+        for chunk in _chunks(sorted(self.days)):
+            stored.update(self.conn.scalars(select(DAY.c.day).where(DAY.c.day.in_(chunk))))
+        now = datetime.now(UTC)
+        rows = [{"day": d, "source": s, "loaded_at": now} for d, (s, _p) in self.days.items()]
+        if fresh := [r for r in rows if r["day"] not in stored]:
+            self.conn.execute(insert(DAY), fresh)
+        if known := [r | {"d": r["day"]} for r in rows if r["day"] in stored]:
+            self.conn.execute(update(DAY).where(DAY.c.day == bindparam("d")), known)
+        for chunk in _chunks(sorted(old_entries)):
+            self.conn.execute(delete(ENTRY).where(ENTRY.c.day.in_(chunk)))
+
+    def _write_entries(self, ids: dict[str, int]) -> None:
+        rows = [
+            {"day": day, "paper_id": ids[p.arxiv_id], "position": position, "votes": p.votes}
+            for day, (_source, papers) in self.days.items()
+            for position, p in enumerate(papers)
+        ]
+        self.conn.execute(insert(ENTRY), rows)
+
+    def _write_authors(self, ids: dict[str, int], known: set[int]) -> None:
+        """Rewrite the authors of every paper written; only ``known`` ones had any."""
+        for chunk in _chunks(sorted(known & set(ids.values()))):
+            self.conn.execute(delete(AUTHOR).where(AUTHOR.c.paper_id.in_(chunk)))
+            self.conn.execute(delete(WORD).where(WORD.c.paper_id.in_(chunk)))
+        authors: list[tuple[int, int, str, str]] = []
+        words: list[tuple[str, int, int]] = []
+        for arxiv_id, paper_id in ids.items():
+            for position, (name, folded, name_words) in enumerate(self.texts[arxiv_id].authors):
+                authors.append((paper_id, position, name, folded))
+                words += [(w, paper_id, position) for w in name_words]
+        insert_rows(
+            self.session, "paper_author", ("paper_id", "position", "name", "folded"), authors
+        )
+        insert_rows(self.session, "author_word", ("word", "paper_id", "position"), words)
+
+    def _refresh(
+        self, touched: set[int], rewritten: dict[int, IndexFields], changes: IndexChanges
+    ) -> None:
+        """Papers stored before that the load touched: recompute their recency, remove
+        those left on no day, and note what the index must redo."""
+        latest: dict[int, tuple[date, int]] = {}
+        for chunk in _chunks(sorted(touched)):
+            stmt = select(PAPER.c.search_key).where(PAPER.c.id.in_(chunk))
+            changes.stale.update(key for key in self.conn.scalars(stmt) if key)
+            rows = self.conn.execute(
+                select(ENTRY.c.paper_id, ENTRY.c.day, ENTRY.c.position).where(
+                    ENTRY.c.paper_id.in_(chunk)
+                )
+            )
+            for paper_id, day, position in rows:
+                if paper_id not in latest or day > latest[paper_id][0]:
+                    latest[paper_id] = (day, position)
+        for chunk in _chunks(sorted(touched - latest.keys())):
+            self.conn.execute(delete(PAPER).where(PAPER.c.id.in_(chunk)))
+        if latest:
+            self.conn.execute(
+                update(PAPER).where(PAPER.c.id == bindparam("pid")),
+                [
+                    {"pid": i, "latest_day": day, "search_key": search_key(day, position)}
+                    for i, (day, position) in latest.items()
+                ],
+            )
+        changes.merge(IndexChanges(papers={i: rewritten.get(i) for i in latest}))
