@@ -316,3 +316,16 @@ def test_parser_raises_only_its_own_error(text: str) -> None:
 def test_parser_survives_any_arrangement_of_real_lines(text: str) -> None:
     with contextlib.suppress(DigestError):
         parse_digest(text)
+
+
+def test_rule_lines_are_skipped_not_glued_to_a_bullet() -> None:
+    text = (
+        "## Daily Papers (2024-01-01)\n\n### [A](https://arxiv.org/abs/2401.00001)\n\n"
+        "- 첫 요약\n\n---\n\n* * *\n\n### [B](https://arxiv.org/abs/2401.00002)\n\n"
+        "본문 다음 줄\n===\n\n- 둘째 요약\n"
+    )
+    digest = parse_digest(text, "x.md")
+    first, second = digest.days[0].papers
+    assert [b.text for b in first.summary] == ["첫 요약"]
+    assert [b.text for b in second.summary] == ["둘째 요약"]
+    assert not any("---" in w or "===" in w or "* * *" in w for w in digest.warnings)

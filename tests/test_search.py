@@ -3,11 +3,21 @@ matches first, and treats every query as text. Runs on SQLite and on PostgreSQL.
 
 from __future__ import annotations
 
+import unicodedata
+
 import pytest
 
 from bot.store.queries import papers_by_author
 from bot.store.search import scan_search, search_papers
-from bot.textindex import fold, parse_query, term_matches
+from bot.textindex import (
+    _FOLD_TABLE,
+    RUN_BREAK,
+    fold,
+    index_terms,
+    parse_query,
+    term_matches,
+)
+from tests.conftest import load_paths
 
 QUERIES = [
     # Korean, 1 to 4 syllables, inside words
@@ -175,3 +185,33 @@ def test_streamed_checking_pages_like_the_full_answer(CorpusStore, query: str) -
 def test_queries_are_bounded() -> None:
     terms = parse_query(" ".join(f"w{i}" for i in range(50)))
     assert len(terms) == 8
+
+
+def test_index_terms_are_syllable_pairs_then_words() -> None:
+    assert (
+        index_terms("확산모델은 diffusion 모델, gpt4") == "확산 산모 모델 델은 모델 diffusion gpt4"
+    )
+    assert index_terms("가 나 다") == ""  # a lone syllable is never a query term
+    # two runs whose pairs would chain get a break between them
+    assert index_terms("확산 산모") == f"확산 {RUN_BREAK} 산모"
+    assert index_terms("확산 모델") == "확산 모델"
+
+
+def test_fold_of_plain_text_is_the_same_as_the_full_fold() -> None:
+    plain = [chr(c) for c in [*range(128), *range(0xAC00, 0xD7A4)]]
+    assert [unicodedata.normalize("NFC", c).translate(_FOLD_TABLE) for c in plain] == [
+        c.lower() for c in plain
+    ]
+    assert fold("Rémi ŁUKASZ 확산") == "remi lukasz 확산"
+
+
+def test_a_korean_phrase_never_spans_two_words(Store, tmp_path) -> None:
+    (tmp_path / "d.md").write_text(
+        "## Daily Papers (2024-01-01)\n\n### [A](https://arxiv.org/abs/2401.00001)\n\n"
+        "- 확산 산모 이야기\n\n### [B](https://arxiv.org/abs/2401.00002)\n\n- 확산모델 이야기\n"
+    )
+    load_paths(Store, tmp_path / "d.md")
+    with Store() as session:
+        assert all_found(session, "확산모") == ["2401.00002"]
+        assert scan_search(session, "확산모") == {"2401.00002"}
+        assert sorted(all_found(session, "확산")) == ["2401.00001", "2401.00002"]

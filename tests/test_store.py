@@ -4,16 +4,21 @@ from __future__ import annotations
 
 import io
 import json
+import sqlite3
 from datetime import date
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from bot import cli
 from bot.config import Settings
+from bot.digest import read_digest
 from bot.store import queries
+from bot.store.db import begin_writing, init_schema, is_postgres, make_engine, session_factory
+from bot.store.ingest import LoadReport, store_digests
 from bot.store.models import AuthorWord, DigestDay, Entry, Paper, PaperAuthor
+from bot.store.search import index_fields, search_papers
 from tests.conftest import CORPUS, SEEDS, corpus_files, load_paths
 
 
@@ -169,3 +174,196 @@ def test_stats_command(seeded, settings) -> None:
     out = io.StringIO()
     assert cli.stats(settings, out) == 0
     assert "papers: 67" in out.getvalue() and "days: 5 (2023-12-05 … 2024-04-25)" in out.getvalue()
+
+
+def _day(day: str, *papers: tuple[str, str, str, str]) -> str:
+    """A digest: papers as (arXiv id, title, authors, summary)."""
+    body = "".join(
+        f"### [{title}](https://arxiv.org/abs/{arxiv_id})\n\nAuthors: {authors}\n\n- {summary}\n\n"
+        for arxiv_id, title, authors, summary in papers
+    )
+    return f"## Daily Papers ({day})\n\n{body}"
+
+
+A = ("2401.00001", "Alpha", "Ann Lee, Bo Kim", "확산모델 첫째")
+B = ("2401.00002", "Beta", "Cy Park", "언어 모델 둘째")
+B2 = ("2401.00002", "Beta v2", "Cy Park, Dee Oh", "고친 언어 모델")
+C = ("2401.00003", "Gamma", "Eve Choi", "사라질 논문")
+D = ("2401.00004", "Delta", "Fay Jung", "넷째 논문")
+E = ("2401.00005", "Eps", "Gus Han", "다섯째")
+# In order: a paper's text changes, a day is loaded twice, papers fall off every day and
+# come back, one file holds two days.
+SCENARIO = [
+    ("1.md", _day("2024-01-01", A, B, C)),
+    ("2.md", _day("2024-01-02", B2, D)),
+    ("3.md", _day("2024-01-01", E, A)),
+    ("4.md", _day("2024-01-03", C) + _day("2024-01-04", D, A)),
+    ("5.md", _day("2024-01-02", D)),
+    ("6.md", _day("2024-01-05", B, E)),
+]
+
+
+def _fingerprint(session) -> dict:
+    """Everything loading writes, by arXiv id (row ids depend on the order of inserts)."""
+    papers = session.execute(
+        select(
+            Paper.arxiv_id, Paper.title, Paper.latest_day, Paper.search_key, Paper.search_text
+        ).order_by(Paper.arxiv_id)
+    ).all()
+    entries = session.execute(
+        select(Entry.day, Paper.arxiv_id, Entry.position, Entry.votes)
+        .join(Paper, Paper.id == Entry.paper_id)
+        .order_by(Entry.day, Entry.position)
+    ).all()
+    authors = session.execute(
+        select(Paper.arxiv_id, PaperAuthor.position, PaperAuthor.folded)
+        .join(Paper, Paper.id == PaperAuthor.paper_id)
+        .order_by(Paper.arxiv_id, PaperAuthor.position)
+    ).all()
+    words = session.execute(
+        select(Paper.arxiv_id, AuthorWord.position, AuthorWord.word)
+        .join(Paper, Paper.id == AuthorWord.paper_id)
+        .order_by(Paper.arxiv_id, AuthorWord.position, AuthorWord.word)
+    ).all()
+    days = session.execute(select(DigestDay.day, DigestDay.source).order_by(DigestDay.day)).all()
+    return {
+        "papers": papers,
+        "entries": entries,
+        "authors": authors,
+        "words": words,
+        "days": days,
+    }
+
+
+def _assert_index_matches_papers(session) -> None:
+    """One index row per paper, at its search key, holding its text's index terms."""
+    keys = sorted(session.scalars(select(Paper.search_key)))
+    if is_postgres(session):
+        assert sorted(session.scalars(text("SELECT search_key FROM paper_fts"))) == keys
+        return
+    rows = session.execute(
+        text("SELECT rowid, title, authors, summary FROM paper_fts ORDER BY rowid")
+    ).all()
+    expected = sorted(
+        (key, *index_fields(folded))
+        for key, folded in session.execute(select(Paper.search_key, Paper.search_text))
+    )
+    assert [tuple(r) for r in rows] == expected
+    head = session.execute(text("SELECT rowid FROM paper_fts_head ORDER BY rowid")).scalars()
+    assert list(head) == keys
+
+
+@pytest.mark.parametrize("batches", [[1, 1, 1, 1, 1, 1], [6], [2, 4], [3, 1, 2]])
+def test_storing_files_together_equals_storing_them_in_turn(
+    batches: list[int], db_url: str, tmp_path: Path
+) -> None:
+    digests = []
+    for name, body in SCENARIO:
+        (tmp_path / name).write_text(body)
+        digests.append(read_digest(tmp_path / name))
+    engine = make_engine(db_url)
+    init_schema(engine)
+    Session = session_factory(engine)
+    report = LoadReport()
+    start = 0
+    for size in batches:
+        with Session.begin() as session:
+            report.merge(store_digests(session, digests[start : start + size]))
+        start += size
+    with Session() as session:
+        got = _fingerprint(session)
+        _assert_index_matches_papers(session)
+        assert search_papers(session, "사라질").total == 1  # C came back on 2024-01-03
+        assert search_papers(session, "고친").total == 0  # B's last text is its first again
+    engine.dispose()
+    assert (report.added, report.replaced, report.removed) == (11, 2, 3)
+    assert [p[0] for p in got["papers"]] == ["2401.00001", "2401.00002", "2401.00003",
+                                             "2401.00004", "2401.00005"]  # fmt: skip
+    assert [(str(d), a) for d, a, _p, _v in got["entries"]] == [
+        ("2024-01-01", "2401.00005"),
+        ("2024-01-01", "2401.00001"),
+        ("2024-01-02", "2401.00004"),
+        ("2024-01-03", "2401.00003"),
+        ("2024-01-04", "2401.00004"),
+        ("2024-01-04", "2401.00001"),
+        ("2024-01-05", "2401.00002"),
+        ("2024-01-05", "2401.00005"),
+    ]
+    titles = {p[0]: p[1] for p in got["papers"]}
+    assert titles["2401.00002"] == "Beta" and ("2401.00002", 1, "dee oh") not in got["authors"]
+    reference = _reference_fingerprint(tmp_path)
+    assert got == reference
+
+
+def _reference_fingerprint(tmp_path: Path) -> dict:
+    """The same files stored one at a time, each in its own transaction."""
+    engine = make_engine(f"sqlite:///{tmp_path}/reference.sqlite3")
+    init_schema(engine)
+    Store = session_factory(engine)
+    load_paths(Store, *(tmp_path / name for name, _body in SCENARIO))
+    with Store() as session:
+        fingerprint = _fingerprint(session)
+    engine.dispose()
+    return fingerprint
+
+
+def test_a_file_the_database_refuses_is_rejected_alone(settings: Settings, tmp_path: Path) -> None:
+    engine = make_engine(settings.database_url)
+    init_schema(engine)
+    with engine.begin() as conn:  # a real refusal, from the database itself
+        if engine.dialect.name == "postgresql":
+            conn.execute(
+                text(
+                    "CREATE OR REPLACE FUNCTION refuse_paper() RETURNS trigger AS "
+                    "$$ BEGIN RAISE EXCEPTION 'refused'; END $$ LANGUAGE plpgsql"
+                )
+            )
+            conn.execute(
+                text(
+                    "CREATE TRIGGER refuse BEFORE INSERT ON paper FOR EACH ROW "
+                    "WHEN (NEW.arxiv_id = '2402.00007') EXECUTE FUNCTION refuse_paper()"
+                )
+            )
+        else:
+            conn.execute(
+                text(
+                    "CREATE TRIGGER refuse BEFORE INSERT ON paper "
+                    "WHEN NEW.arxiv_id = '2402.00007' BEGIN SELECT RAISE(ABORT, 'refused'); END"
+                )
+            )
+    engine.dispose()
+    folder = tmp_path / "digests"
+    folder.mkdir()
+    for n in range(1, 21):  # enough files for the parse workers and several per batch
+        paper = (f"2402.{n:05d}", f"Paper {n}", f"Author {n}", f"요약 {n}번 논문")
+        (folder / f"{n:02d}.md").write_text(_day(f"2024-02-{n:02d}", paper))
+    out = io.StringIO()
+    assert cli.load(settings, [str(folder)], out) == 1
+    assert f"rejected: {folder / '07.md'}: database error" in out.getvalue()
+    assert "loaded 19 file(s), 19 day(s): 19 paper(s) added" in out.getvalue()
+    engine = make_engine(settings.database_url)
+    with session_factory(engine)() as session:
+        stored = set(session.scalars(select(Paper.arxiv_id)))
+        assert len(stored) == 19 and "2402.00007" not in stored
+        assert date(2024, 2, 7) not in set(session.scalars(select(DigestDay.day)))
+        assert search_papers(session, "요약").total == 19
+        _assert_index_matches_papers(session)
+    engine.dispose()
+
+
+def test_loading_writes_from_its_first_read(tmp_path: Path) -> None:
+    """On SQLite, the transaction that loads a batch takes the write lock before it reads
+    anything, so nothing can change what it read before it writes. (PostgreSQL's
+    transactions need no help.)"""
+    path = tmp_path / "lock.sqlite3"
+    engine = make_engine(f"sqlite:///{path}")
+    init_schema(engine)
+    with session_factory(engine)() as session:
+        begin_writing(session)
+        session.execute(select(Paper.id)).all()
+        other = sqlite3.connect(path, timeout=0.1)
+        with pytest.raises(sqlite3.OperationalError, match="locked"):
+            other.execute("INSERT INTO digest_day VALUES ('2024-01-01', 'x', '2024-01-01')")
+        other.close()
+        session.rollback()
+    engine.dispose()
