@@ -22,8 +22,15 @@ from _common import CORPUS, print_table
 from sqlalchemy import func, select, text
 
 from bot.digest import Digest, DigestDay, read_digest
-from bot.store.db import drop_schema, init_schema, is_postgres, make_engine, session_factory
-from bot.store.ingest import store_digest
+from bot.store.db import (
+    begin_writing,
+    drop_schema,
+    init_schema,
+    is_postgres,
+    make_engine,
+    session_factory,
+)
+from bot.store.ingest import store_digests
 from bot.store.models import Paper
 from bot.store.search import scan_page, search_papers
 
@@ -111,13 +118,11 @@ def main() -> None:
         digests = synthesize(args.copies)
         started = time.perf_counter()
         with Session() as session:
-            for number, digest in enumerate(digests, 1):
-                with session.begin_nested():
-                    store_digest(session, digest)
-                if number % 100 == 0:
-                    session.commit()
-                    print(f"  {number}/{len(digests)} files", file=sys.stderr)
-            session.commit()
+            for start in range(0, len(digests), 50):
+                begin_writing(session)
+                store_digests(session, digests[start : start + 50])
+                session.commit()
+                print(f"  {start + 50}/{len(digests)} files", file=sys.stderr)
         build = time.perf_counter() - started
     with Session() as session:
         if is_postgres(session):

@@ -10,7 +10,9 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 import sys
+from collections import deque
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
@@ -35,7 +37,10 @@ from bot.store.ingest import (
 )
 
 log = logging.getLogger(__name__)
-_BATCH_FILES = 50  # files stored per transaction
+_BATCH_FILES = 50  # files stored per transaction, at most
+_CHUNK_FILES = 4  # files per task of a parse worker
+_CHUNKS_AHEAD = 16  # tasks queued or parsed ahead of storing
+_PARSE_WORKERS = 2
 
 
 def digest_files(paths: Sequence[str]) -> tuple[list[Path], list[DigestError]]:
@@ -60,13 +65,34 @@ def _parse(path: Path) -> PreparedDigest | DigestError:
         return exc
 
 
-def parse_files(files: Sequence[Path]) -> Iterator[PreparedDigest | DigestError]:
-    """Parsed files in order; many files are parsed in parallel worker processes."""
+def _parse_chunk(paths: Sequence[Path]) -> list[PreparedDigest | DigestError]:
+    return [_parse(path) for path in paths]
+
+
+def parsed_batches(
+    files: Sequence[Path], workers: int = _PARSE_WORKERS
+) -> Iterator[list[PreparedDigest | DigestError]]:
+    """Parsed files in order, in batches of up to ``_BATCH_FILES``. Many files are parsed
+    by worker processes while the caller stores; a batch is handed over early when the
+    next file isn't parsed yet, so storing never waits for a full batch."""
     if len(files) < 16:
-        yield from map(_parse, files)
+        yield [_parse(path) for path in files]
         return
-    with ProcessPoolExecutor(max_workers=2) as pool:
-        yield from pool.map(_parse, files, chunksize=4)
+    chunks = [files[i : i + _CHUNK_FILES] for i in range(0, len(files), _CHUNK_FILES)]
+    with ProcessPoolExecutor(max_workers=workers, initializer=os.nice, initargs=(10,)) as pool:
+        # A bounded number of chunks in flight: parsed files never pile up in memory.
+        pending = deque(pool.submit(_parse_chunk, c) for c in chunks[:_CHUNKS_AHEAD])
+        queued = len(pending)
+        batch: list[PreparedDigest | DigestError] = []
+        while pending:
+            batch += pending.popleft().result()
+            if queued < len(chunks):
+                pending.append(pool.submit(_parse_chunk, chunks[queued]))
+                queued += 1
+            waiting = bool(pending) and not pending[0].done()
+            if len(batch) >= _BATCH_FILES or not pending or waiting:
+                yield batch
+                batch = []
 
 
 def store_batch(
@@ -109,19 +135,19 @@ def load(
         disable=not files or not progress,
     )
     with bar, open_store(settings.database_url) as Session, Session() as session:
-        batch: list[PreparedDigest] = []
-        for number, result in enumerate(parse_files(files), 1):
-            bar.update()
-            if isinstance(result, DigestError):
-                rejected.append(result)
-            else:
-                batch.append(result)
-            if batch and (len(batch) == _BATCH_FILES or number == len(files)):
+        for parsed in parsed_batches(files):
+            bar.update(len(parsed))
+            batch: list[PreparedDigest] = []
+            for result in parsed:
+                if isinstance(result, DigestError):
+                    rejected.append(result)
+                else:
+                    batch.append(result)
+            if batch:
                 batch_report, errors = store_batch(session, batch)
                 report.merge(batch_report)
                 rejected += errors
                 stored += len(batch) - len(errors)
-                batch = []
     days = len(set(report.days))
     print(
         f"loaded {stored} file(s), "

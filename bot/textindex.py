@@ -12,6 +12,8 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass
+from itertools import compress
+from operator import eq, itemgetter
 
 _SPECIAL_FOLDS = str.maketrans(
     {
@@ -72,26 +74,40 @@ def folded_words(folded: str) -> list[str]:
     return _WORD_RE.findall(folded)
 
 
-_HANGUL_RUN_RE = re.compile(rf"[{_HANGUL}]{{2,}}")
-_LATIN_WORD_RE = re.compile(rf"[^\W_{_HANGUL}]+", re.UNICODE)
+# A Hangul run of 2+ syllables, or a Latin word or number (group 1 or group 2).
+_TOKEN_RE = re.compile(rf"([{_HANGUL}]{{2,}})|([^\W_{_HANGUL}]+)", re.UNICODE)
 # Put between two Hangul runs whose pairs would otherwise chain into a phrase across them
 # (``확산 산모`` must not match 확산모). A lone syllable is never a query term.
 RUN_BREAK = "\u318d"
+_first, _second, _last = itemgetter(0), itemgetter(1), itemgetter(-1)
+
+
+class _PairCache(dict[str, str]):
+    """A Hangul run → its syllable pairs (``확산모델`` → ``확산 산모 모델``). Words recur,
+    so most runs are looked up rather than paired again."""
+
+    def __missing__(self, run: str) -> str:
+        pairs = " ".join(map(str.__add__, run, run[1:]))
+        if len(self) < 200_000:
+            self[run] = pairs
+        return pairs
+
+
+_PAIRS = _PairCache()
 
 
 def index_terms(folded: str) -> str:
     """Folded text → the space-separated terms the full-text index stores: each Hangul run's
     syllable pairs, in order, then the Latin words and numbers (queried one by one, so
-    their positions don't matter)."""
-    out: list[str] = []
-    last = ""
-    for run in _HANGUL_RUN_RE.findall(folded):
-        if run[0] == last:
-            out.append(RUN_BREAK)
-        out += map(str.__add__, run, run[1:])
-        last = run[-1]
-    out += _LATIN_WORD_RE.findall(folded)
-    return " ".join(out)
+    their positions don't matter). Runs a phrase could chain across are kept apart."""
+    found = _TOKEN_RE.findall(folded)
+    runs = list(filter(None, map(_first, found)))
+    terms = list(map(_PAIRS.__getitem__, runs))
+    chained = compress(range(1, len(runs)), map(eq, map(_last, runs), map(_first, runs[1:])))
+    for index in reversed(list(chained)):
+        terms.insert(index, RUN_BREAK)
+    terms += filter(None, map(_second, found))
+    return " ".join(terms)
 
 
 @dataclass(frozen=True)

@@ -10,10 +10,12 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from datetime import date
 from pathlib import Path
 
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.store.models import Base
@@ -49,7 +51,7 @@ class SchemaError(RuntimeError):
     """The database holds a schema this version of the bot does not know."""
 
 
-def _json_dumps(value: object) -> str:
+def json_text(value: object) -> str:
     """JSON columns keep Korean as it is (escaped, it takes twice the bytes)."""
     return json.dumps(value, ensure_ascii=False)
 
@@ -63,7 +65,7 @@ def make_engine(url: str) -> Engine:
         engine = create_engine(
             url,
             connect_args={"check_same_thread": False, "timeout": 30},
-            json_serializer=_json_dumps,
+            json_serializer=json_text,
         )
 
         @event.listens_for(engine, "connect")
@@ -84,7 +86,7 @@ def make_engine(url: str) -> Engine:
         max_overflow=10,
         pool_pre_ping=True,
         pool_recycle=1800,
-        json_serializer=_json_dumps,
+        json_serializer=json_text,
     )
 
 
@@ -135,22 +137,34 @@ def begin_writing(session: Session) -> None:
         session.connection().exec_driver_sql("BEGIN IMMEDIATE")
 
 
-def insert_rows(
-    session: Session, table: str, columns: Sequence[str], rows: Sequence[Sequence[object]]
-) -> None:
+def run_many(session: Session, statement: str, rows: Sequence[Sequence[object]]) -> None:
     """``executemany`` straight on the driver, in the session's transaction, for the bulk
-    rows of loading (plain text and numbers: nothing for SQLAlchemy to convert)."""
+    rows of loading: values are already what the column stores (JSON as text, dates from
+    :func:`date_value`), and ``?`` marks a parameter."""
     if not rows:
         return
-    marker = "?" if session.get_bind().dialect.paramstyle == "qmark" else "%s"
-    statement = (
-        f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join([marker] * len(columns))})"
-    )
+    if session.get_bind().dialect.paramstyle != "qmark":
+        statement = statement.replace("?", "%s")
+    dbapi = session.get_bind().dialect.loaded_dbapi
     cursor = session.connection().connection.cursor()
     try:
         cursor.executemany(statement, rows)
+    except dbapi.Error as exc:  # raised as SQLAlchemy would, for the caller to handle
+        raise DBAPIError.instance(statement, None, exc, dbapi.Error, ismulti=True) from exc
     finally:
         cursor.close()
+
+
+def insert_rows(
+    session: Session, table: str, columns: Sequence[str], rows: Sequence[Sequence[object]]
+) -> None:
+    marks = ", ".join("?" * len(columns))
+    run_many(session, f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})", rows)
+
+
+def date_value(session: Session, day: date) -> date | str:
+    """A date as the driver takes it for a ``Date`` column (SQLite keeps ISO text)."""
+    return day.isoformat() if session.get_bind().dialect.name == "sqlite" else day
 
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:

@@ -16,7 +16,7 @@ from sqlalchemy import Table, bindparam, delete, insert, select, update
 from sqlalchemy.orm import Session
 
 from bot import digest as dg
-from bot.store.db import insert_rows
+from bot.store.db import date_value, insert_rows, json_text, run_many
 from bot.store.models import AuthorWord, DigestDay, Entry, Paper, PaperAuthor
 from bot.store.search import IndexFields, index_fields, index_papers, search_text, unindex_keys
 from bot.textindex import fold, folded_words
@@ -27,6 +27,16 @@ ENTRY = cast(Table, Entry.__table__)
 DAY = cast(Table, DigestDay.__table__)
 AUTHOR = cast(Table, PaperAuthor.__table__)
 WORD = cast(Table, AuthorWord.__table__)
+PAPER_COLUMNS = (
+    "arxiv_id",
+    "title",
+    "url",
+    "authors",
+    "summary",
+    "media_kind",
+    "media_url",
+    "search_text",
+)
 
 
 @dataclass
@@ -64,7 +74,7 @@ class PreparedPaper:
 
     arxiv_id: str
     votes: int | None
-    values: dict[str, Any]
+    row: tuple[Any, ...]  # the paper's columns (PAPER_COLUMNS), as stored
     index: IndexFields
     authors: list[tuple[str, str, list[str]]]  # (name, folded, words)
 
@@ -83,23 +93,23 @@ def prepare(digest: dg.Digest) -> PreparedDigest:
         papers = []
         for paper in day.papers:
             folded = search_text(paper.title, paper.authors, (b.as_text() for b in paper.summary))
-            values = {
-                "arxiv_id": paper.arxiv_id,
-                "title": paper.title,
-                "url": paper.url,
-                "authors": paper.authors,
-                "summary": [[b.key, b.text] for b in paper.summary],
-                "media_kind": paper.media.kind if paper.media else None,
-                "media_url": paper.media.url if paper.media else None,
-                "search_text": folded,
-            }
+            row = (
+                paper.arxiv_id,
+                paper.title,
+                paper.url,
+                json_text(paper.authors),
+                json_text([[b.key, b.text] for b in paper.summary]),
+                paper.media.kind.name if paper.media else None,
+                paper.media.url if paper.media else None,
+                folded,
+            )
             authors = []
             for name in paper.authors:
                 folded_name = fold(name)
                 words = [w[:64] for w in dict.fromkeys(folded_words(folded_name))]
                 authors.append((name, folded_name, words))
             papers.append(
-                PreparedPaper(paper.arxiv_id, paper.votes, values, index_fields(folded), authors)
+                PreparedPaper(paper.arxiv_id, paper.votes, row, index_fields(folded), authors)
             )
         days.append((day.day, papers))
     return PreparedDigest(digest.source, days, list(digest.warnings))
@@ -245,22 +255,26 @@ class _Batch:
         latest: dict[str, tuple[date, int]] = {}
         for day, (_source, papers) in sorted(self.days.items()):
             latest.update((p.arxiv_id, (day, position)) for position, p in enumerate(papers))
-        new_rows = [
-            self.texts[a].values | {"latest_day": day, "search_key": search_key(day, position)}
-            for a, (day, position) in latest.items()
-            if a not in existing
-        ]
+        new = [(a, day, position) for a, (day, position) in latest.items() if a not in existing]
         ids = dict(existing)
-        if new_rows:
-            returning = insert(PAPER).returning(PAPER.c.arxiv_id, PAPER.c.id)
-            inserted: dict[str, int] = dict(self.conn.execute(returning, new_rows).all())
+        if new:
+            rows = [
+                (*self.texts[a].row, date_value(self.session, day), search_key(day, position))
+                for a, day, position in new
+            ]
+            insert_rows(self.session, "paper", (*PAPER_COLUMNS, "latest_day", "search_key"), rows)
+            inserted: dict[str, int] = {}
+            for chunk in _chunks([a for a, _day, _position in new]):
+                stmt = select(PAPER.c.arxiv_id, PAPER.c.id).where(PAPER.c.arxiv_id.in_(chunk))
+                inserted.update(self.conn.execute(stmt).all())
             changes.papers.update((i, self.texts[a].index) for a, i in inserted.items())
             ids.update(inserted)
-        updates = [
-            self.texts[a].values | {"pid": i} for a, i in existing.items() if a in self.texts
-        ]
-        if updates:
-            self.conn.execute(update(PAPER).where(PAPER.c.id == bindparam("pid")), updates)
+        columns = ", ".join(f"{c} = ?" for c in PAPER_COLUMNS[1:])
+        run_many(
+            self.session,
+            f"UPDATE paper SET {columns} WHERE id = ?",
+            [(*self.texts[a].row[1:], i) for a, i in existing.items()],
+        )
         return ids
 
     def _write_days(self, old_entries: dict[date, tuple[set[str], set[int]]]) -> None:
@@ -279,11 +293,11 @@ class _Batch:
 
     def _write_entries(self, ids: dict[str, int]) -> None:
         rows = [
-            {"day": day, "paper_id": ids[p.arxiv_id], "position": position, "votes": p.votes}
+            (date_value(self.session, day), ids[p.arxiv_id], position, p.votes)
             for day, (_source, papers) in self.days.items()
             for position, p in enumerate(papers)
         ]
-        self.conn.execute(insert(ENTRY), rows)
+        insert_rows(self.session, "digest_entry", ("day", "paper_id", "position", "votes"), rows)
 
     def _write_authors(self, ids: dict[str, int], known: set[int]) -> None:
         """Rewrite the authors of every paper written; only ``known`` ones had any."""
