@@ -38,6 +38,7 @@ from bot.store.ingest import (
 
 log = logging.getLogger(__name__)
 _BATCH_FILES = 50  # files stored per transaction, at most
+_EARLY_FILES = 16  # ... and at least, unless the next file is parsed already
 _CHUNK_FILES = 4  # files per task of a parse worker
 _CHUNKS_AHEAD = 16  # tasks queued or parsed ahead of storing
 _PARSE_WORKERS = 2
@@ -90,7 +91,7 @@ def parsed_batches(
                 pending.append(pool.submit(_parse_chunk, chunks[queued]))
                 queued += 1
             waiting = bool(pending) and not pending[0].done()
-            if len(batch) >= _BATCH_FILES or not pending or waiting:
+            if len(batch) >= _BATCH_FILES or not pending or (waiting and len(batch) >= _EARLY_FILES):
                 yield batch
                 batch = []
 
