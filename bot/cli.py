@@ -91,7 +91,11 @@ def parsed_batches(
                 pending.append(pool.submit(_parse_chunk, chunks[queued]))
                 queued += 1
             waiting = bool(pending) and not pending[0].done()
-            if len(batch) >= _BATCH_FILES or not pending or (waiting and len(batch) >= _EARLY_FILES):
+            if (
+                len(batch) >= _BATCH_FILES
+                or not pending
+                or (waiting and len(batch) >= _EARLY_FILES)
+            ):
                 yield batch
                 batch = []
 
