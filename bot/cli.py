@@ -74,8 +74,10 @@ def parsed_batches(
     files: Sequence[Path], workers: int = _PARSE_WORKERS
 ) -> Iterator[list[PreparedDigest | DigestError]]:
     """Parsed files in order, in batches of up to ``_BATCH_FILES``. Many files are parsed
-    by worker processes while the caller stores; a batch is handed over early when the
-    next file isn't parsed yet, so storing never waits for a full batch."""
+    by worker processes while the caller stores; a batch of ``_EARLY_FILES`` or more is
+    handed over early when the next file isn't parsed yet, so storing rarely waits. The
+    workers run at a lower priority: on two cores, the process that stores is the one
+    everything waits for."""
     if len(files) < 16:
         yield [_parse(path) for path in files]
         return

@@ -132,9 +132,6 @@ class IndexChanges:
             if terms is not None or paper_id not in self.papers:
                 self.papers[paper_id] = terms
 
-    def __bool__(self) -> bool:
-        return bool(self.stale or self.papers)
-
 
 def write_index(session: Session, changes: IndexChanges) -> None:
     """Remove the stale index rows, then index every changed paper at its current key (a
