@@ -123,7 +123,9 @@ def parse_arxiv_id(value: str) -> str | None:
 
 def media_for(url: str) -> Media:
     """Image or video, told by the file's extension (the syntax around it lies)."""
-    url = urljoin(MEDIA_BASE_URL, url.strip())
+    url = url.strip()
+    if not url.startswith(("https://", "http://")) or "/." in url:  # relative, or ./ ../
+        url = urljoin(MEDIA_BASE_URL, url)
     ext = url.split("?", 1)[0].rsplit(".", 1)[-1].lower()
     return Media(MediaKind.VIDEO if ext in VIDEO_EXTENSIONS else MediaKind.IMAGE, url)
 
