@@ -201,6 +201,8 @@ SCENARIO = [
     ("5.md", _day("2024-01-02", D)),
     ("6.md", _day("2024-01-05", B, E)),
 ]
+# Then B leaves its last day: stored before, rewritten and removed in one batch.
+SCENARIO_END = ("7.md", _day("2024-01-05", E))
 
 
 def _fingerprint(session) -> dict:
@@ -291,16 +293,45 @@ def test_storing_files_together_equals_storing_them_in_turn(
     ]
     titles = {p[0]: p[1] for p in got["papers"]}
     assert titles["2401.00002"] == "Beta" and ("2401.00002", 1, "dee oh") not in got["authors"]
-    reference = _reference_fingerprint(tmp_path)
+    reference = _reference_fingerprint(tmp_path, SCENARIO)
     assert got == reference
 
 
-def _reference_fingerprint(tmp_path: Path) -> dict:
+@pytest.mark.parametrize("batches", [[2, 5], [7], [5, 2]])
+def test_a_paper_rewritten_and_removed_in_one_batch(
+    batches: list[int], db_url: str, tmp_path: Path
+) -> None:
+    scenario = [*SCENARIO, SCENARIO_END]
+    digests = []
+    for name, body in scenario:
+        (tmp_path / name).write_text(body)
+        digests.append(read_digest(tmp_path / name))
+    engine = make_engine(db_url)
+    init_schema(engine)
+    Session = session_factory(engine)
+    report = LoadReport()
+    start = 0
+    for size in batches:
+        with Session.begin() as session:
+            report.merge(store_digests(session, digests[start : start + size]))
+        start += size
+    with Session() as session:
+        got = _fingerprint(session)
+        _assert_index_matches_papers(session)
+        assert search_papers(session, "둘째").total == 0
+    engine.dispose()
+    assert (report.added, report.replaced, report.removed) == (11, 3, 4)
+    assert "2401.00002" not in {p[0] for p in got["papers"]}
+    assert not any(row[0] == "2401.00002" for row in got["authors"] + got["words"])
+    assert got == _reference_fingerprint(tmp_path, scenario)
+
+
+def _reference_fingerprint(tmp_path: Path, scenario: list[tuple[str, str]]) -> dict:
     """The same files stored one at a time, each in its own transaction."""
     engine = make_engine(f"sqlite:///{tmp_path}/reference.sqlite3")
     init_schema(engine)
     Store = session_factory(engine)
-    load_paths(Store, *(tmp_path / name for name, _body in SCENARIO))
+    load_paths(Store, *(tmp_path / name for name, _body in scenario))
     with Store() as session:
         fingerprint = _fingerprint(session)
     engine.dispose()
