@@ -337,23 +337,12 @@ def _walk(parser: _Parser, tokens: list[Token]) -> None:
     item_markers: list[str] = []
     item_has_text: list[bool] = []
     for index, token in enumerate(tokens):
-        line = token.map[0] + 1 if token.map else 0
         kind = token.type
-        if kind == "heading_open":
-            inline = tokens[index + 1]
-            parser.heading(int(token.tag[1]), clean_text(inline.content), line)
-        elif kind in ("bullet_list_open", "ordered_list_open"):
-            list_depth += 1
-        elif kind in ("bullet_list_close", "ordered_list_close"):
-            list_depth -= 1
-        elif kind == "list_item_open":
-            ordered = token.markup in (".", ")")
-            item_markers.append(f"{token.info}{token.markup} " if ordered else "")
-            item_has_text.append(False)
-        elif kind == "list_item_close":
-            item_markers.pop()
-            item_has_text.pop()
-        elif kind == "inline" and tokens[index - 1].type == "paragraph_open":
+        if kind in _PASSIVE_TOKENS:
+            continue
+        if kind == "inline":
+            if tokens[index - 1].type != "paragraph_open":
+                continue  # a heading's text, read with its heading_open
             if list_depth == 0:
                 for number, text in _inline_lines(token):
                     parser.text_line(text, number)
@@ -368,9 +357,23 @@ def _walk(parser: _Parser, tokens: list[Token]) -> None:
             is_new_bullet = list_depth == 1 and not marker and first_in_item
             has_bullet = parser.paper is not None and parser.paper.summary
             if is_new_bullet or not has_bullet:
-                parser.bullet(marker + text, line)
+                parser.bullet(marker + text, _line(token))
             elif not parser.skipping:
                 parser.continue_bullet(marker + text)
+        elif kind == "list_item_open":
+            ordered = token.markup in (".", ")")
+            item_markers.append(f"{token.info}{token.markup} " if ordered else "")
+            item_has_text.append(False)
+        elif kind == "list_item_close":
+            item_markers.pop()
+            item_has_text.pop()
+        elif kind == "heading_open":
+            inline = tokens[index + 1]
+            parser.heading(int(token.tag[1]), clean_text(inline.content), _line(token))
+        elif kind in ("bullet_list_open", "ordered_list_open"):
+            list_depth += 1
+        elif kind in ("bullet_list_close", "ordered_list_close"):
+            list_depth -= 1
         elif kind in ("html_block", "code_block"):
             for number, text in _inline_lines(token):
                 if kind == "code_block" and parser.paper is not None and parser.paper.summary:
@@ -379,7 +382,14 @@ def _walk(parser: _Parser, tokens: list[Token]) -> None:
                 else:
                     parser.text_line(text, number)
         elif kind == "fence":
-            parser.warn(line, "code block skipped")
+            parser.warn(_line(token), "code block skipped")
+
+
+def _line(token: Token) -> int:
+    return token.map[0] + 1 if token.map else 0
+
+
+_PASSIVE_TOKENS = frozenset({"paragraph_open", "paragraph_close", "heading_close"})
 
 
 def parse_digest(text: str, source: str = "<text>") -> Digest:
