@@ -74,8 +74,6 @@ def make_engine(url: str) -> Engine:
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.execute("PRAGMA foreign_keys=ON")
-            # Savepoints (one per loaded file) keep their undo pages here, not in a file.
-            cursor.execute("PRAGMA temp_store=MEMORY")
             cursor.close()
 
         return engine

@@ -200,6 +200,7 @@ class _Batch:
                 self.days[day] = (digest.source, papers)
                 self.report.days.append(day)
                 self.texts.update((p.arxiv_id, p) for p in papers)
+        self.day_values = {day: date_value(session, day) for day in self.days}  # as stored
 
     def store(self, changes: IndexChanges) -> None:
         old_entries = self._old_entries()
@@ -256,7 +257,7 @@ class _Batch:
         ids = dict(existing)
         if new:
             rows = [
-                (*self.texts[a].row, date_value(self.session, day), search_key(day, position))
+                (*self.texts[a].row, self.day_values[day], search_key(day, position))
                 for a, day, position in new
             ]
             insert_rows(self.session, "paper", (*PAPER_COLUMNS, "latest_day", "search_key"), rows)
@@ -290,7 +291,7 @@ class _Batch:
 
     def _write_entries(self, ids: dict[str, int]) -> None:
         rows = [
-            (date_value(self.session, day), ids[p.arxiv_id], position, p.votes)
+            (self.day_values[day], ids[p.arxiv_id], position, p.votes)
             for day, (_source, papers) in self.days.items()
             for position, p in enumerate(papers)
         ]
