@@ -255,53 +255,11 @@ def _assert_index_matches_papers(session) -> None:
     assert list(head) == keys
 
 
-@pytest.mark.parametrize("batches", [[1, 1, 1, 1, 1, 1], [6], [2, 4], [3, 1, 2]])
-def test_storing_files_together_equals_storing_them_in_turn(
-    batches: list[int], db_url: str, tmp_path: Path
-) -> None:
-    digests = []
-    for name, body in SCENARIO:
-        (tmp_path / name).write_text(body)
-        digests.append(read_digest(tmp_path / name))
-    engine = make_engine(db_url)
-    init_schema(engine)
-    Session = session_factory(engine)
-    report = LoadReport()
-    start = 0
-    for size in batches:
-        with Session.begin() as session:
-            report.merge(store_digests(session, digests[start : start + size]))
-        start += size
-    with Session() as session:
-        got = _fingerprint(session)
-        _assert_index_matches_papers(session)
-        assert search_papers(session, "사라질").total == 1  # C came back on 2024-01-03
-        assert search_papers(session, "고친").total == 0  # B's last text is its first again
-    engine.dispose()
-    assert (report.added, report.replaced, report.removed) == (11, 2, 3)
-    assert [p[0] for p in got["papers"]] == ["2401.00001", "2401.00002", "2401.00003",
-                                             "2401.00004", "2401.00005"]  # fmt: skip
-    assert [(str(d), a) for d, a, _p, _v in got["entries"]] == [
-        ("2024-01-01", "2401.00005"),
-        ("2024-01-01", "2401.00001"),
-        ("2024-01-02", "2401.00004"),
-        ("2024-01-03", "2401.00003"),
-        ("2024-01-04", "2401.00004"),
-        ("2024-01-04", "2401.00001"),
-        ("2024-01-05", "2401.00002"),
-        ("2024-01-05", "2401.00005"),
-    ]
-    titles = {p[0]: p[1] for p in got["papers"]}
-    assert titles["2401.00002"] == "Beta" and ("2401.00002", 1, "dee oh") not in got["authors"]
-    reference = _reference_fingerprint(tmp_path, SCENARIO)
-    assert got == reference
-
-
-@pytest.mark.parametrize("batches", [[2, 5], [7], [5, 2]])
-def test_a_paper_rewritten_and_removed_in_one_batch(
-    batches: list[int], db_url: str, tmp_path: Path
-) -> None:
-    scenario = [*SCENARIO, SCENARIO_END]
+def _store_in_batches(
+    scenario: list[tuple[str, str]], batches: list[int], db_url: str, tmp_path: Path
+) -> tuple[LoadReport, dict, dict[str, int]]:
+    """Store the scenario's files in batches of the given sizes; return the summed report,
+    the fingerprint, and the number of search hits for some words."""
     digests = []
     for name, body in scenario:
         (tmp_path / name).write_text(body)
@@ -318,8 +276,43 @@ def test_a_paper_rewritten_and_removed_in_one_batch(
     with Session() as session:
         got = _fingerprint(session)
         _assert_index_matches_papers(session)
-        assert search_papers(session, "둘째").total == 0
+        hits = {word: search_papers(session, word).total for word in ("사라질", "고친", "둘째")}
     engine.dispose()
+    return report, got, hits
+
+
+@pytest.mark.parametrize("batches", [[1, 1, 1, 1, 1, 1], [6], [2, 4], [3, 1, 2]])
+def test_storing_files_together_equals_storing_them_in_turn(
+    batches: list[int], db_url: str, tmp_path: Path
+) -> None:
+    report, got, hits = _store_in_batches(SCENARIO, batches, db_url, tmp_path)
+    assert hits["사라질"] == 1  # C came back on 2024-01-03
+    assert hits["고친"] == 0  # B's last text is its first again
+    assert (report.added, report.replaced, report.removed) == (11, 2, 3)
+    assert [p[0] for p in got["papers"]] == ["2401.00001", "2401.00002", "2401.00003",
+                                             "2401.00004", "2401.00005"]  # fmt: skip
+    assert [(str(d), a) for d, a, _p, _v in got["entries"]] == [
+        ("2024-01-01", "2401.00005"),
+        ("2024-01-01", "2401.00001"),
+        ("2024-01-02", "2401.00004"),
+        ("2024-01-03", "2401.00003"),
+        ("2024-01-04", "2401.00004"),
+        ("2024-01-04", "2401.00001"),
+        ("2024-01-05", "2401.00002"),
+        ("2024-01-05", "2401.00005"),
+    ]
+    titles = {p[0]: p[1] for p in got["papers"]}
+    assert titles["2401.00002"] == "Beta" and ("2401.00002", 1, "dee oh") not in got["authors"]
+    assert got == _reference_fingerprint(tmp_path, SCENARIO)
+
+
+@pytest.mark.parametrize("batches", [[2, 5], [7], [5, 2]])
+def test_a_paper_rewritten_and_removed_in_one_batch(
+    batches: list[int], db_url: str, tmp_path: Path
+) -> None:
+    scenario = [*SCENARIO, SCENARIO_END]
+    report, got, hits = _store_in_batches(scenario, batches, db_url, tmp_path)
+    assert hits["둘째"] == 0
     assert (report.added, report.replaced, report.removed) == (11, 3, 4)
     assert "2401.00002" not in {p[0] for p in got["papers"]}
     assert not any(row[0] == "2401.00002" for row in got["authors"] + got["words"])
