@@ -21,16 +21,15 @@ from pathlib import Path
 from _common import CORPUS, print_table
 from sqlalchemy import func, select, text
 
+from bot import cli
 from bot.digest import Digest, DigestDay, read_digest
 from bot.store.db import (
-    begin_writing,
     drop_schema,
     init_schema,
     is_postgres,
     make_engine,
     session_factory,
 )
-from bot.store.ingest import store_digests
 from bot.store.models import Paper
 from bot.store.search import scan_page, search_papers
 
@@ -119,9 +118,8 @@ def main() -> None:
         started = time.perf_counter()
         with Session() as session:
             for start in range(0, len(digests), 50):
-                begin_writing(session)
-                store_digests(session, digests[start : start + 50])
-                session.commit()
+                _report, errors = cli.store_batch(session, digests[start : start + 50])
+                assert not errors, errors
                 print(f"  {start + 50}/{len(digests)} files", file=sys.stderr)
         build = time.perf_counter() - started
     with Session() as session:

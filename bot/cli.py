@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 from tqdm import tqdm
 
 from bot.config import Settings
-from bot.digest import DigestError, read_digest
+from bot.digest import Digest, DigestError, read_digest
 from bot.render import stats_lines
 from bot.store import queries
 from bot.store.db import begin_writing, open_store
@@ -103,7 +103,7 @@ def parsed_batches(
 
 
 def store_batch(
-    session: Session, batch: Sequence[PreparedDigest]
+    session: Session, batch: Sequence[Digest | PreparedDigest]
 ) -> tuple[LoadReport, list[DigestError]]:
     """Store parsed files in one transaction, search index included. Should the database
     refuse it, they are stored one by one, so that only the file at fault is rejected."""

@@ -209,8 +209,9 @@ class _Batch:
         ids = self._write_papers(existing, changes)
         self._write_days(old_entries)
         self._write_entries(ids)
-        self._write_authors(ids, set(existing.values()))
-        touched = set(existing.values()).union(*(ids_ for _a, ids_ in old_entries.values()))
+        stored_before = set(existing.values())
+        self._write_authors(ids, stored_before)
+        touched = stored_before.union(*(ids_ for _a, ids_ in old_entries.values()))
         rewritten = {i: self.texts[a].index for a, i in existing.items()}
         self._refresh(touched, rewritten, changes)
 
