@@ -3,16 +3,17 @@
 A digest is Markdown: ``## Daily Papers (YYYY-MM-DD)`` starts a day and
 ``### [Title](https://arxiv.org/abs/ID)`` a paper, followed by optional media, ``Vote:``,
 ``Authors:`` and ``- `` bullets of Korean summary. markdown-it-py gives the block structure
-(headings, paragraphs, lists, HTML blocks, with their source lines); each line inside is then
-recognised on its own. Real files drift, so an unknown line is skipped with a warning, and one
-odd paper never costs the rest of the file. :class:`DigestError` is the only exception raised.
+(headings, paragraphs, HTML blocks, with their source lines); each line inside is then
+recognised on its own, list items by their marker and indentation, as CommonMark reads
+them. Real files drift, so an unknown line is skipped with a warning, and one odd paper
+never costs the rest of the file. :class:`DigestError` is the only exception raised.
 """
 
 from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from enum import StrEnum
@@ -198,8 +199,24 @@ def _date_from_source(source: str) -> date | None:
 # Only the block structure is used; each line is then read on its own, so the inline pass
 # (half of markdown-it's time) is switched off, and so are block rules a digest never
 # means: link reference definitions, setext headings and rules (read as lines instead,
-# and a rule line is skipped there).
-_MD = MarkdownIt("commonmark").disable(["inline", "text_join", "reference", "lheading", "hr"])
+# and a rule line is skipped there). Lists are read as lines too (``_Parser.paragraph``):
+# markdown-it's list rule makes two thirds of its tokens and time, for structure that a
+# marker and an indentation tell as well.
+_MD = MarkdownIt("commonmark").disable(
+    ["inline", "text_join", "reference", "lheading", "hr", "list"]
+)
+# A list item's marker: "- ", "* ", "+ ", "1. ", "2) " (or the marker alone).
+_ITEM_RE = re.compile(r"(?P<indent> *)(?:[-*+]|(?P<number>\d{1,9})(?P<delimiter>[.)]))(?: +|$)")
+
+
+@dataclass
+class _Item:
+    """The first paragraph of a list item, or a later paragraph of one, being read."""
+
+    line: int
+    marker: str  # "" for a bullet item, "1. " for a numbered one: kept in the text
+    new_bullet: bool  # a top-level bullet item's first paragraph starts a summary bullet
+    parts: list[str] = field(default_factory=list)
 
 
 class _Parser:
@@ -211,6 +228,8 @@ class _Parser:
         self.paper: Paper | None = None
         self.skipping = False  # inside a paper whose heading could not be read
         self.seen: set[str] = set()
+        # Open list items, outermost first: (column their content starts at, marker).
+        self.items: list[tuple[int, str]] = []
 
     def warn(self, line: int, reason: str) -> None:
         self.warnings.append(f"{self.source}:{line}: {reason}")
@@ -317,6 +336,67 @@ class _Parser:
         last = self.paper.summary[-1]
         self.paper.summary[-1] = Bullet(text=f"{last.text} {text}", key=last.key)
 
+    def paragraph(self, lines: Sequence[tuple[int, str]]) -> None:
+        """The lines (number, text with its indentation) of one paragraph, read as CommonMark
+        reads lists: an item's first paragraph, lazy lines included, is one text; a top-level
+        ``- `` item starts a summary bullet, and numbered or nested items and an item's later
+        paragraphs continue it. Lines outside any list are read one by one."""
+        item: _Item | None = None
+        for index, (number, raw) in enumerate(lines):
+            text = raw.lstrip(" ")
+            if _RULE_RE.match(text):  # also ends the item above
+                self.finish_item(item)
+                item = None
+            elif marker := _ITEM_RE.match(raw):
+                self.finish_item(item)
+                item = self.open_item(marker, raw, number)
+            elif item is not None and (item.parts[0] or len(raw) - len(text) >= self.items[-1][0]):
+                item.parts.append(text)  # a lazy continuation line, or an empty item's text
+            elif item is None and index == 0 and self.close_items(len(raw) - len(text)):
+                item = _Item(number, self.items[-1][1], False, [text])  # an item's later paragraph
+            else:
+                if item is not None:  # an empty item, and a line not inside it
+                    self.close_items(len(raw) - len(text))
+                    item = None
+                self.text_line(text, number)
+        self.finish_item(item)
+
+    def close_items(self, indent: int) -> bool:
+        """Close the list items a block at ``indent`` is not inside; is it inside one?"""
+        while self.items and indent < self.items[-1][0]:
+            self.items.pop()
+        return bool(self.items)
+
+    def open_item(self, marker: re.Match[str], raw: str, number: int) -> _Item:
+        """An item whose marker starts ``raw`` (or, when its text starts with another marker,
+        the item nested in it: ``- 2) text``)."""
+        self.close_items(len(marker["indent"]))
+        new_bullet = not self.items and not marker["number"]
+        while True:
+            text = raw[marker.end() :]
+            after = marker.end("delimiter") if marker["number"] else marker.end("indent") + 1
+            spaces = marker.end() - after
+            # Content starts after the marker and its spaces (one, if more than four or none).
+            column = after + (spaces if 1 <= spaces <= 4 and text else 1)
+            label = f"{marker['number']}{marker['delimiter']} " if marker["number"] else ""
+            self.items.append((column, label))
+            nested = _ITEM_RE.match(raw, marker.end())
+            if nested is None or _RULE_RE.match(text):
+                return _Item(number, label, new_bullet, [text.strip()])
+            marker, new_bullet = nested, False
+
+    def finish_item(self, item: _Item | None) -> None:
+        if item is None:
+            return
+        text = " ".join(p for p in item.parts if p)
+        if not text:
+            return
+        has_bullet = self.paper is not None and self.paper.summary
+        if item.new_bullet or not has_bullet:
+            self.bullet(item.marker + text, item.line)
+        elif not self.skipping:
+            self.continue_bullet(item.marker + text)
+
     def finish(self) -> Digest:
         for day in self.days:
             for paper in day.papers:
@@ -326,83 +406,85 @@ class _Parser:
         return Digest(self.source, days, self.warnings)
 
 
-def _inline_lines(token: Token) -> Iterator[tuple[int, str]]:
-    start = token.map[0] + 1 if token.map else 0
-    for offset, text in enumerate(token.content.split("\n")):
-        yield start + offset, text
-
-
-def _walk(parser: _Parser, tokens: list[Token]) -> None:
-    list_depth = 0
-    item_markers: list[str] = []
-    item_has_text: list[bool] = []
+def _walk(parser: _Parser, tokens: list[Token], source: list[str]) -> None:
+    quoted = 0  # inside a blockquote, lines are its content, without the "> "
     for index, token in enumerate(tokens):
         kind = token.type
         if kind in _PASSIVE_TOKENS:
             continue
+        start = token.map[0] if token.map else 0
         if kind == "inline":
-            if tokens[index - 1].type != "paragraph_open":
-                continue  # a heading's text, read with its heading_open
-            if list_depth == 0:
-                for number, text in _inline_lines(token):
-                    parser.text_line(text, number)
-                continue
-            text = " ".join(token.content.split("\n"))
-            marker = item_markers[-1] if item_markers else ""
-            first_in_item = not item_has_text[-1] if item_has_text else True
-            if item_has_text:
-                item_has_text[-1] = True
-            # Only a plain top-level "- " item starts a bullet; numbered or nested items
-            # and later paragraphs of an item continue the bullet above them.
-            is_new_bullet = list_depth == 1 and not marker and first_in_item
-            has_bullet = parser.paper is not None and parser.paper.summary
-            if is_new_bullet or not has_bullet:
-                parser.bullet(marker + text, _line(token))
-            elif not parser.skipping:
-                parser.continue_bullet(marker + text)
-        elif kind == "list_item_open":
-            ordered = token.markup in (".", ")")
-            item_markers.append(f"{token.info}{token.markup} " if ordered else "")
-            item_has_text.append(False)
-        elif kind == "list_item_close":
-            item_markers.pop()
-            item_has_text.pop()
+            if tokens[index - 1].type == "paragraph_open":  # else a heading's, read with it
+                parser.paragraph(list(_token_lines(token, source, quoted)))
         elif kind == "heading_open":
+            parser.items.clear()
             inline = tokens[index + 1]
-            parser.heading(int(token.tag[1]), clean_text(inline.content), _line(token))
-        elif kind in ("bullet_list_open", "ordered_list_open"):
-            list_depth += 1
-        elif kind in ("bullet_list_close", "ordered_list_close"):
-            list_depth -= 1
-        elif kind in ("html_block", "code_block"):
-            for number, text in _inline_lines(token):
-                if kind == "code_block" and parser.paper is not None and parser.paper.summary:
+            parser.heading(int(token.tag[1]), clean_text(inline.content), start + 1)
+        elif kind == "code_block":
+            lines = list(_token_lines(token, source, quoted))
+            if parser.close_items(_indent(lines[0][1]) if lines else 0):
+                # Indented lines inside a list item: its later paragraphs, or nested items.
+                for paragraph in _paragraphs(lines):
+                    parser.paragraph(paragraph)
+                continue
+            for number, text in lines:
+                if parser.paper is not None and parser.paper.summary:
                     if not parser.skipping:
                         parser.continue_bullet(text)
                 else:
                     parser.text_line(text, number)
+        elif kind == "html_block":
+            lines = list(_token_lines(token, source, quoted))
+            parser.close_items(_indent(lines[0][1]) if lines else 0)
+            for number, text in lines:
+                parser.text_line(text, number)
         elif kind == "fence":
-            parser.warn(_line(token), "code block skipped")
-
-
-def _line(token: Token) -> int:
-    return token.map[0] + 1 if token.map else 0
+            parser.close_items(_indent(source[start]) if not quoted else 0)
+            parser.warn(start + 1, "code block skipped")
+        elif kind in ("blockquote_open", "blockquote_close"):
+            parser.items.clear()
+            quoted += 1 if kind == "blockquote_open" else -1
 
 
 _PASSIVE_TOKENS = frozenset({"paragraph_open", "paragraph_close", "heading_close"})
+
+
+def _indent(text: str) -> int:
+    return len(text) - len(text.lstrip(" "))
+
+
+def _token_lines(token: Token, source: list[str], quoted: int) -> Iterator[tuple[int, str]]:
+    """A block's lines with their numbers; at top level, as written (indentation kept)."""
+    start, end = token.map or (0, 0)
+    texts = token.content.split("\n") if quoted else source[start:end]
+    for offset, text in enumerate(texts):
+        yield start + 1 + offset, text
+
+
+def _paragraphs(lines: list[tuple[int, str]]) -> Iterator[list[tuple[int, str]]]:
+    """Split lines at blank ones."""
+    paragraph: list[tuple[int, str]] = []
+    for number, text in lines:
+        if text.strip():
+            paragraph.append((number, text))
+        elif paragraph:
+            yield paragraph
+            paragraph = []
+    if paragraph:
+        yield paragraph
 
 
 def parse_digest(text: str, source: str = "<text>") -> Digest:
     """Parse a digest's text; raise :class:`DigestError` if it holds no paper at all."""
     # Tabs would turn lines into code blocks; a digest never means that.
     text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\t", " ")
-    text = unicodedata.normalize("NFC", text)
+    text = unicodedata.normalize("NFC", text.replace("\0", "\ufffd"))  # as markdown-it does
     parser = _Parser(source)
     try:
         tokens = _MD.parse(text)
     except RecursionError as exc:  # pathological nesting
         raise DigestError(source, "nesting too deep to read") from exc
-    _walk(parser, tokens)
+    _walk(parser, tokens, text.split("\n"))
     digest = parser.finish()
     if not digest.days:
         raise DigestError(

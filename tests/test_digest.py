@@ -206,6 +206,48 @@ def test_glued_lines_and_odd_media() -> None:
     assert two.votes is None and two.summary == [Bullet("셋째")]
 
 
+_LIST_CASES = [
+    # nested and numbered items continue the bullet above; so do an item's later paragraphs
+    (
+        "- a\n  - b\n  1. c\n- d\n\n  more\n\nfoo\n- e\n 2. f\n1. g",
+        ["a b 1. c", "d more foo", "e 2. f 1. g"],
+    ),
+    # lazy lines join the item's text; indented code inside an item too
+    ("- a\nlazy line\n- b\n    code\n\n    code2", ["a lazy line", "b code code2"]),
+    # numbered items before any bullet start one; a blank-separated deep line continues
+    ("1. a\n2. b\n- c\n\n- d\n\n\n      e", ["1. a 2. b", "c", "d e"]),
+    # an empty item's text on the next line; every bullet marker; a rule line is skipped
+    (
+        "-\n  text\n- **Key**: v\n* star\n+ plus\n* * *\n- after",
+        ["text", "Key: v", "star", "plus", "after"],
+    ),
+    ("- a\n  - b\n    - c\n      - d\n - e\n   - f", ["a b c d", "e f"]),
+    # "- 2) ..." is a numbered list inside a bullet item (2023-12-08 in the corpus)
+    ("- 요약: 1) 첫째\n- 2) 둘째\n- 3) 셋째\n- 다음", ["요약: 1) 첫째 2) 둘째 3) 셋째", "다음"]),
+    # a glued rule line ends the bullet instead of joining it
+    ("- a\n---\n- b\n***", ["a", "b"]),
+]
+
+
+@pytest.mark.parametrize(("lines", "expected"), _LIST_CASES)
+def test_summary_lists_read_as_commonmark_does(lines: str, expected: list[str]) -> None:
+    text = f"## Daily Papers (2024-01-01)\n### [T](https://arxiv.org/abs/2401.00001)\n{lines}\n"
+    digest = parse_digest(text)
+    assert [b.as_text() for b in digest.days[0].papers[0].summary] == expected
+    assert digest.warnings == []
+
+
+def test_an_item_is_one_text_before_its_key_is_read() -> None:
+    text = (
+        "## Daily Papers (2024-01-01)\n### [T](https://arxiv.org/abs/2401.00001)\n"
+        "- **Key**:\n  값\n-\nVote: 3\n> - 인용\n> Authors: A\n"
+    )
+    (only,) = parse_digest(text).days[0].papers
+    # an empty item takes no lazy line: "Vote: 3" is read on its own
+    assert only.summary == [Bullet("값", "Key"), Bullet("인용 Authors: A")]
+    assert only.votes == 3
+
+
 def test_unknown_lines_warn_and_the_rest_of_the_day_survives() -> None:
     text = (
         "## Daily Papers (2024-02-02)\n\n"
