@@ -1,8 +1,8 @@
 """Operator commands behind ``python -m bot``: load, export, stats, deliver, run, demo.
 
 Each returns a process exit code. Files are parsed in worker processes while the main
-process stores what is ready, each file in its own transaction: a rejected file changes
-nothing, and the others still load.
+process stores what is ready, many files to a transaction; a file the database refuses is
+stored again alone and rejected, so a rejected file changes nothing and the others load.
 """
 
 from __future__ import annotations
@@ -14,7 +14,8 @@ import os
 import sys
 from collections import deque
 from collections.abc import Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TextIO
 
@@ -70,36 +71,45 @@ def _parse_chunk(paths: Sequence[Path]) -> list[PreparedDigest | DigestError]:
     return [_parse(path) for path in paths]
 
 
-def parsed_batches(
+@contextmanager
+def parsing(
     files: Sequence[Path], workers: int = _PARSE_WORKERS
-) -> Iterator[list[PreparedDigest | DigestError]]:
-    """Parsed files in order, in batches of up to ``_BATCH_FILES``. Many files are parsed
-    by worker processes while the caller stores; a batch of ``_EARLY_FILES`` or more is
-    handed over early when the next file isn't parsed yet, so storing rarely waits. The
-    workers run at a lower priority: on two cores, the process that stores is the one
-    everything waits for."""
+) -> Iterator[Iterator[list[PreparedDigest | DigestError]]]:
+    """Start parsing ``files``, and give their parsed batches in order, up to
+    ``_BATCH_FILES`` files each. Many files are parsed by worker processes from the moment
+    this is entered (the caller opens its store meanwhile) and while the caller stores.
+    A batch of ``_EARLY_FILES`` or more is handed over early when the next file isn't
+    parsed yet, so storing rarely waits. The workers run at a lower priority: on two
+    cores, the process that stores is the one everything waits for."""
     if len(files) < 16:
-        yield [_parse(path) for path in files]
+        yield iter([[_parse(path) for path in files]])
         return
     chunks = [files[i : i + _CHUNK_FILES] for i in range(0, len(files), _CHUNK_FILES)]
-    with ProcessPoolExecutor(max_workers=workers, initializer=os.nice, initargs=(10,)) as pool:
+    pool = ProcessPoolExecutor(max_workers=workers, initializer=os.nice, initargs=(10,))
+    try:
         # A bounded number of chunks in flight: parsed files never pile up in memory.
         pending = deque(pool.submit(_parse_chunk, c) for c in chunks[:_CHUNKS_AHEAD])
-        queued = len(pending)
-        batch: list[PreparedDigest | DigestError] = []
-        while pending:
-            batch += pending.popleft().result()
-            if queued < len(chunks):
-                pending.append(pool.submit(_parse_chunk, chunks[queued]))
-                queued += 1
-            waiting = bool(pending) and not pending[0].done()
-            if (
-                len(batch) >= _BATCH_FILES
-                or not pending
-                or (waiting and len(batch) >= _EARLY_FILES)
-            ):
-                yield batch
-                batch = []
+        yield _batches(pool, chunks, pending)
+    finally:
+        pool.shutdown(cancel_futures=True)
+
+
+def _batches(
+    pool: ProcessPoolExecutor,
+    chunks: list[Sequence[Path]],
+    pending: deque[Future[list[PreparedDigest | DigestError]]],
+) -> Iterator[list[PreparedDigest | DigestError]]:
+    queued = len(pending)
+    batch: list[PreparedDigest | DigestError] = []
+    while pending:
+        batch += pending.popleft().result()
+        if queued < len(chunks):
+            pending.append(pool.submit(_parse_chunk, chunks[queued]))
+            queued += 1
+        waiting = bool(pending) and not pending[0].done()
+        if len(batch) >= _BATCH_FILES or not pending or (waiting and len(batch) >= _EARLY_FILES):
+            yield batch
+            batch = []
 
 
 def store_batch(
@@ -141,8 +151,13 @@ def load(
         file=sys.stderr,
         disable=not files or not progress,
     )
-    with bar, open_store(settings.database_url) as Session, Session() as session:
-        for parsed in parsed_batches(files):
+    with (
+        bar,
+        parsing(files) as batches,
+        open_store(settings.database_url) as Session,
+        Session() as session,
+    ):
+        for parsed in batches:
             bar.update(len(parsed))
             batch: list[PreparedDigest] = []
             for result in parsed:

@@ -395,7 +395,8 @@ def test_loading_writes_from_its_first_read(tmp_path: Path) -> None:
 
 def test_parse_workers_hand_over_every_file_in_order() -> None:
     files = corpus_files()[:70]
-    batches = list(cli.parsed_batches(files))
+    with cli.parsing(files) as parsed:
+        batches = list(parsed)
     sources = [r.source for batch in batches for r in batch]
     assert sources == [str(f) for f in files]
     assert all(0 < len(batch) <= 50 for batch in batches)
