@@ -296,7 +296,11 @@ class _Parser:
         if self.paper is None:
             self.warn(line, f"line outside any paper skipped: {text[:60]!r}")
             return
-        media_match = _IMAGE_RE.match(text) or _WATCH_RE.match(text) or _VIDEO_TAG_RE.search(text)
+        media_match = (
+            _IMAGE_RE.match(text)
+            or _WATCH_RE.match(text)
+            or ("<" in text and _VIDEO_TAG_RE.search(text))
+        )
         if media_match:
             media = media_for(media_match[1])
             # One media per paper: a video beats the thumbnail that usually precedes it.

@@ -13,7 +13,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from itertools import compress
-from operator import eq, itemgetter
+from operator import itemgetter
 
 _SPECIAL_FOLDS = str.maketrans(
     {
@@ -81,7 +81,7 @@ _LATIN_RE = re.compile(rf"[^\W_{_HANGUL}]+", re.UNICODE)
 # Put between two Hangul runs whose pairs would otherwise chain into a phrase across them
 # (``확산 산모`` must not match 확산모). A lone syllable is never a query term.
 RUN_BREAK = "\u318d"
-_first, _last = itemgetter(0), itemgetter(-1)
+_last = itemgetter(-1)
 
 
 class _PairCache(dict[str, str]):
@@ -104,7 +104,7 @@ def index_terms(folded: str) -> str:
     their positions don't matter). Runs a phrase could chain across are kept apart."""
     runs = _RUN_RE.findall(folded)
     terms = list(map(_PAIRS.__getitem__, runs))
-    chained = compress(range(1, len(runs)), map(eq, map(_last, runs), map(_first, runs[1:])))
+    chained = compress(range(1, len(runs)), map(str.startswith, runs[1:], map(_last, runs)))
     for index in reversed(list(chained)):
         terms.insert(index, RUN_BREAK)
     terms += _LATIN_RE.findall(folded)

@@ -51,9 +51,12 @@ class SchemaError(RuntimeError):
     """The database holds a schema this version of the bot does not know."""
 
 
+_JSON = json.JSONEncoder(ensure_ascii=False)
+
+
 def json_text(value: object) -> str:
     """JSON columns keep Korean as it is (escaped, it takes twice the bytes)."""
-    return json.dumps(value, ensure_ascii=False)
+    return _JSON.encode(value)
 
 
 def make_engine(url: str) -> Engine:

@@ -70,13 +70,14 @@ def _chunks(items: list, size: int = _CHUNK) -> Iterable[list]:
 @dataclass
 class PreparedPaper:
     """A paper with everything derived from it that needs no database: its row values,
-    its index terms and its authors' folded names and words."""
+    its index terms and its authors' folded names and words. Tuples all the way down: they
+    come from a parse worker, and a tuple of strings costs the collector nothing."""
 
     arxiv_id: str
     votes: int | None
     row: tuple[Any, ...]  # the paper's columns (PAPER_COLUMNS), as stored
     index: IndexFields
-    authors: list[tuple[str, str, list[str]]]  # (name, folded, words)
+    authors: tuple[tuple[str, str, tuple[str, ...]], ...]  # (name, folded, words)
 
 
 @dataclass
@@ -103,16 +104,18 @@ def prepare(digest: dg.Digest) -> PreparedDigest:
                 paper.media.url if paper.media else None,
                 folded,
             )
-            authors = []
-            for name in paper.authors:
-                folded_name = fold(name)
-                words = [w[:64] for w in dict.fromkeys(folded_words(folded_name))]
-                authors.append((name, folded_name, words))
+            authors = tuple(_author(name) for name in paper.authors)
             papers.append(
                 PreparedPaper(paper.arxiv_id, paper.votes, row, index_fields(folded), authors)
             )
         days.append((day.day, papers))
     return PreparedDigest(digest.source, days, list(digest.warnings))
+
+
+def _author(name: str) -> tuple[str, str, tuple[str, ...]]:
+    """An author's name, folded name and the distinct words of it."""
+    folded = fold(name)
+    return name, folded, tuple(w[:64] for w in dict.fromkeys(folded_words(folded)))
 
 
 @dataclass
