@@ -78,6 +78,7 @@ def folded_words(folded: str) -> list[str]:
 # less than one that tells them apart.)
 _RUN_RE = re.compile(rf"[{_HANGUL}]{{2,}}")
 _LATIN_RE = re.compile(rf"[^\W_{_HANGUL}]+", re.UNICODE)
+_ASCII_WORD_RE = re.compile(r"[A-Za-z0-9]+")  # _LATIN_RE, in ASCII text
 # Put between two Hangul runs whose pairs would otherwise chain into a phrase across them
 # (``확산 산모`` must not match 확산모). A lone syllable is never a query term.
 RUN_BREAK = "\u318d"
@@ -102,6 +103,8 @@ def index_terms(folded: str) -> str:
     """Folded text → the space-separated terms the full-text index stores: each Hangul run's
     syllable pairs, in order, then the Latin words and numbers (queried one by one, so
     their positions don't matter). Runs a phrase could chain across are kept apart."""
+    if folded.isascii():  # most titles and author lists
+        return " ".join(_ASCII_WORD_RE.findall(folded))
     runs = _RUN_RE.findall(folded)
     terms = list(map(_PAIRS.__getitem__, runs))
     chained = compress(range(1, len(runs)), map(str.startswith, runs[1:], map(_last, runs)))
