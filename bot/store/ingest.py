@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
+from itertools import repeat
 from typing import Any, cast
 
 from sqlalchemy import Table, bindparam, delete, insert, select, update
@@ -311,7 +312,7 @@ class _Batch:
         for arxiv_id, paper_id in ids.items():
             for position, (name, folded, name_words) in enumerate(self.texts[arxiv_id].authors):
                 authors.append((paper_id, position, name, folded))
-                words += [(w, paper_id, position) for w in name_words]
+                words += zip(name_words, repeat(paper_id), repeat(position))
         insert_rows(
             self.session, "paper_author", ("paper_id", "position", "name", "folded"), authors
         )
