@@ -76,7 +76,7 @@ def folded_words(folded: str) -> list[str]:
 
 # A Hangul run of 2+ syllables; a Latin word or number. (Two passes over the text cost
 # less than one that tells them apart.)
-_RUN_RE = re.compile(rf"[{_HANGUL}]{{2,}}")
+_RUN_RE = re.compile(rf"[{_HANGUL}][{_HANGUL}]+")  # faster than {2,} in re
 _LATIN_RE = re.compile(rf"[^\W_{_HANGUL}]+", re.UNICODE)
 _ASCII_WORD_RE = re.compile(r"[A-Za-z0-9]+")  # _LATIN_RE, in ASCII text
 # Put between two Hangul runs whose pairs would otherwise chain into a phrase across them
