@@ -216,7 +216,7 @@ class _Item:
     line: int
     marker: str  # "" for a bullet item, "1. " for a numbered one: kept in the text
     new_bullet: bool  # a top-level bullet item's first paragraph starts a summary bullet
-    parts: list[str] = field(default_factory=list)
+    parts: list[str]  # its lines, without their indentation
 
 
 class _Parser:
@@ -348,19 +348,20 @@ class _Parser:
         item: _Item | None = None
         for index, (number, raw) in enumerate(lines):
             text = raw.lstrip(" ")
+            indent = len(raw) - len(text)
             if _RULE_RE.match(text):  # also ends the item above
                 self.finish_item(item)
                 item = None
             elif marker := _ITEM_RE.match(raw):
                 self.finish_item(item)
                 item = self.open_item(marker, raw, number)
-            elif item is not None and (item.parts[0] or len(raw) - len(text) >= self.items[-1][0]):
+            elif item is not None and (item.parts[0] or indent >= self.items[-1][0]):
                 item.parts.append(text)  # a lazy continuation line, or an empty item's text
-            elif item is None and index == 0 and self.close_items(len(raw) - len(text)):
+            elif item is None and index == 0 and self.close_items(indent):
                 item = _Item(number, self.items[-1][1], False, [text])  # an item's later paragraph
             else:
                 if item is not None:  # an empty item, and a line not inside it
-                    self.close_items(len(raw) - len(text))
+                    self.close_items(indent)
                     item = None
                 self.text_line(text, number)
         self.finish_item(item)
@@ -424,24 +425,20 @@ def _walk(parser: _Parser, tokens: list[Token], source: list[str]) -> None:
             parser.items.clear()
             inline = tokens[index + 1]
             parser.heading(int(token.tag[1]), clean_text(inline.content), start + 1)
-        elif kind == "code_block":
+        elif kind in ("code_block", "html_block"):
             lines = list(_token_lines(token, source, quoted))
-            if parser.close_items(_indent(lines[0][1]) if lines else 0):
+            in_item = parser.close_items(_indent(lines[0][1]) if lines else 0)
+            if kind == "code_block" and in_item:
                 # Indented lines inside a list item: its later paragraphs, or nested items.
                 for paragraph in _paragraphs(lines):
                     parser.paragraph(paragraph)
                 continue
             for number, text in lines:
-                if parser.paper is not None and parser.paper.summary:
+                if kind == "code_block" and parser.paper is not None and parser.paper.summary:
                     if not parser.skipping:
                         parser.continue_bullet(text)
                 else:
                     parser.text_line(text, number)
-        elif kind == "html_block":
-            lines = list(_token_lines(token, source, quoted))
-            parser.close_items(_indent(lines[0][1]) if lines else 0)
-            for number, text in lines:
-                parser.text_line(text, number)
         elif kind == "fence":
             parser.close_items(_indent(source[start]) if not quoted else 0)
             parser.warn(start + 1, "code block skipped")
@@ -482,7 +479,8 @@ def parse_digest(text: str, source: str = "<text>") -> Digest:
     """Parse a digest's text; raise :class:`DigestError` if it holds no paper at all."""
     # Tabs would turn lines into code blocks; a digest never means that.
     text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\t", " ")
-    text = unicodedata.normalize("NFC", text.replace("\0", "\ufffd"))  # as markdown-it does
+    # markdown-it replaces NUL too: the source lines read below are the ones it parsed.
+    text = unicodedata.normalize("NFC", text.replace("\0", "\ufffd"))
     parser = _Parser(source)
     try:
         tokens = _MD.parse(text)
