@@ -29,7 +29,8 @@ VIDEO_EXTENSIONS = frozenset({"mp4", "m4v", "mov", "qt", "webm", "mkv", "avi", "
 
 _DAY_RE = re.compile(r"Daily Papers\s*\(\s*(\d{4})-(\d{1,2})-(\d{1,2})\s*\)", re.I)
 _PATH_DATE_RE = re.compile(r"(\d{4})[/_-](\d{2})[/_-](\d{2})(?:\.md)?$")
-_TITLE_RE = re.compile(r"^\[(?P<title>.*)\]\(\s*<?(?P<url>[^)\s>]+)>?(?:\s+\"[^\"]*\")?\s*\)")
+_LINK_TARGET_RE = re.compile(r"\(\s*<?(?P<url>[^)\s>]+)>?(?:\s+\"[^\"]*\")?\s*\)")
+_TITLE_LINK_TRIES = 8  # a title's last "](" candidates tried, from the right
 _ARXIV_RE = re.compile(
     r"(?:arxiv\.org/(?:abs|pdf|html)/|huggingface\.co/papers/|^arxiv:|^)"
     r"(?P<id>\d{4}\.\d{4,5}|[a-z][a-z.-]*/\d{7})(?:v\d+)?(?:\.pdf)?/?(?:[?#].*)?$",
@@ -37,13 +38,13 @@ _ARXIV_RE = re.compile(
 )
 _IMAGE_RE = re.compile(r"^!\[[^\]]*\]\(\s*<?([^)\s>]+)>?(?:\s+\"[^\"]*\")?\s*\)")
 _WATCH_RE = re.compile(r"^\[Watch Video\]\s*\(?\s*(\S+?)\s*\)?$", re.I)
-_VIDEO_TAG_RE = re.compile(r"<(?:video|source)\b[^>]*?\bsrc\s*=\s*[\"']?([^\"'\s>]+)", re.I)
+_VIDEO_TAG_RE = re.compile(r"<(?:video|source)\b[^<>]*?\bsrc\s*=\s*[\"']?([^\"'\s>]+)", re.I)
 _VOTE_RE = re.compile(r"^Votes?\s*:\s*(.*)$", re.I)
 _AUTHORS_RE = re.compile(r"^Authors?\s*:\s*(.*)$", re.I)
 _KEY_RE = re.compile(r"^\*\*(?P<key>[^*]{1,80}?)\s*(?::\*\*|\*\*\s*:)\s*(?P<text>.*)$", re.S)
 _CONTROL_RE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b\u2028\u2029\ufeff]")
 _SPACES_RE = re.compile(r"[ \t\u00a0\u2000-\u200a\u3000]+")
-_RULE_RE = re.compile(r"^(?:[-*_=]\s*){3,}$")  # a thematic break or setext underline
+_RULE_RE = re.compile(r"^(?:[-*_=]\s*+){3,}+$")  # a thematic break or setext underline
 _UNCLEAN_RE = re.compile(r"[\x00-\x1f\x7f-\xa0\u2000-\u200b\u2028\u2029\u3000\ufeff]|  ")
 
 
@@ -120,6 +121,22 @@ def parse_arxiv_id(value: str) -> str | None:
     """The arXiv id in an id, an ``arxiv:`` reference or an arXiv / HF papers URL."""
     match = _ARXIV_RE.search(value.strip())
     return match["id"].lower() if match else None
+
+
+def _title_link(text: str) -> tuple[str, str] | None:
+    """``[Title](url)`` → (title, url). A title may hold brackets, so it ends at the last
+    ``](`` that opens a link target; only the last few are tried, so that an odd line costs
+    time in proportion to its length."""
+    if not text.startswith("["):
+        return None
+    end = len(text)
+    for _try in range(_TITLE_LINK_TRIES):
+        end = text.rfind("](", 1, end)
+        if end < 0:
+            return None
+        if target := _LINK_TARGET_RE.match(text, end + 1):
+            return text[1:end], target["url"]
+    return None
 
 
 def media_for(url: str) -> Media:
@@ -205,6 +222,7 @@ def _date_from_source(source: str) -> date | None:
 _MD = MarkdownIt("commonmark").disable(
     ["inline", "text_join", "reference", "lheading", "hr", "list"]
 )
+_MAX_NESTING = _MD.options.maxNesting  # list items opened by one line, as markdown-it's blocks
 # A list item's marker: "- ", "* ", "+ ", "1. ", "2) " (or the marker alone).
 _ITEM_RE = re.compile(r"(?P<indent> *)(?:[-*+]|(?P<number>\d{1,9})(?P<delimiter>[.)]))(?: +|$)")
 
@@ -260,12 +278,13 @@ class _Parser:
             self.warn(line, f"heading skipped: {text[:60]!r}")
             return
         self.paper, self.skipping = None, True
-        match = _TITLE_RE.match(text)
-        arxiv_id = parse_arxiv_id(match["url"]) if match else None
-        if match is None or arxiv_id is None:
+        link = _title_link(text)
+        arxiv_id = parse_arxiv_id(link[1]) if link else None
+        if link is None or arxiv_id is None:
             self.warn(line, f"paper without an arXiv link skipped: {text[:60]!r}")
             return
-        title = clean_text(match["title"])
+        raw_title, link_url = link
+        title = clean_text(raw_title)
         if self.day is None:
             fallback = _date_from_source(self.source)
             if fallback is None:
@@ -280,9 +299,7 @@ class _Parser:
             return
         if not title:
             title = arxiv_id
-        url = (
-            match["url"] if match["url"].startswith("http") else f"https://arxiv.org/abs/{arxiv_id}"
-        )
+        url = link_url if link_url.startswith("http") else f"https://arxiv.org/abs/{arxiv_id}"
         self.paper = Paper(arxiv_id=arxiv_id, title=title, url=url, line=line)
         self.seen.add(arxiv_id)
         self.day.papers.append(self.paper)
@@ -377,7 +394,7 @@ class _Parser:
         the item nested in it: ``- 2) text``)."""
         self.close_items(len(marker["indent"]))
         new_bullet = not self.items and not marker["number"]
-        while True:
+        for _depth in range(_MAX_NESTING):
             text = raw[marker.end() :]
             after = marker.end("delimiter") if marker["number"] else marker.end("indent") + 1
             spaces = marker.end() - after
@@ -387,8 +404,9 @@ class _Parser:
             self.items.append((column, label))
             nested = _ITEM_RE.match(raw, marker.end())
             if nested is None or _RULE_RE.match(text):
-                return _Item(number, label, new_bullet, [text.strip()])
+                break
             marker, new_bullet = nested, False
+        return _Item(number, label, new_bullet, [text.strip()])  # deeper markers are text
 
     def finish_item(self, item: _Item | None) -> None:
         if item is None:

@@ -304,6 +304,34 @@ def test_bad_files_are_rejected_with_file_and_line(
     assert str(caught.value).startswith("bad.md:" if line else "bad.md: ")
 
 
+_HEAD = "## Daily Papers (2024-01-01)\n### [T](https://arxiv.org/abs/2401.00001)\n"
+
+
+def test_a_line_of_a_million_list_markers_is_read_in_linear_time() -> None:
+    digest = parse_digest(_HEAD + "- " * 1_000_000 + "끝\n- 다음\n")
+    bullets = digest.days[0].papers[0].summary
+    # nesting stops at markdown-it's limit; the markers past it are the bullet's text
+    assert bullets[0].text.endswith("- - 끝") and bullets[1] == Bullet("다음")
+
+
+@pytest.mark.parametrize(
+    ("lines", "warning"),
+    [
+        # each would take hours if a pattern went back over the line at every repeat
+        ("### [" + "](x" * 300_000 + "\n- 요약", "paper without an arXiv link"),
+        ("<video " * 300_000, None),
+        ("- 요약\n" + "x <source src" * 200_000, None),
+        ("- 요약\n## " + "Daily Papers (" * 200_000, "heading is not a day"),
+    ],
+)
+def test_long_odd_lines_are_read_in_linear_time(lines: str, warning: str | None) -> None:
+    digest = parse_digest(_HEAD + lines + "\n### [U](https://arxiv.org/abs/2401.00002)\n- 끝\n")
+    papers = digest.days[0].papers
+    assert papers[-1].arxiv_id == "2401.00002" and papers[-1].summary == [Bullet("끝")]
+    if warning:
+        assert any(warning in w for w in digest.warnings)
+
+
 def test_truncated_file_keeps_what_it_can(tmp_path: Path) -> None:
     data = (SEEDS / "2024-04-25.md").read_bytes()
     cut = data[: len(data) // 2]
