@@ -123,6 +123,11 @@ def parse_arxiv_id(value: str) -> str | None:
     return match["id"].lower() if match else None
 
 
+def arxiv_url(arxiv_id: str) -> str:
+    """A paper's arXiv page (titles link there, whatever page the digest linked)."""
+    return f"https://arxiv.org/abs/{arxiv_id}"
+
+
 def _title_link(text: str) -> tuple[str, str] | None:
     """``[Title](url)`` → (title, url). A title may hold brackets, so it ends at the last
     ``](`` that opens a link target; only the last few are tried, so that an odd line costs
@@ -299,7 +304,7 @@ class _Parser:
             return
         if not title:
             title = arxiv_id
-        url = link_url if link_url.startswith("http") else f"https://arxiv.org/abs/{arxiv_id}"
+        url = link_url if link_url.startswith("http") else arxiv_url(arxiv_id)
         self.paper = Paper(arxiv_id=arxiv_id, title=title, url=url, line=line)
         self.seen.add(arxiv_id)
         self.day.papers.append(self.paper)

@@ -13,7 +13,7 @@ import re
 from collections.abc import Iterable, Sequence
 from datetime import date
 
-from bot.digest import MediaKind, clean_text
+from bot.digest import MediaKind, arxiv_url, clean_text
 from bot.store.queries import Page, PaperView, Stats
 from bot.textindex import fold, term_matches
 
@@ -46,11 +46,6 @@ def shorten(text: str, limit: int) -> str:
 
 def link(url: str, title: str) -> str:
     return f'<a href="{esc(url)}">{esc(title)}</a>'
-
-
-def arxiv_url(arxiv_id: str) -> str:
-    """Titles always link to arXiv, whatever page the digest linked."""
-    return f"https://arxiv.org/abs/{arxiv_id}"
 
 
 def day_label(day: date) -> str:

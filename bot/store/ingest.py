@@ -209,7 +209,7 @@ class _Batch:
     def store(self, changes: IndexChanges) -> None:
         old_entries = self._old_entries()
         self._count(old_entries)
-        existing = self._existing_papers()
+        existing = self._paper_ids(sorted(self.texts))
         ids = self._write_papers(existing, changes)
         self._write_days(old_entries)
         self._write_entries(ids)
@@ -245,12 +245,13 @@ class _Batch:
                 self.report.removed += len(old - new)
                 current[day] = new
 
-    def _existing_papers(self) -> dict[str, int]:
-        existing: dict[str, int] = {}
-        for chunk in _chunks(sorted(self.texts)):
+    def _paper_ids(self, arxiv_ids: list[str]) -> dict[str, int]:
+        """Stored papers among ``arxiv_ids``, with their ids."""
+        found: dict[str, int] = {}
+        for chunk in _chunks(arxiv_ids):
             stmt = select(PAPER.c.arxiv_id, PAPER.c.id).where(PAPER.c.arxiv_id.in_(chunk))
-            existing.update(self.conn.execute(stmt).all())
-        return existing
+            found.update(self.conn.execute(stmt).all())
+        return found
 
     def _write_papers(self, existing: dict[str, int], changes: IndexChanges) -> dict[str, int]:
         """Insert papers seen for the first time (final at once: the loaded days are their
@@ -266,10 +267,7 @@ class _Batch:
                 for a, day, position in new
             ]
             insert_rows(self.session, "paper", (*PAPER_COLUMNS, "latest_day", "search_key"), rows)
-            inserted: dict[str, int] = {}
-            for chunk in _chunks([a for a, _day, _position in new]):
-                stmt = select(PAPER.c.arxiv_id, PAPER.c.id).where(PAPER.c.arxiv_id.in_(chunk))
-                inserted.update(self.conn.execute(stmt).all())
+            inserted = self._paper_ids([a for a, _day, _position in new])
             changes.papers.update((i, self.texts[a].index) for a, i in inserted.items())
             ids.update(inserted)
         columns = ", ".join(f"{c} = ?" for c in PAPER_COLUMNS[1:])
