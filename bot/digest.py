@@ -24,6 +24,7 @@ from markdown_it import MarkdownIt
 from markdown_it.token import Token
 
 MAX_FILE_BYTES = 5 * 1024 * 1024
+MAX_ID_LENGTH = 128  # longer than any arXiv id; what the store keeps at most
 MEDIA_BASE_URL = "https://huggingface.co/"
 VIDEO_EXTENSIONS = frozenset({"mp4", "m4v", "mov", "qt", "webm", "mkv", "avi", "ogv", "mpeg"})
 
@@ -33,7 +34,7 @@ _LINK_TARGET_RE = re.compile(r"\(\s*<?(?P<url>[^)\s>]+)>?(?:\s+\"[^\"]*\")?\s*\)
 _TITLE_LINK_TRIES = 8  # a title's last "](" candidates tried, from the right
 _ARXIV_RE = re.compile(
     r"(?:arxiv\.org/(?:abs|pdf|html)/|huggingface\.co/papers/|^arxiv:|^)"
-    r"(?P<id>\d{4}\.\d{4,5}|[a-z][a-z.-]*/\d{7})(?:v\d+)?(?:\.pdf)?/?(?:[?#].*)?$",
+    r"(?P<id>\d{4}\.\d{4,5}|[a-z][a-z.-]{0,119}/\d{7})(?:v\d+)?(?:\.pdf)?/?(?:[?#].*)?$",
     re.I,
 )
 _IMAGE_RE = re.compile(r"^!\[[^\]]*\]\(\s*<?([^)\s>]+)>?(?:\s+\"[^\"]*\")?\s*\)")

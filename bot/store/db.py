@@ -1,8 +1,9 @@
 """Engine, schema and sessions for SQLite (embedded default) and PostgreSQL (production).
 
-The schema is created with ``metadata.create_all`` plus the dialect's full-text index; the
-store records its schema version in a one-row table and refuses to run against another
-version rather than guess (see README, "Database").
+The schema is Alembic's (``bot/store/migrations``): a new database is created whole from the
+models (plus the dialect's full-text index) and stamped with the newest revision; an older
+one is upgraded in place when the bot opens it; a newer one is refused (see README,
+"Database").
 """
 
 from __future__ import annotations
@@ -13,14 +14,19 @@ from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 
-from sqlalchemy import Engine, create_engine, event, text
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.store.models import Base
 
-SCHEMA_VERSION = 1
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+_MIGRATION_LOCK = 0x44505342  # PostgreSQL advisory lock: one instance migrates at a time
 
 # Everything, and (small) the title and authors alone: the first two ranking tiers read the
 # small table instead of filtering the summary-sized doclists of the big one by column.
@@ -100,32 +106,62 @@ def is_postgres(engine_or_session: Engine | Session) -> bool:
     return bind.dialect.name == "postgresql"
 
 
-def init_schema(engine: Engine) -> None:
-    """Create missing tables and the search index; check the recorded schema version."""
+def fts_statements(dialect: str) -> list[str]:
+    """The statements that create the full-text index on ``dialect``."""
+    return _POSTGRES_FTS if dialect == "postgresql" else _SQLITE_FTS
+
+
+def _alembic_config(conn: Connection) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.attributes["connection"] = conn
+    return config
+
+
+def schema_revision(conn: Connection) -> str | None:
+    """The Alembic revision the database is at (``None``: not under Alembic)."""
+    return MigrationContext.configure(conn).get_current_revision()
+
+
+def init_schema(engine: Engine, revision: str = "head") -> None:
+    """Bring the database to ``revision``: create a new one whole, upgrade an older one
+    (the first schema, from before migrations, included), refuse a newer one."""
     with engine.begin() as conn:
-        conn.execute(text("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)"))
-        found = conn.execute(text("SELECT version FROM schema_version")).scalar()
-        if found is not None and found != SCHEMA_VERSION:
+        if conn.dialect.name == "postgresql":
+            conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _MIGRATION_LOCK})
+        config = _alembic_config(conn)
+        scripts = ScriptDirectory.from_config(config)
+        target = scripts.get_current_head() if revision == "head" else revision
+        current = schema_revision(conn)
+        tables = set(inspect(conn).get_table_names())
+        if current is None and "schema_version" in tables:
+            version = conn.execute(text("SELECT version FROM schema_version")).scalar()
+            if version != 1:
+                raise SchemaError(f"database schema is version {version}; this bot knows 1")
+            command.stamp(config, "0001")  # the schema before migrations
+            current = "0001"
+        if current is None:
+            if tables & set(Base.metadata.tables):
+                raise SchemaError("database holds tables of an unknown schema")
+            if target == scripts.get_current_head():
+                Base.metadata.create_all(conn)  # the newest schema at once
+                for statement in fts_statements(conn.dialect.name):
+                    conn.execute(text(statement))
+                command.stamp(config, target)
+                return
+        elif scripts.get_revision(current) is None:
             raise SchemaError(
-                f"database schema is version {found}; this bot expects {SCHEMA_VERSION}"
+                f"database schema is at revision {current}, newer than this bot: upgrade the bot"
             )
-        Base.metadata.create_all(conn)
-        if engine.dialect.name == "postgresql":
-            for statement in _POSTGRES_FTS:
-                conn.execute(text(statement))
-        else:
-            for statement in _SQLITE_FTS:
-                conn.execute(text(statement))
-        if found is None:
-            conn.execute(text("INSERT INTO schema_version VALUES (:v)"), {"v": SCHEMA_VERSION})
+        if current != target:
+            command.upgrade(config, target)
 
 
 def drop_schema(engine: Engine) -> None:
     """Remove everything the bot created (tests and benchmarks start from nothing)."""
     with engine.begin() as conn:
-        conn.execute(text("DROP TABLE IF EXISTS paper_fts"))
-        conn.execute(text("DROP TABLE IF EXISTS paper_fts_head"))
-        conn.execute(text("DROP TABLE IF EXISTS schema_version"))
+        for table in ("paper_fts", "paper_fts_head", "schema_version", "alembic_version"):
+            conn.execute(text(f"DROP TABLE IF EXISTS {table}"))
         Base.metadata.drop_all(conn)
 
 

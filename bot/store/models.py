@@ -24,6 +24,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from bot.digest import MAX_ID_LENGTH as ARXIV_ID_LENGTH
 from bot.digest import MediaKind
 
 # Range scans over words must compare code points; PostgreSQL's default collation may not.
@@ -38,7 +39,7 @@ class Paper(Base):
     __tablename__ = "paper"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    arxiv_id: Mapped[str] = mapped_column(String(40), unique=True)
+    arxiv_id: Mapped[str] = mapped_column(String(ARXIV_ID_LENGTH), unique=True)
     title: Mapped[str] = mapped_column(Text)
     url: Mapped[str] = mapped_column(Text)
     authors: Mapped[list[str]] = mapped_column(JSON, comment="author names in file order")
@@ -113,6 +114,15 @@ class ChatType(StrEnum):
     CHANNEL = "channel"
 
 
+class StopReason(StrEnum):
+    """Why a subscription is no longer active."""
+
+    UNSUBSCRIBED = "unsubscribed"
+    BLOCKED = "blocked"  # 403, or the bot was removed
+    NO_RIGHTS = "no_rights"  # the bot may not post there (after a few tries)
+    MIGRATED = "migrated"  # the group became a supergroup that had its own subscription
+
+
 class Subscription(Base):
     __tablename__ = "subscription"
 
@@ -129,12 +139,21 @@ class Subscription(Base):
     last_slot_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), comment="the latest daily slot already handled (UTC)"
     )
+    stopped_reason: Mapped[StopReason | None] = mapped_column(
+        Enum(StopReason, native_enum=False, length=16), comment="why it is inactive"
+    )
 
 
 class DeliveryStatus(StrEnum):
-    SENDING = "sending"  # claimed; parts_sent tells how far it got
+    SENDING = "sending"  # parts_sent tells how far it got; the next part was never accepted
+    UNSURE = "unsure"  # part parts_sent went out, but Telegram's answer never came
+    REPEATING = "repeating"  # that part is being sent its one extra time
     SENT = "sent"
     EMPTY = "empty"  # the chat's filters left nothing to send
+    FAILED = "failed"  # Telegram kept refusing it (bounded tries); not sent
+
+
+OPEN_STATUSES = (DeliveryStatus.SENDING, DeliveryStatus.UNSURE, DeliveryStatus.REPEATING)
 
 
 class Delivery(Base):
@@ -150,6 +169,16 @@ class Delivery(Base):
     parts_total: Mapped[int] = mapped_column(Integer, default=0)
     parts_sent: Mapped[int] = mapped_column(Integer, default=0)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    lease_owner: Mapped[str | None] = mapped_column(
+        String(40), comment="the delivery pass that holds the claim now"
+    )
+    lease_until: Mapped[datetime | None] = mapped_column(
+        DateTime(timezone=True), comment="the claim may be taken over after this (UTC)"
+    )
+    attempts: Mapped[int] = mapped_column(
+        Integer, default=0, server_default="0", comment="passes Telegram refused it in"
+    )
+    last_error: Mapped[str | None] = mapped_column(Text)
 
 
 class SavedQuery(Base):
@@ -160,6 +189,9 @@ class SavedQuery(Base):
     key: Mapped[str] = mapped_column(String(16), primary_key=True)
     kind: Mapped[str] = mapped_column(String(8))
     text: Mapped[str] = mapped_column(Text)
+    used_at: Mapped[datetime | None] = mapped_column(
+        DateTime(timezone=True), index=True, comment="last saved or paged; old rows expire"
+    )
 
 
 Index("ix_subscription_slot", Subscription.active, Subscription.send_time, Subscription.timezone)

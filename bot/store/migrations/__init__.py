@@ -1,0 +1,1 @@
+"""Alembic migrations of the bot's schema (``env.py`` and ``versions/``)."""

@@ -1,0 +1,88 @@
+"""Schema migrations: a database made by the first version of the bot (``schema_version``
+1, before Alembic) is upgraded in place with nothing lost, and the migrations build the
+same schema as the models do."""
+
+from __future__ import annotations
+
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import text
+
+from bot.store import queries
+from bot.store import subscriptions as subs
+from bot.store.db import init_schema, make_engine, schema_revision, session_factory
+from bot.store.models import Base, DeliveryStatus, StopReason
+from tests.conftest import SEEDS, load_paths
+
+
+def _first_version_database(url: str) -> None:
+    """The schema and data as the first version left them: no Alembic table."""
+    engine = make_engine(url)
+    init_schema(engine, "0001")
+    with engine.begin() as conn:
+        conn.execute(text("DROP TABLE alembic_version"))
+    engine.dispose()
+
+
+def test_a_first_version_database_is_upgraded_with_nothing_lost(db_url: str) -> None:
+    _first_version_database(db_url)
+    engine = make_engine(db_url)
+    Store = session_factory(engine)
+    load_paths(Store, *sorted(SEEDS.glob("*.md")))  # the loader writes no new column
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO subscription (chat_id, chat_type, title, active, send_time, timezone,"
+                " top_n, min_votes, keywords, created_at, last_slot_at) VALUES"
+                " (42, 'PRIVATE', 'a', true, '08:00', 'Asia/Seoul', 5, 0, '[]', :t, :t),"
+                " (43, 'PRIVATE', 'b', false, '09:00', 'Asia/Seoul', 10, 0, '[]', :t, :t)"
+            ),
+            {"t": "2024-04-25 00:00:00+00:00"},
+        )
+        conn.execute(
+            text(
+                "INSERT INTO delivery (chat_id, day, status, parts_total, parts_sent, updated_at)"
+                " VALUES (42, '2024-04-25', 'SENT', 1, 1, :t)"
+            ),
+            {"t": "2024-04-25 00:00:00+00:00"},
+        )
+        conn.execute(text("INSERT INTO saved_query VALUES ('abc', 's', '확산')"))
+    with Store() as session:
+        before = list(queries.export_rows(session))
+    assert len(before) == 67
+
+    init_schema(engine)
+
+    with engine.connect() as conn:
+        assert schema_revision(conn) == "0002"
+    with Store() as session:
+        assert list(queries.export_rows(session)) == before
+        active = subs.get_subscription(session, 42)
+        assert active and active.active and active.send_time == "08:00" and active.top_n == 5
+        stopped = session.get(subs.Subscription, 43)
+        assert stopped and stopped.stopped_reason is StopReason.UNSUBSCRIBED
+        delivery = session.get(subs.Delivery, (42, queries.latest_day(session)))
+        assert delivery and delivery.status is DeliveryStatus.SENT and delivery.attempts == 0
+        assert queries.saved_query(session, "s", "abc") == "확산"
+        assert queries.stats(session).subscribed_chats == 1
+    init_schema(engine)  # a second start changes nothing
+    engine.dispose()
+
+
+def test_migrations_build_the_schema_the_models_describe(db_url: str) -> None:
+    engine = make_engine(db_url)
+    init_schema(engine, "0001")
+    init_schema(engine)
+    sqlite = engine.dialect.name == "sqlite"
+
+    def ours(obj, name, type_, reflected, compare_to) -> bool:  # type: ignore[no-untyped-def]
+        return not (type_ == "table" and name and name.startswith("paper_fts"))
+
+    with engine.connect() as conn:
+        context = MigrationContext.configure(
+            conn,
+            opts={"include_object": ours, "compare_type": not sqlite, "target_metadata": None},
+        )
+        differences = compare_metadata(context, Base.metadata)
+    engine.dispose()
+    assert differences == []
