@@ -13,8 +13,9 @@ import logging
 import os
 import sys
 from collections import deque
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TextIO
@@ -52,7 +53,10 @@ def digest_files(paths: Sequence[str]) -> tuple[list[Path], list[DigestError]]:
     for raw in paths:
         path = Path(raw)
         if path.is_dir():
-            files += sorted(p for p in path.rglob("*.md") if p.is_file())
+            found = sorted(p for p in path.rglob("*.md") if p.is_file())
+            if not found:
+                missing.append(DigestError(raw, "no *.md files in this folder"))
+            files += found
         elif path.is_file():
             files.append(path)
         else:
@@ -61,10 +65,15 @@ def digest_files(paths: Sequence[str]) -> tuple[list[Path], list[DigestError]]:
 
 
 def _parse(path: Path) -> PreparedDigest | DigestError:
+    """One file, parsed and prepared; whatever goes wrong is that file's rejection (a worker
+    process sends it back, so it must be a :class:`DigestError`, which pickles)."""
     try:
         return prepare(read_digest(path))
     except DigestError as exc:
         return exc
+    except Exception as exc:  # a bug must cost one file, not the load
+        log.exception("reading %s failed", path)
+        return DigestError(str(path), f"could not be read ({exc.__class__.__name__})")
 
 
 def _parse_chunk(paths: Sequence[Path]) -> list[PreparedDigest | DigestError]:
@@ -87,29 +96,54 @@ def parsing(
     chunks = [files[i : i + _CHUNK_FILES] for i in range(0, len(files), _CHUNK_FILES)]
     pool = ProcessPoolExecutor(max_workers=workers, initializer=os.nice, initargs=(10,))
     try:
-        # A bounded number of chunks in flight: parsed files never pile up in memory.
-        pending = deque(pool.submit(_parse_chunk, c) for c in chunks[:_CHUNKS_AHEAD])
-        yield _batches(pool, chunks, pending)
+        yield _batches(pool, chunks)
     finally:
         pool.shutdown(cancel_futures=True)
 
 
-def _batches(
-    pool: ProcessPoolExecutor,
-    chunks: list[Sequence[Path]],
-    pending: deque[Future[list[PreparedDigest | DigestError]]],
-) -> Iterator[list[PreparedDigest | DigestError]]:
-    queued = len(pending)
-    batch: list[PreparedDigest | DigestError] = []
+_Parsed = list[PreparedDigest | DigestError]
+
+
+def _batches(pool: ProcessPoolExecutor, chunks: list[Sequence[Path]]) -> Iterator[_Parsed]:
+    # A bounded number of chunks in flight: parsed files never pile up in memory.
+    pending: deque[tuple[Future[_Parsed], Sequence[Path]]] = deque()
+    upcoming = iter(chunks)
+
+    def submit() -> None:
+        chunk = next(upcoming, None)
+        if chunk is not None:
+            try:
+                pending.append((pool.submit(_parse_chunk, chunk), chunk))
+            except BrokenProcessPool:
+                pending.append((_failed(), chunk))
+
+    for _ in range(_CHUNKS_AHEAD):  # the workers start now, while the caller opens its store
+        submit()
+    return _drain(pending, submit)
+
+
+def _drain(
+    pending: deque[tuple[Future[_Parsed], Sequence[Path]]], submit: Callable[[], None]
+) -> Iterator[_Parsed]:
+    batch: _Parsed = []
     while pending:
-        batch += pending.popleft().result()
-        if queued < len(chunks):
-            pending.append(pool.submit(_parse_chunk, chunks[queued]))
-            queued += 1
-        waiting = bool(pending) and not pending[0].done()
+        future, chunk = pending.popleft()
+        try:
+            batch += future.result()
+        except BrokenProcessPool:  # a worker died (killed, out of memory): parse it here
+            log.warning("a parse worker stopped; parsing %d file(s) in this process", len(chunk))
+            batch += [_parse(path) for path in chunk]
+        submit()
+        waiting = bool(pending) and not pending[0][0].done()
         if len(batch) >= _BATCH_FILES or not pending or (waiting and len(batch) >= _EARLY_FILES):
             yield batch
             batch = []
+
+
+def _failed() -> Future[_Parsed]:
+    future: Future[_Parsed] = Future()
+    future.set_exception(BrokenProcessPool("the parse workers stopped"))
+    return future
 
 
 def store_batch(
@@ -124,7 +158,7 @@ def store_batch(
         write_index(session, changes)
         session.commit()
         return report, []
-    except SQLAlchemyError as exc:
+    except (SQLAlchemyError, OverflowError) as exc:  # the driver's own refusals too
         session.rollback()
         if len(batch) == 1:
             log.exception("storing %s failed", batch[0].source)
@@ -183,13 +217,20 @@ def load(
         print(f"warning: … and {len(report.warnings) - 50} more", file=out)
     for error in rejected:
         print(f"rejected: {error}", file=out)
+        for warning in error.warnings[:5]:
+            print(f"  because: {warning}", file=out)
     return 1 if rejected else 0
 
 
 def export(settings: Settings, out: TextIO = sys.stdout) -> int:
-    with open_store(settings.database_url) as Session, Session() as session:
-        for row in queries.export_rows(session):
-            out.write(json.dumps(row, ensure_ascii=False) + "\n")
+    try:
+        with open_store(settings.database_url) as Session, Session() as session:
+            for row in queries.export_rows(session):
+                out.write(json.dumps(row, ensure_ascii=False) + "\n")
+            out.flush()
+    except BrokenPipeError:  # ``export | head``: the reader has all it wanted
+        if out is sys.stdout:  # and Python's own flush at exit must not complain
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     return 0
 
 

@@ -11,6 +11,7 @@ never costs the rest of the file. :class:`DigestError` is the only exception rai
 
 from __future__ import annotations
 
+import html
 import re
 import unicodedata
 from collections.abc import Iterator, Sequence
@@ -18,7 +19,8 @@ from dataclasses import dataclass, field
 from datetime import date
 from enum import StrEnum
 from pathlib import Path
-from urllib.parse import urljoin
+from typing import Any
+from urllib.parse import urljoin, urlsplit
 
 from markdown_it import MarkdownIt
 from markdown_it.token import Token
@@ -47,6 +49,18 @@ _CONTROL_RE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b\u2028\u2029\ufeff]
 _SPACES_RE = re.compile(r"[ \t\u00a0\u2000-\u200a\u3000]+")
 _RULE_RE = re.compile(r"^(?:[-*_=]\s*+){3,}+$")  # a thematic break or setext underline
 _UNCLEAN_RE = re.compile(r"[\x00-\x1f\x7f-\xa0\u2000-\u200b\u2028\u2029\u3000\ufeff]|  ")
+MAX_VOTES = 2**31 - 1  # what the store's integer column holds
+_COUNT_RE = re.compile(r"[0-9]{1,3}(?:,[0-9]{3})+|[0-9]+")
+# Title notation: inline math is kept as written; elsewhere a Markdown backslash escape or
+# an HTML entity stands for its character, and emphasis around the whole title is markup.
+_MATH_RE = re.compile(r"(\$[^$\n]+\$)")
+_ESCAPE_RE = re.compile(r"\\([!-/:-@\[-`{-~])")
+_ENTITY_RE = re.compile(r"&(?:#[0-9]{1,7}|#[xX][0-9a-fA-F]{1,6}|[A-Za-z][A-Za-z0-9]{1,31});")
+_WRAPPERS = ("**", "__", "*", "_", "`")
+# Author notation: a list written as code (['A', "B"]), or names between , ; & and "and".
+_QUOTED_RE = re.compile(r"'((?:[^'\\]|\\.)*)'|\"((?:[^\"\\]|\\.)*)\"")
+_AUTHOR_SEPARATOR_RE = re.compile(r"\s*(?:[,;，、]|&|(?<![^\s,;])and(?=\s))\s*", re.I)
+_NAME_MARKUP = " +[]'\"`*_(){}<>"
 
 
 class MediaKind(StrEnum):
@@ -103,12 +117,20 @@ class Digest:
 
 
 class DigestError(ValueError):
-    """A file that cannot be loaded at all, with where and why."""
+    """A file that cannot be loaded at all, with where and why, and the warnings that
+    explain it (the lines that were skipped on the way)."""
 
-    def __init__(self, source: str, reason: str, line: int | None = None) -> None:
+    def __init__(
+        self, source: str, reason: str, line: int | None = None, warnings: Sequence[str] = ()
+    ) -> None:
         self.source, self.reason, self.line = source, reason, line
+        self.warnings = tuple(warnings)
         where = f"{source}:{line}" if line else source
         super().__init__(f"{where}: {reason}")
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Parse workers send it back to the loading process: rebuilt from its own fields.
+        return (DigestError, (self.source, self.reason, self.line, self.warnings))
 
 
 def clean_text(text: str) -> str:
@@ -145,27 +167,76 @@ def _title_link(text: str) -> tuple[str, str] | None:
     return None
 
 
-def media_for(url: str) -> Media:
-    """Image or video, told by the file's extension (the syntax around it lies)."""
+def web_url(url: str) -> bool:
+    """Is this an absolute http(s) link (the only links the bot passes on)?"""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return False
+    return parts.scheme.lower() in ("http", "https") and bool(parts.netloc)
+
+
+def media_for(url: str) -> Media | None:
+    """Image or video, told by the file's extension (the syntax around it lies); ``None``
+    for a link that is not http(s) once made absolute (``javascript:``, ``data:``…)."""
     url = url.strip()
     if not url.startswith(("https://", "http://")) or "/." in url:  # relative, or ./ ../
         url = urljoin(MEDIA_BASE_URL, url)
+    if not web_url(url):
+        return None
     ext = url.split("?", 1)[0].rsplit(".", 1)[-1].lower()
     return Media(MediaKind.VIDEO if ext in VIDEO_EXTENSIONS else MediaKind.IMAGE, url)
 
 
 def parse_votes(value: str) -> int | None:
-    digits = value.replace(",", "").strip()
-    return int(digits) if digits.isdigit() else None
+    """A plain count (``12``, ``1,234``) within what the store holds; anything else
+    (``²``, ``-``, a number past 2³¹) is no vote."""
+    value = value.strip()
+    if not _COUNT_RE.fullmatch(value):
+        return None
+    votes = int(value.replace(",", ""))
+    return votes if votes <= MAX_VOTES else None
+
+
+def clean_title(raw: str) -> str:
+    """A title as meant: Markdown escapes and HTML entities outside inline math become
+    their characters, emphasis around the whole title goes; math (``$\\times$``) stays."""
+    title = clean_text(raw)
+    for mark in _WRAPPERS:  # unescaped emphasis around it all (an escaped one is text)
+        inner = title[len(mark) : -len(mark)]
+        if (
+            title.startswith(mark)
+            and title.endswith(mark)
+            and inner.strip()
+            and mark not in inner
+            and not inner.endswith("\\")
+        ):
+            title = inner.strip()
+    parts = _MATH_RE.split(title)
+    for index in range(0, len(parts), 2):  # the text between math spans
+        text = _ESCAPE_RE.sub(r"\1", parts[index])
+        parts[index] = _ENTITY_RE.sub(lambda m: html.unescape(m[0]), text)
+    return clean_text("".join(parts))
+
+
+def _author_names(value: str) -> list[str]:
+    value = value.strip()
+    if value.startswith("[") and value.endswith("]"):  # a list written as code
+        quoted = [a or b for a, b in _QUOTED_RE.findall(value)]
+        if quoted:
+            return [re.sub(r"\\(.)", r"\1", name) for name in quoted]
+        value = value[1:-1]
+    return _AUTHOR_SEPARATOR_RE.split(value)
 
 
 def parse_authors(value: str) -> list[str]:
-    """Authors in order, without duplicates or the ``+`` that stands for 'and more'."""
+    """Authors in order, without duplicates, the ``+`` that stands for 'and more', or the
+    punctuation of the notation they were written in (``['A', 'B']``, ``A; B and C``)."""
     seen: set[str] = set()
     authors: list[str] = []
-    for raw in value.split(","):
-        name = clean_text(raw).strip(" +")
-        if not name or name.casefold() in seen or name in {"et al.", "et al"}:
+    for raw in _author_names(value):
+        name = clean_text(raw).strip(_NAME_MARKUP)
+        if not name or name.casefold() in seen or name.casefold() in {"et al.", "et al"}:
             continue
         seen.add(name.casefold())
         authors.append(name)
@@ -252,6 +323,8 @@ class _Parser:
         self.paper: Paper | None = None
         self.skipping = False  # inside a paper whose heading could not be read
         self.seen: set[str] = set()
+        self.impossible_day: tuple[int, str] | None = None  # (line, reason) of the last one
+        self.first_impossible_day: tuple[int, str] | None = None
         # Open list items, outermost first: (column their content starts at, marker).
         self.items: list[tuple[int, str]] = []
 
@@ -275,9 +348,16 @@ class _Parser:
                 day = date(int(match[1]), int(match[2]), int(match[3])) if match else None
             except ValueError:
                 day = None
+                written = f"{match[1]}-{match[2]}-{match[3]}"  # type: ignore[index]
+                self.impossible_day = (line, f"impossible date {written} in the day heading")
+                self.first_impossible_day = self.first_impossible_day or self.impossible_day
+                self.warn(line, f"impossible date {written}: the day's papers are skipped")
+                self.day, self.paper, self.skipping = None, None, True
+                return
             if day is None:
                 self.warn(line, f"heading is not a day: {text[:60]!r}")
             else:
+                self.impossible_day = None
                 self.start_day(day)
             return
         if level != 3:
@@ -290,7 +370,9 @@ class _Parser:
             self.warn(line, f"paper without an arXiv link skipped: {text[:60]!r}")
             return
         raw_title, link_url = link
-        title = clean_text(raw_title)
+        title = clean_title(raw_title)
+        if self.day is None and self.impossible_day is not None:
+            return  # under a day heading with an impossible date (warned there)
         if self.day is None:
             fallback = _date_from_source(self.source)
             if fallback is None:
@@ -305,7 +387,7 @@ class _Parser:
             return
         if not title:
             title = arxiv_id
-        url = link_url if link_url.startswith("http") else arxiv_url(arxiv_id)
+        url = link_url if web_url(link_url) else arxiv_url(arxiv_id)
         self.paper = Paper(arxiv_id=arxiv_id, title=title, url=url, line=line)
         self.seen.add(arxiv_id)
         self.day.papers.append(self.paper)
@@ -326,13 +408,17 @@ class _Parser:
         )
         if media_match:
             media = media_for(media_match[1])
+            if media is None:
+                self.warn(line, f"media link skipped (not http or https): {text[:60]!r}")
             # One media per paper: a video beats the thumbnail that usually precedes it.
-            if self.paper.media is None or (
+            elif self.paper.media is None or (
                 media.kind is MediaKind.VIDEO and self.paper.media.kind is MediaKind.IMAGE
             ):
                 self.paper.media = media
         elif match := _VOTE_RE.match(text):
             self.paper.votes = parse_votes(match[1])
+            if self.paper.votes is None and match[1].strip() not in ("", "-"):
+                self.warn(line, f"vote is not a count, stored as none: {match[1].strip()[:30]!r}")
         elif match := _AUTHORS_RE.match(text):
             self.paper.authors.extend(
                 a for a in parse_authors(match[1]) if a not in self.paper.authors
@@ -513,7 +599,9 @@ def parse_digest(text: str, source: str = "<text>") -> Digest:
     _walk(parser, tokens, text.split("\n"))
     digest = parser.finish()
     if not digest.days:
-        raise DigestError(
-            source, "no paper found (expected '### [Title](https://arxiv.org/abs/ID)')"
-        )
+        if parser.first_impossible_day is not None:
+            line, reason = parser.first_impossible_day
+            raise DigestError(source, reason, line, digest.warnings)
+        reason = "no paper found (expected '### [Title](https://arxiv.org/abs/ID)')"
+        raise DigestError(source, reason, None, digest.warnings)
     return digest

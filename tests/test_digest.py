@@ -399,3 +399,175 @@ def test_rule_lines_are_skipped_not_glued_to_a_bullet() -> None:
     assert [b.text for b in first.summary] == ["첫 요약"]
     assert [b.text for b in second.summary] == ["둘째 요약"]
     assert not any("---" in w or "===" in w or "* * *" in w for w in digest.warnings)
+
+
+# --- drifted notations and odd fields (faults) ------------------------------------------------
+
+
+def one_paper(lines: str, heading: str = "## Daily Papers (2024-10-14)"):
+    digest = parse_digest(
+        f"{heading}\n### [T](https://arxiv.org/abs/2410.09342)\n{lines}\n- 요약\n"
+    )
+    return digest.days[0].papers[0], digest.warnings
+
+
+@pytest.mark.parametrize(
+    "vote", ["²", "٣", "1٢", "9223372036854775808", "2147483648", "1e3", "12.5", "-3", "열둘"]
+)
+def test_a_vote_that_is_not_a_plain_count_is_no_vote_with_a_warning(vote: str) -> None:
+    found, warnings = one_paper(f"Vote: {vote}")
+    assert found.votes is None
+    assert warnings == [f"<text>:3: vote is not a count, stored as none: {vote!r}"]
+
+
+@pytest.mark.parametrize("vote, expected", [("12", 12), ("1,234", 1234), ("2147483647", 2**31 - 1)])
+def test_plain_counts_are_votes(vote: str, expected: int) -> None:
+    found, warnings = one_paper(f"Vote: {vote}")
+    assert found.votes == expected and warnings == []
+
+
+def test_an_impossible_date_is_named_with_its_line() -> None:
+    text = (
+        "# 논문\n\n## Daily Papers (2023-02-30)\n### [T](https://arxiv.org/abs/2302.00001)\n- a\n"
+    )
+    with pytest.raises(DigestError) as caught:
+        parse_digest(text, "2023-02-30.md")
+    error = caught.value
+    assert str(error) == "2023-02-30.md:3: impossible date 2023-02-30 in the day heading"
+    assert error.warnings == (
+        "2023-02-30.md:1: heading is not a day: '논문'",
+        "2023-02-30.md:3: impossible date 2023-02-30: the day's papers are skipped",
+    )
+
+
+def test_an_impossible_day_beside_a_real_one_costs_only_its_papers() -> None:
+    text = (
+        "## Daily Papers (2023-02-28)\n### [A](https://arxiv.org/abs/2302.00001)\n- a\n"
+        "## Daily Papers (2023-13-01)\n### [B](https://arxiv.org/abs/2302.00002)\n- b\n"
+    )
+    digest = parse_digest(text, "x.md")
+    assert [(d.day, [p.arxiv_id for p in d.papers]) for d in digest.days] == [
+        (date(2023, 2, 28), ["2302.00001"])
+    ]
+    assert digest.warnings == ["x.md:4: impossible date 2023-13-01: the day's papers are skipped"]
+
+
+def test_a_digest_error_survives_pickling() -> None:
+    import pickle
+
+    error = DigestError("a.md", "no paper found", 3, ["a.md:1: heading skipped"])
+    copy = pickle.loads(pickle.dumps(error))
+    assert (copy.source, copy.reason, copy.line, copy.warnings, str(copy)) == (
+        "a.md",
+        "no paper found",
+        3,
+        ("a.md:1: heading skipped",),
+        "a.md:3: no paper found",
+    )
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "Authors: ['Ada Lovelace', 'Alan Turing', \"Grace O'Hara\"]",
+        'Authors: ["Ada Lovelace", "Alan Turing", "Grace O\'Hara"]',
+        "Authors: Ada Lovelace; Alan Turing; Grace O'Hara",
+        "Authors: Ada Lovelace, Alan Turing, and Grace O'Hara",
+        "Authors: Ada Lovelace, Alan Turing & Grace O'Hara",
+        "Authors: Ada Lovelace and Alan Turing and Grace O'Hara",
+        "Authors: [Ada Lovelace, Alan Turing, Grace O'Hara]",
+        "Authors: `Ada Lovelace`, *Alan Turing*, Grace O'Hara +",
+    ],
+)
+def test_author_notations_give_clean_names(line: str) -> None:
+    found, warnings = one_paper(line)
+    assert found.authors == ["Ada Lovelace", "Alan Turing", "Grace O'Hara"] and warnings == []
+
+
+def test_names_that_hold_and_are_not_split() -> None:
+    found, _ = one_paper("Authors: Alexander Anderson, Sandra Andersen, Fernando Randall")
+    assert found.authors == ["Alexander Anderson", "Sandra Andersen", "Fernando Randall"]
+
+
+_NAME_PART = st.text(
+    st.sampled_from("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZéüøłßÅĳ김이박민수"),
+    min_size=1,
+    max_size=8,
+)
+_NAME = st.builds(
+    lambda first, joiner, last: f"{first}{joiner}{last}",
+    _NAME_PART,
+    st.sampled_from([" ", "-", "'", ". ", " van "]),
+    _NAME_PART,
+).filter(lambda n: "and" not in n.lower().split())
+_NOTATIONS = [
+    lambda names: ", ".join(names),
+    lambda names: "; ".join(names),
+    lambda names: " and ".join(names),
+    lambda names: " & ".join(names),
+    lambda names: ", ".join(names[:-1]) + (", and " if len(names) > 1 else "") + names[-1],
+    lambda names: repr(list(names)),
+    lambda names: "[" + ", ".join(f'"{n}"' for n in names) + "]",
+]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_NAME, min_size=1, max_size=6, unique_by=str.casefold), st.sampled_from(_NOTATIONS))
+def test_property_authors_carry_no_notation(names: list[str], notation) -> None:  # type: ignore[no-untyped-def]
+    assert parse_authors(notation(names)) == names
+
+
+_PLAIN = st.text(
+    st.sampled_from("abcXYZ 0123:-,.!?*_[]()<>&#@%+=~^|{}'\"/가나다"), min_size=1, max_size=30
+)
+_MATH = st.sampled_from(["$\\times$", "$O(n^2)$", "$\\{x\\}$", "$\\alpha_1$", "$k$"])
+
+
+def _escaped(plain: str) -> str:
+    """Plain text as a Markdown writer escapes it (every ASCII punctuation mark)."""
+    return "".join(f"\\{c}" if c.isascii() and not c.isalnum() and c != " " else c for c in plain)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.one_of(_PLAIN, _MATH), min_size=1, max_size=5), st.booleans())
+def test_property_titles_keep_math_and_lose_notation(parts: list[str], bold: bool) -> None:
+    title = " ".join(p.strip() for p in parts if p.strip())
+    if not title.strip():
+        return
+    written = " ".join(p if p.startswith("$") else _escaped(p.strip()) for p in parts if p.strip())
+    if bold:
+        written = f"**{written}**"
+    digest = parse_digest(
+        f"## Daily Papers (2024-10-14)\n### [{written}](https://arxiv.org/abs/2410.09342)\n- a\n"
+    )
+    assert digest.days[0].papers[0].title == " ".join(title.split())
+
+
+def test_latex_in_titles_is_kept_as_written() -> None:
+    text = (
+        "## Daily Papers (2024-10-14)\n"
+        "### [LLM$\\times$MapReduce: Simplified Long-Sequence Processing](https://arxiv.org/abs/2410.09342)\n"
+        "- 요약\n"
+        "### [\\*\\*Not bold\\*\\* &amp; $\\{a\\}$ &notanentity](https://arxiv.org/abs/2410.09343)\n"
+        "- 요약\n"
+    )
+    first, second = parse_digest(text).days[0].papers
+    assert first.title == "LLM$\\times$MapReduce: Simplified Long-Sequence Processing"
+    assert second.title == "**Not bold** & $\\{a\\}$ &notanentity"
+
+
+@pytest.mark.parametrize(
+    "line",
+    ["![](javascript:alert(1))", "[Watch Video](data:text/html,x)", "![](tg://resolve?domain=x)"],
+)
+def test_media_links_are_only_http(line: str) -> None:
+    found, warnings = one_paper(line)
+    assert found.media is None
+    assert warnings == [f"<text>:3: media link skipped (not http or https): {line!r}"]
+
+
+def test_a_title_link_that_is_not_http_falls_back_to_arxiv() -> None:
+    digest = parse_digest(
+        "## Daily Papers (2024-10-14)\n### [T](javascript:x//arxiv.org/abs/2410.09342)\n- a\n"
+    )
+    assert digest.days[0].papers[0].url == "https://arxiv.org/abs/2410.09342"

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import sqlite3
+import subprocess
+import sys
 from datetime import date
 from pathlib import Path
 
@@ -15,11 +18,18 @@ from bot import cli
 from bot.config import Settings
 from bot.digest import read_digest
 from bot.store import queries
-from bot.store.db import begin_writing, init_schema, is_postgres, make_engine, session_factory
+from bot.store.db import (
+    begin_writing,
+    init_schema,
+    is_postgres,
+    make_engine,
+    open_store,
+    session_factory,
+)
 from bot.store.ingest import LoadReport, store_digests
 from bot.store.models import AuthorWord, DigestDay, Entry, Paper, PaperAuthor
 from bot.store.search import index_fields, search_papers
-from tests.conftest import CORPUS, SEEDS, corpus_files, load_paths
+from tests.conftest import CORPUS, ROOT, SEEDS, corpus_files, load_paths
 
 
 def export_lines(settings: Settings) -> list[dict]:
@@ -400,3 +410,100 @@ def test_parse_workers_hand_over_every_file_in_order() -> None:
     sources = [r.source for batch in batches for r in batch]
     assert sources == [str(f) for f in files]
     assert all(0 < len(batch) <= 50 for batch in batches)
+
+
+# --- loads that never lose a file (faults) ---------------------------------------------------
+
+
+def test_rejected_files_among_many_never_stop_the_others(settings, tmp_path) -> None:
+    """Enough files that the parse workers are used; each kind of rejected file comes back
+    from a worker process, is named, and the rest are stored."""
+    folder = tmp_path / "archive"
+    files = corpus_files()[:44]
+    for path in files:
+        target = folder / path.relative_to(CORPUS)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(path.read_bytes())
+    bad = {
+        "2024/00-empty.md": b"",
+        "2024/00-notes.md": "# 메모\n\n논문 없음\n".encode(),
+        "2024/00-feb30.md": b"## Daily Papers (2023-02-30)\n### [T](https://arxiv.org/abs/2302.00001)\n- a\n",
+        "2024/00-latin1.md": "## Daily Papers (2024-01-01)\n\xe9".encode("latin-1"),
+    }
+    for name, data in bad.items():
+        (folder / name).write_bytes(data)
+    out = io.StringIO()
+    assert cli.load(settings, [str(folder)], out) == 1
+    text = out.getvalue()
+    assert "loaded 44 file(s), 44 day(s)" in text
+    assert f"rejected: {folder / '2024/00-empty.md'}: file is empty" in text
+    assert f"rejected: {folder / '2024/00-notes.md'}: no paper found" in text
+    assert f"rejected: {folder / '2024/00-feb30.md'}:1: impossible date 2023-02-30" in text
+    assert f"rejected: {folder / '2024/00-latin1.md'}:2: not UTF-8" in text
+    assert "  because: " in text
+    with open_store(settings.database_url) as Store, Store() as session:
+        assert queries.stats(session).days == 44
+
+
+def _dying_worker(paths):  # type: ignore[no-untyped-def]
+    """A parse worker that dies on one file, as the out-of-memory killer would end it."""
+    if os.getpid() != _dying_worker.loader and any(p.name == "zz-kill.md" for p in paths):
+        os._exit(9)
+    return [cli._parse(path) for path in paths]
+
+
+_dying_worker.loader = 0  # type: ignore[attr-defined]
+
+
+def test_a_parse_worker_that_dies_costs_no_file(settings, tmp_path, monkeypatch) -> None:
+    folder = tmp_path / "archive"
+    folder.mkdir()
+    for path in corpus_files()[:24]:
+        (folder / f"{path.parent.parent.name}-{path.parent.name}-{path.name}").write_bytes(
+            path.read_bytes()
+        )
+    (folder / "zz-kill.md").write_text("KILL THE WORKER")
+    monkeypatch.setattr(_dying_worker, "loader", os.getpid())
+    monkeypatch.setattr(cli, "_parse_chunk", _dying_worker)  # parse workers are forked from here
+    out = io.StringIO()
+    assert cli.load(settings, [str(folder)], out) == 1
+    assert "loaded 24 file(s), 24 day(s)" in out.getvalue()
+    assert f"rejected: {folder / 'zz-kill.md'}: no paper found" in out.getvalue()
+
+
+def test_a_folder_without_digests_is_named(settings, tmp_path) -> None:
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "empty" / "notes.txt").write_text("x")
+    out = io.StringIO()
+    assert cli.load(settings, [str(tmp_path / "empty")], out) == 1
+    assert f"rejected: {tmp_path / 'empty'}: no *.md files in this folder" in out.getvalue()
+
+
+def test_votes_past_what_the_store_holds_cost_nothing(settings, tmp_path) -> None:
+    path = tmp_path / "2024-10-14.md"
+    path.write_text(
+        "## Daily Papers (2024-10-14)\n"
+        "### [A](https://arxiv.org/abs/2410.00001)\nVote: 9223372036854775808\n- a\n"
+        "### [B](https://arxiv.org/abs/2410.00002)\nVote: ²\n- b\n"
+        "### [C](https://arxiv.org/abs/2410.00003)\nVote: 7\n- c\n"
+    )
+    out = io.StringIO()
+    assert cli.load(settings, [str(path)], out) == 0
+    assert "loaded 1 file(s), 1 day(s): 3 paper(s) added" in out.getvalue()
+    assert f"warning: {path}:3: vote is not a count, stored as none" in out.getvalue()
+    assert [r["votes"] for r in export_lines(settings)] == [None, None, 7]
+
+
+def test_export_into_a_closed_pipe_exits_quietly(seeded, settings) -> None:
+    env = {**os.environ, "DATABASE_URL": settings.database_url, "BOT_CONFIG": "/nonexistent"}
+    done = subprocess.run(
+        f"{sys.executable} -m bot export | head -3",
+        shell=True,
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert len(done.stdout.splitlines()) == 3
+    assert done.stderr == "", done.stderr
