@@ -13,29 +13,20 @@ import signal
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import date
-from typing import Any
 
 from telegram import LinkPreviewOptions, Update
 from telegram.constants import ParseMode
-from telegram.ext import Application, ApplicationBuilder, ContextTypes, Defaults
+from telegram.ext import ApplicationBuilder, ContextTypes, Defaults
 
 from bot.config import Settings
 from bot.delivery import Deliverer, PassReport
-from bot.handlers.common import BotContext, Services
 from bot.handlers.registry import menu, register
 from bot.pacing import PacedRateLimiter
 from bot.schedule import schedule_all
+from bot.services import BotContext, PapersApplication, Services
 from bot.store.db import init_schema, make_engine, session_factory
 
 log = logging.getLogger(__name__)
-
-
-class PapersApplication(Application):  # type: ignore[type-arg]
-    """An ``Application`` that carries the bot's services (see ``BotContext.services``)."""
-
-    def __init__(self, *, services: Services, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.services = services
 
 
 class TokenFilter(logging.Filter):
@@ -125,6 +116,7 @@ async def running(settings: Settings, poll_timeout: int = 10) -> AsyncIterator[P
                 await services.deliverer.stop()
                 await application.stop()
     finally:
+        services.close()
         engine.dispose()
 
 
@@ -152,4 +144,5 @@ async def deliver_once(settings: Settings, day: date | None) -> PassReport:
         async with application:
             return await deliverer.run_pass(day)
     finally:
+        services.close()
         engine.dispose()

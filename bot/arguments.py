@@ -3,6 +3,7 @@ with a one-line Korean hint when the input is not what the command takes."""
 
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass
 from datetime import date, time, timedelta
@@ -124,6 +125,24 @@ class Callback:
     page: int = 0
 
 
+MAX_REF_LENGTH = 40  # ids up to this long are carried as they are (every real arXiv id)
+_SHORT_REF_RE = re.compile(r"~[0-9a-f]{20}")
+
+
+def paper_ref(arxiv_id: str) -> str:
+    """What buttons and links carry for a paper: its id, or for an id longer than
+    ``MAX_REF_LENGTH`` a short key (``~`` and 20 hex digits of the id's SHA-256)."""
+    if len(arxiv_id) <= MAX_REF_LENGTH:
+        return arxiv_id
+    return "~" + hashlib.sha256(arxiv_id.encode()).hexdigest()[:20]
+
+
+def is_paper_ref(value: str) -> bool:
+    if _SHORT_REF_RE.fullmatch(value):
+        return True
+    return len(value) <= MAX_REF_LENGTH and parse_arxiv_id(value) == value
+
+
 def callback_data(kind: str, value: str, page: int | None = None) -> str:
     data = f"{kind}:{value}" if page is None else f"{kind}:{value}:{page}"
     if len(data.encode()) > 64:
@@ -137,7 +156,7 @@ def parse_callback(data: str | None) -> Callback | None:
         return None
     parts = data.split(":")
     kind = parts[0]
-    if kind == "p" and len(parts) == 2 and parse_arxiv_id(parts[1]) == parts[1]:
+    if kind == "p" and len(parts) == 2 and is_paper_ref(parts[1]):
         return Callback("p", parts[1])
     if kind == "d" and len(parts) == 2 and re.fullmatch(r"\d{4}-\d{2}-\d{2}", parts[1]):
         try:

@@ -38,6 +38,10 @@ class Settings:
     messages_per_second: float = 30.0
     group_messages_per_minute: float = 20.0
     max_upload_bytes: int = 5 * 1024 * 1024
+    # A delivery pass's claim on a chat runs out this long after its last renewal.
+    delivery_lease_seconds: float = 30.0
+    # How long a digest message waits for Telegram's answer before its outcome is unknown.
+    send_timeout_seconds: float = 30.0
 
     @property
     def tz(self) -> ZoneInfo:
@@ -54,6 +58,8 @@ _KEYS: dict[str, str] = {
     "DIGEST_TOP_N": "digest_top_n",
     "BOT_MESSAGES_PER_SECOND": "messages_per_second",
     "BOT_GROUP_MESSAGES_PER_MINUTE": "group_messages_per_minute",
+    "BOT_DELIVERY_LEASE_SECONDS": "delivery_lease_seconds",
+    "BOT_SEND_TIMEOUT_SECONDS": "send_timeout_seconds",
 }
 
 
@@ -93,7 +99,12 @@ def _convert(name: str, raw: object) -> object:
         return parse_timezone(text)
     if name == "digest_top_n":
         return int(text)
-    if name in ("messages_per_second", "group_messages_per_minute"):
+    if name in (
+        "messages_per_second",
+        "group_messages_per_minute",
+        "delivery_lease_seconds",
+        "send_timeout_seconds",
+    ):
         return float(text)
     if name == "telegram_api_url":
         return text.rstrip("/")

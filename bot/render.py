@@ -123,9 +123,18 @@ def paper_detail(paper: PaperView) -> str:
     return "\n".join(lines)
 
 
-def day_blocks(day: date, papers: Sequence[PaperView], point_limit: int = 0) -> list[str]:
+def day_blocks(
+    day: date, papers: Sequence[PaperView], point_limit: int = 0, shown: int | None = None
+) -> list[str]:
+    """A day's papers, most votes first; past ``shown`` papers, how many more there are."""
     header = f"📰 <b>Daily Papers</b> · {day_label(day)} · {len(papers)}편"
-    return [header] + [compact_entry(i, p, point_limit) for i, p in enumerate(papers, 1)]
+    listed = papers[:shown]
+    blocks = [header] + [compact_entry(i, p, point_limit) for i, p in enumerate(listed, 1)]
+    if len(papers) > len(listed):
+        blocks.append(
+            f"… 외 {len(papers) - len(listed)}편 (추천 순 상위 {len(listed)}편만 보여 드려요)"
+        )
+    return blocks
 
 
 def digest_blocks(day: date, papers: Sequence[PaperView], total: int) -> list[str]:

@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 
 from telegram.ext import Application
 
-from bot.handlers.common import BotContext
+from bot.services import BotContext
 from bot.store import subscriptions as subs
 
 log = logging.getLogger(__name__)
@@ -55,8 +55,13 @@ async def _deliver_and_record(context: BotContext, chat_ids: list[int]) -> None:
     started = subs.now_utc()
     report = await services.deliverer.run_pass(None, chat_ids)
     await services.db(subs.record_slot, report.handled, started)
-    if report.postponed and not services.deliverer.stopping and context.job_queue:
-        context.job_queue.run_once(catch_up, RETRY_SECONDS, name="catch-up retry")  # type: ignore[arg-type]
+    if services.deliverer.stopping or context.job_queue is None:
+        return
+    # Chats another pass was sending to are looked at again once its claims could lapse.
+    lease = services.settings.delivery_lease_seconds + 1
+    wait = min(RETRY_SECONDS, lease) if report.busy else RETRY_SECONDS
+    if report.postponed or report.busy:
+        context.job_queue.run_once(catch_up, wait, name="catch-up retry")  # type: ignore[arg-type]
 
 
 async def slot_job(context: BotContext) -> None:

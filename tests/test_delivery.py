@@ -221,6 +221,7 @@ def bot_env(settings, url: str) -> dict[str, str]:
         TELEGRAM_API_URL=url,
         DATABASE_URL=settings.database_url,
         BOT_MESSAGES_PER_SECOND="20",
+        BOT_DELIVERY_LEASE_SECONDS="3",
         BOT_CONFIG=str(ROOT / "no-such-config.toml"),
     )
     return env

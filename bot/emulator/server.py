@@ -5,8 +5,12 @@ It speaks the HTTP Bot API as python-telegram-bot uses it (``/bot<token>/<method
 unsupported HTML, texts over 4096 UTF-16 units, callback data over 64 bytes, edits that
 change nothing; it answers 429 with ``retry_after`` past 30 messages in any one-second
 window or 20 a minute in a group, 403 for chats that blocked or removed the bot, and 400
-with ``migrate_to_chat_id`` for a group that became a supergroup. The other side of the
-chat is scripted from Python: users send messages, press buttons, upload documents.
+with ``migrate_to_chat_id`` for a group that became a supergroup, 400 where the bot may
+not post, 401 for a token it does not know, "query is too old" for a button press answered
+too late, and more than 100 buttons (or 8 in a row) under one message are refused. Faults
+can be injected: a chat whose sends are accepted but answered late (after the client's
+timeout, as a slow Telegram does). The other side of the chat is scripted from Python:
+users send messages, press buttons, upload documents.
 """
 
 from __future__ import annotations
@@ -62,6 +66,7 @@ class Chat:
     creator: int | None = None
     blocked: bool = False
     migrated_to: int | None = None
+    can_post: bool = True  # False: a group where the bot may not send messages
 
     def as_dict(self) -> dict[str, Any]:
         if self.type == "private":
@@ -102,7 +107,9 @@ class BotApiEmulator:
         group_messages_per_minute: float = 20.0,
         bot_username: str = "DailyPapersBot",
         keep_messages: bool = True,
+        token: str | None = None,
     ) -> None:
+        self.token = token  # when set, any other token is refused with 401
         self.keep_messages = keep_messages  # False: count sends only (for load benchmarks)
         self.sent_count: Counter[int] = Counter()
         self.arrivals: list[float] = []
@@ -122,6 +129,9 @@ class BotApiEmulator:
         self.throttled = 0  # 429s answered
         self.flood_next = 0  # the next N send requests get 429 regardless of rate
         self.flood_retry_after = 1
+        self.late_answers: dict[int, float] = {}  # chat id → seconds a send's answer is held back
+        self.callback_timeout = 15.0  # seconds a button press can be answered in
+        self._pressed_at: dict[str, float] = {}
         self.on_send: Callable[[SentMessage], None] | None = None  # after a message is recorded
         self.before_send: Callable[[str, dict[str, Any]], None] | None = None  # before it is
         self._window: deque[float] = deque()
@@ -271,6 +281,7 @@ class BotApiEmulator:
     def press(self, chat_id: int, message_id: int, data: str, user_id: int) -> str:
         """A user presses an inline button under one of the bot's messages."""
         query_id = f"cb{next(self._update_ids)}"
+        self._pressed_at[query_id] = time.monotonic()
         self._push(
             {
                 "callback_query": {
@@ -306,6 +317,10 @@ class BotApiEmulator:
         old = self.chats[chat_id]
         old.migrated_to = new_chat_id
         return self.group(new_chat_id, old.title, admins=tuple(old.admins), creator=old.creator)
+
+    def delete(self, chat_id: int, message_id: int) -> None:
+        """Someone deletes one of the bot's messages."""
+        self.by_id.pop((chat_id, message_id), None)
 
     def flood(self, count: int, retry_after: int = 1) -> None:
         """Answer the next ``count`` sends with 429, as a flood wait would."""
@@ -371,6 +386,8 @@ class BotApiEmulator:
         method = request.match_info["method"].lower()
         self.calls.append(method)
         try:
+            if self.token is not None and request.match_info["token"] != self.token:
+                raise ApiError(401, "Unauthorized")
             params = await self._params(request)
             handler = getattr(self, f"_m_{method}", None)
             if handler is None:
@@ -382,6 +399,9 @@ class BotApiEmulator:
                     self.before_send(method, params)
             result = await handler(params)
             self._changed.set()
+            late = self.late_answers.get(int(params.get("chat_id") or 0), 0.0)
+            if late and method in SEND_METHODS:
+                await asyncio.sleep(late)  # accepted, but the answer comes late
             return web.json_response({"ok": True, "result": result})
         except ApiError as exc:
             self._changed.set()
@@ -420,6 +440,8 @@ class BotApiEmulator:
             if chat.type == "private":
                 raise ApiError(403, "Forbidden: bot was blocked by the user")
             raise ApiError(403, "Forbidden: bot was kicked from the supergroup chat")
+        if not chat.can_post:
+            raise ApiError(400, "Bad Request: not enough rights to send text messages to the chat")
 
     def _check_rate(self, chat_id: int) -> None:
         now = time.monotonic()
@@ -464,7 +486,10 @@ class BotApiEmulator:
         if utf16_length(visible.strip()) > 4096:
             raise ApiError(400, "Bad Request: message is too long")
         markup = params.get("reply_markup")
-        for row in (markup or {}).get("inline_keyboard", []):
+        rows = (markup or {}).get("inline_keyboard", [])
+        if sum(map(len, rows)) > 100 or any(len(row) > 8 for row in rows):
+            raise ApiError(400, "Bad Request: reply markup is too long")
+        for row in rows:
             for button in row:
                 if len(button.get("callback_data", "").encode()) > 64:
                     raise ApiError(400, "Bad Request: BUTTON_DATA_INVALID")
@@ -541,7 +566,14 @@ class BotApiEmulator:
         return self._message_dict(sent)
 
     async def _m_answercallbackquery(self, params: dict[str, Any]) -> bool:
-        self.callback_answers[str(params["callback_query_id"])] = params
+        query_id = str(params["callback_query_id"])
+        pressed = self._pressed_at.get(query_id)
+        if pressed is None or time.monotonic() - pressed > self.callback_timeout:
+            raise ApiError(
+                400,
+                "Bad Request: query is too old and response timeout expired or query id is invalid",
+            )
+        self.callback_answers[query_id] = params
         return True
 
     async def _m_sendchataction(self, params: dict[str, Any]) -> bool:

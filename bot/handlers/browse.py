@@ -2,27 +2,28 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 
 from sqlalchemy.orm import Session
-from telegram import InlineKeyboardMarkup, Message, Update
+from telegram import Message, Update
 
 from bot import render
 from bot.arguments import (
     LATEST,
     UsageError,
-    callback_data,
     command_args,
     parse_callback,
     parse_day_arg,
     parse_paper_arg,
     parse_query_arg,
 )
-from bot.handlers.common import BotContext, edit_or_reply, keyboard, reply_blocks
+from bot.buttons import day_keyboard, results_keyboard
+from bot.handlers.common import edit_or_reply, reply_blocks
+from bot.services import BotContext
 from bot.store import queries
-from bot.store.queries import DayListing, Page, PaperView
+from bot.store.queries import DayListing, Page
 from bot.store.search import search_papers
 from bot.textindex import parse_query
 
@@ -31,47 +32,17 @@ SEARCH_USAGE = "사용법: /search 검색어 (예: /search 확산 모델)"
 AUTHOR_USAGE = "사용법: /author 이름 (예: /author Rémi Munos, 또는 성만: /author munos)"
 
 
-def paper_buttons(
-    papers: Sequence[PaperView], first_rank: int = 1, per_row: int = 5
-) -> list[list[tuple[str, str]]]:
-    buttons = [(str(first_rank + i), callback_data("p", p.arxiv_id)) for i, p in enumerate(papers)]
-    return [buttons[i : i + per_row] for i in range(0, len(buttons), per_row)]
-
-
-def day_keyboard(listing: DayListing) -> InlineKeyboardMarkup | None:
-    nav = []
-    if listing.previous:
-        nav.append(
-            (f"◀ {listing.previous.isoformat()}", callback_data("d", listing.previous.isoformat()))
-        )
-    if listing.following:
-        nav.append(
-            (
-                f"{listing.following.isoformat()} ▶",
-                callback_data("d", listing.following.isoformat()),
-            )
-        )
-    return keyboard([*paper_buttons(listing.papers, per_row=6), nav])
+DAY_SHOWN = 30  # papers (and buttons) a /day reply shows; a huge day says how many more
 
 
 def day_reply(listing: DayListing, asked: object) -> list[str]:
     if listing.papers:
-        return render.day_blocks(listing.day, listing.papers)
+        return render.day_blocks(listing.day, listing.papers, shown=DAY_SHOWN)
     if listing.previous is None and listing.following is None:
         return ["아직 불러온 다이제스트가 없습니다."]
     return [
         f"{render.esc(str(asked))}에는 다이제스트가 없습니다. 아래 버튼으로 가까운 날을 볼 수 있어요."
     ]
-
-
-def results_keyboard(kind: str, key: str, page: Page) -> InlineKeyboardMarkup | None:
-    pager = []
-    number = page.offset // page.limit
-    if page.has_prev:
-        pager.append(("◀ 이전", callback_data(kind, key, number - 1)))
-    if page.has_next:
-        pager.append(("다음 ▶", callback_data(kind, key, number + 1)))
-    return keyboard([*paper_buttons(page.items, page.offset + 1), pager])
 
 
 @dataclass(frozen=True)
@@ -113,7 +84,7 @@ async def day(update: Update, context: BotContext) -> None:
     except UsageError as exc:
         return await _hint(message, str(exc))
     listing = await context.services.db(queries.day_listing, None if asked == LATEST else asked)
-    await reply_blocks(message, day_reply(listing, asked), day_keyboard(listing))
+    await reply_blocks(message, day_reply(listing, asked), day_keyboard(listing, DAY_SHOWN))
 
 
 async def _lookup(update: Update, context: BotContext, lookup: Lookup) -> None:
@@ -173,7 +144,8 @@ async def button(update: Update, context: BotContext) -> None:
     if pressed.kind == "d":
         listing = await services.db(queries.day_listing, date.fromisoformat(pressed.value))
         await query.answer()
-        await edit_or_reply(update, day_reply(listing, pressed.value), day_keyboard(listing))
+        keys = day_keyboard(listing, DAY_SHOWN)
+        await edit_or_reply(update, day_reply(listing, pressed.value), keys)
         return
     lookup = LOOKUPS[pressed.kind]
     result = await services.db(_saved_page, lookup, pressed.value, pressed.page)

@@ -7,7 +7,7 @@ from telegram import Document, Message, Update
 from bot import render
 from bot.arguments import LATEST, UsageError, command_args, parse_day_arg
 from bot.digest import Digest, DigestError, decode_digest, parse_digest
-from bot.handlers.common import BotContext
+from bot.services import BotContext
 from bot.store import queries
 from bot.store.db import begin_writing
 from bot.store.ingest import LoadReport, store_digest

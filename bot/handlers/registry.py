@@ -18,7 +18,7 @@ from telegram.ext import (
 
 from bot import render
 from bot.handlers import browse, operators, subscriptions
-from bot.handlers.common import BotContext
+from bot.services import BotContext
 
 Callback = Callable[[Update, BotContext], Coroutine[Any, Any, Any]]
 

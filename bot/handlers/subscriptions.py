@@ -12,8 +12,8 @@ from telegram.error import TelegramError
 
 from bot import render
 from bot.arguments import UsageError, command_args, parse_settings_args, parse_time_arg
-from bot.handlers.common import BotContext
 from bot.schedule import ensure_slot_job
+from bot.services import BotContext
 from bot.store import subscriptions as subs
 from bot.store.subscriptions import SubscriptionView
 

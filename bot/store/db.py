@@ -131,7 +131,9 @@ def init_schema(engine: Engine, revision: str = "head") -> None:
             conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _MIGRATION_LOCK})
         config = _alembic_config(conn)
         scripts = ScriptDirectory.from_config(config)
-        target = scripts.get_current_head() if revision == "head" else revision
+        head = scripts.get_current_head()
+        assert head is not None
+        target = head if revision == "head" else revision
         current = schema_revision(conn)
         tables = set(inspect(conn).get_table_names())
         if current is None and "schema_version" in tables:
@@ -143,7 +145,7 @@ def init_schema(engine: Engine, revision: str = "head") -> None:
         if current is None:
             if tables & set(Base.metadata.tables):
                 raise SchemaError("database holds tables of an unknown schema")
-            if target == scripts.get_current_head():
+            if target == head:
                 Base.metadata.create_all(conn)  # the newest schema at once
                 for statement in fts_statements(conn.dialect.name):
                     conn.execute(text(statement))

@@ -16,6 +16,7 @@ from sqlalchemy import func, intersect, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from bot.arguments import MAX_REF_LENGTH, paper_ref
 from bot.digest import Bullet, Media
 from bot.store.models import (
     AuthorWord,
@@ -120,9 +121,24 @@ def views_for(session: Session, paper_ids: Sequence[int]) -> list[PaperView]:
     return [by_id[i] for i in paper_ids if i in by_id]
 
 
+def arxiv_id_for_ref(session: Session, ref: str) -> str | None:
+    """The id a button's paper reference stands for (:func:`bot.arguments.paper_ref`)."""
+    if not ref.startswith("~"):
+        return ref
+    # Only ids too long to carry have short keys: few rows, read from the id's own index.
+    long_ids = session.scalars(
+        select(Paper.arxiv_id).where(func.length(Paper.arxiv_id) > MAX_REF_LENGTH)
+    )
+    return next((a for a in long_ids if paper_ref(a) == ref), None)
+
+
 def get_paper(session: Session, arxiv_id: str) -> PaperView | None:
-    """One paper with every day it appeared on (newest first)."""
-    paper = session.scalar(select(Paper).where(Paper.arxiv_id == arxiv_id))
+    """One paper with every day it appeared on (newest first); ``arxiv_id`` may also be
+    the short key a button carries for a long id."""
+    found = arxiv_id_for_ref(session, arxiv_id)
+    if found is None:
+        return None
+    paper = session.scalar(select(Paper).where(Paper.arxiv_id == found))
     if paper is None:
         return None
     rows = session.execute(

@@ -1,8 +1,11 @@
 """Subscriptions and deliveries: who gets which digest, and what was already sent.
 
-A delivery row per (chat, day) makes delivery exactly-once: it is claimed (``sending``)
-before the first message goes out and advanced after each message Telegram accepted, so a
-restart resumes where it stopped and never starts a received day again.
+A delivery row per (chat, day) makes delivery exactly-once. A pass claims it before the
+first message goes out and holds it by a lease (``lease_owner``, ``lease_until``) that it
+renews while it runs: no other pass, in this process or another, sends to that chat while
+the lease holds, and a pass that died is taken over once its lease runs out. Each message
+Telegram accepted advances the row, so a takeover or a restart resumes where it stopped;
+a message whose answer never came is marked ``unsure`` and sent again at most once.
 """
 
 from __future__ import annotations
@@ -10,15 +13,23 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from enum import Enum
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import ColumnElement, and_, delete, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from bot.arguments import SettingChange
 from bot.config import Settings
-from bot.store.models import ChatType, Delivery, DeliveryStatus, Subscription
+from bot.store.models import (
+    OPEN_STATUSES,
+    ChatType,
+    Delivery,
+    DeliveryStatus,
+    StopReason,
+    Subscription,
+)
 from bot.store.queries import PaperView
 from bot.textindex import fold, term_matches
 
@@ -93,7 +104,7 @@ def subscribe(
     else:
         if not sub.active:
             sub.last_slot_at = now
-        sub.active, sub.title = True, title
+        sub.active, sub.title, sub.stopped_reason = True, title, None
         if send_time:
             sub.send_time = send_time
     session.commit()
@@ -105,7 +116,7 @@ def unsubscribe(session: Session, chat_id: int) -> bool:
     result = session.execute(
         update(Subscription)
         .where(Subscription.chat_id == chat_id, Subscription.active)
-        .values(active=False)
+        .values(active=False, stopped_reason=StopReason.UNSUBSCRIBED)
     )
     session.commit()
     return bool(result.rowcount)  # type: ignore[attr-defined]
@@ -122,27 +133,41 @@ def change_setting(
     return _view(sub)
 
 
-def deactivate(session: Session, chat_id: int) -> None:
+def deactivate(session: Session, chat_id: int, reason: StopReason = StopReason.BLOCKED) -> None:
     session.execute(
-        update(Subscription).where(Subscription.chat_id == chat_id).values(active=False)
+        update(Subscription)
+        .where(Subscription.chat_id == chat_id)
+        .values(active=False, stopped_reason=reason)
     )
     session.commit()
 
 
 def migrate_chat(session: Session, old_id: int, new_id: int) -> None:
-    """A group became a supergroup: its subscription and delivery history move along."""
-    moved = update(Subscription).where(Subscription.chat_id == old_id)
-    if session.get(Subscription, new_id) is None:
-        session.execute(moved.values(chat_id=new_id, chat_type=ChatType.SUPERGROUP))
-    else:
-        session.execute(moved.values(active=False))
-    known = select(Delivery.day).where(Delivery.chat_id == new_id)
-    session.execute(
-        update(Delivery)
-        .where(Delivery.chat_id == old_id, Delivery.day.not_in(known))
-        .values(chat_id=new_id)
-    )
-    session.execute(delete(Delivery).where(Delivery.chat_id == old_id))
+    """A group became a supergroup: one subscription and one delivery per day remain. If the
+    new chat had its own subscription, its settings stay (and it is active if either was);
+    a day either id received counts as received (it is the same chat's history)."""
+    old, new = session.get(Subscription, old_id), session.get(Subscription, new_id)
+    if old is not None and new is None:
+        old.chat_id, old.chat_type = new_id, ChatType.SUPERGROUP
+    elif old is not None and new is not None:
+        if old.active and not new.active:
+            new.active, new.stopped_reason, new.last_slot_at = True, None, old.last_slot_at
+        old.active, old.stopped_reason = False, StopReason.MIGRATED
+    session.flush()
+    kept = {d.day: d for d in session.scalars(select(Delivery).where(Delivery.chat_id == new_id))}
+    for moving in session.scalars(select(Delivery).where(Delivery.chat_id == old_id)).all():
+        there = kept.get(moving.day)
+        if there is None:
+            session.execute(
+                update(Delivery)
+                .where(_key(old_id, moving.day))
+                .values(chat_id=new_id, lease_owner=None, lease_until=None)
+            )
+            continue
+        if there.status in OPEN_STATUSES and moving.status not in OPEN_STATUSES:
+            there.status, there.parts_sent = moving.status, moving.parts_sent
+            there.lease_owner = there.lease_until = None
+        session.execute(delete(Delivery).where(_key(old_id, moving.day)))
     session.commit()
 
 
@@ -226,20 +251,81 @@ def choose_papers(day_papers: Sequence[PaperView], sub: SubscriptionView) -> lis
     return [p for p in day_papers if _wanted(p, sub.min_votes, sub.keywords)][: sub.top_n]
 
 
+# --- claims: one delivery pass at a time sends a (chat, day) ---------------------------------
+
+
+class Held(Enum):
+    """Why a claim was not granted."""
+
+    DONE = "done"  # the chat has the day (sent, nothing to send, or given up)
+    BUSY = "busy"  # another pass holds it, and its lease has not run out
+
+
 @dataclass(frozen=True)
 class Claim:
-    """Permission to send a day to a chat, from message ``resume_at`` on."""
+    """The exclusive right, for one pass (``owner``), to send a day to a chat from message
+    ``resume_at`` on, until the lease runs out (it is renewed while the pass runs)."""
 
+    owner: str
     resume_at: int
+    repeat: bool = False  # message ``resume_at`` may have arrived: sending it is its one repeat
 
 
-def claim_delivery(session: Session, chat_id: int, day: date, parts: int) -> Claim | None:
-    """Claim (or resume) sending ``day`` to a chat; None if the chat already has it."""
-    existing = session.get(Delivery, (chat_id, day))
-    if existing is not None:
-        if existing.status != DeliveryStatus.SENDING:
-            return None
-        return Claim(existing.parts_sent)
+class LeaseLost(RuntimeError):
+    """Another pass took the claim over (this one was presumed dead): stop sending."""
+
+
+def _key(chat_id: int, day: date) -> ColumnElement[bool]:
+    return and_(Delivery.chat_id == chat_id, Delivery.day == day)
+
+
+def claim_delivery(
+    session: Session, chat_id: int, day: date, parts: int, owner: str, lease: timedelta
+) -> Claim | Held:
+    """Claim sending ``day`` to a chat: a new claim, or one whose lease ran out (its pass
+    stopped or died), or one ``owner`` holds already; otherwise why not."""
+    now = now_utc()
+    taken = session.execute(
+        update(Delivery)
+        .where(
+            _key(chat_id, day),
+            Delivery.status.in_(OPEN_STATUSES),
+            or_(
+                Delivery.lease_owner.is_(None),
+                Delivery.lease_owner == owner,
+                Delivery.lease_until < now,
+            ),
+        )
+        .values(lease_owner=owner, lease_until=now + lease, updated_at=now)
+    )
+    if taken.rowcount:  # type: ignore[attr-defined]
+        status, sent, total = session.execute(
+            select(Delivery.status, Delivery.parts_sent, Delivery.parts_total).where(
+                _key(chat_id, day)
+            )
+        ).one()
+        if status is DeliveryStatus.REPEATING:
+            # Its pass died while repeating a message: it may have arrived; never a third.
+            sent += 1
+            done = sent >= total
+            session.execute(
+                update(Delivery)
+                .where(_key(chat_id, day))
+                .values(
+                    parts_sent=sent,
+                    status=DeliveryStatus.SENT if done else DeliveryStatus.SENDING,
+                    lease_owner=None if done else owner,
+                    lease_until=None if done else now + lease,
+                )
+            )
+            session.commit()
+            return Held.DONE if done else Claim(owner, sent)
+        session.commit()
+        return Claim(owner, sent, repeat=status is DeliveryStatus.UNSURE)
+    found = session.execute(select(Delivery.status).where(_key(chat_id, day))).scalar()
+    if found is not None:
+        session.rollback()
+        return Held.BUSY if found in OPEN_STATUSES else Held.DONE
     try:
         session.add(
             Delivery(
@@ -248,40 +334,130 @@ def claim_delivery(session: Session, chat_id: int, day: date, parts: int) -> Cla
                 status=DeliveryStatus.SENDING,
                 parts_total=parts,
                 parts_sent=0,
-                updated_at=now_utc(),
+                updated_at=now,
+                lease_owner=owner,
+                lease_until=now + lease,
+                attempts=0,
             )
         )
         session.commit()
     except IntegrityError:  # another pass claimed it first
         session.rollback()
-        return None
-    return Claim(0)
+        return Held.BUSY
+    return Claim(owner, 0)
 
 
-def mark_sent(session: Session, chat_id: int, day: date, parts_sent: int, done: bool) -> None:
-    delivery = session.get(Delivery, (chat_id, day))
-    assert delivery is not None
-    delivery.parts_sent = parts_sent
-    delivery.status = DeliveryStatus.SENT if done else DeliveryStatus.SENDING
-    delivery.updated_at = now_utc()
+def _held(session: Session, chat_id: int, day: date, owner: str, **values: object) -> None:
+    """Change the claimed row; :class:`LeaseLost` if ``owner`` holds it no more."""
+    changed = session.execute(
+        update(Delivery)
+        .where(_key(chat_id, day), Delivery.lease_owner == owner)
+        .values(updated_at=now_utc(), **values)
+    )
     session.commit()
+    if not changed.rowcount:  # type: ignore[attr-defined]
+        raise LeaseLost(f"the claim on chat {chat_id}, {day} was taken over")
+
+
+def mark_sent(
+    session: Session,
+    chat_id: int,
+    day: date,
+    owner: str,
+    parts_sent: int,
+    done: bool,
+    lease: timedelta,
+) -> None:
+    """Telegram accepted messages up to ``parts_sent``; the claim ends when ``done``."""
+    _held(
+        session,
+        chat_id,
+        day,
+        owner,
+        parts_sent=parts_sent,
+        status=DeliveryStatus.SENT if done else DeliveryStatus.SENDING,
+        lease_owner=None if done else owner,
+        lease_until=None if done else now_utc() + lease,
+    )
+
+
+def mark_unsure(session: Session, chat_id: int, day: date, owner: str, part: int) -> None:
+    """Message ``part`` went out but no answer came: it may have arrived. The claim is let
+    go; the pass that takes it next sends that message once more, and only once."""
+    _held(
+        session,
+        chat_id,
+        day,
+        owner,
+        parts_sent=part,
+        status=DeliveryStatus.UNSURE,
+        lease_owner=None,
+        lease_until=None,
+    )
+
+
+def mark_repeating(session: Session, chat_id: int, day: date, owner: str) -> None:
+    """The one repeat of an unsure message starts (a pass that dies now leaves it sent)."""
+    _held(session, chat_id, day, owner, status=DeliveryStatus.REPEATING)
+
+
+def release(
+    session: Session, chat_id: int, day: date, owner: str, refusal: str | None = None
+) -> int:
+    """Let the claim go, so that a later pass resumes it; ``refusal`` (what Telegram said)
+    counts one more refused attempt. Returns the number of refused attempts so far."""
+    values: dict[str, object] = {"lease_owner": None, "lease_until": None}
+    if refusal is not None:
+        values |= {"attempts": Delivery.attempts + 1, "last_error": refusal[:500]}
+    _held(session, chat_id, day, owner, **values)
+    return session.execute(select(Delivery.attempts).where(_key(chat_id, day))).scalar_one()
+
+
+def mark_failed(session: Session, chat_id: int, day: date, owner: str, reason: str) -> None:
+    """Give the day up for this chat: Telegram refused it for good."""
+    _held(
+        session,
+        chat_id,
+        day,
+        owner,
+        status=DeliveryStatus.FAILED,
+        last_error=reason[:500],
+        lease_owner=None,
+        lease_until=None,
+    )
+
+
+def renew_leases(session: Session, owner: str, lease: timedelta) -> int:
+    """Extend every claim ``owner`` holds (the pass is alive); how many it holds."""
+    renewed = session.execute(
+        update(Delivery)
+        .where(Delivery.lease_owner == owner, Delivery.status.in_(OPEN_STATUSES))
+        .values(lease_until=now_utc() + lease)
+    )
+    session.commit()
+    return renewed.rowcount  # type: ignore[attr-defined,no-any-return]
 
 
 def mark_empty(session: Session, chat_id: int, day: date) -> bool:
     """Record that the chat's filters left nothing of ``day``; False if already settled."""
     if session.get(Delivery, (chat_id, day)) is not None:
         return False
-    session.add(
-        Delivery(
-            chat_id=chat_id,
-            day=day,
-            status=DeliveryStatus.EMPTY,
-            parts_total=0,
-            parts_sent=0,
-            updated_at=now_utc(),
+    try:
+        session.add(
+            Delivery(
+                chat_id=chat_id,
+                day=day,
+                status=DeliveryStatus.EMPTY,
+                parts_total=0,
+                parts_sent=0,
+                updated_at=now_utc(),
+                attempts=0,
+            )
         )
-    )
-    session.commit()
+        session.commit()
+    except IntegrityError:
+        session.rollback()
+        return False
     return True
 
 

@@ -1,0 +1,112 @@
+"""The services that handlers, deliveries and schedules share, and the typed context.
+
+Built once in :mod:`bot.app`; everything above this module (``delivery``, ``schedule``,
+``handlers/``) reaches the store and settings through it, so none of them imports another.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any, Protocol, TypeVar, cast
+
+from sqlalchemy.orm import Session, sessionmaker
+from telegram.ext import Application, CallbackContext, ExtBot
+
+from bot.config import Settings
+
+T = TypeVar("T")
+DB_THREADS = 12  # short queries at once (SQLite readers; PostgreSQL's pool holds 15)
+
+
+@dataclass
+class AdminCache:
+    """Who administers which chat, remembered briefly to spare getChatMember calls."""
+
+    ttl: float = 60.0
+    entries: dict[tuple[int, int], tuple[float, bool]] = field(default_factory=dict)
+
+    def get(self, chat_id: int, user_id: int) -> bool | None:
+        hit = self.entries.get((chat_id, user_id))
+        if hit is None or hit[0] < time.monotonic():
+            return None
+        return hit[1]
+
+    def put(self, chat_id: int, user_id: int, is_admin: bool) -> None:
+        if len(self.entries) > 50_000:
+            self.entries.clear()
+        self.entries[(chat_id, user_id)] = (time.monotonic() + self.ttl, is_admin)
+
+
+class Passes(Protocol):
+    """What handlers and schedules ask of the deliverer (:class:`bot.delivery.Deliverer`)."""
+
+    stopping: bool
+
+    async def run_pass(
+        self, day: date | None = None, chat_ids: Sequence[int] | None = None
+    ) -> Any: ...
+
+    def start_pass(
+        self, day: date | None = None, chat_ids: Sequence[int] | None = None
+    ) -> asyncio.Task[Any]: ...
+
+    async def stop(self) -> None: ...
+
+
+@dataclass
+class Services:
+    """The bot's long-lived collaborators, built once in :mod:`bot.app`."""
+
+    settings: Settings
+    Session: sessionmaker[Session]
+    admins: AdminCache = field(default_factory=AdminCache)
+    deliverer: Passes | None = None
+    # Database work runs in threads of its own: a burst of slow queries never takes the
+    # threads that the event loop's other work (and python-telegram-bot) rely on.
+    executor: ThreadPoolExecutor = field(
+        default_factory=lambda: ThreadPoolExecutor(DB_THREADS, thread_name_prefix="db")
+    )
+
+    async def db(self, work: Callable[..., T], *args: Any) -> T:
+        """Run ``work(session, *args)`` in a database thread with its own session."""
+        return await self.run(self.executor, work, *args)
+
+    async def run(self, executor: ThreadPoolExecutor, work: Callable[..., T], *args: Any) -> T:
+        """Run ``work(session, *args)`` in a thread of ``executor`` with its own session."""
+
+        def run() -> T:
+            with self.Session() as session:
+                return work(session, *args)
+
+        return await asyncio.get_running_loop().run_in_executor(executor, run)
+
+    def close(self) -> None:
+        self.executor.shutdown(wait=False, cancel_futures=True)
+
+    def today(self) -> date:
+        """Today in the digest's time zone (what "today" means to the readers)."""
+        return datetime.now(self.settings.tz).date()
+
+    def is_operator(self, user_id: int | None) -> bool:
+        return user_id is not None and user_id in self.settings.admin_ids
+
+
+class PapersApplication(Application):  # type: ignore[type-arg]
+    """An ``Application`` that carries the bot's services (see ``BotContext.services``)."""
+
+    def __init__(self, *, services: Services, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.services = services
+
+
+class BotContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], dict[Any, Any]]):
+    """Handlers' context, with the bot's services as a typed property."""
+
+    @property
+    def services(self) -> Services:
+        return cast(PapersApplication, self.application).services
