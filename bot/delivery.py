@@ -216,10 +216,12 @@ class Deliverer:
             return
         assert isinstance(claim, Claim)
         try:
-            await self._send_claimed(chat_id, day, claim, owner, messages, report)
+            settled = await self._send_claimed(chat_id, day, claim, owner, messages, report)
         except LeaseLost:
             log.warning("chat %s: another pass took over its delivery of %s", chat_id, day)
-        report.handled.append(chat.chat_id)
+            settled = False
+        if settled:  # else the chat's slot stays due, and the next pass looks again
+            report.handled.append(chat_id)
 
     async def _send_claimed(
         self,
@@ -229,9 +231,9 @@ class Deliverer:
         owner: str,
         messages: list[Message],
         report: PassReport,
-    ) -> None:
+    ) -> bool:
         """Send the claimed messages in turn, recording each; every way out leaves the row
-        settled or its claim let go."""
+        settled (True) or its claim let go for a later pass (False)."""
         db = self.services.db
         while isinstance(claim, Claim):
             repeat = claim.repeat
@@ -239,7 +241,7 @@ class Deliverer:
                 if self.stopping:
                     await db(subs.release, chat_id, day, owner)
                     report.postponed += 1
-                    return
+                    return False
                 if repeat:
                     await db(subs.mark_repeating, chat_id, day, owner)
                 text, markup = messages[number]
@@ -263,15 +265,14 @@ class Deliverer:
                         report.busy += 1
                     elif claim is Held.DONE:
                         report.already += 1
-                    break
+                    break  # on with the new id's claim, if this pass got it
                 except (Forbidden, BadRequest) as exc:
-                    await self._refused(chat_id, day, owner, exc, report)
-                    return
+                    return await self._refused(chat_id, day, owner, exc, report)
                 except (RetryAfter, TimedOut, NetworkError) as exc:
                     if not outcome_unknown(exc):
                         await db(subs.release, chat_id, day, owner)
                         report.postponed += 1
-                        return
+                        return False
                     if not repeat:
                         log.warning(
                             "chat %s: no answer to a digest message; repeating it once later",
@@ -280,7 +281,7 @@ class Deliverer:
                         await db(subs.mark_unsure, chat_id, day, owner, number)
                         report.unsure += 1
                         report.postponed += 1
-                        return
+                        return False
                     log.warning(
                         "chat %s: its one repeat got no answer either; taken as sent", chat_id
                     )
@@ -291,13 +292,15 @@ class Deliverer:
                 repeat = False
             else:
                 report.delivered_to.append(chat_id)
-                return
+                return True
+        return claim is Held.DONE  # after a migration: the new id had it, or another pass has
 
     async def _refused(
         self, chat_id: int, day: date, owner: str, error: TelegramError, report: PassReport
-    ) -> None:
+    ) -> bool:
         """Telegram refused the chat: stop for good (blocked, gone), or count the refusal
-        and stop after a few (no rights to post yet, or anything else it may get over)."""
+        and stop after a few (no rights to post yet, or anything else it may get over).
+        True when the day is settled for the chat."""
         db = self.services.db
         message = str(error)
         gone = isinstance(error, Forbidden) or "chat not found" in message.lower()
@@ -305,13 +308,11 @@ class Deliverer:
             await db(subs.mark_failed, chat_id, day, owner, message)
             await db(subs.deactivate, chat_id, StopReason.BLOCKED)
             report.deactivated += 1
-            return
-        attempts = await db(subs.release, chat_id, day, owner, message)
-        if attempts < MAX_REFUSALS:
+            return True
+        if not await db(subs.refused, chat_id, day, owner, message, MAX_REFUSALS):
             log.warning("chat %s refused the digest (%s); trying again later", chat_id, message)
             report.postponed += 1
-            return
-        await db(subs.mark_failed, chat_id, day, owner, message)
+            return False
         report.failed += 1
         if "rights" in message.lower():
             await db(subs.deactivate, chat_id, StopReason.NO_RIGHTS)
@@ -321,8 +322,9 @@ class Deliverer:
             )
         else:
             log.warning(
-                "chat %s refused %s %d times (%s); given up", chat_id, day, attempts, message
+                "chat %s refused %s %d times (%s); given up", chat_id, day, MAX_REFUSALS, message
             )
+        return True
 
     def start_pass(
         self, day: date | None = None, chat_ids: Sequence[int] | None = None

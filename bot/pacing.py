@@ -35,33 +35,51 @@ class Priority(Enum):
     BULK = 1  # digest fan-out
 
 
+class Send:
+    """One request in the log of sends: when it went, and when its answer came (until
+    then it may still be on its way, so it counts as arriving at any moment)."""
+
+    __slots__ = ("answered", "started")
+
+    def __init__(self, started: float) -> None:
+        self.started = started
+        self.answered: float | None = None
+
+
 class SlotClock:
     """Hands out send times spaced ``interval`` apart, and keeps a log of actual sends so
-    that never more than ``per_window`` go out in any ``window`` seconds (plus ``margin``
-    for the jitter between sending here and arriving there)."""
+    that never more than ``per_window`` arrive in any ``window`` seconds. A send arrives
+    somewhere between leaving and its answer coming back: the log counts it at its answer,
+    so a slow network or a busy process cannot bunch arrivals into one window."""
 
-    def __init__(self, rate: float, window: float, margin: float = 0.04) -> None:
+    def __init__(self, rate: float, window: float, margin: float = 0.02) -> None:
         # The spacing alone keeps any ``per_window + 1`` sends more than a window apart.
         self.interval = (window + margin) / rate
         self.window = window + margin
         self.per_window = max(1, int(rate))
         self.next_slot = 0.0
-        self.sent: deque[float] = deque(maxlen=self.per_window)
+        self.sent: deque[Send] = deque(maxlen=self.per_window)
 
     def reserve(self, now: float) -> float:
         """The time at which the caller may send (and the slot is then taken)."""
         slot = max(now, self.next_slot)
         if len(self.sent) == self.per_window:
-            slot = max(slot, self.sent[0] + self.window)
+            slot = max(slot, self.sent[0].started + self.window)
         self.next_slot = slot + self.interval
         return slot
 
-    def free_at(self) -> float:
-        """When the window next has room, by the log of actual sends."""
-        return self.sent[0] + self.window if len(self.sent) == self.per_window else 0.0
+    def free_at(self, now: float) -> float:
+        """When the window next has room, by the log of actual sends (a send still waiting
+        for its answer keeps it full a little longer)."""
+        if len(self.sent) < self.per_window:
+            return 0.0
+        oldest = self.sent[0]
+        return now + 0.005 if oldest.answered is None else oldest.answered + self.window
 
-    def record(self, now: float) -> None:
-        self.sent.append(now)
+    def record(self, now: float) -> Send:
+        send = Send(now)
+        self.sent.append(send)
+        return send
 
 
 class PacedRateLimiter(BaseRateLimiter[Priority]):
@@ -107,8 +125,9 @@ class PacedRateLimiter(BaseRateLimiter[Priority]):
         if delay > 0:
             await asyncio.sleep(delay)
 
-    async def wait_turn(self, chat_id: Any, priority: Priority) -> None:
-        """Wait for this message's slot in its group (if any) and overall."""
+    async def wait_turn(self, chat_id: Any, priority: Priority) -> Send:
+        """Wait for this message's slot in its group (if any) and overall; the caller
+        notes on the returned entry when the answer came."""
         if isinstance(chat_id, str) or (isinstance(chat_id, int) and chat_id < 0):
             group = self._group_clock(chat_id)
             await self._sleep_until(group.reserve(self.clock()))
@@ -125,11 +144,10 @@ class PacedRateLimiter(BaseRateLimiter[Priority]):
                 await self._sleep_until(self.resume_at)
                 slot = self.overall.reserve(self.clock())
                 await self._sleep_until(slot)
-                while self.overall.free_at() > self.clock():
-                    await self._sleep_until(self.overall.free_at())
+                while (free := self.overall.free_at(self.clock())) > self.clock():
+                    await self._sleep_until(free)
                 if self.resume_at <= slot:
-                    self.overall.record(self.clock())
-                    return
+                    return self.overall.record(self.clock())
                 # A flood wait began while this one waited: queue again behind it, so that
                 # the waiters do not all go at once when it ends.
         finally:
@@ -157,8 +175,9 @@ class PacedRateLimiter(BaseRateLimiter[Priority]):
         with contextlib.suppress(TypeError, ValueError):
             chat_id = int(chat_id)  # type: ignore[arg-type]  # "@channel" names stay strings
         for attempt in range(MAX_RETRIES + 1):
+            send = None
             if paced:
-                await self.wait_turn(chat_id, rate_limit_args or Priority.INTERACTIVE)
+                send = await self.wait_turn(chat_id, rate_limit_args or Priority.INTERACTIVE)
             try:
                 return await callback(*args, **kwargs)
             except RetryAfter as exc:
@@ -168,4 +187,7 @@ class PacedRateLimiter(BaseRateLimiter[Priority]):
                 seconds = pause.total_seconds() if hasattr(pause, "total_seconds") else float(pause)
                 self.pause(seconds)
                 log.warning("flood limit: waiting %.1f s before %s", seconds, endpoint)
+            finally:
+                if send is not None:
+                    send.answered = self.clock()
         raise AssertionError("unreachable")

@@ -202,4 +202,12 @@ def stats_lines(stats: Stats) -> Iterable[str]:
     yield f"days: {stats.days} ({stats.first_day or '-'} … {stats.last_day or '-'})"
     yield f"day entries: {stats.entries}"
     yield f"subscribed chats: {stats.subscribed_chats}"
+    if stats.stopped:
+        yield "stopped: " + ", ".join(
+            f"{reason} {n}" for reason, n in sorted(stats.stopped.items())
+        )
+    for chat_id, title in stats.no_rights:
+        yield f"no rights to post (stopped): {chat_id} {title or ''}".rstrip()
+    if stats.failing:
+        yield f"deliveries Telegram refused, retrying: {stats.failing}"
     yield f"last delivery: {stats.last_delivery or '-'}"

@@ -5,11 +5,12 @@ and operators loading digests."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import os
 import signal
 import sys
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -21,7 +22,7 @@ from bot.emulator.server import ApiError
 from bot.schedule import ensure_slot_job
 from bot.store import queries
 from bot.store import subscriptions as subs
-from bot.store.models import Delivery, DeliveryStatus, Subscription
+from bot.store.models import Delivery, DeliveryStatus, StopReason, Subscription
 from tests.conftest import CORPUS, ROOT, SEEDS
 from tests.e2e import ADMIN, GROUP, MEMBER, OPERATOR, TOKEN, USER, Conversation, bot_session
 
@@ -227,17 +228,15 @@ def bot_env(settings, url: str) -> dict[str, str]:
     return env
 
 
+LOGS = Path(os.environ.get("TMPDIR", "/tmp")) / f"daily-papers-test-{os.getpid()}.log"
+
+
 async def start_bot(env: dict[str, str]) -> asyncio.subprocess.Process:
-    return await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "bot",
-        "run",
-        cwd=ROOT,
-        env=env,
-        stdout=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.PIPE,
-    )
+    """``python -m bot run``; its log goes to a file (a pipe nobody reads would fill up)."""
+    with LOGS.open("ab") as log:
+        return await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "bot", "run", cwd=ROOT, env=env, stdout=log, stderr=log
+        )
 
 
 async def interrupted_fan_out(seeded, settings, chats: list[int], arm) -> BotApiEmulator:  # type: ignore[no-untyped-def]
@@ -250,6 +249,7 @@ async def interrupted_fan_out(seeded, settings, chats: list[int], arm) -> BotApi
     for chat_id in chats:
         emulator.private_chat(chat_id)
     env = bot_env(settings, url)
+    LOGS.unlink(missing_ok=True)
     process = await start_bot(env)
     arm(emulator, process)
     try:
@@ -257,7 +257,11 @@ async def interrupted_fan_out(seeded, settings, chats: list[int], arm) -> BotApi
         assert 0 < len(emulator.sent) < len(chats)
         emulator.before_send = emulator.on_send = None
         process = await start_bot(env)
-        await emulator.wait_until(lambda: all(emulator.messages_in(c) for c in chats), timeout=60)
+        try:
+            await emulator.wait_until(lambda: all(emulator.messages_in(c) for c in chats), 60)
+        except TimeoutError:
+            print(LOGS.read_text())
+            raise
         await asyncio.sleep(0.5)
     finally:
         if process.returncode is None:
@@ -420,3 +424,164 @@ async def test_operator_loads_digests_and_others_cannot(Store, settings, tmp_pat
 def _export(Store) -> list[dict]:
     with Store() as session:
         return list(queries.export_rows(session))
+
+
+# --- exactly once, for real (faults) ---------------------------------------------------------
+
+
+async def test_two_passes_at_once_send_each_chat_once(seeded, settings) -> None:
+    chats = list(range(11001, 11041))
+    add_subscribers(seeded, settings, chats)
+    async with bot_session(settings) as (emulator, app):
+        for chat_id in chats:
+            emulator.private_chat(chat_id)
+        deliverer = app.services.deliverer
+        first, second = await asyncio.gather(deliverer.run_pass(), deliverer.run_pass())
+        third = await deliverer.run_pass()
+    assert {c: len(emulator.messages_in(c)) for c in chats} == dict.fromkeys(chats, 1)
+    assert len(first.delivered_to) + len(second.delivered_to) == len(chats)
+    assert third.already == len(chats) and third.messages == 0
+
+
+async def test_deliver_pressed_twice_sends_each_chat_once(seeded, settings) -> None:
+    chats = list(range(12001, 12031))
+    add_subscribers(seeded, settings, chats)
+    async with bot_session(settings, messages_per_second=15) as (emulator, _app):
+        for chat_id in chats:
+            emulator.private_chat(chat_id)
+        emulator.send(OPERATOR, OPERATOR, "/deliver")
+        emulator.send(OPERATOR, OPERATOR, "/deliver")
+        done = lambda: sum("전달 완료" in m.text for m in emulator.messages_in(OPERATOR)) == 2  # noqa: E731
+        await emulator.wait_until(done, timeout=30)
+    assert {c: len(emulator.messages_in(c)) for c in chats} == dict.fromkeys(chats, 1)
+
+
+async def test_the_deliver_command_while_the_bot_delivers_sends_each_chat_once(
+    seeded, settings
+) -> None:
+    """Two processes: the bot's own pass and ``python -m bot deliver`` at the same time."""
+    chats = list(range(13001, 13061))
+    add_subscribers(seeded, settings, chats)
+    async with bot_session(settings, messages_per_second=20) as (emulator, app):
+        for chat_id in chats:
+            emulator.private_chat(chat_id)
+        ours = app.services.deliverer.start_pass()
+        await emulator.wait_until(lambda: len(emulator.sent) >= 5)
+        command = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "bot",
+            "deliver",
+            cwd=ROOT,
+            env=bot_env(settings, emulator.url),
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        out, err = await asyncio.wait_for(command.communicate(), 60)
+        report = await asyncio.wait_for(ours, 60)
+    assert command.returncode == 0, err.decode()
+    counts = {c: len(emulator.messages_in(c)) for c in chats}
+    assert counts == dict.fromkeys(chats, 1), {c: n for c, n in counts.items() if n != 1}
+    assert 0 < len(report.delivered_to) < len(chats)  # both passes did part of the work
+    assert "보냄" in out.decode()
+
+
+def test_a_claim_is_taken_over_only_when_its_lease_ran_out(seeded) -> None:
+    lease, day = timedelta(seconds=30), date(2024, 4, 25)
+    with seeded() as session:
+        first = subs.claim_delivery(session, USER, day, 3, "pass-a", lease)
+        assert first == subs.Claim("pass-a", 0)
+        subs.mark_sent(session, USER, day, "pass-a", 1, False, lease)
+        assert subs.claim_delivery(session, USER, day, 3, "pass-b", lease) is subs.Held.BUSY
+        # pass-a stops renewing (it died): once its lease lapses, pass-b resumes after it
+        session.execute(
+            update(Delivery).values(lease_until=datetime.now(UTC) - timedelta(seconds=1))
+        )
+        session.commit()
+        assert subs.claim_delivery(session, USER, day, 3, "pass-b", lease) == subs.Claim(
+            "pass-b", 1
+        )
+        with pytest.raises(subs.LeaseLost):
+            subs.mark_sent(session, USER, day, "pass-a", 2, False, lease)
+        subs.mark_sent(session, USER, day, "pass-b", 3, True, lease)
+        assert subs.claim_delivery(session, USER, day, 3, "pass-c", lease) is subs.Held.DONE
+
+
+def test_an_unsure_message_is_repeated_once_and_never_twice(seeded) -> None:
+    lease, day = timedelta(seconds=30), date(2024, 4, 25)
+    with seeded() as session:
+        subs.claim_delivery(session, USER, day, 2, "a", lease)
+        subs.mark_unsure(session, USER, day, "a", 0)
+        repeat = subs.claim_delivery(session, USER, day, 2, "b", lease)
+        assert repeat == subs.Claim("b", 0, repeat=True)
+        subs.mark_repeating(session, USER, day, "b")
+        # b dies during the repeat: its message may be out, so c goes on after it
+        session.execute(
+            update(Delivery).values(lease_until=datetime.now(UTC) - timedelta(seconds=1))
+        )
+        session.commit()
+        assert subs.claim_delivery(session, USER, day, 2, "c", lease) == subs.Claim("c", 1)
+
+
+async def test_a_late_answer_is_not_taken_for_a_failure(seeded, settings) -> None:
+    """Telegram accepts the message but answers after python-telegram-bot's usual 5 s."""
+    add_subscribers(seeded, settings, [USER, OPERATOR])
+    async with bot_session(settings) as (emulator, app):
+        emulator.late_answers[USER] = 6.0
+        first = await app.services.deliverer.run_pass()
+        second = await app.services.deliverer.run_pass()
+    assert len(digests(emulator, USER)) == 1 and len(digests(emulator, OPERATOR)) == 1
+    assert sorted(first.delivered_to) == [USER, OPERATOR] and second.already == 2
+
+
+async def test_a_message_without_an_answer_is_repeated_at_most_once(seeded, settings) -> None:
+    add_subscribers(seeded, settings, [USER, OPERATOR])
+    quick = dataclasses.replace(settings, send_timeout_seconds=1.0)
+    async with bot_session(quick) as (emulator, app):
+        emulator.late_answers[USER] = 2.5  # past the timeout, every time
+        deliverer = app.services.deliverer
+        first = await deliverer.run_pass()
+        assert first.unsure == 1 and first.delivered_to == [OPERATOR]
+        second = await deliverer.run_pass()  # the one repeat (also unanswered: taken as sent)
+        third = await deliverer.run_pass()
+    assert len(digests(emulator, USER)) == 2 and len(digests(emulator, OPERATOR)) == 1
+    assert second.unsure == 0 and third.already == 2 and third.messages == 0
+
+
+@pytest.mark.parametrize("new_group", [-100_777, -100_333])  # before and after the old id
+async def test_a_group_migrating_into_a_subscribed_supergroup_gets_the_day_once(
+    seeded, settings, new_group: int
+) -> None:
+    add_subscribers(seeded, settings, [GROUP, new_group])
+    async with bot_session(settings) as (emulator, app):
+        emulator.migrate(GROUP, new_group)
+        report = await app.services.deliverer.run_pass()
+        again = await app.services.deliverer.run_pass()
+    assert len(digests(emulator, new_group)) == 1 and not emulator.messages_in(GROUP)
+    assert report.migrated == 1 and again.messages == 0
+    with seeded() as session:
+        day = queries.latest_day(session)
+        rows = session.scalars(select(Delivery).where(Delivery.day == day)).all()
+        assert [(r.chat_id, r.status) for r in rows] == [(new_group, DeliveryStatus.SENT)]
+        assert [s.chat_id for s in subs.active_subscriptions(session)] == [new_group]
+
+
+async def test_a_group_where_the_bot_may_not_post_is_stopped_after_a_few_tries(
+    seeded, settings, caplog
+) -> None:
+    add_subscribers(seeded, settings, [GROUP, USER])
+    async with bot_session(settings) as (emulator, app):
+        emulator.chats[GROUP].can_post = False
+        deliverer = app.services.deliverer
+        reports = [await deliverer.run_pass() for _ in range(4)]
+        operator = Conversation(emulator, OPERATOR, OPERATOR)
+        stats = await operator.ask("/stats")
+    assert [r.postponed for r in reports] == [1, 1, 0, 0]
+    assert reports[2].failed == 1 and reports[2].deactivated == 1
+    assert reports[3].chats == 1  # no longer tried
+    assert emulator.calls.count("sendmessage") == 3 + 1 + 1  # three tries, the user, /stats
+    assert "stopped: no_rights 1" in stats.text
+    assert f"no rights to post (stopped): {GROUP}" in stats.text
+    assert not [r for r in caplog.records if r.exc_info], "no tracebacks for a refusal"
+    with seeded() as session:
+        assert session.get(Subscription, GROUP).stopped_reason is StopReason.NO_RIGHTS

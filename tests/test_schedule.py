@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from telegram import Chat, Message
 
 from bot.handlers.subscriptions import can_manage
@@ -92,8 +94,9 @@ def test_slot_clock_never_exceeds_the_window_and_is_near_the_limit(rate: float) 
     clock = SlotClock(rate, 1.0)
     slots = []
     for _ in range(int(rate * 10)):
-        slot = max(clock.reserve(0.0), clock.free_at())
-        clock.record(slot)
+        slot = clock.reserve(0.0)
+        slot = max(slot, clock.free_at(slot))
+        clock.record(slot).answered = slot + 0.003
         slots.append(slot)
     assert slots == sorted(slots)
     count = len(slots)
@@ -110,14 +113,32 @@ def test_group_clock_spaces_twenty_a_minute() -> None:
     clock = SlotClock(20.0, 60.0, margin=0.5)
     slots = []
     for _ in range(41):
-        slot = max(clock.reserve(0.0), clock.free_at())
-        clock.record(slot)
+        slot = clock.reserve(0.0)
+        slot = max(slot, clock.free_at(slot))
+        clock.record(slot).answered = slot
         slots.append(slot)
     assert slots[20] - slots[0] >= 60.0 and slots[1] - slots[0] == pytest.approx(60.5 / 20)
+
+
+@given(st.lists(st.floats(0.0, 0.4), min_size=120, max_size=120))
+def test_slow_answers_never_bunch_arrivals_into_one_window(latencies: list[float]) -> None:
+    """A message arrives somewhere between leaving and its answer: whatever the latency,
+    no 31 of them can arrive within one second."""
+    clock = SlotClock(30.0, 1.0)
+    sends = []
+    for latency in latencies:
+        now = clock.reserve(0.0)
+        while (free := clock.free_at(now)) > now:
+            now = free
+        send = clock.record(now)
+        send.answered = now + latency
+        sends.append(send)
+    for later, earlier in zip(sends[30:], sends, strict=False):
+        assert later.started >= earlier.answered + 1.0  # type: ignore[operator]
 
 
 def test_reservations_made_later_start_now() -> None:
     clock = SlotClock(30.0, 1.0)
     assert clock.reserve(100.0) == 100.0
-    assert clock.reserve(100.0) == pytest.approx(100.0 + 1.04 / 30)
+    assert clock.reserve(100.0) == pytest.approx(100.0 + 1.02 / 30)
     assert clock.reserve(500.0) == 500.0

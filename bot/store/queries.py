@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from bot.arguments import MAX_REF_LENGTH, paper_ref
 from bot.digest import Bullet, Media
 from bot.store.models import (
+    OPEN_STATUSES,
     AuthorWord,
     Delivery,
     DeliveryStatus,
@@ -26,6 +27,7 @@ from bot.store.models import (
     Entry,
     Paper,
     SavedQuery,
+    StopReason,
     Subscription,
 )
 from bot.textindex import name_words
@@ -183,10 +185,28 @@ class Stats:
     last_day: date | None
     subscribed_chats: int
     last_delivery: datetime | None
+    stopped: dict[str, int] = field(default_factory=dict)  # inactive chats by reason
+    no_rights: tuple[tuple[int, str | None], ...] = ()  # (chat id, title), a few
+    failing: int = 0  # open deliveries Telegram refused at least once
 
 
 def stats(session: Session) -> Stats:
+    stopped = session.execute(
+        select(Subscription.stopped_reason, func.count())
+        .where(Subscription.active.is_(False))
+        .group_by(Subscription.stopped_reason)
+    )
+    no_rights = session.execute(
+        select(Subscription.chat_id, Subscription.title)
+        .where(Subscription.stopped_reason == StopReason.NO_RIGHTS)
+        .order_by(Subscription.chat_id)
+        .limit(5)
+    )
+    failing = select(func.count()).where(Delivery.status.in_(OPEN_STATUSES), Delivery.attempts > 0)
     return Stats(
+        stopped={str(reason or StopReason.UNSUBSCRIBED): n for reason, n in stopped},
+        no_rights=tuple((chat_id, title) for chat_id, title in no_rights),
+        failing=session.scalar(failing) or 0,
         papers=session.scalar(select(func.count()).select_from(Paper)) or 0,
         days=session.scalar(select(func.count()).select_from(DigestDay)) or 0,
         entries=session.scalar(select(func.count()).select_from(Entry)) or 0,

@@ -282,19 +282,16 @@ def _key(chat_id: int, day: date) -> ColumnElement[bool]:
 def claim_delivery(
     session: Session, chat_id: int, day: date, parts: int, owner: str, lease: timedelta
 ) -> Claim | Held:
-    """Claim sending ``day`` to a chat: a new claim, or one whose lease ran out (its pass
-    stopped or died), or one ``owner`` holds already; otherwise why not."""
+    """Claim sending ``day`` to a chat: a new claim, or one let go or whose lease ran out
+    (its pass stopped or died); otherwise why not. A claim held is never shared, not even
+    between the workers of one pass."""
     now = now_utc()
     taken = session.execute(
         update(Delivery)
         .where(
             _key(chat_id, day),
             Delivery.status.in_(OPEN_STATUSES),
-            or_(
-                Delivery.lease_owner.is_(None),
-                Delivery.lease_owner == owner,
-                Delivery.lease_until < now,
-            ),
+            or_(Delivery.lease_owner.is_(None), Delivery.lease_until < now),
         )
         .values(lease_owner=owner, lease_until=now + lease, updated_at=now)
     )
@@ -401,16 +398,28 @@ def mark_repeating(session: Session, chat_id: int, day: date, owner: str) -> Non
     _held(session, chat_id, day, owner, status=DeliveryStatus.REPEATING)
 
 
-def release(
-    session: Session, chat_id: int, day: date, owner: str, refusal: str | None = None
-) -> int:
-    """Let the claim go, so that a later pass resumes it; ``refusal`` (what Telegram said)
-    counts one more refused attempt. Returns the number of refused attempts so far."""
-    values: dict[str, object] = {"lease_owner": None, "lease_until": None}
-    if refusal is not None:
-        values |= {"attempts": Delivery.attempts + 1, "last_error": refusal[:500]}
-    _held(session, chat_id, day, owner, **values)
-    return session.execute(select(Delivery.attempts).where(_key(chat_id, day))).scalar_one()
+def release(session: Session, chat_id: int, day: date, owner: str) -> None:
+    """Let the claim go, so that a later pass resumes it."""
+    _held(session, chat_id, day, owner, lease_owner=None, lease_until=None)
+
+
+def refused(session: Session, chat_id: int, day: date, owner: str, reason: str, tries: int) -> bool:
+    """Telegram refused the day (``reason``): count the attempt and let the claim go, or,
+    at the ``tries``-th refusal, give the day up (True)."""
+    attempts = session.execute(select(Delivery.attempts).where(_key(chat_id, day))).scalar_one()
+    given_up = attempts + 1 >= tries
+    _held(
+        session,
+        chat_id,
+        day,
+        owner,
+        attempts=attempts + 1,
+        last_error=reason[:500],
+        status=DeliveryStatus.FAILED if given_up else DeliveryStatus.SENDING,
+        lease_owner=None,
+        lease_until=None,
+    )
+    return given_up
 
 
 def mark_failed(session: Session, chat_id: int, day: date, owner: str, reason: str) -> None:
