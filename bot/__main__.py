@@ -6,8 +6,11 @@ import argparse
 import logging
 import sys
 
+from sqlalchemy.exc import InterfaceError, OperationalError
+
 from bot import cli
 from bot.config import ConfigError, load_settings
+from bot.store.db import SchemaError
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -35,19 +38,27 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"configuration error: {exc}", file=sys.stderr)
         return 2
-    match args.command:
-        case "load":
-            return cli.load(settings, args.paths)
-        case "export":
-            return cli.export(settings)
-        case "stats":
-            return cli.stats(settings)
-        case "deliver":
-            return cli.deliver(settings, args.date)
-        case "run":
-            return cli.run(settings)
-        case "demo":
-            return cli.demo(settings)
+    try:
+        match args.command:
+            case "load":
+                return cli.load(settings, args.paths)
+            case "export":
+                return cli.export(settings)
+            case "stats":
+                return cli.stats(settings)
+            case "deliver":
+                return cli.deliver(settings, args.date)
+            case "run":
+                return cli.run(settings)
+            case "demo":
+                return cli.demo(settings)
+    except (OperationalError, InterfaceError) as exc:  # the database is not there
+        reason = str(exc.orig or exc).strip().splitlines()[0]
+        print(f"database unavailable ({reason}): check DATABASE_URL", file=sys.stderr)
+        return 2
+    except SchemaError as exc:
+        print(f"database schema: {exc}", file=sys.stderr)
+        return 2
     return 2
 
 

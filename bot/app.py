@@ -7,6 +7,7 @@ in order; ``python -m bot run``, the demo and the end-to-end tests all go throug
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import signal
@@ -16,38 +17,52 @@ from datetime import date
 
 from telegram import LinkPreviewOptions, Update
 from telegram.constants import ParseMode
+from telegram.error import NetworkError, TimedOut
 from telegram.ext import ApplicationBuilder, ContextTypes, Defaults
 
 from bot.config import Settings
 from bot.delivery import Deliverer, PassReport
+from bot.handlers.common import tell_busy
 from bot.handlers.registry import menu, register
 from bot.pacing import PacedRateLimiter
 from bot.schedule import schedule_all
 from bot.services import BotContext, PapersApplication, Services
 from bot.store.db import init_schema, make_engine, session_factory
+from bot.updates import FairUpdateProcessor
 
 log = logging.getLogger(__name__)
+UPDATE_SLOTS = 32  # updates handled at once, over all chats (see bot.updates)
+CONNECT_RETRY_CAP = 60.0  # seconds between tries, at most, while Telegram is unreachable
 
 
-class TokenFilter(logging.Filter):
-    """Keeps the bot token out of every log line (httpx logs request URLs)."""
+class TokenMask(logging.Formatter):
+    """Formats as the handler did, then masks the bot token in the whole text, traceback
+    included (httpx logs request URLs; python-telegram-bot puts a refused token in its
+    exception's message)."""
 
-    def __init__(self, token: str) -> None:
+    def __init__(self, inner: logging.Formatter | None, token: str) -> None:
         super().__init__()
-        self.token = token
+        self.inner, self.token = inner or logging.Formatter(), token
 
-    def filter(self, record: logging.LogRecord) -> bool:
-        if self.token and self.token in record.getMessage():
-            record.msg = record.getMessage().replace(self.token, "<token>")
-            record.args = ()
-        return True
+    def format(self, record: logging.LogRecord) -> str:
+        return mask(self.inner.format(record), self.token)
+
+
+def mask(text: str, token: str | None) -> str:
+    """``text`` without the token (nor the bot-id-less secret half of it)."""
+    if not token:
+        return text
+    text = text.replace(token, "<token>")
+    secret = token.partition(":")[2]
+    return text.replace(secret, "<token>") if len(secret) >= 8 else text
 
 
 def protect_logs(token: str | None) -> None:
     logging.getLogger("httpx").setLevel(logging.WARNING)
     if token:
         for handler in logging.getLogger().handlers:
-            handler.addFilter(TokenFilter(token))
+            if not isinstance(handler.formatter, TokenMask):
+                handler.setFormatter(TokenMask(handler.formatter, token))
 
 
 def build_application(settings: Settings, services: Services) -> PapersApplication:
@@ -72,7 +87,7 @@ def build_application(settings: Settings, services: Services) -> PapersApplicati
             )
         )
         .context_types(ContextTypes(context=BotContext))
-        .concurrent_updates(32)
+        .concurrent_updates(FairUpdateProcessor(UPDATE_SLOTS, on_dropped=tell_busy))
         .build()
     )
     register(application)
@@ -91,8 +106,35 @@ async def on_error(update: object, context: BotContext) -> None:
             log.debug("could not tell the user about the error", exc_info=True)
 
 
+class Stopped(Exception):
+    """Asked to stop before the bot was running."""
+
+
+async def connect(application: PapersApplication, stop: asyncio.Event | None = None) -> None:
+    """Initialize the application (``getMe``) until Telegram answers, waiting longer each
+    time and saying so; a token Telegram refuses is not retried (:class:`InvalidToken`)."""
+    delay = 1.0
+    while True:
+        try:
+            await application.initialize()
+            return
+        except (NetworkError, TimedOut) as exc:
+            reason = mask(str(exc), application.bot.token) or exc.__class__.__name__
+            log.warning("Telegram unreachable (%s); retrying in %.0f s", reason, delay)
+        if stop is None:
+            await asyncio.sleep(delay)
+        else:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), delay)
+            if stop.is_set():
+                raise Stopped
+        delay = min(delay * 2, CONNECT_RETRY_CAP)
+
+
 @asynccontextmanager
-async def running(settings: Settings, poll_timeout: int = 10) -> AsyncIterator[PapersApplication]:
+async def running(
+    settings: Settings, poll_timeout: int = 10, stop: asyncio.Event | None = None
+) -> AsyncIterator[PapersApplication]:
     """The bot, started and long-polling, until the block exits."""
     engine = make_engine(settings.database_url)
     await asyncio.to_thread(init_schema, engine)
@@ -100,6 +142,7 @@ async def running(settings: Settings, poll_timeout: int = 10) -> AsyncIterator[P
     application = build_application(settings, services)
     services.deliverer = Deliverer(application.bot, services)
     try:
+        await connect(application, stop)
         async with application:
             await application.bot.set_my_commands(menu())
             await application.start()
@@ -126,11 +169,14 @@ async def serve(settings: Settings) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    async with running(settings) as application:
-        me = application.bot.username
-        log.info("bot @%s is running", me)
-        await stop.wait()
-        log.info("stopping")
+    try:
+        async with running(settings, stop=stop) as application:
+            me = application.bot.username
+            log.info("bot @%s is running", me)
+            await stop.wait()
+            log.info("stopping")
+    except Stopped:
+        log.info("stopped before Telegram answered")
 
 
 async def deliver_once(settings: Settings, day: date | None) -> PassReport:

@@ -41,8 +41,15 @@ def parse_day_arg(text: str, today: date) -> date | str:
     raise UsageError("사용법: /day [YYYY-MM-DD | today | yesterday | latest]")
 
 
+# Invisible characters (zero-width, bidi controls, soft hyphen) change no word a reader sees.
+_INVISIBLE_RE = re.compile(
+    r"[\u00ad\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]"
+)
+
+
 def parse_query_arg(text: str, usage: str) -> str:
-    query = " ".join(text.split())
+    """What to search for: the words typed, without invisible characters, in one line."""
+    query = " ".join(_INVISIBLE_RE.sub("", text).split())
     if not query:
         raise UsageError(usage)
     if len(query) > MAX_QUERY_LENGTH:

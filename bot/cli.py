@@ -22,6 +22,7 @@ from typing import TextIO
 
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
+from telegram.error import InvalidToken, NetworkError, TimedOut
 from tqdm import tqdm
 
 from bot.config import Settings
@@ -39,6 +40,10 @@ from bot.store.ingest import (
 )
 
 log = logging.getLogger(__name__)
+REFUSED_TOKEN = (
+    "Telegram refused BOT_TOKEN (401 Unauthorized): check the token @BotFather gave you, "
+    "then start again."
+)
 _BATCH_FILES = 50  # files stored per transaction, at most
 _EARLY_FILES = 16  # ... and at least, unless the next file is parsed already
 _CHUNK_FILES = 4  # files per task of a parse worker
@@ -248,7 +253,11 @@ def run(settings: Settings) -> int:
     from bot.app import protect_logs, serve
 
     protect_logs(settings.bot_token)
-    asyncio.run(serve(settings))
+    try:
+        asyncio.run(serve(settings))
+    except InvalidToken:
+        print(REFUSED_TOKEN, file=sys.stderr)
+        return 2
     return 0
 
 
@@ -267,7 +276,14 @@ def deliver(settings: Settings, date_arg: str | None) -> int:
         print(f"not a date: {date_arg!r} (YYYY-MM-DD, today, yesterday or latest)", file=sys.stderr)
         return 2
     protect_logs(settings.bot_token)
-    report = asyncio.run(deliver_once(settings, None if day == LATEST else day))  # type: ignore[arg-type]
+    try:
+        report = asyncio.run(deliver_once(settings, None if day == LATEST else day))  # type: ignore[arg-type]
+    except InvalidToken:
+        print(REFUSED_TOKEN, file=sys.stderr)
+        return 2
+    except (NetworkError, TimedOut) as exc:
+        print(f"Telegram unreachable ({exc.__class__.__name__}); nothing was sent", file=sys.stderr)
+        return 1
     print(report.summary())
     return 0
 

@@ -63,6 +63,15 @@ _KEYS: dict[str, str] = {
 }
 
 
+def database_url(url: str) -> str:
+    """A database URL SQLAlchemy can use with the installed driver: hosting platforms hand
+    out ``postgres://`` (and ``postgresql://`` means psycopg2, which is not installed)."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
 def parse_hhmm(value: str) -> time:
     """Parse ``H:MM`` / ``HH:MM`` (24-hour clock) into a time."""
     match = re.fullmatch(r"([01]?\d|2[0-3]):([0-5]\d)", value.strip())
@@ -108,6 +117,8 @@ def _convert(name: str, raw: object) -> object:
         return float(text)
     if name == "telegram_api_url":
         return text.rstrip("/")
+    if name == "database_url":
+        return database_url(text)
     return text
 
 

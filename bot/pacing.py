@@ -16,7 +16,8 @@ import contextlib
 import logging
 import time
 from collections import deque
-from collections.abc import Callable, Coroutine
+from collections.abc import AsyncIterator, Callable, Coroutine
+from contextvars import ContextVar
 from enum import Enum
 from typing import Any
 
@@ -28,6 +29,25 @@ log = logging.getLogger(__name__)
 # Methods that post or change a message: what Telegram's message limits count.
 PACED_PREFIXES = ("send", "edit", "copy", "forward")
 MAX_RETRIES = 8
+
+
+# The shared update slot the running handler holds (set by :mod:`bot.updates`): waiting
+# for a pace slot gives it back, so that a slow group's replies never hold up other chats.
+update_slot: ContextVar[asyncio.BoundedSemaphore | None] = ContextVar("update_slot", default=None)
+
+
+@contextlib.asynccontextmanager
+async def pace_wait() -> AsyncIterator[None]:
+    """While waiting for pace, the handler's update slot is someone else's."""
+    slot = update_slot.get()
+    if slot is None:
+        yield
+        return
+    slot.release()
+    try:
+        yield
+    finally:
+        await slot.acquire()
 
 
 class Priority(Enum):
@@ -130,8 +150,11 @@ class PacedRateLimiter(BaseRateLimiter[Priority]):
         notes on the returned entry when the answer came."""
         if isinstance(chat_id, str) or (isinstance(chat_id, int) and chat_id < 0):
             group = self._group_clock(chat_id)
-            await self._sleep_until(group.reserve(self.clock()))
-            group.record(self.clock())
+            slot = group.reserve(self.clock())
+            if slot > self.clock():
+                async with pace_wait():
+                    await self._sleep_until(slot)
+            group.record(self.clock()).answered = self.clock()
         if priority is Priority.BULK:
             # Bulk yields to replies that are queued right now.
             while self.interactive_waiting:
@@ -141,7 +164,9 @@ class PacedRateLimiter(BaseRateLimiter[Priority]):
             self.interactive_waiting += 1
         try:
             while True:
-                await self._sleep_until(self.resume_at)
+                if self.resume_at > self.clock():  # a flood wait: long, give the slot back
+                    async with pace_wait():
+                        await self._sleep_until(self.resume_at)
                 slot = self.overall.reserve(self.clock())
                 await self._sleep_until(slot)
                 while (free := self.overall.free_at(self.clock())) > self.clock():

@@ -149,8 +149,10 @@ def results_blocks(title: str, page: Page, terms: Sequence[str] = ()) -> list[st
     """A page of search or author results; ``terms`` pick the summary point shown."""
     pages = max(1, -(-page.total // page.limit))
     current = page.offset // page.limit + 1
-    count = f"{page.total:,}+" if page.more else f"{page.total:,}"
+    count = f"{page.total:,}+" if page.more or page.partial else f"{page.total:,}"
     header = f"{title} · {count}건 ({current}/{pages}{'+' if page.more else ''})"
+    if page.partial:
+        header += "\n(검색이 길어져 최근 논문 일부에서만 찾았어요. 두 글자 이상으로 찾아 보세요.)"
     entries = [
         compact_entry(page.offset + i, p, point_limit=100, show_day=True, terms=terms)
         for i, p in enumerate(page.items, 1)

@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 from telegram.ext import Application
 
 from bot.services import BotContext
+from bot.store import queries
 from bot.store import subscriptions as subs
 
 log = logging.getLogger(__name__)
@@ -80,9 +81,22 @@ async def catch_up(context: BotContext) -> None:
     await _deliver_and_record(context, [c.chat_id for c in due])
 
 
+async def expire_queries(context: BotContext) -> None:
+    """Paging buttons of queries nobody used for a while expire (the table stays small)."""
+    gone = await context.services.db(queries.expire_saved_queries)
+    if gone:
+        log.info("%d saved queries expired", gone)
+
+
 async def schedule_all(application: Application) -> None:  # type: ignore[type-arg]
     services = application.services  # type: ignore[attr-defined]
     for slot in await services.db(subs.active_slots):
         ensure_slot_job(application, slot)
     assert application.job_queue is not None
     application.job_queue.run_once(catch_up, 0, name="catch-up at start")  # type: ignore[arg-type]
+    application.job_queue.run_repeating(
+        expire_queries,  # type: ignore[arg-type]
+        interval=3600,
+        first=60,
+        name="expire saved queries",
+    )

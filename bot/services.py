@@ -20,7 +20,8 @@ from telegram.ext import Application, CallbackContext, ExtBot
 from bot.config import Settings
 
 T = TypeVar("T")
-DB_THREADS = 12  # short queries at once (SQLite readers; PostgreSQL's pool holds 15)
+DB_THREADS = 10  # short queries at once (SQLite readers; PostgreSQL's pool holds 15)
+SLOW_THREADS = 2  # searches the index cannot answer alone, at once (see bot.store.search)
 
 
 @dataclass
@@ -71,6 +72,11 @@ class Services:
     executor: ThreadPoolExecutor = field(
         default_factory=lambda: ThreadPoolExecutor(DB_THREADS, thread_name_prefix="db")
     )
+    # ... and slow searches in a lane of their own, one at a time per chat.
+    slow_lane: ThreadPoolExecutor = field(
+        default_factory=lambda: ThreadPoolExecutor(SLOW_THREADS, thread_name_prefix="slow")
+    )
+    slow_chats: set[int] = field(default_factory=set)
 
     async def db(self, work: Callable[..., T], *args: Any) -> T:
         """Run ``work(session, *args)`` in a database thread with its own session."""
@@ -87,6 +93,7 @@ class Services:
 
     def close(self) -> None:
         self.executor.shutdown(wait=False, cancel_futures=True)
+        self.slow_lane.shutdown(wait=False, cancel_futures=True)
 
     def today(self) -> date:
         """Today in the digest's time zone (what "today" means to the readers)."""

@@ -20,14 +20,15 @@ from bot.arguments import (
     parse_query_arg,
 )
 from bot.buttons import day_keyboard, results_keyboard
-from bot.handlers.common import edit_or_reply, reply_blocks
+from bot.handlers.common import answer, edit_or_reply, reply_blocks, send_blocks
 from bot.services import BotContext
 from bot.store import queries
 from bot.store.queries import DayListing, Page
-from bot.store.search import search_papers
+from bot.store.search import COUNT_CAP, is_slow, search_papers
 from bot.textindex import parse_query
 
 PAGE_SIZE = 5
+STILL_SEARCHING = "앞선 검색을 아직 하고 있어요. 끝나면 다시 시도해 주세요."
 SEARCH_USAGE = "사용법: /search 검색어 (예: /search 확산 모델)"
 AUTHOR_USAGE = "사용법: /author 이름 (예: /author Rémi Munos, 또는 성만: /author munos)"
 
@@ -55,17 +56,25 @@ class Lookup:
     nothing: str  # hint when nothing matches; {q} is the query
     find: Callable[[Session, str, int, int], Page]
     snippets: bool  # show the summary point that matches the query
+    slow: Callable[[str], bool] = lambda text: False  # needs the slow lane?
 
     def page(self, session: Session, text: str, number: int) -> tuple[str, Page]:
+        """Page ``number`` of the results (past the end: the last page)."""
         key = queries.save_query(session, self.kind, text)
-        return key, self.find(session, text, number * PAGE_SIZE, PAGE_SIZE)
+        page = self.find(session, text, number * PAGE_SIZE, PAGE_SIZE)
+        if not page.items and page.total:
+            last = (min(page.total, COUNT_CAP) - 1) // PAGE_SIZE
+            page = self.find(session, text, last * PAGE_SIZE, PAGE_SIZE)
+        return key, page
 
     def blocks(self, text: str, page: Page) -> list[str]:
         terms = [t.text for t in parse_query(text)] if self.snippets else []
         return render.results_blocks(f"{self.icon} <b>{render.esc(text)}</b>", page, terms)
 
 
-SEARCH = Lookup("s", SEARCH_USAGE, "🔎", "'{q}'에 맞는 논문이 없습니다.", search_papers, True)
+SEARCH = Lookup(
+    "s", SEARCH_USAGE, "🔎", "'{q}'에 맞는 논문이 없습니다.", search_papers, True, is_slow
+)
 AUTHOR = Lookup(
     "a", AUTHOR_USAGE, "👤", "'{q}' 저자의 논문을 찾지 못했습니다.", queries.papers_by_author, False
 )
@@ -74,6 +83,24 @@ LOOKUPS = {lookup.kind: lookup for lookup in (SEARCH, AUTHOR)}
 
 async def _hint(message: Message, text: str) -> None:
     await message.reply_text(render.esc(text))
+
+
+async def _find(
+    context: BotContext, lookup: Lookup, chat_id: int, text: str, number: int
+) -> tuple[str, Page] | None:
+    """A page of a lookup's results. A slow search (one the index cannot answer alone) runs
+    in its own lane, one at a time per chat, so that it never holds up the others;
+    ``None``: this chat has one running already."""
+    services = context.services
+    if not lookup.slow(text):
+        return await services.db(lookup.page, text, number)
+    if chat_id in services.slow_chats:
+        return None
+    services.slow_chats.add(chat_id)
+    try:
+        return await services.run(services.slow_lane, lookup.page, text, number)
+    finally:
+        services.slow_chats.discard(chat_id)
 
 
 async def day(update: Update, context: BotContext) -> None:
@@ -94,7 +121,10 @@ async def _lookup(update: Update, context: BotContext, lookup: Lookup) -> None:
         text = parse_query_arg(command_args(message.text), lookup.usage)
     except UsageError as exc:
         return await _hint(message, str(exc))
-    key, page = await context.services.db(lookup.page, text, 0)
+    found = await _find(context, lookup, message.chat_id, text, 0)
+    if found is None:
+        return await _hint(message, STILL_SEARCHING)
+    key, page = found
     if not page.total:
         return await _hint(message, lookup.nothing.format(q=text))
     await reply_blocks(message, lookup.blocks(text, page), results_keyboard(lookup.kind, key, page))
@@ -121,38 +151,41 @@ async def paper(update: Update, context: BotContext) -> None:
     await reply_blocks(message, [render.paper_detail(found)])
 
 
-def _saved_page(session: Session, lookup: Lookup, key: str, number: int) -> tuple[str, Page] | None:
-    text = queries.saved_query(session, lookup.kind, key)
-    return None if text is None else (text, lookup.page(session, text, number)[1])
-
-
 async def button(update: Update, context: BotContext) -> None:
-    """Paging, day navigation and "open this paper" buttons (data is checked, never trusted)."""
+    """Paging, day navigation and "open this paper" buttons (data is checked, never trusted).
+    A press answered too late ("query is too old") still shows what was asked, as a new
+    message: the message it was under may be far up the chat by now."""
     query = update.callback_query
-    assert query is not None
+    assert query is not None and update.effective_chat is not None
     pressed = parse_callback(query.data)
     if pressed is None:
-        await query.answer("만료된 버튼입니다.")
+        await answer(query, "만료된 버튼입니다.")
         return
     services = context.services
     if pressed.kind == "p":
         found = await services.db(queries.get_paper, pressed.value)
-        await query.answer()
-        if found is not None and isinstance(query.message, Message):
-            await reply_blocks(query.message, [render.paper_detail(found)])
+        if found is None:
+            await answer(query, "아카이브에 없는 논문입니다.")
+            return
+        await answer(query)
+        await send_blocks(update, [render.paper_detail(found)])
         return
     if pressed.kind == "d":
         listing = await services.db(queries.day_listing, date.fromisoformat(pressed.value))
-        await query.answer()
+        in_time = await answer(query)
         keys = day_keyboard(listing, DAY_SHOWN)
-        await edit_or_reply(update, day_reply(listing, pressed.value), keys)
+        await edit_or_reply(update, day_reply(listing, pressed.value), keys, edit=in_time)
         return
     lookup = LOOKUPS[pressed.kind]
-    result = await services.db(_saved_page, lookup, pressed.value, pressed.page)
-    if result is None:
-        await query.answer("만료된 버튼입니다.")
+    text = await services.db(queries.saved_query, lookup.kind, pressed.value)
+    if text is None:
+        await answer(query, "만료된 버튼입니다. 다시 검색해 주세요.")
         return
-    text, page = result
-    await query.answer()
+    result = await _find(context, lookup, update.effective_chat.id, text, pressed.page)
+    if result is None:
+        await answer(query, STILL_SEARCHING)
+        return
+    in_time = await answer(query)
+    page = result[1]
     keys = results_keyboard(lookup.kind, pressed.value, page)
-    await edit_or_reply(update, lookup.blocks(text, page), keys)
+    await edit_or_reply(update, lookup.blocks(text, page), keys, edit=in_time)

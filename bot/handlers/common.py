@@ -2,14 +2,28 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Sequence
 
-from telegram import InlineKeyboardMarkup, Message, Update
-from telegram.error import BadRequest
+from telegram import CallbackQuery, InlineKeyboardMarkup, Message, Update
+from telegram.error import BadRequest, TelegramError
 
 from bot.render import split_message
 
+BUSY = "⏳ 요청이 많아 지금은 답하지 못했어요. 잠시 후 다시 보내 주세요."
+BUSY_TOAST = "요청이 많아요. 잠시 후 다시 눌러 주세요."
 MAX_REPLY_MESSAGES = 4  # one reply never floods a chat (replies are built to need fewer)
+
+
+async def tell_busy(update: Update) -> None:
+    """A chat sent more than it can be answered at its pace: say so (once; see
+    :mod:`bot.updates`), as a toast for a button, or as one short message."""
+    if update.callback_query is not None:
+        with contextlib.suppress(TelegramError):  # a toast that comes too late is no loss
+            await update.callback_query.answer(BUSY_TOAST)
+        return
+    if update.effective_chat is not None:
+        await update.get_bot().send_message(update.effective_chat.id, BUSY)
 
 
 async def reply_blocks(
@@ -25,20 +39,53 @@ async def reply_blocks(
     return sent
 
 
-async def edit_or_reply(
-    update: Update, blocks: Sequence[str], markup: InlineKeyboardMarkup | None
+async def send_blocks(
+    update: Update, blocks: Sequence[str], markup: InlineKeyboardMarkup | None = None
 ) -> None:
-    """Show new content in the message whose button was pressed, if it fits one message."""
+    """Send blocks as new messages to the update's chat (not as a reply: the message a
+    button was under may be gone)."""
+    assert update.effective_chat is not None
+    parts = split_message(blocks)[:MAX_REPLY_MESSAGES]
+    for number, part in enumerate(parts, 1):
+        keys = markup if number == len(parts) else None
+        await update.get_bot().send_message(update.effective_chat.id, part, reply_markup=keys)
+
+
+async def answer(query: CallbackQuery, text: str | None = None) -> bool:
+    """Answer a button press; False if it came too late to be answered (the press is
+    still served)."""
+    try:
+        await query.answer(text)
+    except BadRequest as exc:
+        if "query is too old" in str(exc).lower() or "query id is invalid" in str(exc).lower():
+            return False
+        raise
+    return True
+
+
+_GONE = ("message to edit not found", "message can't be edited", "message_id_invalid")
+
+
+async def edit_or_reply(
+    update: Update,
+    blocks: Sequence[str],
+    markup: InlineKeyboardMarkup | None,
+    edit: bool = True,
+) -> None:
+    """Show new content in the message whose button was pressed, if it fits one message
+    (and ``edit``); else, or when that message is gone, as new messages."""
     query = update.callback_query
     assert query is not None
     parts = split_message(blocks)
     message = query.message
-    if len(parts) == 1 and isinstance(message, Message):
+    if edit and len(parts) == 1 and isinstance(message, Message):
         try:
             await message.edit_text(parts[0], reply_markup=markup)
+            return
         except BadRequest as exc:
-            if "not modified" not in str(exc).lower():
+            reason = str(exc).lower()
+            if "not modified" in reason:
+                return
+            if not any(gone in reason for gone in _GONE):
                 raise
-        return
-    if isinstance(message, Message):
-        await reply_blocks(message, blocks, markup)
+    await send_blocks(update, blocks, markup)

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from sqlalchemy.orm import Session
 from telegram import Document, Message, Update
 
 from bot import render
 from bot.arguments import LATEST, UsageError, command_args, parse_day_arg
-from bot.digest import Digest, DigestError, decode_digest, parse_digest
+from bot.digest import DigestError, decode_digest, parse_digest
 from bot.services import BotContext
 from bot.store import queries
 from bot.store.db import begin_writing
@@ -28,10 +29,19 @@ async def _operator(update: Update, context: BotContext) -> Message | None:
     return None
 
 
-def _store(session, digest: Digest) -> LoadReport:  # type: ignore[no-untyped-def]
+def _parse_and_store(session: Session, data: bytes, name: str) -> LoadReport:
+    """Parse an uploaded file and store it (in a database thread: a 5 MB file takes about a
+    second to parse, which the event loop must not wait for)."""
+    digest = parse_digest(decode_digest(data, name), name)
     with session.begin():
         begin_writing(session)
         return store_digest(session, digest)
+
+
+def rejection(error: DigestError) -> str:
+    """Why a file was refused, with the warnings that explain it."""
+    lines = [f"거부: {error}", *(f"⚠️ {render.shorten(w, 200)}" for w in error.warnings[:5])]
+    return render.esc("\n".join(lines))
 
 
 def load_summary(name: str, report: LoadReport) -> str:
@@ -66,11 +76,10 @@ async def load(update: Update, context: BotContext) -> None:
     file = await context.bot.get_file(document.file_id)
     data = bytes(await file.download_as_bytearray())
     try:
-        digest = parse_digest(decode_digest(data, name), name)
+        report = await context.services.db(_parse_and_store, data, name)
     except DigestError as exc:
-        await message.reply_text(render.esc(f"거부: {exc}"))
+        await message.reply_text(rejection(exc))
         return
-    report = await context.services.db(_store, digest)
     await message.reply_text(load_summary(name, report))
 
 

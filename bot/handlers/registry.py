@@ -84,9 +84,9 @@ def help_text(operator: bool = False, greeting: bool = False) -> str:
     for command in COMMANDS:
         if command.operator_only and not operator:
             continue
-        args = f" {command.args}" if command.args else ""
+        args = f" {render.esc(command.args)}" if command.args else ""
         mark = " (운영자)" if command.operator_only else ""
-        lines.append(f"/{command.name}{render.esc(args)} — {render.esc(command.description)}{mark}")
+        lines.append(f"/{command.name}{args} — {render.esc(command.description)}{mark}")
     return "\n".join(lines)
 
 

@@ -9,10 +9,10 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, intersect, select
+from sqlalchemy import delete, func, intersect, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -55,6 +55,7 @@ class Page:
     offset: int
     limit: int
     more: bool = False  # there are more than ``total`` matches (counting stopped)
+    partial: bool = False  # a search that ran out of time: the newest papers only
 
     @property
     def has_next(self) -> bool:
@@ -245,15 +246,24 @@ def export_rows(session: Session, batch: int = 500) -> Iterator[dict[str, Any]]:
         }
 
 
+SAVED_QUERY_DAYS = 14  # paging buttons of a query unused this long expire
+MAX_SAVED_QUERIES = 100_000  # and past this many, the least recently used go first
+
+
 def save_query(session: Session, kind: str, text: str) -> str:
     """Remember a query behind paging buttons; its key is stable for the same text."""
     key = hashlib.sha1(f"{kind}\x00{text}".encode()).hexdigest()[:12]
-    if session.get(SavedQuery, key) is None:
+    saved = session.get(SavedQuery, key)
+    now = datetime.now(UTC)
+    if saved is None:
         try:
             with session.begin_nested():
-                session.add(SavedQuery(key=key, kind=kind, text=text))
+                session.add(SavedQuery(key=key, kind=kind, text=text, used_at=now))
         except IntegrityError:
             pass  # saved concurrently by another request: same key, same text
+        session.commit()
+    elif saved.used_at is None or _aware(saved.used_at) < now - timedelta(hours=1):
+        saved.used_at = now  # kept alive while in use (touched at most once an hour)
         session.commit()
     return key
 
@@ -261,6 +271,28 @@ def save_query(session: Session, kind: str, text: str) -> str:
 def saved_query(session: Session, kind: str, key: str) -> str | None:
     saved = session.get(SavedQuery, key)
     return saved.text if saved is not None and saved.kind == kind else None
+
+
+def expire_saved_queries(
+    session: Session, days: int = SAVED_QUERY_DAYS, keep: int = MAX_SAVED_QUERIES
+) -> int:
+    """Forget queries unused for ``days``, and the least recently used past ``keep``
+    (however fast they are made, the table stays bounded); how many went."""
+    old = datetime.now(UTC) - timedelta(days=days)
+    gone = session.execute(
+        delete(SavedQuery).where(or_(SavedQuery.used_at < old, SavedQuery.used_at.is_(None)))
+    ).rowcount  # type: ignore[attr-defined]
+    cutoff = session.scalar(
+        select(SavedQuery.used_at).order_by(SavedQuery.used_at.desc()).offset(keep).limit(1)
+    )
+    if cutoff is not None:
+        gone += session.execute(delete(SavedQuery).where(SavedQuery.used_at <= cutoff)).rowcount  # type: ignore[attr-defined]
+    session.commit()
+    return int(gone)
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 @dataclass(frozen=True)

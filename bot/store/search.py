@@ -13,6 +13,7 @@ mixed scripts) use the index to narrow the candidates where it can, and
 from __future__ import annotations
 
 import re
+import time
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -29,6 +30,8 @@ FIELD_SEPARATOR = "\x1f"
 _EXACT_TERM_RE = re.compile(r"[\uac00-\ud7a3\u3131-\u318e]{2,}|[^\W_\uac00-\ud7a3\u3131-\u318e]+")
 _PG_MAX_POSITION = 16383
 COUNT_CAP = 300  # matches counted exactly; beyond, a page says "300+" (60 pages)
+SCAN_BUDGET = 1.5  # seconds a search the index cannot narrow may read papers for
+SCAN_CHUNK = 2000  # papers read between two looks at the clock
 STREAM_CHUNK = 400  # candidates checked per round when streaming
 
 
@@ -226,7 +229,13 @@ def search_papers(
         return Page(views, min(total, cap), offset, limit, total > cap)
     if index.usable:
         return _streamed_page(session, terms, index, _substring_filter(terms), offset, limit, cap)
-    return _scanned_page(session, terms, offset, limit)
+    return _scanned_page(session, terms, offset, limit, SCAN_BUDGET)
+
+
+def is_slow(query: str) -> bool:
+    """Does ``query`` need more than the index (a scan, or candidates checked one by one)?"""
+    terms = parse_query(query)
+    return bool(terms) and not all(_EXACT_TERM_RE.fullmatch(t.text) and t.indexable for t in terms)
 
 
 def _substring_filter(terms: Sequence[QueryTerm]) -> Select[Any]:
@@ -238,16 +247,36 @@ def _substring_filter(terms: Sequence[QueryTerm]) -> Select[Any]:
     return stmt
 
 
-def _scanned_page(session: Session, terms: Sequence[QueryTerm], offset: int, limit: int) -> Page:
-    """Nothing indexable (one syllable, punctuation): every candidate is checked and ranked."""
+def _scanned_page(
+    session: Session,
+    terms: Sequence[QueryTerm],
+    offset: int,
+    limit: int,
+    budget: float | None = None,
+) -> Page:
+    """Nothing indexable (one syllable, punctuation): every candidate is checked and ranked.
+    Papers are read newest first; past ``budget`` seconds the scan stops, and the page
+    ranks what it read (``partial``), so that one such search cannot hold a database
+    thread for long."""
     ranked = []
-    for key, paper_id, folded in session.execute(_substring_filter(terms)):
+    deadline = None if budget is None else time.monotonic() + budget
+    partial = False
+    rows = session.execute(
+        _substring_filter(terms)
+        .order_by(Paper.search_key.desc())
+        .execution_options(yield_per=SCAN_CHUNK)
+    )
+    for read, (key, paper_id, folded) in enumerate(rows, 1):
         tier = _tier(terms, folded)
         if tier is not None:
             ranked.append((tier, -key, paper_id))
+        if deadline is not None and read % SCAN_CHUNK == 0 and time.monotonic() > deadline:
+            partial = True
+            break
+    rows.close()
     ranked.sort()
     ids = [paper_id for _tier_, _key, paper_id in ranked[offset : offset + limit]]
-    return Page(tuple(views_for(session, ids)), len(ranked), offset, limit)
+    return Page(tuple(views_for(session, ids)), len(ranked), offset, limit, partial=partial)
 
 
 def _streamed_page(
