@@ -183,17 +183,16 @@ def load(
     files, rejected = digest_files(paths)
     report = LoadReport()
     stored = 0
-    bar = tqdm(
-        total=len(files),
-        unit="file",
-        desc="loading",
-        file=sys.stderr,
-        disable=not files or not progress,
-    )
     with (
-        bar,
         parsing(files) as batches,
-        open_store(settings.database_url) as Session,
+        open_store(settings.database_url) as Session,  # a missing database fails here
+        tqdm(
+            total=len(files),
+            unit="file",
+            desc="loading",
+            file=sys.stderr,
+            disable=not files or not progress,
+        ) as bar,
         Session() as session,
     ):
         for parsed in batches:

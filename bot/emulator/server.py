@@ -131,6 +131,7 @@ class BotApiEmulator:
         self.flood_retry_after = 1
         self.late_answers: dict[int, float] = {}  # chat id → seconds a send's answer is held back
         self.callback_timeout = 15.0  # seconds a button press can be answered in
+        self.deleted: set[tuple[int, int]] = set()
         self._pressed_at: dict[str, float] = {}
         self.on_send: Callable[[SentMessage], None] | None = None  # after a message is recorded
         self.before_send: Callable[[str, dict[str, Any]], None] | None = None  # before it is
@@ -319,8 +320,9 @@ class BotApiEmulator:
         return self.group(new_chat_id, old.title, admins=tuple(old.admins), creator=old.creator)
 
     def delete(self, chat_id: int, message_id: int) -> None:
-        """Someone deletes one of the bot's messages."""
-        self.by_id.pop((chat_id, message_id), None)
+        """Someone deletes one of the bot's messages (a client may still show it a while,
+        and press its buttons)."""
+        self.deleted.add((chat_id, message_id))
 
     def flood(self, count: int, retry_after: int = 1) -> None:
         """Answer the next ``count`` sends with 429, as a flood wait would."""
@@ -551,7 +553,7 @@ class BotApiEmulator:
         html_text, visible = self._checked_text(params)
         key = (int(params["chat_id"]), int(params["message_id"]))
         sent = self.by_id.get(key)
-        if sent is None:
+        if sent is None or key in self.deleted:
             raise ApiError(400, "Bad Request: message to edit not found")
         markup = params.get("reply_markup")
         if sent.html == html_text and sent.reply_markup == markup:

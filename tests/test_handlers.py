@@ -1,0 +1,224 @@
+"""Handlers under stress, through the emulator: busy groups, slow searches, buttons pressed
+late or under deleted messages, huge days, long ids, uploads, and the help text."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+
+import pytest
+
+from bot.arguments import callback_data, paper_ref, parse_callback
+from bot.handlers.common import BUSY
+from bot.handlers.registry import help_text
+from bot.store import queries
+from bot.store import search as search_module
+from tests.conftest import load_paths
+from tests.e2e import GROUP, MEMBER, OPERATOR, USER, Conversation, bot_session
+from tests.test_delivery import add_subscribers
+
+
+def test_help_keeps_the_space_between_a_command_and_its_argument() -> None:
+    text = help_text(operator=True)
+    assert "/day [날짜] — " in text and "/search 검색어 — " in text
+    assert "/subscribe [HH:MM] — " in text and "/deliver [날짜] — " in text
+    assert "/day[" not in text and "/search검색어" not in text
+
+
+async def test_start_shows_the_arguments_apart(seeded, settings) -> None:
+    async with bot_session(settings) as (emulator, _app):
+        start = await Conversation(emulator, USER, USER).ask("/start")
+    assert "/day [날짜]" in start.text and "/search 검색어" in start.text
+
+
+async def test_a_busy_group_never_slows_down_a_private_chat(seeded, settings) -> None:
+    """Forty commands in a group answered at its pace (here 60 a minute); a private /start
+    meanwhile is answered at once, and the group's excess gets one notice, not a queue."""
+    async with bot_session(settings, group_messages_per_minute=60) as (emulator, app):
+        for _ in range(40):
+            emulator.send(GROUP, MEMBER, "/help")
+        await emulator.wait_until(lambda: bool(emulator.messages_in(GROUP)))
+        started = time.monotonic()
+        await Conversation(emulator, USER, USER).ask("/start")
+        waited = time.monotonic() - started
+        await emulator.wait_until(
+            lambda: any(BUSY in m.text for m in emulator.messages_in(GROUP)), timeout=15
+        )
+        dropped = app.update_processor.dropped
+    assert waited < 1.5, f"the private chat waited {waited:.1f} s behind the group"
+    assert dropped == 40 - 2 - 3  # two running, three waiting in the group's lane
+    assert sum(BUSY in m.text for m in emulator.messages_in(GROUP)) == 1  # coalesced
+    assert emulator.throttled == 0
+
+
+async def test_slow_searches_never_hold_up_other_chats(seeded, settings, monkeypatch) -> None:
+    """Thirty searches the index cannot answer (one syllable), each made to take a second,
+    from thirty chats: a /paper from another chat is answered meanwhile."""
+    scanned = search_module._scanned_page
+
+    def slow_scan(*args, **kwargs):  # type: ignore[no-untyped-def]
+        time.sleep(1.0)
+        return scanned(*args, **kwargs)
+
+    monkeypatch.setattr(search_module, "_scanned_page", slow_scan)
+    async with bot_session(settings) as (emulator, _app):
+        searchers = range(20001, 20031)
+        for chat_id in searchers:
+            emulator.private_chat(chat_id)
+            emulator.send(chat_id, chat_id, "/search 확")
+        await asyncio.sleep(0.3)
+        started = time.monotonic()
+        paper = await Conversation(emulator, USER, USER).ask("/paper 2312.02120")
+        waited = time.monotonic() - started
+        # one at a time per chat: a second slow search from a searching chat is told to wait
+        emulator.send(20001, 20001, "/search 산")
+        (second, *_) = await emulator.replies(20001, 1, timeout=30)
+    assert paper.text.startswith("Magicoder") and waited < 1.0, waited
+    assert second.text.startswith("앞선 검색을 아직 하고 있어요") or second.text.startswith("🔎")
+
+
+def test_a_scan_past_its_time_budget_says_it_is_partial(seeded, monkeypatch) -> None:
+    monkeypatch.setattr(search_module, "SCAN_BUDGET", 0.0)
+    monkeypatch.setattr(search_module, "SCAN_CHUNK", 10)
+    with seeded() as session:
+        page = search_module.search_papers(session, "확")
+        full = search_module.scan_page(session, "확")
+    assert page.partial and not full.partial and page.total < full.total
+
+
+async def test_a_button_under_a_deleted_message_shows_the_page_anew(seeded, settings) -> None:
+    async with bot_session(settings) as (emulator, _app):
+        chat = Conversation(emulator, USER, USER)
+        results = await chat.ask("/search 확산")
+        emulator.delete(USER, results.message_id)
+        emulator.press(USER, results.message_id, results.button("다음"), USER)
+        (page,) = await emulator.replies(USER)
+    assert page.text.startswith("🔎 확산 · 24건 (2/5)")
+
+
+async def test_a_button_answered_too_late_still_shows_the_page(seeded, settings) -> None:
+    async with bot_session(settings) as (emulator, _app):
+        chat = Conversation(emulator, USER, USER)
+        results = await chat.ask("/search 확산")
+        emulator.callback_timeout = 0.0  # every answer comes too late
+        emulator.press(USER, results.message_id, results.button("다음"), USER)
+        (page,) = await emulator.replies(USER)
+        emulator.press(USER, results.message_id, results.button("2"), USER)
+        (detail,) = await emulator.replies(USER)
+    assert page.text.startswith("🔎 확산 · 24건 (2/5)") and results.edits == 0
+    assert "확산" in detail.text and detail.text.count("•") >= 3
+
+
+async def test_a_page_past_the_end_shows_the_last_page(seeded, settings) -> None:
+    async with bot_session(settings) as (emulator, _app):
+        chat = Conversation(emulator, USER, USER)
+        results = await chat.ask("/search 확산")
+        key = parse_callback(results.button("다음"))
+        assert key is not None
+        emulator.press(USER, results.message_id, callback_data("s", key.value, 999), USER)
+        await emulator.wait_until(lambda: results.edits == 1)
+    assert results.text.startswith("🔎 확산 · 24건 (5/5)") and "21. " in results.text
+
+
+@pytest.mark.parametrize("query", ["확\u200b산", "\u202e확산\u202c", "확\u00ad산", "\ufeff확산"])
+async def test_invisible_characters_are_not_searched_for(seeded, settings, query: str) -> None:
+    async with bot_session(settings) as (emulator, _app):
+        reply = await Conversation(emulator, USER, USER).ask(f"/search {query}")
+    assert reply.text.startswith("🔎 확산 · 24건 (1/5)")
+
+
+def test_saved_queries_expire(seeded) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from sqlalchemy import func, select, update
+
+    from bot.store.models import SavedQuery
+
+    with seeded() as session:
+        keys = [queries.save_query(session, "s", f"spam {n}") for n in range(30)]
+        session.execute(
+            update(SavedQuery)
+            .where(SavedQuery.key.in_(keys[:10]))
+            .values(used_at=datetime.now(UTC) - timedelta(days=30))
+        )
+        session.commit()
+        assert queries.expire_saved_queries(session, keep=15) == 15
+        assert session.scalar(select(func.count()).select_from(SavedQuery)) == 15
+        assert queries.saved_query(session, "s", keys[0]) is None
+        assert queries.saved_query(session, "s", keys[-1]) == "spam 29"
+
+
+def _huge_day(path: Path, papers: int, id_of=lambda i: f"2405.{i:05d}") -> Path:  # type: ignore[no-untyped-def]
+    lines = ["## Daily Papers (2024-05-01)"]
+    for i in range(papers):
+        lines += [f"### [Paper {i} " + "t" * 150 + f"](https://arxiv.org/abs/{id_of(i)})"]
+        lines += [f"Vote: {papers - i}", f"- 요약 {i}"]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+async def test_a_huge_day_is_capped_in_messages_and_buttons(Store, settings, tmp_path) -> None:
+    load_paths(Store, _huge_day(tmp_path / "2024-05-01.md", 600))
+    async with bot_session(settings) as (emulator, _app):
+        chat = Conversation(emulator, USER, USER)
+        chat.emulator.send(USER, USER, "/day 2024-05-01")
+        await emulator.wait_until(
+            lambda: (
+                bool(emulator.messages_in(USER)[-1:])
+                and bool(emulator.messages_in(USER)[-1].buttons())
+            )
+        )
+        await asyncio.sleep(0.3)
+        sent = emulator.messages_in(USER)
+    assert len(sent) <= 2 and not emulator.errors
+    assert "… 외 570편" in sent[-1].text and len(sent[-1].buttons()) == 30 + 0
+
+
+async def test_a_paper_with_a_very_long_old_style_id_works_everywhere(
+    Store, settings, tmp_path
+) -> None:
+    long_id = "physics." + "a" * 70 + "/9901001"
+    assert len(f"p:{long_id}") > 64
+    path = _huge_day(
+        tmp_path / "2024-05-01.md", 3, lambda i: long_id if i == 1 else f"2405.{i:05d}"
+    )
+    load_paths(Store, path)
+    async with bot_session(settings, group_messages_per_minute=600) as (emulator, app):
+        chat = Conversation(emulator, USER, USER)
+        day = await chat.ask("/day 2024-05-01")
+        data = day.button("2")
+        assert data == f"p:{paper_ref(long_id)}" and len(data.encode()) <= 64
+        emulator.press(USER, day.message_id, data, USER)
+        (detail,) = await emulator.replies(USER)
+        found = await chat.ask("/search Paper")
+        add_subscribers(Store, settings, [OPERATOR])
+        report = await app.services.deliverer.run_pass()
+    assert detail.text.startswith("Paper 1 ") and long_id in detail.text
+    assert found.text.startswith("🔎 Paper · 3건") and not emulator.errors
+    assert report.delivered_to == [OPERATOR]
+
+
+async def test_an_upload_is_parsed_off_the_event_loop(settings, tmp_path) -> None:
+    """A 4 MB digest takes about a second to parse; meanwhile the loop keeps running."""
+    data = _huge_day(tmp_path / "big.md", 1).read_bytes()
+    filler = "".join(f"- 긴 요약 문장 {n}번입니다, 계속 이어집니다.\n" for n in range(70_000))
+    data += filler.encode()
+    assert 3_000_000 < len(data) < 5 * 1024 * 1024
+    async with bot_session(settings) as (emulator, _app):
+        gaps: list[float] = []
+
+        async def tick() -> None:
+            last = time.monotonic()
+            while True:
+                await asyncio.sleep(0.01)
+                now = time.monotonic()
+                gaps.append(now - last)
+                last = now
+
+        ticker = asyncio.ensure_future(tick())
+        emulator.send_document(OPERATOR, OPERATOR, "big.md", data, caption="/load")
+        (reply,) = await emulator.replies(OPERATOR, timeout=60)
+        ticker.cancel()
+    assert reply.text.startswith("📥 big.md: 2024-05-01")
+    assert max(gaps) < 0.3, f"the event loop stood still for {max(gaps):.2f} s"
