@@ -24,6 +24,38 @@ def fresh_database(url: str | None, folder: str, name: str) -> str:
     return url
 
 
+def subscribe_many(url: str, chats: range, due: bool = False) -> None:
+    """Private chats subscribed at 09:00 Seoul (``due``: their slot passed while down)."""
+    from datetime import timedelta
+
+    from sqlalchemy import insert
+
+    from bot.store.db import open_store
+    from bot.store.models import Subscription
+    from bot.store.subscriptions import now_utc
+
+    now = now_utc()
+    last = now - timedelta(days=2) if due else now
+    rows = [
+        {
+            "chat_id": c,
+            "chat_type": "private",
+            "title": None,
+            "active": True,
+            "send_time": "09:00",
+            "timezone": "Asia/Seoul",
+            "top_n": 10,
+            "min_votes": 0,
+            "keywords": [],
+            "created_at": now,
+            "last_slot_at": last,
+        }
+        for c in chats
+    ]
+    with open_store(url) as Session, Session.begin() as session:
+        session.execute(insert(Subscription), rows)
+
+
 def print_table(header: Sequence[str], rows: Sequence[Sequence[object]], note: str = "") -> None:
     cells = [[str(v) for v in row] for row in rows]
     widths = [max(len(h), *(len(r[i]) for r in cells)) for i, h in enumerate(header)]

@@ -20,16 +20,12 @@ import tempfile
 import time
 from pathlib import Path
 
-from _common import ROOT, fresh_database, print_table
-from sqlalchemy import insert
+from _common import ROOT, fresh_database, print_table, subscribe_many
 
 from bot import cli
 from bot.app import running
 from bot.config import Settings
 from bot.emulator import BotApiEmulator
-from bot.store.db import open_store
-from bot.store.models import Subscription
-from bot.store.subscriptions import now_utc
 
 
 def rss_mb() -> float:
@@ -38,28 +34,6 @@ def rss_mb() -> float:
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
     return 0.0
-
-
-def subscribe_many(url: str, chats: range) -> None:
-    now = now_utc()
-    rows = [
-        {
-            "chat_id": c,
-            "chat_type": "private",
-            "title": None,
-            "active": True,
-            "send_time": "09:00",
-            "timezone": "Asia/Seoul",
-            "top_n": 10,
-            "min_votes": 0,
-            "keywords": [],
-            "created_at": now,
-            "last_slot_at": now,
-        }
-        for c in chats
-    ]
-    with open_store(url) as Session, Session.begin() as session:
-        session.execute(insert(Subscription), rows)
 
 
 async def fan_out(settings: Settings, chats: int, rate: float) -> dict[str, object]:

@@ -460,9 +460,9 @@ async def test_the_deliver_command_while_the_bot_delivers_sends_each_chat_once(
     seeded, settings
 ) -> None:
     """Two processes: the bot's own pass and ``python -m bot deliver`` at the same time."""
-    chats = list(range(13001, 13061))
+    chats = list(range(13001, 13151))  # ten seconds of sending: the second process joins in
     add_subscribers(seeded, settings, chats)
-    async with bot_session(settings, messages_per_second=20) as (emulator, app):
+    async with bot_session(settings, messages_per_second=15) as (emulator, app):
         for chat_id in chats:
             emulator.private_chat(chat_id)
         ours = app.services.deliverer.start_pass()
@@ -477,8 +477,8 @@ async def test_the_deliver_command_while_the_bot_delivers_sends_each_chat_once(
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
         )
-        out, err = await asyncio.wait_for(command.communicate(), 60)
-        report = await asyncio.wait_for(ours, 60)
+        out, err = await asyncio.wait_for(command.communicate(), 90)
+        report = await asyncio.wait_for(ours, 90)
     assert command.returncode == 0, err.decode()
     counts = {c: len(emulator.messages_in(c)) for c in chats}
     assert counts == dict.fromkeys(chats, 1), {c: n for c, n in counts.items() if n != 1}
