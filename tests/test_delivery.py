@@ -498,13 +498,29 @@ def test_a_claim_is_taken_over_only_when_its_lease_ran_out(seeded) -> None:
             update(Delivery).values(lease_until=datetime.now(UTC) - timedelta(seconds=1))
         )
         session.commit()
-        assert subs.claim_delivery(session, USER, day, 3, "pass-b", lease) == subs.Claim(
-            "pass-b", 1
-        )
+        # message 2 may have been on its way when pass-a died: it goes as its one repeat
+        took = subs.claim_delivery(session, USER, day, 3, "pass-b", lease)
+        assert took == subs.Claim("pass-b", 1, repeat=True)
         with pytest.raises(subs.LeaseLost):
             subs.mark_sent(session, USER, day, "pass-a", 2, False, lease)
         subs.mark_sent(session, USER, day, "pass-b", 3, True, lease)
         assert subs.claim_delivery(session, USER, day, 3, "pass-c", lease) is subs.Held.DONE
+
+
+def test_a_message_in_flight_at_a_kill_and_unanswered_goes_at_most_twice(seeded) -> None:
+    """The two causes of a repeat (a kill, a missing answer) never add up."""
+    lease, day = timedelta(seconds=30), date(2024, 4, 25)
+    lapse = update(Delivery).values(lease_until=datetime.now(UTC) - timedelta(seconds=1))
+    with seeded() as session:
+        subs.claim_delivery(session, USER, day, 1, "a", lease)  # sends; killed, no answer yet
+        session.execute(lapse)
+        session.commit()
+        again = subs.claim_delivery(session, USER, day, 1, "b", lease)
+        assert again == subs.Claim("b", 0, repeat=True)  # the second and last send
+        subs.mark_repeating(session, USER, day, "b")
+        session.execute(lapse)  # b dies too, during its repeat
+        session.commit()
+        assert subs.claim_delivery(session, USER, day, 1, "c", lease) is subs.Held.DONE
 
 
 def test_an_unsure_message_is_repeated_once_and_never_twice(seeded) -> None:

@@ -282,47 +282,56 @@ def _key(chat_id: int, day: date) -> ColumnElement[bool]:
 def claim_delivery(
     session: Session, chat_id: int, day: date, parts: int, owner: str, lease: timedelta
 ) -> Claim | Held:
-    """Claim sending ``day`` to a chat: a new claim, or one let go or whose lease ran out
-    (its pass stopped or died); otherwise why not. A claim held is never shared, not even
-    between the workers of one pass."""
+    """Claim sending ``day`` to a chat: a new claim, one let go, or one whose lease ran out
+    (its pass died, maybe while a message was on its way); otherwise why not. A claim held
+    is never shared, not even between the workers of one pass.
+
+    Whether the next message may have arrived already decides how it is sent: after a pass
+    let the claim go, no (or, ``unsure``, maybe: a repeat); after a pass died holding it,
+    maybe, so it is sent as a repeat too, and one that died during its repeat is not
+    repeated again. Either way a message goes out at most twice."""
     now = now_utc()
-    taken = session.execute(
-        update(Delivery)
-        .where(
-            _key(chat_id, day),
-            Delivery.status.in_(OPEN_STATUSES),
-            or_(Delivery.lease_owner.is_(None), Delivery.lease_until < now),
+    open_row = and_(_key(chat_id, day), Delivery.status.in_(OPEN_STATUSES))
+    for died in (False, True):
+        free = Delivery.lease_until < now if died else Delivery.lease_owner.is_(None)
+        taken = session.execute(
+            update(Delivery)
+            .where(open_row, free)
+            .values(lease_owner=owner, lease_until=now + lease, updated_at=now)
         )
-        .values(lease_owner=owner, lease_until=now + lease, updated_at=now)
-    )
-    if taken.rowcount:  # type: ignore[attr-defined]
-        status, sent, total = session.execute(
-            select(Delivery.status, Delivery.parts_sent, Delivery.parts_total).where(
-                _key(chat_id, day)
+        if taken.rowcount:  # type: ignore[attr-defined]
+            break
+    else:
+        found = session.execute(select(Delivery.status).where(_key(chat_id, day))).scalar()
+        if found is not None:
+            session.rollback()
+            return Held.BUSY if found in OPEN_STATUSES else Held.DONE
+        return _new_claim(session, chat_id, day, parts, owner, now + lease)
+    status, sent, total = session.execute(
+        select(Delivery.status, Delivery.parts_sent, Delivery.parts_total).where(_key(chat_id, day))
+    ).one()
+    if died and status is DeliveryStatus.REPEATING:  # it died during the repeat: never a third
+        sent += 1
+        done = sent >= total
+        session.execute(
+            update(Delivery)
+            .where(_key(chat_id, day))
+            .values(
+                parts_sent=sent,
+                status=DeliveryStatus.SENT if done else DeliveryStatus.SENDING,
+                lease_owner=None if done else owner,
+                lease_until=None if done else now + lease,
             )
-        ).one()
-        if status is DeliveryStatus.REPEATING:
-            # Its pass died while repeating a message: it may have arrived; never a third.
-            sent += 1
-            done = sent >= total
-            session.execute(
-                update(Delivery)
-                .where(_key(chat_id, day))
-                .values(
-                    parts_sent=sent,
-                    status=DeliveryStatus.SENT if done else DeliveryStatus.SENDING,
-                    lease_owner=None if done else owner,
-                    lease_until=None if done else now + lease,
-                )
-            )
-            session.commit()
-            return Held.DONE if done else Claim(owner, sent)
+        )
         session.commit()
-        return Claim(owner, sent, repeat=status is DeliveryStatus.UNSURE)
-    found = session.execute(select(Delivery.status).where(_key(chat_id, day))).scalar()
-    if found is not None:
-        session.rollback()
-        return Held.BUSY if found in OPEN_STATUSES else Held.DONE
+        return Held.DONE if done else Claim(owner, sent)
+    session.commit()
+    return Claim(owner, sent, repeat=died or status is not DeliveryStatus.SENDING)
+
+
+def _new_claim(
+    session: Session, chat_id: int, day: date, parts: int, owner: str, until: datetime
+) -> Claim | Held:
     try:
         session.add(
             Delivery(
@@ -331,9 +340,9 @@ def claim_delivery(
                 status=DeliveryStatus.SENDING,
                 parts_total=parts,
                 parts_sent=0,
-                updated_at=now,
+                updated_at=now_utc(),
                 lease_owner=owner,
-                lease_until=now + lease,
+                lease_until=until,
                 attempts=0,
             )
         )
