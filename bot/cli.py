@@ -22,7 +22,6 @@ from typing import TextIO
 
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
-from telegram.error import InvalidToken, NetworkError, TimedOut
 from tqdm import tqdm
 
 from bot.config import Settings
@@ -249,6 +248,8 @@ def run(settings: Settings) -> int:
     if not settings.bot_token:
         print("BOT_TOKEN is not set: export the bot token from @BotFather first.", file=sys.stderr)
         return 2
+    from telegram.error import InvalidToken
+
     from bot.app import protect_logs, serve
 
     protect_logs(settings.bot_token)
@@ -265,6 +266,8 @@ def deliver(settings: Settings, date_arg: str | None) -> int:
         print("BOT_TOKEN is not set: export the bot token from @BotFather first.", file=sys.stderr)
         return 2
     from datetime import datetime
+
+    from telegram.error import InvalidToken, NetworkError, TimedOut
 
     from bot.app import deliver_once, protect_logs
     from bot.arguments import LATEST, UsageError, parse_day_arg

@@ -20,7 +20,7 @@ from datetime import date
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urljoin
 
 from markdown_it import MarkdownIt
 from markdown_it.token import Token
@@ -61,6 +61,9 @@ _WRAPPERS = ("**", "__", "*", "_", "`")
 _QUOTED_RE = re.compile(r"'((?:[^'\\]|\\.)*)'|\"((?:[^\"\\]|\\.)*)\"")
 _AUTHOR_SEPARATOR_RE = re.compile(r"\s*(?:[,;，、]|&|(?<![^\s,;])and(?=\s))\s*", re.I)
 _NAME_MARKUP = " +[]'\"`*_(){}<>"
+_AUTHOR_NOTATION_RE = re.compile(r"[\[;&，、]|\band\b", re.I)  # beyond a plain comma list
+_TITLE_NOTATION_RE = re.compile(r"[\\&*_`]")  # escapes, entities, emphasis
+_WEB_URL_RE = re.compile(r"https?://[^/?#\s@]+(?:[/?#]|$)", re.I)
 
 
 class MediaKind(StrEnum):
@@ -169,11 +172,7 @@ def _title_link(text: str) -> tuple[str, str] | None:
 
 def web_url(url: str) -> bool:
     """Is this an absolute http(s) link (the only links the bot passes on)?"""
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return False
-    return parts.scheme.lower() in ("http", "https") and bool(parts.netloc)
+    return _WEB_URL_RE.match(url) is not None
 
 
 def media_for(url: str) -> Media | None:
@@ -202,6 +201,8 @@ def clean_title(raw: str) -> str:
     """A title as meant: Markdown escapes and HTML entities outside inline math become
     their characters, emphasis around the whole title goes; math (``$\\times$``) stays."""
     title = clean_text(raw)
+    if _TITLE_NOTATION_RE.search(title) is None:  # most titles
+        return title
     for mark in _WRAPPERS:  # unescaped emphasis around it all (an escaped one is text)
         inner = title[len(mark) : -len(mark)]
         if (
@@ -221,6 +222,8 @@ def clean_title(raw: str) -> str:
 
 def _author_names(value: str) -> list[str]:
     value = value.strip()
+    if _AUTHOR_NOTATION_RE.search(value) is None:  # a plain comma list, as most are
+        return value.split(",")
     if value.startswith("[") and value.endswith("]"):  # a list written as code
         quoted = [a or b for a, b in _QUOTED_RE.findall(value)]
         if quoted:

@@ -4,13 +4,21 @@ same schema as the models do."""
 
 from __future__ import annotations
 
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import text
+from sqlalchemy import inspect, text
 
 from bot.store import queries
 from bot.store import subscriptions as subs
-from bot.store.db import init_schema, make_engine, schema_revision, session_factory
+from bot.store.db import (
+    HEAD,
+    MIGRATIONS,
+    init_schema,
+    make_engine,
+    schema_revision,
+    session_factory,
+)
 from bot.store.models import Base, DeliveryStatus, StopReason
 from tests.conftest import SEEDS, load_paths
 
@@ -67,6 +75,28 @@ def test_a_first_version_database_is_upgraded_with_nothing_lost(db_url: str) -> 
         assert queries.stats(session).subscribed_chats == 1
     init_schema(engine)  # a second start changes nothing
     engine.dispose()
+
+
+def test_the_head_the_store_knows_is_the_newest_migration() -> None:
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    assert ScriptDirectory.from_config(config).get_current_head() == HEAD
+
+
+@pytest.mark.parametrize("start", ["nothing", "0001"])
+def test_a_new_database_and_an_upgraded_one_are_the_same(db_url: str, start: str) -> None:
+    engine = make_engine(db_url)
+    if start != "nothing":
+        init_schema(engine, start)
+    init_schema(engine)
+    with engine.connect() as conn:
+        assert schema_revision(conn) == HEAD
+        tables = set(inspect(conn).get_table_names())
+    engine.dispose()
+    assert "schema_version" not in tables and {"paper", "delivery", "alembic_version"} <= tables
 
 
 def test_migrations_build_the_schema_the_models_describe(db_url: str) -> None:

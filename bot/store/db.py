@@ -14,10 +14,6 @@ from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
@@ -111,52 +107,68 @@ def fts_statements(dialect: str) -> list[str]:
     return _POSTGRES_FTS if dialect == "postgresql" else _SQLITE_FTS
 
 
-def _alembic_config(conn: Connection) -> Config:
-    config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS))
-    config.attributes["connection"] = conn
-    return config
+HEAD = "0002"  # the newest revision in migrations/versions (a test holds them together)
+_VERSION_TABLE = (
+    "CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL,"
+    " CONSTRAINT alembic_version_pkc PRIMARY KEY (version_num))"
+)
 
 
 def schema_revision(conn: Connection) -> str | None:
     """The Alembic revision the database is at (``None``: not under Alembic)."""
-    return MigrationContext.configure(conn).get_current_revision()
+    if not inspect(conn).has_table("alembic_version"):
+        return None
+    return conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
 
 
 def init_schema(engine: Engine, revision: str = "head") -> None:
     """Bring the database to ``revision``: create a new one whole, upgrade an older one
-    (the first schema, from before migrations, included), refuse a newer one."""
+    (the first schema, from before migrations, included), refuse a newer one. A database
+    that is new or up to date needs no migration machinery (Alembic loads only to migrate:
+    every command opens the store, and most start in a hurry)."""
+    target = HEAD if revision == "head" else revision
     with engine.begin() as conn:
         if conn.dialect.name == "postgresql":
             conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _MIGRATION_LOCK})
-        config = _alembic_config(conn)
-        scripts = ScriptDirectory.from_config(config)
-        head = scripts.get_current_head()
-        assert head is not None
-        target = head if revision == "head" else revision
         current = schema_revision(conn)
+        if current == target:
+            return
         tables = set(inspect(conn).get_table_names())
-        if current is None and "schema_version" in tables:
-            version = conn.execute(text("SELECT version FROM schema_version")).scalar()
-            if version != 1:
-                raise SchemaError(f"database schema is version {version}; this bot knows 1")
-            command.stamp(config, "0001")  # the schema before migrations
-            current = "0001"
-        if current is None:
-            if tables & set(Base.metadata.tables):
-                raise SchemaError("database holds tables of an unknown schema")
-            if target == head:
-                Base.metadata.create_all(conn)  # the newest schema at once
-                for statement in fts_statements(conn.dialect.name):
-                    conn.execute(text(statement))
-                command.stamp(config, target)
-                return
-        elif scripts.get_revision(current) is None:
-            raise SchemaError(
-                f"database schema is at revision {current}, newer than this bot: upgrade the bot"
-            )
-        if current != target:
-            command.upgrade(config, target)
+        if (
+            current is None
+            and target == HEAD
+            and not tables & {*Base.metadata.tables, "schema_version"}
+        ):
+            Base.metadata.create_all(conn)  # the newest schema at once
+            for statement in fts_statements(conn.dialect.name):
+                conn.execute(text(statement))
+            conn.execute(text(_VERSION_TABLE))
+            conn.execute(text("INSERT INTO alembic_version VALUES (:v)"), {"v": HEAD})
+            return
+        _migrate(conn, current, target, tables)
+
+
+def _migrate(conn: Connection, current: str | None, target: str, tables: set[str]) -> None:
+    from alembic import command
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.attributes["connection"] = conn
+    scripts = ScriptDirectory.from_config(config)
+    if current is None and "schema_version" in tables:
+        version = conn.execute(text("SELECT version FROM schema_version")).scalar()
+        if version != 1:
+            raise SchemaError(f"database schema is version {version}; this bot knows 1")
+        command.stamp(config, "0001")  # the schema before migrations
+    elif current is None and tables & set(Base.metadata.tables):
+        raise SchemaError("database holds tables of an unknown schema")
+    elif current is not None and scripts.get_revision(current) is None:
+        raise SchemaError(
+            f"database schema is at revision {current}, newer than this bot: upgrade the bot"
+        )
+    command.upgrade(config, target)
 
 
 def drop_schema(engine: Engine) -> None:
