@@ -271,6 +271,7 @@ async def interrupted_fan_out(seeded, settings, chats: list[int], arm) -> BotApi
     return emulator
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGKILL])
 async def test_restart_in_the_middle_of_a_fan_out_delivers_exactly_once(
     seeded, settings, stop: signal.Signals
@@ -295,6 +296,7 @@ async def test_restart_in_the_middle_of_a_fan_out_delivers_exactly_once(
         assert statuses.count(DeliveryStatus.SENT) == len(chats)
 
 
+@pytest.mark.slow
 async def test_hard_kill_after_telegram_accepted_repeats_at_most_that_message(
     seeded, settings
 ) -> None:
@@ -456,6 +458,7 @@ async def test_deliver_pressed_twice_sends_each_chat_once(seeded, settings) -> N
     assert {c: len(emulator.messages_in(c)) for c in chats} == dict.fromkeys(chats, 1)
 
 
+@pytest.mark.slow
 async def test_the_deliver_command_while_the_bot_delivers_sends_each_chat_once(
     seeded, settings
 ) -> None:
