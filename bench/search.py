@@ -22,7 +22,9 @@ from _common import CORPUS, print_table
 from sqlalchemy import func, select, text
 
 from bot import cli
+from bot.arguments import parse_top_arg
 from bot.digest import Digest, DigestDay, read_digest
+from bot.store import feed, queries
 from bot.store.db import (
     drop_schema,
     init_schema,
@@ -152,8 +154,27 @@ def main() -> None:
                     f"{statistics.median(scanned) / statistics.median(indexed):.0f}",
                 )
             )
+        feed_rows = []
+        newest = queries.latest_day(session)
+        assert newest is not None
+        for arg in ("week", "month"):
+            window = parse_top_arg(arg, newest)
+            top = timed(
+                lambda w=window: feed.top_in_window(session, w.first, w.last, 0, 10), args.runs
+            )
+            hits = feed.top_in_window(session, window.first, window.last, 0, 10).total
+            feed_rows.append(
+                (
+                    f"/top {arg}",
+                    f"{hits:,}",
+                    f"{statistics.median(top):.1f}",
+                    f"{percentile(top, 99):.1f}",
+                )
+            )
     engine.dispose()
     print_table(header, rows, "   (ms)")
+    print()
+    print_table(("window", "papers", "p50", "p99"), feed_rows, "   (ms)")
     tmp.cleanup()
 
 

@@ -47,6 +47,35 @@ _INVISIBLE_RE = re.compile(
 )
 
 
+@dataclass(frozen=True)
+class Window:
+    """A stretch of days for ``/top``: its first and last day, its name, its button key."""
+
+    first: date
+    last: date
+    label: str
+    key: str  # "w", "m" or "YYYY-MM"
+
+
+TOP_USAGE = "사용법: /top [week | month | YYYY-MM] (예: /top month, /top 2024-03)"
+
+
+def parse_top_arg(text: str, newest: date) -> Window:
+    """``week`` (default) and ``month``: the 7 or 30 days ending with the newest loaded day;
+    ``YYYY-MM``: that calendar month."""
+    value = text.strip().lower()
+    if value in ("", "week", "w", "주", "주간"):
+        return Window(newest - timedelta(days=6), newest, "최근 7일", "w")
+    if value in ("month", "m", "월", "월간"):
+        return Window(newest - timedelta(days=29), newest, "최근 30일", "m")
+    match = re.fullmatch(r"(\d{4})-(\d{1,2})", value)
+    if match and 1 <= int(match[2]) <= 12:
+        first = date(int(match[1]), int(match[2]), 1)
+        following = date(first.year + first.month // 12, first.month % 12 + 1, 1)
+        return Window(first, following - timedelta(days=1), f"{first:%Y-%m}", f"{first:%Y-%m}")
+    raise UsageError(TOP_USAGE)
+
+
 def parse_query_arg(text: str, usage: str) -> str:
     """What to search for: the words typed, without invisible characters, in one line."""
     query = " ".join(_INVISIBLE_RE.sub("", text).split())
@@ -127,7 +156,8 @@ def parse_settings_args(text: str) -> SettingChange | None:
 
 @dataclass(frozen=True)
 class Callback:
-    kind: str  # "p" paper, "d" day, "s" search page, "a" author page
+    kind: str  # "p" paper, "d" day, "s" search page, "a" author page, "t" top page,
+    # "b" bookmark toggle, "sv" saved page, "bx" remove a bookmark (and show that page)
     value: str
     page: int = 0
 
@@ -178,6 +208,15 @@ def parse_callback(data: str | None) -> Callback | None:
         and re.fullmatch(r"\d{1,5}", parts[2])
     ):
         return Callback(kind, parts[1], int(parts[2]))
+    page = parts[-1] if len(parts) > 1 and re.fullmatch(r"\d{1,5}", parts[-1]) else None
+    if kind == "t" and len(parts) == 3 and page and re.fullmatch(r"w|m|\d{4}-\d{2}", parts[1]):
+        return Callback("t", parts[1], int(page))
+    if kind == "b" and len(parts) == 2 and is_paper_ref(parts[1]):
+        return Callback("b", parts[1])
+    if kind == "sv" and len(parts) == 2 and page:
+        return Callback("sv", "", int(page))
+    if kind == "bx" and len(parts) == 3 and page and is_paper_ref(parts[1]):
+        return Callback("bx", parts[1], int(page))
     return None
 
 

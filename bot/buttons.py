@@ -7,7 +7,7 @@ takes at most 100 buttons under one message: keyboards are built within that.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
@@ -55,11 +55,33 @@ def day_keyboard(listing: DayListing, shown: int) -> InlineKeyboardMarkup | None
     return keyboard([*paper_buttons(listing.papers[:shown], per_row=6), nav])
 
 
-def results_keyboard(kind: str, key: str, page: Page) -> InlineKeyboardMarkup | None:
-    pager = []
+def pager(page: Page, data: Callable[[int], str]) -> list[tuple[str, str]]:
+    """◀ ▶ buttons to the pages around ``page``; ``data(number)`` is a page's button data."""
     number = page.offset // page.limit
+    buttons = []
     if page.has_prev:
-        pager.append(("◀ 이전", callback_data(kind, key, number - 1)))
+        buttons.append(("◀ 이전", data(number - 1)))
     if page.has_next:
-        pager.append(("다음 ▶", callback_data(kind, key, number + 1)))
-    return keyboard([*paper_buttons(page.items, page.offset + 1), pager])
+        buttons.append(("다음 ▶", data(number + 1)))
+    return buttons
+
+
+def results_keyboard(kind: str, key: str, page: Page) -> InlineKeyboardMarkup | None:
+    pages = pager(page, lambda number: callback_data(kind, key, number))
+    return keyboard([*paper_buttons(page.items, page.offset + 1), pages])
+
+
+def paper_keyboard(paper: PaperView) -> InlineKeyboardMarkup | None:
+    """Under a paper shown in full: save it (🔖, for whoever presses)."""
+    return keyboard([[("🔖 저장 / 저장 취소", callback_data("b", paper_ref(paper.arxiv_id)))]])
+
+
+def saved_keyboard(page: Page) -> InlineKeyboardMarkup | None:
+    """A page of bookmarks: open each, remove each, and the pages around."""
+    first = page.offset + 1
+    removes = [
+        (f"✕ {first + i}", callback_data("bx", paper_ref(p.arxiv_id), page.offset // page.limit))
+        for i, p in enumerate(page.items)
+    ]
+    pages = pager(page, lambda number: callback_data("sv", str(number)))
+    return keyboard([*paper_buttons(page.items, first), removes, pages])

@@ -55,6 +55,13 @@ class Transcript:
             self.show(message)
         return new
 
+    async def toast(self, chat_id: int, user_id: int, message: SentMessage, label: str) -> None:
+        """Press a button that answers with a toast (a notice over the chat, not a message)."""
+        print(f"👆 {self.names[user_id]}: [{label}] 버튼\n", file=self.out)
+        query = self.emulator.press(chat_id, message.message_id, message.button(label), user_id)
+        await self.emulator.wait_until(lambda: query in self.emulator.callback_answers)
+        print(f"💬 (알림) {self.emulator.callback_answers[query].get('text', '')}\n", file=self.out)
+
     async def press(self, chat_id: int, user_id: int, message: SentMessage, label: str) -> None:
         print(f"👆 {self.names[user_id]}: [{label}] 버튼\n", file=self.out)
         edits = message.edits
@@ -79,7 +86,10 @@ async def conversation(settings: Settings, out: TextIO) -> None:
             (results,) = await t.say(READER, READER, "/search 확산")
             await t.press(READER, READER, results, "다음")
             await t.say(READER, READER, "/author remi munos")
-            await t.say(READER, READER, "/paper 2312.13286")
+            (paper,) = await t.say(READER, READER, "/paper 2312.13286")
+            await t.toast(READER, READER, paper, "🔖")
+            await t.say(READER, READER, "/saved")
+            await t.say(READER, READER, "/top 2024-03")
             await t.say(READER, READER, "/subscribe 08:00")
             await t.say(READER, READER, "/settings top 5")
 

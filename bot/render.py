@@ -13,6 +13,7 @@ import re
 from collections.abc import Iterable, Sequence
 from datetime import date
 
+from bot.arguments import Window
 from bot.digest import MediaKind, arxiv_url, clean_text
 from bot.store.queries import Page, PaperView, Stats
 from bot.textindex import fold, term_matches
@@ -158,6 +159,29 @@ def results_blocks(title: str, page: Page, terms: Sequence[str] = ()) -> list[st
         for i, p in enumerate(page.items, 1)
     ]
     return [header, *entries]
+
+
+def top_blocks(window: Window, page: Page) -> list[str]:
+    """A page of ``/top``: the window, then its papers with their best vote in it."""
+    title = (
+        f"🏆 <b>{esc(window.label)}</b> · {window.first.isoformat()} … {window.last.isoformat()}"
+    )
+    return results_blocks(title, page)
+
+
+def empty_window(window: Window, stats: Stats) -> str:
+    """Nothing loaded in a window: say which days there are (plain text)."""
+    return (
+        f"{window.first.isoformat()} … {window.last.isoformat()}에는 불러온 다이제스트가 없습니다. "
+        f"불러온 날: {stats.first_day} … {stats.last_day} ({stats.days}일)"
+    )
+
+
+def saved_blocks(page: Page) -> list[str]:
+    """A page of a user's bookmarks."""
+    if not page.total:
+        return ["🔖 저장한 논문이 없어요. 논문 아래 🔖 버튼으로 저장할 수 있어요."]
+    return results_blocks("🔖 <b>저장한 논문</b>", page)
 
 
 def split_message(blocks: Iterable[str], limit: int = MESSAGE_LIMIT) -> list[str]:

@@ -19,7 +19,7 @@ from bot.arguments import (
     parse_paper_arg,
     parse_query_arg,
 )
-from bot.buttons import day_keyboard, results_keyboard
+from bot.buttons import day_keyboard, paper_keyboard, results_keyboard
 from bot.handlers.common import answer, edit_or_reply, reply_blocks, send_blocks
 from bot.services import BotContext
 from bot.store import queries
@@ -148,7 +148,7 @@ async def paper(update: Update, context: BotContext) -> None:
     found = await context.services.db(queries.get_paper, arxiv_id)
     if found is None:
         return await _hint(message, f"{arxiv_id} 논문은 아카이브에 없습니다.")
-    await reply_blocks(message, [render.paper_detail(found)])
+    await reply_blocks(message, [render.paper_detail(found)], paper_keyboard(found))
 
 
 async def button(update: Update, context: BotContext) -> None:
@@ -168,7 +168,7 @@ async def button(update: Update, context: BotContext) -> None:
             await answer(query, "아카이브에 없는 논문입니다.")
             return
         await answer(query)
-        await send_blocks(update, [render.paper_detail(found)])
+        await send_blocks(update, [render.paper_detail(found)], paper_keyboard(found))
         return
     if pressed.kind == "d":
         listing = await services.db(queries.day_listing, date.fromisoformat(pressed.value))

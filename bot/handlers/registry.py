@@ -17,7 +17,7 @@ from telegram.ext import (
 )
 
 from bot import render
-from bot.handlers import browse, operators, subscriptions
+from bot.handlers import browse, feed, operators, subscriptions
 from bot.services import BotContext
 
 Callback = Callable[[Update, BotContext], Coroutine[Any, Any, Any]]
@@ -55,6 +55,10 @@ COMMANDS: tuple[Command, ...] = (
     Command("search", "검색어", "제목·저자·요약에서 검색", browse.search),
     Command("author", "이름", "저자의 논문 (성만 적어도 됩니다)", browse.author),
     Command("paper", "arXiv-ID", "논문 한 편의 전체 요약", browse.paper),
+    Command(
+        "top", "[week | month | YYYY-MM]", "추천을 가장 많이 받은 논문 (기본: 최근 7일)", feed.top
+    ),
+    Command("saved", "[clear]", "🔖 저장한 논문 (개인 채팅)", feed.saved),
     Command(
         "subscribe", "[HH:MM]", "매일 이 채팅으로 논문 받기 (기본 09:00)", subscriptions.subscribe
     ),
@@ -98,6 +102,7 @@ def menu() -> list[BotCommand]:
 def register(application: Application) -> None:  # type: ignore[type-arg]
     for command in COMMANDS:
         application.add_handler(CommandHandler(command.name, command.callback))
+    application.add_handler(CallbackQueryHandler(feed.button, pattern=r"^(t|b|sv|bx):"))
     application.add_handler(CallbackQueryHandler(browse.button))
     # "/load" as the caption of a document (captions are not commands to CommandHandler).
     load_caption = filters.Document.ALL & filters.CaptionRegex(r"^/load(@\w+)?(\s|$)")

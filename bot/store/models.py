@@ -181,6 +181,18 @@ class Delivery(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
 
 
+class Bookmark(Base):
+    """A paper a user saved with the 🔖 button (per user, wherever they pressed it)."""
+
+    __tablename__ = "bookmark"
+
+    user_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    paper_id: Mapped[int] = mapped_column(
+        ForeignKey("paper.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
 class SavedQuery(Base):
     """A search or author query behind paging buttons (callback data holds only its key)."""
 

@@ -1,0 +1,96 @@
+"""The research feed: ``/top`` of a week, a month or a calendar month, and bookmarks
+(the 🔖 button under a paper, ``/saved``)."""
+
+from __future__ import annotations
+
+from telegram import Chat, InlineKeyboardMarkup, Update
+
+from bot import render
+from bot.arguments import UsageError, callback_data, command_args, parse_callback, parse_top_arg
+from bot.buttons import keyboard, pager, paper_buttons, saved_keyboard
+from bot.handlers.common import answer, edit_or_reply, reply_blocks
+from bot.services import BotContext
+from bot.store import feed, queries
+from bot.store.queries import Page
+
+TOP_PAGE = 10
+SAVED_PAGE = 5
+PRIVATE_ONLY = "저장한 논문은 개인 채팅에서 /saved 로 볼 수 있어요."
+
+
+def top_keyboard(key: str, page: Page) -> InlineKeyboardMarkup | None:
+    pages = pager(page, lambda number: callback_data("t", key, number))
+    return keyboard([*paper_buttons(page.items, page.offset + 1), pages])
+
+
+async def top(update: Update, context: BotContext) -> None:
+    message = update.effective_message
+    assert message is not None
+    newest = await context.services.db(queries.latest_day)
+    if newest is None:
+        await message.reply_text("아직 불러온 다이제스트가 없습니다.")
+        return
+    try:
+        window = parse_top_arg(command_args(message.text), newest)
+    except UsageError as exc:
+        await message.reply_text(render.esc(str(exc)))
+        return
+    page = await context.services.db(feed.top_in_window, window.first, window.last, 0, TOP_PAGE)
+    if not page.total:
+        stats = await context.services.db(queries.stats)
+        await message.reply_text(render.esc(render.empty_window(window, stats)))
+        return
+    await reply_blocks(message, render.top_blocks(window, page), top_keyboard(window.key, page))
+
+
+async def saved(update: Update, context: BotContext) -> None:
+    message, user, chat = update.effective_message, update.effective_user, update.effective_chat
+    assert message is not None and chat is not None
+    if chat.type != Chat.PRIVATE or user is None:
+        await message.reply_text(render.esc(PRIVATE_ONLY))
+        return
+    if command_args(message.text).strip().lower() in ("clear", "지우기"):
+        gone = await context.services.db(feed.clear_bookmarks, user.id)
+        await message.reply_text(render.esc(f"저장한 논문 {gone}편을 모두 지웠어요."))
+        return
+    page = await context.services.db(feed.bookmarks, user.id, 0, SAVED_PAGE)
+    await reply_blocks(message, render.saved_blocks(page), saved_keyboard(page))
+
+
+async def button(update: Update, context: BotContext) -> None:
+    """``t`` (a page of /top), ``b`` (🔖: save or unsave, for the presser), ``sv`` (a page of
+    /saved), ``bx`` (remove one bookmark). The presser is who the data is about: a forged
+    button can only ever touch the presser's own bookmarks."""
+    query, user = update.callback_query, update.effective_user
+    assert query is not None and user is not None
+    pressed = parse_callback(query.data)
+    db = context.services.db
+    if pressed is None:
+        await answer(query, "만료된 버튼입니다.")
+        return
+    if pressed.kind == "b":
+        state = await db(feed.toggle_bookmark, user.id, pressed.value)
+        toast = {True: "🔖 저장했어요. /saved 로 볼 수 있어요.", False: "저장을 취소했어요."}
+        await answer(query, toast.get(state, "저장할 수 없는 논문입니다."))  # type: ignore[arg-type]
+        return
+    if pressed.kind == "t":
+        newest = await db(queries.latest_day)
+        if newest is None:
+            await answer(query, "만료된 버튼입니다.")
+            return
+        window = parse_top_arg(pressed.value, newest)  # "w", "m" or a month: checked above
+        page = await db(
+            feed.top_in_window, window.first, window.last, pressed.page * TOP_PAGE, TOP_PAGE
+        )
+        in_time = await answer(query)
+        await edit_or_reply(
+            update, render.top_blocks(window, page), top_keyboard(window.key, page), edit=in_time
+        )
+        return
+    if pressed.kind == "bx":
+        await db(feed.remove_bookmark, user.id, pressed.value)
+    page = await db(feed.bookmarks, user.id, pressed.page * SAVED_PAGE, SAVED_PAGE)
+    if not page.items and page.total:  # the last one of its page went: show the one before
+        page = await db(feed.bookmarks, user.id, max(0, page.offset - SAVED_PAGE), SAVED_PAGE)
+    in_time = await answer(query, "지웠어요." if pressed.kind == "bx" else None)
+    await edit_or_reply(update, render.saved_blocks(page), saved_keyboard(page), edit=in_time)

@@ -1,0 +1,105 @@
+"""The research feed's reads and writes: the most-voted papers of a window, and bookmarks.
+
+Like :mod:`bot.store.queries`, these return plain views (:class:`PaperView`, :class:`Page`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from datetime import UTC, date, datetime
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from bot.store.models import Bookmark, Entry, Paper
+from bot.store.queries import Page, arxiv_id_for_ref, views_for
+
+MAX_BOOKMARKS = 1000  # per user
+
+
+def top_in_window(session: Session, first: date, last: date, offset: int, limit: int) -> Page:
+    """Papers that appeared between ``first`` and ``last`` (inclusive), most votes first;
+    a paper counts once, with its best vote in the window (ties: newest first)."""
+    best = func.max(func.coalesce(Entry.votes, -1))
+    ranked = (
+        select(Entry.paper_id, best.label("best"))
+        .where(Entry.day >= first, Entry.day <= last)
+        .group_by(Entry.paper_id)
+        .subquery()
+    )
+    total = session.scalar(select(func.count()).select_from(ranked)) or 0
+    rows = session.execute(
+        select(ranked.c.paper_id, ranked.c.best)
+        .join(Paper, Paper.id == ranked.c.paper_id)
+        .order_by(ranked.c.best.desc(), Paper.search_key.desc())
+        .offset(offset)
+        .limit(limit)
+    ).all()
+    votes = {paper_id: (None if v < 0 else v) for paper_id, v in rows}
+    views = [
+        dataclasses.replace(view, votes=votes[paper_id])
+        for paper_id, view in zip(votes, views_for(session, list(votes)), strict=True)
+    ]
+    return Page(tuple(views), total, offset, limit)
+
+
+def toggle_bookmark(session: Session, user_id: int, ref: str) -> bool | None:
+    """Save the paper for the user, or unsave it if saved; the new state (``None``: no such
+    paper, or the user's bookmarks are full)."""
+    paper_id = _paper_id(session, ref)
+    if paper_id is None:
+        return None
+    gone = session.execute(
+        delete(Bookmark).where(Bookmark.user_id == user_id, Bookmark.paper_id == paper_id)
+    ).rowcount  # type: ignore[attr-defined]
+    if gone:
+        session.commit()
+        return False
+    count = session.scalar(select(func.count()).where(Bookmark.user_id == user_id)) or 0
+    if count >= MAX_BOOKMARKS:
+        session.rollback()
+        return None
+    try:
+        session.add(Bookmark(user_id=user_id, paper_id=paper_id, created_at=datetime.now(UTC)))
+        session.commit()
+    except IntegrityError:  # pressed twice at once: saved either way
+        session.rollback()
+    return True
+
+
+def remove_bookmark(session: Session, user_id: int, ref: str) -> None:
+    paper_id = _paper_id(session, ref)
+    if paper_id is not None:
+        session.execute(
+            delete(Bookmark).where(Bookmark.user_id == user_id, Bookmark.paper_id == paper_id)
+        )
+        session.commit()
+
+
+def clear_bookmarks(session: Session, user_id: int) -> int:
+    """Delete all of a user's bookmarks; how many there were."""
+    gone = session.execute(delete(Bookmark).where(Bookmark.user_id == user_id)).rowcount  # type: ignore[attr-defined]
+    session.commit()
+    return int(gone)
+
+
+def bookmarks(session: Session, user_id: int, offset: int, limit: int) -> Page:
+    """A user's bookmarks, newest first."""
+    total = session.scalar(select(func.count()).where(Bookmark.user_id == user_id)) or 0
+    ids: Sequence[int] = session.scalars(
+        select(Bookmark.paper_id)
+        .where(Bookmark.user_id == user_id)
+        .order_by(Bookmark.created_at.desc(), Bookmark.paper_id.desc())
+        .offset(offset)
+        .limit(limit)
+    ).all()
+    return Page(tuple(views_for(session, list(ids))), total, offset, limit)
+
+
+def _paper_id(session: Session, ref: str) -> int | None:
+    arxiv_id = arxiv_id_for_ref(session, ref)
+    if arxiv_id is None:
+        return None
+    return session.scalar(select(Paper.id).where(Paper.arxiv_id == arxiv_id))

@@ -1,0 +1,144 @@
+"""The research feed through the emulator: /top of a window with paging, and bookmarks
+(🔖 under a paper, /saved, removing, clearing; per user, in groups as a toast)."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from bot.arguments import UsageError, parse_top_arg
+from bot.store import feed
+from bot.store.models import Entry
+from tests.conftest import load_paths
+from tests.e2e import GROUP, MEMBER, USER, Conversation, bot_session
+
+
+@pytest.mark.parametrize(
+    "text, first, last",
+    [
+        ("", date(2024, 4, 19), date(2024, 4, 25)),
+        ("week", date(2024, 4, 19), date(2024, 4, 25)),
+        ("month", date(2024, 3, 27), date(2024, 4, 25)),
+        ("2024-02", date(2024, 2, 1), date(2024, 2, 29)),
+        ("2023-12", date(2023, 12, 1), date(2023, 12, 31)),
+    ],
+)
+def test_top_windows(text: str, first: date, last: date) -> None:
+    window = parse_top_arg(text, date(2024, 4, 25))
+    assert (window.first, window.last) == (first, last)
+
+
+@pytest.mark.parametrize("text", ["year", "2024-13", "2024-00", "24-03", "2024-03-01"])
+def test_top_refuses_other_windows(text: str) -> None:
+    with pytest.raises(UsageError):
+        parse_top_arg(text, date(2024, 4, 25))
+
+
+def test_a_paper_counts_once_with_its_best_vote(Store, tmp_path: Path) -> None:
+    for day, votes in (("2024-05-01", 3), ("2024-05-02", 40), ("2024-05-03", 7)):
+        (tmp_path / f"{day}.md").write_text(
+            f"## Daily Papers ({day})\n"
+            f"### [Shared](https://arxiv.org/abs/2405.00001)\nVote: {votes}\n- a\n"
+            f"### [Other {day}](https://arxiv.org/abs/2405.1{day[-2:]}00)\nVote: 10\n- b\n"
+        )
+    load_paths(Store, *sorted(tmp_path.glob("*.md")))
+    with Store() as session:
+        page = feed.top_in_window(session, date(2024, 5, 1), date(2024, 5, 3), 0, 10)
+    assert [(p.title, p.votes) for p in page.items][:2] == [
+        ("Shared", 40),
+        ("Other 2024-05-03", 10),
+    ]
+    assert page.total == 4
+
+
+async def test_top_pages_through_a_month(seeded, settings) -> None:
+    with seeded() as session:
+        march = session.scalar(
+            select(func.count(func.distinct(Entry.paper_id))).where(
+                Entry.day >= date(2024, 3, 1), Entry.day <= date(2024, 3, 31)
+            )
+        )
+    assert march > 10
+    async with bot_session(settings) as (emulator, _app):
+        chat = Conversation(emulator, USER, USER)
+        week = await chat.ask("/top")
+        assert week.text.startswith("🏆 최근 7일 · 2024-04-19 … 2024-04-25 · 9건 (1/1)")
+        assert week.text.index("CatLIP") < week.text.index("PuLID")  # 9 votes before 8
+        first = await chat.ask("/top 2024-03")
+        pages = -(-march // 10)
+        assert first.text.startswith(
+            f"🏆 2024-03 · 2024-03-01 … 2024-03-31 · {march}건 (1/{pages})"
+        )
+        await chat.press(first, "다음")
+        assert f"(2/{pages})" in first.text and "11. " in first.text
+        empty = await chat.ask("/top 2023-01")
+        assert "불러온 다이제스트가 없습니다" in empty.text
+        assert "2023-12-05 … 2024-04-25 (5일)" in empty.text
+        hint = await chat.ask("/top year")
+        assert hint.text.startswith("사용법: /top") and "\n" not in hint.text
+
+
+async def shown(chat: Conversation, arxiv_id: str):  # type: ignore[no-untyped-def]
+    """``/paper ID``, and the message of it that carries the 🔖 button (the last one)."""
+    emulator = chat.emulator
+    before = len(emulator.messages_in(chat.chat_id))
+
+    def with_button() -> list:  # type: ignore[type-arg]
+        new = emulator.messages_in(chat.chat_id)[before:]
+        return [m for m in new if any("🔖" in label for label, _ in m.buttons())]
+
+    emulator.send(chat.chat_id, chat.user_id, f"/paper {arxiv_id}")
+    await emulator.wait_until(lambda: bool(with_button()))
+    await emulator.replies(chat.chat_id, 0)  # all seen
+    return with_button()[0]
+
+
+async def test_bookmarks_are_per_user_and_private(seeded, settings) -> None:
+    async with bot_session(settings) as (emulator, _app):
+        reader = Conversation(emulator, USER, USER)
+        detail = await shown(reader, "2312.02120")
+        query = emulator.press(USER, detail.message_id, detail.button("🔖"), USER)
+        await emulator.wait_until(lambda: query in emulator.callback_answers)
+        assert emulator.callback_answers[query]["text"].startswith("🔖 저장했어요")
+
+        # in a group: the member's own bookmark, answered with a toast, nothing in the group
+        group = Conversation(emulator, GROUP, MEMBER)
+        in_group = await shown(group, "2312.00845")
+        sent_before = len(emulator.messages_in(GROUP))
+        query = emulator.press(GROUP, in_group.message_id, in_group.button("🔖"), MEMBER)
+        await emulator.wait_until(lambda: query in emulator.callback_answers)
+        assert emulator.callback_answers[query]["text"].startswith("🔖 저장했어요")
+        assert len(emulator.messages_in(GROUP)) == sent_before
+        assert (await group.ask("/saved")).text.startswith("저장한 논문은 개인 채팅에서")
+
+        mine = await reader.ask("/saved")
+        assert mine.text.startswith("🔖 저장한 논문 · 1건 (1/1)") and "Magicoder" in mine.text
+        emulator.private_chat(MEMBER)
+        theirs = await Conversation(emulator, MEMBER, MEMBER).ask("/saved")
+        assert "1건" in theirs.text and "Magicoder" not in theirs.text
+
+        # pressing 🔖 again unsaves; removing from the list; clearing
+        query = emulator.press(USER, detail.message_id, detail.button("🔖"), USER)
+        await emulator.wait_until(lambda: query in emulator.callback_answers)
+        assert emulator.callback_answers[query]["text"] == "저장을 취소했어요."
+        for arxiv_id in ("2312.02120", "2312.00845", "2312.13286"):
+            view = await shown(reader, arxiv_id)
+            query = emulator.press(USER, view.message_id, view.button("🔖"), USER)
+            await emulator.wait_until(lambda q=query: q in emulator.callback_answers)
+        listing = await reader.ask("/saved")
+        assert listing.text.startswith("🔖 저장한 논문 · 3건")
+        opened = [data for label, data in listing.buttons() if data.startswith("p:")]
+        assert opened == ["p:2312.13286", "p:2312.00845", "p:2312.02120"]  # newest first
+        await reader.press(listing, "✕ 1")
+        assert "2건" in listing.text and "p:2312.13286" not in dict(listing.buttons()).values()
+        cleared = await reader.ask("/saved clear")
+        assert cleared.text == "저장한 논문 2편을 모두 지웠어요."
+        assert (await reader.ask("/saved")).text.startswith("🔖 저장한 논문이 없어요")
+
+        # a forged button for a paper that does not exist
+        query = emulator.press(USER, listing.message_id, "b:2499.99999", USER)
+        await emulator.wait_until(lambda: query in emulator.callback_answers)
+        assert emulator.callback_answers[query]["text"] == "저장할 수 없는 논문입니다."
