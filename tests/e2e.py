@@ -5,10 +5,15 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import update
 
 from bot.app import PapersApplication, running
 from bot.config import Settings
 from bot.emulator import BotApiEmulator, SentMessage
+from bot.store import subscriptions as subs
+from bot.store.models import Subscription
 
 TOKEN = "123456:TEST-token-for-the-emulator"
 USER = 42
@@ -74,3 +79,18 @@ async def bot_session(
             yield emulator, application
     finally:
         await emulator.stop()
+
+
+def add_subscribers(
+    Store, settings, chat_ids, send_time="09:00", zone="Asia/Seoul", due=False
+) -> None:
+    with Store() as session:
+        for chat_id in chat_ids:
+            kind = "private" if chat_id > 0 else "supergroup"
+            subs.subscribe(session, chat_id, kind, None, send_time, settings)
+            subs.change_setting(session, chat_id, subs.SettingChange("timezone", zone))
+        if due:
+            session.execute(
+                update(Subscription).values(last_slot_at=datetime.now(UTC) - timedelta(days=2))
+            )
+            session.commit()

@@ -24,28 +24,23 @@ from bot.store import queries
 from bot.store import subscriptions as subs
 from bot.store.models import Delivery, DeliveryStatus, StopReason, Subscription
 from tests.conftest import CORPUS, ROOT, SEEDS
-from tests.e2e import ADMIN, GROUP, MEMBER, OPERATOR, TOKEN, USER, Conversation, bot_session
+from tests.e2e import (
+    ADMIN,
+    GROUP,
+    MEMBER,
+    OPERATOR,
+    TOKEN,
+    USER,
+    Conversation,
+    add_subscribers,
+    bot_session,
+)
 
 DIGEST = "📰 오늘의 AI 논문"
 
 
 def digests(emulator, chat_id: int) -> list:
     return [m for m in emulator.messages_in(chat_id) if m.text.startswith(DIGEST)]
-
-
-def add_subscribers(
-    Store, settings, chat_ids, send_time="09:00", zone="Asia/Seoul", due=False
-) -> None:
-    with Store() as session:
-        for chat_id in chat_ids:
-            kind = "private" if chat_id > 0 else "supergroup"
-            subs.subscribe(session, chat_id, kind, None, send_time, settings)
-            subs.change_setting(session, chat_id, subs.SettingChange("timezone", zone))
-        if due:
-            session.execute(
-                update(Subscription).values(last_slot_at=datetime.now(UTC) - timedelta(days=2))
-            )
-            session.commit()
 
 
 # --- subscribing -----------------------------------------------------------------------------

@@ -15,8 +15,7 @@ from bot.handlers.registry import help_text
 from bot.store import queries
 from bot.store import search as search_module
 from tests.conftest import load_paths
-from tests.e2e import GROUP, MEMBER, OPERATOR, USER, Conversation, bot_session
-from tests.test_delivery import add_subscribers
+from tests.e2e import GROUP, MEMBER, OPERATOR, USER, Conversation, add_subscribers, bot_session
 
 
 def test_help_keeps_the_space_between_a_command_and_its_argument() -> None:
