@@ -221,4 +221,6 @@ async def test_an_upload_is_parsed_off_the_event_loop(settings, tmp_path) -> Non
         (reply,) = await emulator.replies(OPERATOR, timeout=60)
         ticker.cancel()
     assert reply.text.startswith("📥 big.md: 2024-05-01")
-    assert max(gaps) < 0.3, f"the event loop stood still for {max(gaps):.2f} s"
+    # Parsed on the loop, it stood still for 1.2 s; off it, the longest gap is one C call
+    # that holds the GIL (a few tenths on a busy machine).
+    assert max(gaps) < 0.6, f"the event loop stood still for {max(gaps):.2f} s"
