@@ -3,24 +3,18 @@
 
 from __future__ import annotations
 
-from telegram import Chat, InlineKeyboardMarkup, Update
+from telegram import Chat, Update
 
 from bot import render
-from bot.arguments import UsageError, callback_data, command_args, parse_callback, parse_top_arg
-from bot.buttons import keyboard, pager, paper_buttons, saved_keyboard
+from bot.arguments import UsageError, command_args, parse_callback, parse_top_arg
+from bot.buttons import results_keyboard, saved_keyboard
 from bot.handlers.common import answer, edit_or_reply, reply_blocks
 from bot.services import BotContext
 from bot.store import feed, queries
-from bot.store.queries import Page
 
 TOP_PAGE = 10
 SAVED_PAGE = 5
 PRIVATE_ONLY = "저장한 논문은 개인 채팅에서 /saved 로 볼 수 있어요."
-
-
-def top_keyboard(key: str, page: Page) -> InlineKeyboardMarkup | None:
-    pages = pager(page, lambda number: callback_data("t", key, number))
-    return keyboard([*paper_buttons(page.items, page.offset + 1), pages])
 
 
 async def top(update: Update, context: BotContext) -> None:
@@ -40,7 +34,9 @@ async def top(update: Update, context: BotContext) -> None:
         stats = await context.services.db(queries.stats)
         await message.reply_text(render.esc(render.empty_window(window, stats)))
         return
-    await reply_blocks(message, render.top_blocks(window, page), top_keyboard(window.key, page))
+    await reply_blocks(
+        message, render.top_blocks(window, page), results_keyboard("t", window.key, page)
+    )
 
 
 async def saved(update: Update, context: BotContext) -> None:
@@ -84,7 +80,10 @@ async def button(update: Update, context: BotContext) -> None:
         )
         in_time = await answer(query)
         await edit_or_reply(
-            update, render.top_blocks(window, page), top_keyboard(window.key, page), edit=in_time
+            update,
+            render.top_blocks(window, page),
+            results_keyboard("t", window.key, page),
+            edit=in_time,
         )
         return
     if pressed.kind == "bx":
