@@ -109,8 +109,29 @@ class SettingChange:
 
 
 SETTINGS_USAGE = (
-    "사용법: /settings [time HH:MM | top N | tz Area/City | minvotes N | keywords a, b]"
+    "사용법: /settings [time HH:MM | top N | tz Area/City | minvotes N | keywords a, b"
+    " | every daily | every weekly mon…sun]"
 )
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+WEEKDAY_NAMES = ("월", "화", "수", "목", "금", "토", "일")
+_FULL_WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+EVERY_USAGE = "사용법: /settings every daily 또는 /settings every weekly mon (mon…sun)"
+
+
+def parse_every(value: str) -> tuple[str, int]:
+    """``daily`` or ``weekly [weekday]`` (Monday if none): (``daily``|``weekly``, weekday)."""
+    words = value.lower().split()
+    if words in (["daily"], ["매일"]):
+        return ("daily", 0)
+    if not words or words[0] not in ("weekly", "매주") or len(words) > 2:
+        raise UsageError(EVERY_USAGE)
+    if len(words) == 1:
+        return ("weekly", 0)
+    day = words[1].removesuffix("요일")
+    for number, names in enumerate(zip(WEEKDAYS, WEEKDAY_NAMES, _FULL_WEEKDAYS, strict=True)):
+        if day in names:
+            return ("weekly", number)
+    raise UsageError(EVERY_USAGE)
 
 
 def _int_arg(value: str, low: int, high: int, name: str) -> int:
@@ -148,6 +169,8 @@ def parse_settings_args(text: str) -> SettingChange | None:
         if len(words) > MAX_KEYWORDS:
             raise UsageError(f"키워드는 {MAX_KEYWORDS}개까지 지정할 수 있습니다.")
         return SettingChange("keywords", list(dict.fromkeys(words)))
+    if key in ("every", "주기"):
+        return SettingChange("every", parse_every(value))
     raise UsageError(SETTINGS_USAGE)
 
 
@@ -217,6 +240,8 @@ def parse_callback(data: str | None) -> Callback | None:
         return Callback("sv", "", int(page))
     if kind == "bx" and len(parts) == 3 and page and is_paper_ref(parts[1]):
         return Callback("bx", parts[1], int(page))
+    if kind in ("fx", "wx") and len(parts) == 2 and re.fullmatch(r"[1-9]\d{0,9}", parts[1]):
+        return Callback(kind, parts[1])  # remove a follow / a watch (by its id)
     return None
 
 

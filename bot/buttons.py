@@ -85,3 +85,13 @@ def saved_keyboard(page: Page) -> InlineKeyboardMarkup | None:
     ]
     pages = pager(page, lambda number: callback_data("sv", str(number)))
     return keyboard([*paper_buttons(page.items, first), removes, pages])
+
+
+def rules_keyboard(kind: str, rules: Sequence[tuple[int, str]]) -> InlineKeyboardMarkup | None:
+    """Under ``/following`` or ``/watching``: a ✕ button per rule (``kind`` ``fx`` or ``wx``)."""
+    buttons = [(f"✕ {_label(text)}", callback_data(kind, str(rule_id))) for rule_id, text in rules]
+    return keyboard([buttons[i : i + 2] for i in range(0, len(buttons), 2)])
+
+
+def _label(text: str, limit: int = 24) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -1,6 +1,7 @@
-"""Posting a day's digest to subscribed chats: exactly once each, within Telegram's limits.
+"""Posting digests and alerts to chats: exactly once each, within Telegram's limits.
 
-A pass hands chats to a small pool of workers; the paced rate limiter spaces their messages
+Three kinds of pass share one discipline: the daily digest, the weekly digest, and follow
+and watch alerts (each a delivery row of its kind per chat and date). A pass hands chats to a small pool of workers; the paced rate limiter spaces their messages
 evenly, so the pool only has to keep enough requests in flight to fill every slot. For each
 chat the pass claims the delivery row (:mod:`bot.store.subscriptions`): a lease that only
 one pass holds, renewed every few seconds while the pass runs, and taken over by another
@@ -19,9 +20,10 @@ import logging
 import os
 import socket
 import uuid
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
+from functools import partial
 from typing import Any
 
 import httpx
@@ -41,15 +43,16 @@ from bot import render
 from bot.buttons import keyboard, paper_buttons
 from bot.pacing import Priority
 from bot.services import Services
-from bot.store import queries
+from bot.store import alerts, feed, queries
 from bot.store import subscriptions as subs
-from bot.store.models import StopReason
+from bot.store.models import Every, Kind, StopReason
 from bot.store.subscriptions import Claim, Held, LeaseLost, SubscriptionView
 
 log = logging.getLogger(__name__)
 
 WORKERS = 24
 SUBSCRIPTION_PAGE = 500
+WEEK_PAPERS = 2000  # a week's papers a weekly digest chooses from (a week has a few hundred)
 MAX_REFUSALS = 3  # passes a chat may refuse a day in (e.g. no rights to post) before it stops
 
 
@@ -81,11 +84,32 @@ class PassReport:
 Message = tuple[str, InlineKeyboardMarkup | None]
 
 
-def digest_messages(day: date, papers: Sequence[queries.PaperView], total: int) -> list[Message]:
-    """The compact digest as messages; paper buttons go under the last one."""
-    parts = render.split_message(render.digest_blocks(day, papers, total))
+def _with_buttons(blocks: list[str], papers: Sequence[queries.PaperView]) -> list[Message]:
+    """Blocks as messages; the paper buttons go under the last one."""
+    parts = render.split_message(blocks)
     markup = keyboard(paper_buttons(papers))
     return [(text, markup if i == len(parts) - 1 else None) for i, text in enumerate(parts)]
+
+
+def digest_messages(day: date, papers: Sequence[queries.PaperView], total: int) -> list[Message]:
+    """The compact daily digest."""
+    return _with_buttons(render.digest_blocks(day, papers, total), papers)
+
+
+def weekly_messages(
+    first: date, last: date, papers: Sequence[queries.PaperView], total: int
+) -> list[Message]:
+    """The weekly digest: the window's most-voted papers."""
+    return _with_buttons(render.weekly_blocks(first, last, papers, total), papers)
+
+
+def alert_messages(
+    day: date, found: Sequence[tuple[queries.PaperView, Sequence[str]]]
+) -> list[Message]:
+    """A chat's follow and watch alert for the papers a load added to ``day``."""
+    if not found:
+        return []
+    return _with_buttons(render.alert_blocks(day, found), [paper for paper, _why in found])
 
 
 def outcome_unknown(error: TelegramError) -> bool:
@@ -104,6 +128,23 @@ def pass_owner() -> str:
     return f"{socket.gethostname()[:16]}:{os.getpid()}:{uuid.uuid4().hex[:10]}"
 
 
+@dataclass(frozen=True)
+class Target:
+    """What a delivery row sends: one chat's digest of a day, weekly digest or alert."""
+
+    chat_id: int
+    day: date
+    kind: Kind = Kind.DAILY
+    covers: date | None = None  # a weekly digest: the newest day it is made of
+
+
+Job = tuple[Target, Callable[[], Awaitable[list[Message]]]]
+
+
+async def _ready(messages: list[Message]) -> list[Message]:
+    return messages
+
+
 class Deliverer:
     def __init__(self, bot: ExtBot[Any], services: Services, workers: int = WORKERS) -> None:
         self.bot = bot
@@ -115,74 +156,154 @@ class Deliverer:
         self.lease = timedelta(seconds=settings.delivery_lease_seconds)
         self.send_timeout = settings.send_timeout_seconds
 
-    async def run_pass(
-        self, day: date | None = None, chat_ids: Sequence[int] | None = None
-    ) -> PassReport:
-        """Deliver ``day`` (default: the newest) to the given chats (default: all active).
-        Every pass, however started, is waited for by :meth:`stop`."""
+    async def _tracked(self, work: Awaitable[PassReport]) -> PassReport:
+        """Every pass, however started, is waited for by :meth:`stop`."""
         task = asyncio.current_task()
         assert task is not None
         self._passes.add(task)
         try:
-            return await self._run_pass(day, chat_ids)
+            return await work
         finally:
             self._passes.discard(task)
+
+    async def run_pass(
+        self, day: date | None = None, chat_ids: Sequence[int] | None = None
+    ) -> PassReport:
+        """Deliver the daily digest of ``day`` (default: the newest) to the given chats
+        (default: every active daily subscription)."""
+        return await self._tracked(self._run_pass(day, chat_ids))
 
     async def _run_pass(self, day: date | None, chat_ids: Sequence[int] | None) -> PassReport:
         db = self.services.db
         report = PassReport(day=day or await db(queries.latest_day))
         if report.day is None or self.stopping:
             return report
-        day = report.day
-        owner = pass_owner()
+        the_day = report.day
         # Chats with the same filters get the same digest: render it once per pass.
-        day_papers = await db(queries.top_papers, day)
+        day_papers = await db(queries.top_papers, the_day)
         digests: dict[tuple[int, int, tuple[str, ...]], list[Message]] = {}
 
         def digest_of(chat: SubscriptionView) -> list[Message]:
             key = (chat.top_n, chat.min_votes, chat.keywords)
             if key not in digests:
                 papers = subs.choose_papers(day_papers, chat)
-                digests[key] = digest_messages(day, papers, len(day_papers)) if papers else []
+                messages = digest_messages(the_day, papers, len(day_papers)) if papers else []
+                digests[key] = messages
             return digests[key]
 
-        # Chats are read a page at a time into a short queue: memory does not grow with
-        # the number of subscribers.
-        queue: asyncio.Queue[SubscriptionView | None] = asyncio.Queue(maxsize=2 * self.workers)
+        async def jobs() -> AsyncIterator[Job]:
+            # Chats are read a page at a time: memory does not grow with their number.
+            after = None
+            while not self.stopping:
+                page = await db(subs.active_subscriptions, chat_ids, after, SUBSCRIPTION_PAGE)
+                for chat in page:
+                    if chat.every is Every.DAILY:
+                        yield Target(chat.chat_id, the_day), partial(_ready, digest_of(chat))
+                if len(page) < SUBSCRIPTION_PAGE:
+                    break
+                after = page[-1].chat_id
+
+        await self._drive(jobs(), report)
+        log.info("delivery pass %s", report.summary())
+        return report
+
+    async def run_weekly_pass(self, chats: Sequence[tuple[SubscriptionView, date]]) -> PassReport:
+        """Post weekly digests: for each (chat, the local date of its weekly slot), the top
+        papers of the 7 days ending with the newest loaded day, once per (chat, that date),
+        and only when a day was loaded since its last weekly digest."""
+        return await self._tracked(self._run_weekly_pass(chats))
+
+    async def _run_weekly_pass(self, chats: Sequence[tuple[SubscriptionView, date]]) -> PassReport:
+        db = self.services.db
+        report = PassReport(day=await db(queries.latest_day))
+        if report.day is None or self.stopping or not chats:
+            return report
+        last = report.day
+        first = last - timedelta(days=6)
+        window = (await db(feed.top_in_window, first, last, 0, WEEK_PAPERS)).items
+        digests: dict[tuple[int, int, tuple[str, ...]], list[Message]] = {}
+
+        def digest_of(chat: SubscriptionView) -> list[Message]:
+            key = (chat.top_n, chat.min_votes, chat.keywords)
+            if key not in digests:
+                papers = subs.choose_papers(window, chat)
+                digests[key] = weekly_messages(first, last, papers, len(window)) if papers else []
+            return digests[key]
+
+        async def weekly(chat: SubscriptionView, posted: date) -> list[Message]:
+            covered = await db(subs.last_weekly_cover, chat.chat_id, posted)
+            return [] if covered is not None and covered >= last else digest_of(chat)
+
+        async def jobs() -> AsyncIterator[Job]:
+            for chat, posted in chats:
+                target = Target(chat.chat_id, posted, Kind.WEEKLY, covers=last)
+                yield target, partial(weekly, chat, posted)
+
+        await self._drive(jobs(), report)
+        log.info("weekly pass %s", report.summary())
+        return report
+
+    async def run_alert_pass(self) -> PassReport:
+        """Send every planned follow and watch alert not sent yet (see
+        :mod:`bot.store.alerts`)."""
+        return await self._tracked(self._run_alert_pass())
+
+    async def _run_alert_pass(self) -> PassReport:
+        db = self.services.db
+        report = PassReport()
+
+        async def messages(chat_id: int, day: date) -> list[Message]:
+            return alert_messages(day, await db(alerts.alert_papers, chat_id, day))
+
+        async def jobs() -> AsyncIterator[Job]:
+            after = None
+            while not self.stopping:
+                page = await db(alerts.pending_alerts, after, SUBSCRIPTION_PAGE)
+                for chat_id, day in page:
+                    yield Target(chat_id, day, Kind.ALERT), partial(messages, chat_id, day)
+                if len(page) < SUBSCRIPTION_PAGE:
+                    break
+                after = page[-1]
+
+        await self._drive(jobs(), report)
+        if report.chats:
+            log.info("alert pass: %s", report.summary())
+        return report
+
+    async def _drive(self, jobs: AsyncIterator[Job], report: PassReport) -> None:
+        """Hand the jobs to the workers, through a short queue; claims are held by a name
+        for this pass and renewed while it runs."""
+        owner = pass_owner()
+        queue: asyncio.Queue[Job | None] = asyncio.Queue(maxsize=2 * self.workers)
 
         async def produce() -> None:
-            after = None
             try:
-                while not self.stopping:
-                    page = await db(subs.active_subscriptions, chat_ids, after, SUBSCRIPTION_PAGE)
-                    for chat in page:
-                        report.chats += 1
-                        await queue.put(chat)
-                    if len(page) < SUBSCRIPTION_PAGE:
+                async for job in jobs:
+                    if self.stopping:
                         break
-                    after = page[-1].chat_id
+                    report.chats += 1
+                    await queue.put(job)
             finally:
                 for _ in range(self.workers):
                     await queue.put(None)
 
         async def worker() -> None:
-            while (chat := await queue.get()) is not None:
+            while (job := await queue.get()) is not None:
+                target, make = job
                 if self.stopping:
                     report.postponed += 1
                     continue
                 try:
-                    await self._deliver(chat, digest_of(chat), owner, report)
+                    await self._deliver(target, await make(), owner, report)
                 except Exception:  # one chat's failure must not stop the others
                     report.postponed += 1
-                    log.exception("delivery to chat %s failed", chat.chat_id)
+                    log.exception("delivery to chat %s failed", target.chat_id)
 
         heartbeat = asyncio.ensure_future(self._renew(owner))
         try:
             await asyncio.gather(produce(), *(worker() for _ in range(self.workers)))
         finally:
             heartbeat.cancel()
-        log.info("delivery pass %s", report.summary())
-        return report
 
     async def _renew(self, owner: str) -> None:
         """Keep this pass's claims alive while it runs (a dead pass's claims run out)."""
@@ -194,19 +315,20 @@ class Deliverer:
                 log.warning("could not renew delivery claims", exc_info=True)
 
     async def _deliver(
-        self, chat: SubscriptionView, messages: list[Message], owner: str, report: PassReport
+        self, target: Target, messages: list[Message], owner: str, report: PassReport
     ) -> None:
         db = self.services.db
-        assert report.day is not None
-        day, chat_id = report.day, chat.chat_id
+        chat_id, day, kind = target.chat_id, target.day, target.kind
         if not messages:
             report.handled.append(chat_id)
-            if await db(subs.mark_empty, chat_id, day):
+            if await db(subs.mark_empty, chat_id, day, kind):
                 report.empty += 1
             else:
                 report.already += 1
             return
-        claim = await db(subs.claim_delivery, chat_id, day, len(messages), owner, self.lease)
+        claim = await db(
+            subs.claim_delivery, chat_id, day, len(messages), owner, self.lease, kind, target.covers
+        )
         if claim is Held.DONE:
             report.already += 1
             report.handled.append(chat_id)
@@ -216,17 +338,16 @@ class Deliverer:
             return
         assert isinstance(claim, Claim)
         try:
-            settled = await self._send_claimed(chat_id, day, claim, owner, messages, report)
+            settled = await self._send_claimed(target, claim, owner, messages, report)
         except LeaseLost:
-            log.warning("chat %s: another pass took over its delivery of %s", chat_id, day)
+            log.warning("chat %s: another pass took over its %s of %s", chat_id, kind, day)
             settled = False
         if settled:  # else the chat's slot stays due, and the next pass looks again
             report.handled.append(chat_id)
 
     async def _send_claimed(
         self,
-        chat_id: int,
-        day: date,
+        target: Target,
         claim: Claim | Held,
         owner: str,
         messages: list[Message],
@@ -235,15 +356,22 @@ class Deliverer:
         """Send the claimed messages in turn, recording each; every way out leaves the row
         settled (True) or its claim let go for a later pass (False)."""
         db = self.services.db
+        day, kind = target.day, target.kind
+        chat_id = target.chat_id
         while isinstance(claim, Claim):
             repeat = claim.repeat
+            if claim.resume_at >= len(messages):  # what is left to send got shorter
+                await db(
+                    subs.mark_sent, chat_id, day, owner, claim.resume_at, True, self.lease, kind
+                )
+                return True
             for number in range(claim.resume_at, len(messages)):
                 if self.stopping:
-                    await db(subs.release, chat_id, day, owner)
+                    await db(subs.release, chat_id, day, owner, kind)
                     report.postponed += 1
                     return False
                 if repeat:
-                    await db(subs.mark_repeating, chat_id, day, owner)
+                    await db(subs.mark_repeating, chat_id, day, owner, kind)
                 text, markup = messages[number]
                 try:
                     await self.bot.send_message(
@@ -259,7 +387,14 @@ class Deliverer:
                     report.migrated += 1
                     chat_id = exc.new_chat_id
                     claim = await db(
-                        subs.claim_delivery, chat_id, day, len(messages), owner, self.lease
+                        subs.claim_delivery,
+                        chat_id,
+                        day,
+                        len(messages),
+                        owner,
+                        self.lease,
+                        kind,
+                        target.covers,
                     )
                     if claim is Held.BUSY:
                         report.busy += 1
@@ -267,18 +402,19 @@ class Deliverer:
                         report.already += 1
                     break  # on with the new id's claim, if this pass got it
                 except (Forbidden, BadRequest) as exc:
-                    return await self._refused(chat_id, day, owner, exc, report)
+                    return await self._refused(replace(target, chat_id=chat_id), owner, exc, report)
                 except (RetryAfter, TimedOut, NetworkError) as exc:
                     if not outcome_unknown(exc):
-                        await db(subs.release, chat_id, day, owner)
+                        await db(subs.release, chat_id, day, owner, kind)
                         report.postponed += 1
                         return False
                     if not repeat:
                         log.warning(
-                            "chat %s: no answer to a digest message; repeating it once later",
+                            "chat %s: no answer to a %s message; repeating it once later",
                             chat_id,
+                            kind,
                         )
-                        await db(subs.mark_unsure, chat_id, day, owner, number)
+                        await db(subs.mark_unsure, chat_id, day, owner, number, kind)
                         report.unsure += 1
                         report.postponed += 1
                         return False
@@ -288,7 +424,7 @@ class Deliverer:
                 else:
                     report.messages += 1
                 done = number + 1 == len(messages)
-                await db(subs.mark_sent, chat_id, day, owner, number + 1, done, self.lease)
+                await db(subs.mark_sent, chat_id, day, owner, number + 1, done, self.lease, kind)
                 repeat = False
             else:
                 report.delivered_to.append(chat_id)
@@ -296,33 +432,41 @@ class Deliverer:
         return claim is Held.DONE  # after a migration: the new id had it, or another pass has
 
     async def _refused(
-        self, chat_id: int, day: date, owner: str, error: TelegramError, report: PassReport
+        self, target: Target, owner: str, error: TelegramError, report: PassReport
     ) -> bool:
         """Telegram refused the chat: stop for good (blocked, gone), or count the refusal
         and stop after a few (no rights to post yet, or anything else it may get over).
-        True when the day is settled for the chat."""
+        True when the row is settled for the chat."""
         db = self.services.db
+        chat_id, day, kind = target.chat_id, target.day, target.kind
         message = str(error)
         gone = isinstance(error, Forbidden) or "chat not found" in message.lower()
         if gone:
-            await db(subs.mark_failed, chat_id, day, owner, message)
+            await db(subs.mark_failed, chat_id, day, owner, message, kind)
             await db(subs.deactivate, chat_id, StopReason.BLOCKED)
+            await db(alerts.drop_chat, chat_id)
             report.deactivated += 1
             return True
-        if not await db(subs.refused, chat_id, day, owner, message, MAX_REFUSALS):
-            log.warning("chat %s refused the digest (%s); trying again later", chat_id, message)
+        if not await db(subs.refused, chat_id, day, owner, message, MAX_REFUSALS, kind):
+            log.warning("chat %s refused the %s (%s); trying again later", chat_id, kind, message)
             report.postponed += 1
             return False
         report.failed += 1
         if "rights" in message.lower():
             await db(subs.deactivate, chat_id, StopReason.NO_RIGHTS)
+            await db(alerts.drop_chat, chat_id)
             report.deactivated += 1
             log.warning(
                 "chat %s: the bot may not post there (%s); subscription stopped", chat_id, message
             )
         else:
             log.warning(
-                "chat %s refused %s %d times (%s); given up", chat_id, day, MAX_REFUSALS, message
+                "chat %s refused %s %s %d times (%s); given up",
+                chat_id,
+                kind,
+                day,
+                MAX_REFUSALS,
+                message,
             )
         return True
 

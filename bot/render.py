@@ -146,6 +146,31 @@ def digest_blocks(day: date, papers: Sequence[PaperView], total: int) -> list[st
     return [header] + [compact_entry(i, p) for i, p in enumerate(papers, 1)] + [footer]
 
 
+def weekly_blocks(first: date, last: date, papers: Sequence[PaperView], total: int) -> list[str]:
+    """The weekly digest: the most-voted papers of seven days, each with its best vote."""
+    more = f" (전체 {total}편 중 상위 {len(papers)}편)" if total > len(papers) else ""
+    header = f"🗓 <b>이번 주 AI 논문</b> · {first.isoformat()} … {last.isoformat()}{more}"
+    entries = [compact_entry(i, p, show_day=True) for i, p in enumerate(papers, 1)]
+    return [header, *entries, "번호 버튼을 누르면 요약 전체를 볼 수 있어요."]
+
+
+def alert_blocks(day: date, found: Sequence[tuple[PaperView, Sequence[str]]]) -> list[str]:
+    """A follow and watch alert: the new papers of a day, each with the rules it matched."""
+    header = f"🔔 <b>새 논문 알림</b> · {day_label(day)} · {len(found)}편"
+    entries = [
+        f"{compact_entry(i, paper)}\n    {esc(' · '.join(why))}"
+        for i, (paper, why) in enumerate(found, 1)
+    ]
+    return [header, *entries, "/following · /watching 으로 알림을 관리하세요."]
+
+
+def rules_blocks(title: str, rules: Sequence[str], usage: str) -> list[str]:
+    """The list behind ``/following`` or ``/watching``."""
+    if not rules:
+        return [f"{title}: 없음", esc(usage)]
+    return [f"{title} ({len(rules)})", *(f"{i}. {esc(r)}" for i, r in enumerate(rules, 1))]
+
+
 def results_blocks(title: str, page: Page, terms: Sequence[str] = ()) -> list[str]:
     """A page of search or author results; ``terms`` pick the summary point shown."""
     pages = max(1, -(-page.total // page.limit))

@@ -9,19 +9,23 @@ its zone, so daylight-saving changes move it with the chats' clocks.
 from __future__ import annotations
 
 import logging
-from datetime import time
+from collections.abc import Sequence
+from datetime import date, datetime, time
 from typing import cast
 from zoneinfo import ZoneInfo
 
 from telegram.ext import Application
 
-from bot.services import BotContext
-from bot.store import queries
+from bot.services import BotContext, Services
+from bot.store import alerts, queries
 from bot.store import subscriptions as subs
+from bot.store.models import Every
+from bot.store.subscriptions import SubscriptionView
 
 log = logging.getLogger(__name__)
 
 RETRY_SECONDS = 60
+ALERT_SECONDS = 30  # how often loads' new papers are matched against follows and watches
 
 
 def slot_name(slot: tuple[str, str]) -> str:
@@ -49,36 +53,81 @@ def ensure_slot_job(
     )
 
 
-async def _deliver_and_record(context: BotContext, chat_ids: list[int]) -> None:
+def _weekly_date(chat: SubscriptionView, moment: datetime) -> date:
+    """The local date a weekly digest due at ``moment`` is posted on (its key)."""
+    return chat.last_slot(moment).astimezone(ZoneInfo(chat.timezone)).date()
+
+
+async def _deliver_and_record(
+    context: BotContext,
+    daily: Sequence[int],
+    weekly: Sequence[tuple[SubscriptionView, date]] = (),
+) -> None:
+    """Post the newest day's digest to the daily chats and their week's digest to the
+    weekly ones; record the slot as handled for every chat a pass settled."""
     services = context.services
-    if not chat_ids or services.deliverer is None:
+    if not (daily or weekly) or services.deliverer is None:
         return
     started = subs.now_utc()
-    report = await services.deliverer.run_pass(None, chat_ids)
-    await services.db(subs.record_slot, report.handled, started)
+    reports = []
+    if daily:
+        reports.append(await services.deliverer.run_pass(None, list(daily)))
+    if weekly:
+        reports.append(await services.deliverer.run_weekly_pass(weekly))
+    handled = [chat_id for report in reports for chat_id in report.handled]
+    await services.db(subs.record_slot, handled, started)
     if services.deliverer.stopping or context.job_queue is None:
         return
     # Chats another pass was sending to are looked at again once its claims could lapse.
+    busy = any(r.busy for r in reports)
     lease = services.settings.delivery_lease_seconds + 1
-    wait = min(RETRY_SECONDS, lease) if report.busy else RETRY_SECONDS
-    if report.postponed or report.busy:
+    wait = min(RETRY_SECONDS, lease) if busy else RETRY_SECONDS
+    if busy or any(r.postponed for r in reports):
         context.job_queue.run_once(catch_up, wait, name="catch-up retry")  # type: ignore[arg-type]
 
 
 async def slot_job(context: BotContext) -> None:
+    """A (time, zone) slot came: its daily chats, and the weekly chats whose weekday it is."""
     assert context.job is not None
     send_time, zone = cast(tuple[str, str], context.job.data)
-    chat_ids = await context.services.db(subs.slot_chat_ids, (send_time, zone))
-    await _deliver_and_record(context, chat_ids)
+    chats = await context.services.db(subs.slot_subscriptions, (send_time, zone))
+    today = subs.now_utc().astimezone(ZoneInfo(zone)).date()
+    daily = [c.chat_id for c in chats if c.every is Every.DAILY]
+    weekly = [(c, today) for c in chats if c.every is Every.WEEKLY and c.weekday == today.weekday()]
+    await _deliver_and_record(context, daily, weekly)
 
 
 async def catch_up(context: BotContext) -> None:
     """Deliver to chats whose slot passed while the bot was down (or a pass was cut short)."""
     chats = await context.services.db(subs.active_subscriptions)
-    due = subs.due_subscriptions(chats, subs.now_utc())
+    now = subs.now_utc()
+    due = subs.due_subscriptions(chats, now)
     if due:
         log.info("catching up with %d chat(s) whose slot passed", len(due))
-    await _deliver_and_record(context, [c.chat_id for c in due])
+    daily = [c.chat_id for c in due if c.every is Every.DAILY]
+    weekly = [(c, _weekly_date(c, now)) for c in due if c.every is Every.WEEKLY]
+    await _deliver_and_record(context, daily, weekly)
+
+
+async def alert_job(context: BotContext) -> None:
+    """Match what loads added against follows and watches, and send the alerts due."""
+    await run_alerts(context.services)
+
+
+async def run_alerts(services: Services) -> None:
+    deliverer = services.deliverer
+    if deliverer is None or deliverer.stopping or services.alerting.locked():
+        return
+    async with services.alerting:  # one alert pass at a time in a process
+        planned = await services.db(alerts.plan_alerts)
+        if planned.messages:
+            log.info(
+                "alerts planned: %d paper(s) to %d chat(s) (%d left out as already seen)",
+                planned.alerts,
+                planned.messages,
+                planned.skipped,
+            )
+        await deliverer.run_alert_pass()
 
 
 async def expire_queries(context: BotContext) -> None:
@@ -94,6 +143,13 @@ async def schedule_all(application: Application) -> None:  # type: ignore[type-a
         ensure_slot_job(application, slot)
     assert application.job_queue is not None
     application.job_queue.run_once(catch_up, 0, name="catch-up at start")  # type: ignore[arg-type]
+    application.job_queue.run_repeating(
+        alert_job,  # type: ignore[arg-type]
+        interval=ALERT_SECONDS,
+        first=1,
+        name="alerts",
+        job_kwargs={"coalesce": True, "max_instances": 1},
+    )
     application.job_queue.run_repeating(
         expire_queries,  # type: ignore[arg-type]
         interval=3600,

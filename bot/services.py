@@ -52,6 +52,10 @@ class Passes(Protocol):
         self, day: date | None = None, chat_ids: Sequence[int] | None = None
     ) -> Any: ...
 
+    async def run_weekly_pass(self, chats: Sequence[tuple[Any, date]]) -> Any: ...
+
+    async def run_alert_pass(self) -> Any: ...
+
     def start_pass(
         self, day: date | None = None, chat_ids: Sequence[int] | None = None
     ) -> asyncio.Task[Any]: ...
@@ -77,6 +81,7 @@ class Services:
         default_factory=lambda: ThreadPoolExecutor(SLOW_THREADS, thread_name_prefix="slow")
     )
     slow_chats: set[int] = field(default_factory=set)
+    alerting: asyncio.Lock = field(default_factory=asyncio.Lock)  # one alert pass at a time
 
     async def db(self, work: Callable[..., T], *args: Any) -> T:
         """Run ``work(session, *args)`` in a database thread with its own session."""

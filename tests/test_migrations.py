@@ -9,7 +9,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import inspect, text
 
-from bot.store import queries
+from bot.store import ingest, queries
 from bot.store import subscriptions as subs
 from bot.store.db import (
     HEAD,
@@ -19,7 +19,7 @@ from bot.store.db import (
     schema_revision,
     session_factory,
 )
-from bot.store.models import Base, DeliveryStatus, StopReason
+from bot.store.models import Base, DeliveryStatus, Every, Kind, StopReason
 from tests.conftest import SEEDS, load_paths
 
 
@@ -32,11 +32,14 @@ def _first_version_database(url: str) -> None:
     engine.dispose()
 
 
-def test_a_first_version_database_is_upgraded_with_nothing_lost(db_url: str) -> None:
+def test_a_first_version_database_is_upgraded_with_nothing_lost(db_url: str, monkeypatch) -> None:
     _first_version_database(db_url)
     engine = make_engine(db_url)
     Store = session_factory(engine)
-    load_paths(Store, *sorted(SEEDS.glob("*.md")))  # the loader writes no new column
+    # The loader writes no new column; only its alert queue is new (nobody follows anything).
+    monkeypatch.setattr(ingest, "queue_added", lambda conn, entries: None)
+    load_paths(Store, *sorted(SEEDS.glob("*.md")))
+    monkeypatch.undo()
     with engine.begin() as conn:
         conn.execute(
             text(
@@ -69,8 +72,9 @@ def test_a_first_version_database_is_upgraded_with_nothing_lost(db_url: str) -> 
         assert active and active.active and active.send_time == "08:00" and active.top_n == 5
         stopped = session.get(subs.Subscription, 43)
         assert stopped and stopped.stopped_reason is StopReason.UNSUBSCRIBED
-        delivery = session.get(subs.Delivery, (42, queries.latest_day(session)))
+        delivery = session.get(subs.Delivery, (42, queries.latest_day(session), Kind.DAILY))
         assert delivery and delivery.status is DeliveryStatus.SENT and delivery.attempts == 0
+        assert active.every is Every.DAILY  # a weekly digest is a choice made later
         assert queries.saved_query(session, "s", "abc") == "확산"
         assert queries.stats(session).subscribed_chats == 1
     init_schema(engine)  # a second start changes nothing

@@ -8,6 +8,7 @@ from telegram import Document, Message, Update
 from bot import render
 from bot.arguments import LATEST, UsageError, command_args, parse_day_arg
 from bot.digest import DigestError, decode_digest, parse_digest
+from bot.schedule import run_alerts
 from bot.services import BotContext
 from bot.store import queries
 from bot.store.db import begin_writing
@@ -81,6 +82,8 @@ async def load(update: Update, context: BotContext) -> None:
         await message.reply_text(rejection(exc))
         return
     await message.reply_text(load_summary(name, report))
+    if report.added:  # follows and watches of the new papers: alerts now, not at the next round
+        context.application.create_task(run_alerts(context.services))
 
 
 async def stats(update: Update, context: BotContext) -> None:

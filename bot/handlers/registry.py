@@ -17,7 +17,7 @@ from telegram.ext import (
 )
 
 from bot import render
-from bot.handlers import browse, feed, operators, subscriptions
+from bot.handlers import browse, feed, follows, operators, subscriptions
 from bot.services import BotContext
 
 Callback = Callable[[Update, BotContext], Coroutine[Any, Any, Any]]
@@ -65,10 +65,16 @@ COMMANDS: tuple[Command, ...] = (
     Command("unsubscribe", "", "구독 해지", subscriptions.unsubscribe),
     Command(
         "settings",
-        "[time HH:MM | top N | tz Area/City | minvotes N | keywords a, b]",
-        "구독 설정 보기·바꾸기",
+        "[time HH:MM | top N | tz Area/City | minvotes N | keywords a, b | every daily|weekly mon]",
+        "구독 설정 보기·바꾸기 (every weekly mon: 매주 월요일에 지난 7일 모아 받기)",
         subscriptions.settings,
     ),
+    Command("follow", "이름", "저자 팔로우: 새 논문이 나오면 알림", follows.follow),
+    Command("unfollow", "이름", "팔로우 그만두기", follows.unfollow),
+    Command("following", "", "팔로우하는 저자 목록", follows.following),
+    Command("watch", "검색어", "검색어 지켜보기: 맞는 새 논문이 나오면 알림", follows.watch),
+    Command("unwatch", "검색어", "검색어 지켜보기 그만두기", follows.unwatch),
+    Command("watching", "", "지켜보는 검색어 목록", follows.watching),
     Command(
         "load", "", ".md 다이제스트 불러오기 (캡션 또는 답장)", operators.load, operator_only=True
     ),
@@ -103,6 +109,7 @@ def register(application: Application) -> None:  # type: ignore[type-arg]
     for command in COMMANDS:
         application.add_handler(CommandHandler(command.name, command.callback))
     application.add_handler(CallbackQueryHandler(feed.button, pattern=r"^(t|b|sv|bx):"))
+    application.add_handler(CallbackQueryHandler(follows.button, pattern=r"^(fx|wx):"))
     application.add_handler(CallbackQueryHandler(browse.button))
     # "/load" as the caption of a document (captions are not commands to CommandHandler).
     load_caption = filters.Document.ALL & filters.CaptionRegex(r"^/load(@\w+)?(\s|$)")

@@ -6,15 +6,23 @@ anonymously as the group) or an operator may change the subscription.
 
 from __future__ import annotations
 
-from telegram import Chat, ChatMember, Message, Update
+from telegram import Chat, ChatMember, Message, Update, User
 from telegram.constants import ChatMemberStatus
 from telegram.error import TelegramError
 
 from bot import render
-from bot.arguments import UsageError, command_args, parse_settings_args, parse_time_arg
+from bot.arguments import (
+    WEEKDAY_NAMES,
+    UsageError,
+    command_args,
+    parse_settings_args,
+    parse_time_arg,
+)
 from bot.schedule import ensure_slot_job
 from bot.services import BotContext
+from bot.store import alerts
 from bot.store import subscriptions as subs
+from bot.store.models import Every
 from bot.store.subscriptions import SubscriptionView
 
 REFUSAL = "이 그룹의 구독은 그룹 관리자만 바꿀 수 있습니다."
@@ -31,22 +39,34 @@ def can_manage(chat: Chat, message: Message, member_status: str | None, is_opera
     return member_status in ADMIN_STATUSES
 
 
-async def _allowed(update: Update, context: BotContext) -> bool:
+async def may_manage(context: BotContext, chat: Chat, user: User | None) -> bool:
+    """Is ``user`` an administrator of ``chat`` (or an operator, or is it their private
+    chat)? Answers are cached briefly."""
+    services = context.services
+    if chat.type == Chat.PRIVATE or services.is_operator(user.id if user else None):
+        return True
+    if user is None:
+        return False
+    cached = services.admins.get(chat.id, user.id)
+    if cached is None:
+        try:
+            member: ChatMember = await context.bot.get_chat_member(chat.id, user.id)
+            cached = member.status in ADMIN_STATUSES
+        except TelegramError:
+            cached = False
+        services.admins.put(chat.id, user.id, cached)
+    return cached
+
+
+async def allowed(update: Update, context: BotContext) -> bool:
+    """May the sender of this command change what the chat receives? If not, say so."""
     chat, message, user = update.effective_chat, update.effective_message, update.effective_user
     assert chat is not None and message is not None
-    services = context.services
-    operator = services.is_operator(user.id if user else None)
+    operator = context.services.is_operator(user.id if user else None)
     status = None
-    if chat.type != Chat.PRIVATE and not operator and message.sender_chat is None and user:
-        cached = services.admins.get(chat.id, user.id)
-        if cached is None:
-            try:
-                member: ChatMember = await context.bot.get_chat_member(chat.id, user.id)
-                cached = member.status in ADMIN_STATUSES
-            except TelegramError:
-                cached = False
-            services.admins.put(chat.id, user.id, cached)
-        status = ChatMemberStatus.ADMINISTRATOR if cached else ChatMemberStatus.MEMBER
+    if chat.type != Chat.PRIVATE and not operator and message.sender_chat is None:
+        is_admin = await may_manage(context, chat, user)
+        status = ChatMemberStatus.ADMINISTRATOR if is_admin else ChatMemberStatus.MEMBER
     if can_manage(chat, message, status, operator):
         return True
     await message.reply_text(render.esc(REFUSAL))
@@ -55,16 +75,19 @@ async def _allowed(update: Update, context: BotContext) -> bool:
 
 def describe(sub: SubscriptionView) -> str:
     keywords = ", ".join(sub.keywords) if sub.keywords else "없음"
-    return render.esc(
-        f"매일 {sub.send_time} ({sub.timezone}) · 상위 {sub.top_n}편 · 최소 추천 {sub.min_votes} · "
-        f"키워드: {keywords}"
-    )
+    if sub.every is Every.WEEKLY:
+        when = (
+            f"매주 {WEEKDAY_NAMES[sub.weekday]}요일 {sub.send_time} ({sub.timezone}) · 지난 7일의"
+        )
+    else:
+        when = f"매일 {sub.send_time} ({sub.timezone}) ·"
+    return render.esc(f"{when} 상위 {sub.top_n}편 · 최소 추천 {sub.min_votes} · 키워드: {keywords}")
 
 
 async def subscribe(update: Update, context: BotContext) -> None:
     chat, message = update.effective_chat, update.effective_message
     assert chat is not None and message is not None
-    if not await _allowed(update, context):
+    if not await allowed(update, context):
         return
     args = command_args(message.text)
     try:
@@ -83,7 +106,7 @@ async def subscribe(update: Update, context: BotContext) -> None:
 async def unsubscribe(update: Update, context: BotContext) -> None:
     chat, message = update.effective_chat, update.effective_message
     assert chat is not None and message is not None
-    if not await _allowed(update, context):
+    if not await allowed(update, context):
         return
     stopped = await context.services.db(subs.unsubscribe, chat.id)
     await message.reply_text("구독을 해지했습니다." if stopped else render.esc(NOT_SUBSCRIBED))
@@ -102,7 +125,7 @@ async def settings(update: Update, context: BotContext) -> None:
         text = f"⚙️ {describe(sub)}" if sub and sub.active else render.esc(NOT_SUBSCRIBED)
         await message.reply_text(text)
         return
-    if not await _allowed(update, context):
+    if not await allowed(update, context):
         return
     changed = await context.services.db(subs.change_setting, chat.id, change)
     if changed is None:
@@ -119,3 +142,4 @@ async def membership(update: Update, context: BotContext) -> None:
         return
     if change.new_chat_member.status in (ChatMemberStatus.BANNED, ChatMemberStatus.LEFT):
         await context.services.db(subs.deactivate, change.chat.id)
+        await context.services.db(alerts.drop_chat, change.chat.id)

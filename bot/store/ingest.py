@@ -17,6 +17,7 @@ from sqlalchemy import Table, bindparam, delete, insert, select, update
 from sqlalchemy.orm import Session
 
 from bot import digest as dg
+from bot.store.alerts import queue_added
 from bot.store.db import date_value, insert_rows, json_text, run_many
 from bot.store.models import AuthorWord, DigestDay, Entry, Paper, PaperAuthor
 from bot.store.search import IndexFields, index_fields, index_papers, search_text, unindex_keys
@@ -213,6 +214,7 @@ class _Batch:
         ids = self._write_papers(existing, changes)
         self._write_days(old_entries)
         self._write_entries(ids)
+        queue_added(self.conn, self._added(old_entries, ids))
         stored_before = set(existing.values())
         self._write_authors(ids, stored_before)
         touched = stored_before.union(*(ids_ for _a, ids_ in old_entries.values()))
@@ -291,6 +293,17 @@ class _Batch:
             self.conn.execute(update(DAY).where(DAY.c.day == bindparam("d")), known)
         for chunk in _chunks(sorted(old_entries)):
             self.conn.execute(delete(ENTRY).where(ENTRY.c.day.in_(chunk)))
+
+    def _added(
+        self, old_entries: dict[date, tuple[set[str], set[int]]], ids: dict[str, int]
+    ) -> list[tuple[date, int]]:
+        """(day, paper id) entries the load added: what follows and watches are matched on."""
+        return [
+            (day, ids[p.arxiv_id])
+            for day, (_source, papers) in sorted(self.days.items())
+            for p in papers
+            if p.arxiv_id not in old_entries.get(day, ((), ()))[0]
+        ]
 
     def _write_entries(self, ids: dict[str, int]) -> None:
         rows = [

@@ -123,6 +123,13 @@ class StopReason(StrEnum):
     MIGRATED = "migrated"  # the group became a supergroup that had its own subscription
 
 
+class Every(StrEnum):
+    """How often a chat's digest comes."""
+
+    DAILY = "daily"
+    WEEKLY = "weekly"  # the past 7 days' top papers, on one weekday
+
+
 class Subscription(Base):
     __tablename__ = "subscription"
 
@@ -142,6 +149,12 @@ class Subscription(Base):
     stopped_reason: Mapped[StopReason | None] = mapped_column(
         Enum(StopReason, native_enum=False, length=16), comment="why it is inactive"
     )
+    every: Mapped[Every] = mapped_column(
+        Enum(Every, native_enum=False, length=8), default=Every.DAILY, server_default="DAILY"
+    )
+    weekday: Mapped[int] = mapped_column(
+        Integer, default=0, server_default="0", comment="weekly digests: 0 = Monday … 6 = Sunday"
+    )
 
 
 class DeliveryStatus(StrEnum):
@@ -156,13 +169,24 @@ class DeliveryStatus(StrEnum):
 OPEN_STATUSES = (DeliveryStatus.SENDING, DeliveryStatus.UNSURE, DeliveryStatus.REPEATING)
 
 
+class Kind(StrEnum):
+    """What a delivery row sends: a chat receives each (kind, day) once."""
+
+    DAILY = "daily"  # the digest of ``day``
+    WEEKLY = "weekly"  # the weekly digest posted on ``day`` (the chat's local date)
+    ALERT = "alert"  # the follow and watch alert for the papers ``day`` added
+
+
 class Delivery(Base):
-    """A day's digest to one chat: the record that makes delivery exactly-once."""
+    """A digest or alert to one chat: the record that makes delivery exactly-once."""
 
     __tablename__ = "delivery"
 
     chat_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     day: Mapped[date] = mapped_column(Date, primary_key=True)
+    kind: Mapped[Kind] = mapped_column(
+        Enum(Kind, native_enum=False, length=8), primary_key=True, server_default="DAILY"
+    )
     status: Mapped[DeliveryStatus] = mapped_column(
         Enum(DeliveryStatus, native_enum=False, length=16)
     )
@@ -179,6 +203,53 @@ class Delivery(Base):
         Integer, default=0, server_default="0", comment="passes Telegram refused it in"
     )
     last_error: Mapped[str | None] = mapped_column(Text)
+    covers: Mapped[date | None] = mapped_column(
+        Date, comment="weekly digests: the newest day in the window it was made of"
+    )
+
+
+class RuleKind(StrEnum):
+    FOLLOW = "follow"  # an author, matched as /author does
+    WATCH = "watch"  # words, matched as /search does
+
+
+class Rule(Base):
+    """A chat's followed author or watched words: newly loaded matching papers alert it."""
+
+    __tablename__ = "alert_rule"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    chat_id: Mapped[int] = mapped_column(BigInteger, index=True)
+    kind: Mapped[RuleKind] = mapped_column(Enum(RuleKind, native_enum=False, length=8))
+    text: Mapped[str] = mapped_column(Text, comment="as the user typed it")
+    folded: Mapped[str] = mapped_column(Text, comment="folded words, one space apart")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class AlertQueue(Base):
+    """A (day, paper) entry a load added while some chat had rules: to be matched."""
+
+    __tablename__ = "alert_queue"
+
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    paper_id: Mapped[int] = mapped_column(
+        ForeignKey("paper.id", ondelete="CASCADE"), primary_key=True
+    )
+    queued_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class Alert(Base):
+    """A paper a chat is (or was) alerted to: the key that alerts it once only. The alert
+    message of (chat, day) lists that day's rows, with why each matched."""
+
+    __tablename__ = "alert"
+
+    chat_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    paper_id: Mapped[int] = mapped_column(
+        ForeignKey("paper.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    day: Mapped[date] = mapped_column(Date)
+    reason: Mapped[str] = mapped_column(Text, comment="the rules it matched, as typed")
 
 
 class Bookmark(Base):
@@ -207,3 +278,6 @@ class SavedQuery(Base):
 
 
 Index("ix_subscription_slot", Subscription.active, Subscription.send_time, Subscription.timezone)
+Index("ix_delivery_open", Delivery.kind, Delivery.status)
+Index("ix_alert_rule_unique", Rule.chat_id, Rule.kind, Rule.folded, unique=True)
+Index("ix_alert_chat_day", Alert.chat_id, Alert.day)

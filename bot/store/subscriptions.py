@@ -14,19 +14,24 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from enum import Enum
+from typing import cast
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, and_, delete, select, update
+from sqlalchemy import ColumnElement, and_, delete, exists, func, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from bot.arguments import SettingChange
 from bot.config import Settings
 from bot.store.models import (
     OPEN_STATUSES,
+    Alert,
     ChatType,
     Delivery,
     DeliveryStatus,
+    Every,
+    Kind,
+    Rule,
     StopReason,
     Subscription,
 )
@@ -45,10 +50,17 @@ class SubscriptionView:
     min_votes: int
     keywords: tuple[str, ...]
     last_slot_at: datetime
+    every: Every = Every.DAILY
+    weekday: int = 0  # of a weekly digest: 0 = Monday
 
     @property
     def slot(self) -> tuple[str, str]:
         return (self.send_time, self.timezone)
+
+    def last_slot(self, now: datetime) -> datetime:
+        """The chat's most recent digest time at or before ``now`` (UTC)."""
+        weekday = self.weekday if self.every is Every.WEEKLY else None
+        return last_slot_before(now, self.send_time, self.timezone, weekday)
 
 
 def _view(sub: Subscription) -> SubscriptionView:
@@ -63,6 +75,8 @@ def _view(sub: Subscription) -> SubscriptionView:
         sub.min_votes,
         tuple(sub.keywords or ()),
         last,
+        Every(sub.every or Every.DAILY),
+        sub.weekday or 0,
     )
 
 
@@ -73,6 +87,12 @@ def now_utc() -> datetime:
 def get_subscription(session: Session, chat_id: int) -> SubscriptionView | None:
     sub = session.get(Subscription, chat_id)
     return _view(sub) if sub else None
+
+
+def subscription_views(session: Session, chat_ids: Sequence[int]) -> list[SubscriptionView]:
+    """The subscriptions (active or not) of these chats, if they have one."""
+    rows = session.scalars(select(Subscription).where(Subscription.chat_id.in_(chat_ids)))
+    return [_view(sub) for sub in rows]
 
 
 def subscribe(
@@ -128,7 +148,11 @@ def change_setting(
     sub = session.get(Subscription, chat_id)
     if sub is None or not sub.active:
         return None
-    setattr(sub, change.field, change.value)
+    if change.field == "every":
+        every, weekday = cast(tuple[str, int], change.value)
+        sub.every, sub.weekday = Every(every), weekday
+    else:
+        setattr(sub, change.field, change.value)
     session.commit()
     return _view(sub)
 
@@ -154,20 +178,41 @@ def migrate_chat(session: Session, old_id: int, new_id: int) -> None:
             new.active, new.stopped_reason, new.last_slot_at = True, None, old.last_slot_at
         old.active, old.stopped_reason = False, StopReason.MIGRATED
     session.flush()
-    kept = {d.day: d for d in session.scalars(select(Delivery).where(Delivery.chat_id == new_id))}
+    new_rows = session.scalars(select(Delivery).where(Delivery.chat_id == new_id))
+    kept = {(d.day, d.kind): d for d in new_rows}
     for moving in session.scalars(select(Delivery).where(Delivery.chat_id == old_id)).all():
-        there = kept.get(moving.day)
+        old_key = _key(old_id, moving.day, moving.kind)
+        there = kept.get((moving.day, moving.kind))
         if there is None:
             session.execute(
                 update(Delivery)
-                .where(_key(old_id, moving.day))
+                .where(old_key)
                 .values(chat_id=new_id, lease_owner=None, lease_until=None)
             )
             continue
         if there.status in OPEN_STATUSES and moving.status not in OPEN_STATUSES:
             there.status, there.parts_sent = moving.status, moving.parts_sent
             there.lease_owner = there.lease_until = None
-        session.execute(delete(Delivery).where(_key(old_id, moving.day)))
+        session.execute(delete(Delivery).where(old_key))
+    # Its follows, watches and alert history move too (where the new id has the same rule or
+    # alert already, that one stays).
+    theirs_rule, theirs_alert = aliased(Rule), aliased(Alert)
+    same_rule = exists().where(
+        theirs_rule.chat_id == new_id,
+        theirs_rule.kind == Rule.kind,
+        theirs_rule.folded == Rule.folded,
+    )
+    same_alert = exists().where(
+        theirs_alert.chat_id == new_id, theirs_alert.paper_id == Alert.paper_id
+    )
+    for row, same in ((Rule, same_rule), (Alert, same_alert)):
+        session.execute(
+            update(row)
+            .where(row.chat_id == old_id, ~same)
+            .values(chat_id=new_id)
+            .execution_options(synchronize_session=False)
+        )
+        session.execute(delete(row).where(row.chat_id == old_id))
     session.commit()
 
 
@@ -186,12 +231,12 @@ def active_subscriptions(
     return [_view(s) for s in session.scalars(stmt.limit(limit))]
 
 
-def slot_chat_ids(session: Session, slot: tuple[str, str]) -> list[int]:
+def slot_subscriptions(session: Session, slot: tuple[str, str]) -> list[SubscriptionView]:
     """Active chats whose digest time is this (HH:MM, time zone)."""
-    stmt = select(Subscription.chat_id).where(
+    stmt = select(Subscription).where(
         Subscription.active, Subscription.send_time == slot[0], Subscription.timezone == slot[1]
     )
-    return list(session.scalars(stmt))
+    return [_view(sub) for sub in session.scalars(stmt)]
 
 
 def active_slots(session: Session) -> list[tuple[str, str]]:
@@ -215,13 +260,18 @@ def record_slot(session: Session, chat_ids: Sequence[int], at: datetime) -> None
 # --- when a slot is due --------------------------------------------------------------------
 
 
-def last_slot_before(now: datetime, send_time: str, timezone: str) -> datetime:
-    """The most recent moment, at or before ``now``, that the chat's clock showed its time."""
+def last_slot_before(
+    now: datetime, send_time: str, timezone: str, weekday: int | None = None
+) -> datetime:
+    """The most recent moment, at or before ``now``, that the chat's clock showed its time
+    (on ``weekday``, 0 = Monday, for a weekly digest)."""
     zone = ZoneInfo(timezone)
     hour, minute = map(int, send_time.split(":"))
     local = now.astimezone(zone)
-    for back in range(0, 3):
+    for back in range(0, 9):
         day = local.date() - timedelta(days=back)
+        if weekday is not None and day.weekday() != weekday:
+            continue
         # A time skipped by a DST change resolves to the moment right after the gap.
         moment = datetime.combine(day, time(hour, minute), zone).astimezone(UTC)
         if moment <= now:
@@ -231,7 +281,7 @@ def last_slot_before(now: datetime, send_time: str, timezone: str) -> datetime:
 
 def due_subscriptions(subs: Sequence[SubscriptionView], now: datetime) -> list[SubscriptionView]:
     """Chats whose latest slot passed after the last one handled (missed while down)."""
-    return [s for s in subs if s.last_slot_at < last_slot_before(now, s.send_time, s.timezone)]
+    return [s for s in subs if s.last_slot_at < s.last_slot(now)]
 
 
 # --- what a chat receives ------------------------------------------------------------------
@@ -275,12 +325,19 @@ class LeaseLost(RuntimeError):
     """Another pass took the claim over (this one was presumed dead): stop sending."""
 
 
-def _key(chat_id: int, day: date) -> ColumnElement[bool]:
-    return and_(Delivery.chat_id == chat_id, Delivery.day == day)
+def _key(chat_id: int, day: date, kind: Kind = Kind.DAILY) -> ColumnElement[bool]:
+    return and_(Delivery.chat_id == chat_id, Delivery.day == day, Delivery.kind == kind)
 
 
 def claim_delivery(
-    session: Session, chat_id: int, day: date, parts: int, owner: str, lease: timedelta
+    session: Session,
+    chat_id: int,
+    day: date,
+    parts: int,
+    owner: str,
+    lease: timedelta,
+    kind: Kind = Kind.DAILY,
+    covers: date | None = None,
 ) -> Claim | Held:
     """Claim sending ``day`` to a chat: a new claim, one let go, or one whose lease ran out
     (its pass died, maybe while a message was on its way); otherwise why not. A claim held
@@ -291,7 +348,8 @@ def claim_delivery(
     maybe, so it is sent as a repeat too, and one that died during its repeat is not
     repeated again. Either way a message goes out at most twice."""
     now = now_utc()
-    open_row = and_(_key(chat_id, day), Delivery.status.in_(OPEN_STATUSES))
+    key = _key(chat_id, day, kind)
+    open_row = and_(key, Delivery.status.in_(OPEN_STATUSES))
     for died in (False, True):
         free = Delivery.lease_until < now if died else Delivery.lease_owner.is_(None)
         taken = session.execute(
@@ -302,20 +360,23 @@ def claim_delivery(
         if taken.rowcount:  # type: ignore[attr-defined]
             break
     else:
-        found = session.execute(select(Delivery.status).where(_key(chat_id, day))).scalar()
+        found = session.execute(select(Delivery.status).where(key)).scalar()
         if found is not None:
             session.rollback()
             return Held.BUSY if found in OPEN_STATUSES else Held.DONE
-        return _new_claim(session, chat_id, day, parts, owner, now + lease)
+        return _new_claim(session, chat_id, day, kind, parts, owner, now + lease, covers)
     status, sent, total = session.execute(
-        select(Delivery.status, Delivery.parts_sent, Delivery.parts_total).where(_key(chat_id, day))
+        select(Delivery.status, Delivery.parts_sent, Delivery.parts_total).where(key)
     ).one()
+    if total != parts:  # a planned alert learns its length when it is first rendered
+        session.execute(update(Delivery).where(key).values(parts_total=parts))
+        total = parts
     if died and status is DeliveryStatus.REPEATING:  # it died during the repeat: never a third
         sent += 1
         done = sent >= total
         session.execute(
             update(Delivery)
-            .where(_key(chat_id, day))
+            .where(key)
             .values(
                 parts_sent=sent,
                 status=DeliveryStatus.SENT if done else DeliveryStatus.SENDING,
@@ -330,13 +391,21 @@ def claim_delivery(
 
 
 def _new_claim(
-    session: Session, chat_id: int, day: date, parts: int, owner: str, until: datetime
+    session: Session,
+    chat_id: int,
+    day: date,
+    kind: Kind,
+    parts: int,
+    owner: str,
+    until: datetime,
+    covers: date | None,
 ) -> Claim | Held:
     try:
         session.add(
             Delivery(
                 chat_id=chat_id,
                 day=day,
+                kind=kind,
                 status=DeliveryStatus.SENDING,
                 parts_total=parts,
                 parts_sent=0,
@@ -344,6 +413,7 @@ def _new_claim(
                 lease_owner=owner,
                 lease_until=until,
                 attempts=0,
+                covers=covers,
             )
         )
         session.commit()
@@ -353,16 +423,18 @@ def _new_claim(
     return Claim(owner, 0)
 
 
-def _held(session: Session, chat_id: int, day: date, owner: str, **values: object) -> None:
+def _held(
+    session: Session, chat_id: int, day: date, owner: str, kind: Kind, **values: object
+) -> None:
     """Change the claimed row; :class:`LeaseLost` if ``owner`` holds it no more."""
     changed = session.execute(
         update(Delivery)
-        .where(_key(chat_id, day), Delivery.lease_owner == owner)
+        .where(_key(chat_id, day, kind), Delivery.lease_owner == owner)
         .values(updated_at=now_utc(), **values)
     )
     session.commit()
     if not changed.rowcount:  # type: ignore[attr-defined]
-        raise LeaseLost(f"the claim on chat {chat_id}, {day} was taken over")
+        raise LeaseLost(f"the claim on chat {chat_id}, {kind} {day} was taken over")
 
 
 def mark_sent(
@@ -373,6 +445,7 @@ def mark_sent(
     parts_sent: int,
     done: bool,
     lease: timedelta,
+    kind: Kind = Kind.DAILY,
 ) -> None:
     """Telegram accepted messages up to ``parts_sent``; the claim ends when ``done``."""
     _held(
@@ -380,6 +453,7 @@ def mark_sent(
         chat_id,
         day,
         owner,
+        kind,
         parts_sent=parts_sent,
         status=DeliveryStatus.SENT if done else DeliveryStatus.SENDING,
         lease_owner=None if done else owner,
@@ -387,7 +461,9 @@ def mark_sent(
     )
 
 
-def mark_unsure(session: Session, chat_id: int, day: date, owner: str, part: int) -> None:
+def mark_unsure(
+    session: Session, chat_id: int, day: date, owner: str, part: int, kind: Kind = Kind.DAILY
+) -> None:
     """Message ``part`` went out but no answer came: it may have arrived. The claim is let
     go; the pass that takes it next sends that message once more, and only once."""
     _held(
@@ -395,6 +471,7 @@ def mark_unsure(session: Session, chat_id: int, day: date, owner: str, part: int
         chat_id,
         day,
         owner,
+        kind,
         parts_sent=part,
         status=DeliveryStatus.UNSURE,
         lease_owner=None,
@@ -402,26 +479,38 @@ def mark_unsure(session: Session, chat_id: int, day: date, owner: str, part: int
     )
 
 
-def mark_repeating(session: Session, chat_id: int, day: date, owner: str) -> None:
+def mark_repeating(
+    session: Session, chat_id: int, day: date, owner: str, kind: Kind = Kind.DAILY
+) -> None:
     """The one repeat of an unsure message starts (a pass that dies now leaves it sent)."""
-    _held(session, chat_id, day, owner, status=DeliveryStatus.REPEATING)
+    _held(session, chat_id, day, owner, kind, status=DeliveryStatus.REPEATING)
 
 
-def release(session: Session, chat_id: int, day: date, owner: str) -> None:
+def release(session: Session, chat_id: int, day: date, owner: str, kind: Kind = Kind.DAILY) -> None:
     """Let the claim go, so that a later pass resumes it."""
-    _held(session, chat_id, day, owner, lease_owner=None, lease_until=None)
+    _held(session, chat_id, day, owner, kind, lease_owner=None, lease_until=None)
 
 
-def refused(session: Session, chat_id: int, day: date, owner: str, reason: str, tries: int) -> bool:
+def refused(
+    session: Session,
+    chat_id: int,
+    day: date,
+    owner: str,
+    reason: str,
+    tries: int,
+    kind: Kind = Kind.DAILY,
+) -> bool:
     """Telegram refused the day (``reason``): count the attempt and let the claim go, or,
     at the ``tries``-th refusal, give the day up (True)."""
-    attempts = session.execute(select(Delivery.attempts).where(_key(chat_id, day))).scalar_one()
+    key = _key(chat_id, day, kind)
+    attempts = session.execute(select(Delivery.attempts).where(key)).scalar_one()
     given_up = attempts + 1 >= tries
     _held(
         session,
         chat_id,
         day,
         owner,
+        kind,
         attempts=attempts + 1,
         last_error=reason[:500],
         status=DeliveryStatus.FAILED if given_up else DeliveryStatus.SENDING,
@@ -431,13 +520,16 @@ def refused(session: Session, chat_id: int, day: date, owner: str, reason: str, 
     return given_up
 
 
-def mark_failed(session: Session, chat_id: int, day: date, owner: str, reason: str) -> None:
+def mark_failed(
+    session: Session, chat_id: int, day: date, owner: str, reason: str, kind: Kind = Kind.DAILY
+) -> None:
     """Give the day up for this chat: Telegram refused it for good."""
     _held(
         session,
         chat_id,
         day,
         owner,
+        kind,
         status=DeliveryStatus.FAILED,
         last_error=reason[:500],
         lease_owner=None,
@@ -456,15 +548,43 @@ def renew_leases(session: Session, owner: str, lease: timedelta) -> int:
     return renewed.rowcount  # type: ignore[attr-defined,no-any-return]
 
 
-def mark_empty(session: Session, chat_id: int, day: date) -> bool:
-    """Record that the chat's filters left nothing of ``day``; False if already settled."""
-    if session.get(Delivery, (chat_id, day)) is not None:
+def last_weekly_cover(session: Session, chat_id: int, before: date) -> date | None:
+    """The newest day an earlier weekly digest (posted before ``before``) was made of."""
+    return session.scalar(
+        select(func.max(Delivery.covers)).where(
+            Delivery.chat_id == chat_id,
+            Delivery.kind == Kind.WEEKLY,
+            Delivery.day < before,
+            Delivery.status.not_in((DeliveryStatus.EMPTY, DeliveryStatus.FAILED)),
+        )
+    )
+
+
+def mark_empty(session: Session, chat_id: int, day: date, kind: Kind = Kind.DAILY) -> bool:
+    """Record that the chat's filters left nothing of ``day``; False if already settled.
+    A planned row nothing was sent for yet (an alert whose papers a reload removed) is
+    settled as empty too."""
+    emptied = session.execute(
+        update(Delivery)
+        .where(
+            _key(chat_id, day, kind),
+            Delivery.status == DeliveryStatus.SENDING,
+            Delivery.parts_sent == 0,
+            Delivery.lease_owner.is_(None),
+        )
+        .values(status=DeliveryStatus.EMPTY, updated_at=now_utc())
+    )
+    if emptied.rowcount:  # type: ignore[attr-defined]
+        session.commit()
+        return True
+    if session.get(Delivery, (chat_id, day, kind)) is not None:
         return False
     try:
         session.add(
             Delivery(
                 chat_id=chat_id,
                 day=day,
+                kind=kind,
                 status=DeliveryStatus.EMPTY,
                 parts_total=0,
                 parts_sent=0,
@@ -479,6 +599,6 @@ def mark_empty(session: Session, chat_id: int, day: date) -> bool:
     return True
 
 
-def received(session: Session, chat_id: int, day: date) -> bool:
-    delivery = session.get(Delivery, (chat_id, day))
+def received(session: Session, chat_id: int, day: date, kind: Kind = Kind.DAILY) -> bool:
+    delivery = session.get(Delivery, (chat_id, day, kind))
     return delivery is not None and delivery.status != DeliveryStatus.SENDING

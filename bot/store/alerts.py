@@ -1,0 +1,428 @@
+"""Follow and watch rules, and the alerts they raise when loads add papers.
+
+A load that adds (day, paper) entries while any chat has a rule queues them
+(``alert_queue``), in the load's own transaction. The running bot plans the queue: it
+matches each queued paper against every rule made before it was queued, leaves out papers
+the chat was alerted to before and those its digest of that day carries, and records one
+``alert`` row per (chat, paper) — the key that makes an alert once only — with one
+``delivery`` row of kind ``alert`` per (chat, day). Those rows are claimed and sent like
+digests (:mod:`bot.delivery`). A chat whose alert for a day was already planned gets no
+second message for that day: papers a later reload of the same day adds are not alerted.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, date, datetime
+from enum import Enum
+from itertools import groupby
+
+from sqlalchemy import Connection, and_, delete, func, insert, or_, select, text
+from sqlalchemy.orm import Session
+
+from bot.store.models import (
+    OPEN_STATUSES,
+    Alert,
+    AlertQueue,
+    Delivery,
+    DeliveryStatus,
+    Every,
+    Kind,
+    Paper,
+    PaperAuthor,
+    Rule,
+    RuleKind,
+)
+from bot.store.queries import MAX_AUTHOR_WORDS, PaperView, top_papers, views_for
+from bot.store.subscriptions import choose_papers, subscription_views
+from bot.textindex import MAX_QUERY_TERMS, folded_words, name_words, parse_query, term_matches
+
+MAX_RULES = 50  # per chat, of each kind
+MAX_RULE_LENGTH = 100
+PLAN_BATCH = 5000  # queued entries planned per transaction
+_CHUNK = 500
+# pg_advisory_xact_lock key: one planner at a time across instances ("alerts" in ASCII).
+PLAN_LOCK = 0x616C65727473
+
+
+@dataclass(frozen=True)
+class RuleView:
+    id: int
+    chat_id: int
+    kind: RuleKind
+    text: str
+
+
+class Added(Enum):
+    ADDED = "added"
+    KNOWN = "known"  # the chat has that rule already
+    FULL = "full"  # the chat has MAX_RULES of that kind
+    EMPTY = "empty"  # nothing to match in what was typed
+
+
+def rule_key(kind: RuleKind, typed: str) -> str:
+    """What identifies a rule: its folded words (``Rémi  Munos`` and ``remi munos`` are
+    the same follow)."""
+    if kind is RuleKind.FOLLOW:
+        return " ".join(name_words(typed)[:MAX_AUTHOR_WORDS])
+    return " ".join(t.text for t in parse_query(typed))
+
+
+def add_rule(session: Session, chat_id: int, kind: RuleKind, typed: str) -> Added:
+    typed = " ".join(typed.split())[:MAX_RULE_LENGTH]
+    key = rule_key(kind, typed)
+    if not key:
+        return Added.EMPTY
+    mine = select(func.count()).where(Rule.chat_id == chat_id, Rule.kind == kind)
+    if session.scalar(mine.select_from(Rule).where(Rule.folded == key)):
+        return Added.KNOWN
+    if (session.scalar(mine.select_from(Rule)) or 0) >= MAX_RULES:
+        return Added.FULL
+    session.add(
+        Rule(chat_id=chat_id, kind=kind, text=typed, folded=key, created_at=datetime.now(UTC))
+    )
+    session.commit()
+    return Added.ADDED
+
+
+def remove_rule(
+    session: Session, chat_id: int, kind: RuleKind, typed: str | None = None, rule_id: int = 0
+) -> str | None:
+    """Remove the chat's rule, named as typed or by id; the text it had, if it existed."""
+    where = [Rule.chat_id == chat_id, Rule.kind == kind]
+    where.append(Rule.id == rule_id if typed is None else Rule.folded == rule_key(kind, typed))
+    removed = session.scalar(select(Rule.text).where(*where))
+    if removed is not None:
+        session.execute(delete(Rule).where(*where))
+        session.commit()
+    return removed
+
+
+def chat_rules(session: Session, chat_id: int, kind: RuleKind) -> list[RuleView]:
+    rows = session.scalars(
+        select(Rule).where(Rule.chat_id == chat_id, Rule.kind == kind).order_by(Rule.id)
+    )
+    return [RuleView(r.id, r.chat_id, RuleKind(r.kind), r.text) for r in rows]
+
+
+def drop_chat(session: Session, chat_id: int) -> None:
+    """The chat is gone for the bot (blocked, removed): its rules go too."""
+    session.execute(delete(Rule).where(Rule.chat_id == chat_id))
+    session.commit()
+
+
+# --- loads queue what they added ---------------------------------------------------------
+
+
+def queue_added(conn: Connection, entries: Sequence[tuple[date, int]]) -> None:
+    """In a load's transaction: queue its added (day, paper id) entries, if any chat has a
+    rule (a rule made later is not meant for papers loaded before it)."""
+    if not entries or conn.execute(select(Rule.id).limit(1)).first() is None:
+        return
+    now = datetime.now(UTC)
+    for start in range(0, len(entries), _CHUNK):
+        chunk = entries[start : start + _CHUNK]
+        there = conn.execute(
+            select(AlertQueue.day, AlertQueue.paper_id).where(
+                AlertQueue.day.in_({day for day, _p in chunk}),
+                AlertQueue.paper_id.in_([paper_id for _d, paper_id in chunk]),
+            )
+        )
+        known = set(there.tuples())
+        fresh = [
+            {"day": day, "paper_id": paper_id, "queued_at": now}
+            for day, paper_id in chunk
+            if (day, paper_id) not in known  # queued, removed and added again before planning
+        ]
+        if fresh:
+            conn.execute(insert(AlertQueue), fresh)
+
+
+# --- matching -------------------------------------------------------------------------------
+
+
+@dataclass
+class _Paper:
+    id: int
+    text: str  # folded title, authors and summary, as search reads them
+    authors: list[set[str]]  # per author: every prefix of every word of the folded name
+
+
+def _prefixes(words: Iterable[str]) -> set[str]:
+    return {word[:end] for word in words for end in range(1, len(word) + 1)}
+
+
+class Matcher:
+    """Every rule, indexed so that a paper is matched against few of them: a follow by the
+    first word of its name (a prefix of some author's word), a watch by its terms, each
+    term checked once per paper however many rules share it."""
+
+    def __init__(self, rules: Iterable[tuple[int, RuleKind, str, str, datetime]]) -> None:
+        self.follows: dict[str, list[tuple[int, tuple[str, ...], str, datetime]]] = {}
+        self.watches: list[tuple[int, tuple[str, ...], str, datetime]] = []
+        for chat_id, kind, typed, key, created in rules:
+            words = tuple(key.split())
+            if not words:
+                continue
+            if kind is RuleKind.FOLLOW:
+                self.follows.setdefault(words[0], []).append((chat_id, words, typed, created))
+            else:
+                self.watches.append((chat_id, words[:MAX_QUERY_TERMS], typed, created))
+        self._terms = sorted({t for _c, words, _t, _w in self.watches for t in words})
+
+    def match(self, papers: Sequence[_Paper]) -> dict[int, list[tuple[int, str, datetime]]]:
+        """Paper id → (chat, why, rule made at) for every rule it matches."""
+        found: dict[int, list[tuple[int, str, datetime]]] = defaultdict(list)
+        for paper in papers:
+            for author in paper.authors:
+                for first in author & self.follows.keys():
+                    for chat_id, words, typed, created in self.follows[first]:
+                        if all(w in author for w in words[1:]):
+                            found[paper.id].append((chat_id, f"👤 {typed}", created))
+        holding = {t: {p.id for p in papers if term_matches(t, p.text)} for t in self._terms}
+        for chat_id, words, typed, created in self.watches:
+            ids = set.intersection(*(holding[w] for w in words))
+            for paper_id in ids:
+                found[paper_id].append((chat_id, f"🔎 {typed}", created))
+        return found
+
+
+# --- planning -------------------------------------------------------------------------------
+
+
+@dataclass
+class PlanReport:
+    entries: int = 0  # queued entries planned
+    alerts: int = 0  # (chat, paper) alerts recorded
+    messages: int = 0  # (chat, day) alert messages to send
+    skipped: int = 0  # matches left out: alerted before, or in the chat's digest of the day
+    days: list[date] = field(default_factory=list)
+
+
+def _queued_papers(session: Session, ids: Sequence[int]) -> list[_Paper]:
+    papers: dict[int, _Paper] = {}
+    for start in range(0, len(ids), _CHUNK):
+        chunk = ids[start : start + _CHUNK]
+        for paper_id, search_text in session.execute(
+            select(Paper.id, Paper.search_text).where(Paper.id.in_(chunk))
+        ):
+            papers[paper_id] = _Paper(paper_id, search_text, [])
+        for paper_id, folded in session.execute(
+            select(PaperAuthor.paper_id, PaperAuthor.folded)
+            .where(PaperAuthor.paper_id.in_(chunk))
+            .order_by(PaperAuthor.paper_id, PaperAuthor.position)
+        ):
+            papers[paper_id].authors.append(_prefixes(folded_words(folded)))
+    return [papers[i] for i in ids if i in papers]
+
+
+def _digest_papers(session: Session, day: date, chat_ids: Sequence[int]) -> dict[int, set[str]]:
+    """The arXiv ids each daily-subscribed chat's digest of ``day`` carries (or will)."""
+    day_papers: list[PaperView] | None = None
+    carried: dict[int, set[str]] = {}
+    for start in range(0, len(chat_ids), _CHUNK):
+        for sub in subscription_views(session, chat_ids[start : start + _CHUNK]):
+            if not sub.active or sub.every is not Every.DAILY:
+                continue
+            if day_papers is None:
+                day_papers = top_papers(session, day)
+            carried[sub.chat_id] = {p.arxiv_id for p in choose_papers(day_papers, sub)}
+    return carried
+
+
+def _lock(session: Session) -> bool:
+    """One planner at a time: on PostgreSQL a transaction lock (another instance that holds
+    it plans meanwhile); SQLite's write lock serialises planners by itself."""
+    if session.get_bind().dialect.name != "postgresql":
+        session.connection().exec_driver_sql("BEGIN IMMEDIATE")
+        return True
+    return bool(session.scalar(text("SELECT pg_try_advisory_xact_lock(:k)"), {"k": PLAN_LOCK}))
+
+
+def plan_alerts(session: Session, batch: int = PLAN_BATCH) -> PlanReport:
+    """Turn queued entries into alerts, one transaction per ``batch`` of them."""
+    report = PlanReport()
+    while _plan_batch(session, batch, report):
+        pass
+    return report
+
+
+def _plan_batch(session: Session, batch: int, report: PlanReport) -> bool:
+    if not _lock(session):
+        session.rollback()
+        return False
+    queued = session.execute(
+        select(AlertQueue.day, AlertQueue.paper_id, AlertQueue.queued_at)
+        .order_by(AlertQueue.day, AlertQueue.paper_id)
+        .limit(batch)
+    ).all()
+    if not queued:
+        session.commit()
+        return False
+    papers = {p.id: p for p in _queued_papers(session, sorted({q.paper_id for q in queued}))}
+    matcher = Matcher(
+        (r.chat_id, RuleKind(r.kind), r.text, r.folded, _aware(r.created_at))
+        for r in session.execute(
+            select(Rule.chat_id, Rule.kind, Rule.text, Rule.folded, Rule.created_at)
+        )
+    )
+    arxiv = dict(
+        session.execute(select(Paper.id, Paper.arxiv_id).where(Paper.id.in_(list(papers)))).all()
+    )
+    for day, entries in groupby(queued, key=lambda q: q.day):
+        _plan_day(session, day, list(entries), papers, arxiv, matcher, report)
+    for day, entries in groupby(queued, key=lambda q: q.day):
+        ids = [q.paper_id for q in entries]
+        for start in range(0, len(ids), _CHUNK):
+            session.execute(
+                delete(AlertQueue).where(
+                    AlertQueue.day == day, AlertQueue.paper_id.in_(ids[start : start + _CHUNK])
+                )
+            )
+    report.entries += len(queued)
+    session.commit()
+    return len(queued) == batch
+
+
+def _plan_day(
+    session: Session,
+    day: date,
+    entries: Sequence[object],
+    papers: dict[int, _Paper],
+    arxiv: dict[int, str],
+    matcher: Matcher,
+    report: PlanReport,
+) -> None:
+    queued_at = {e.paper_id: _aware(e.queued_at) for e in entries}  # type: ignore[attr-defined]
+    found = matcher.match([papers[i] for i in queued_at if i in papers])
+    wanted: dict[int, dict[int, list[str]]] = defaultdict(dict)  # chat → paper → why
+    for paper_id, hits in found.items():
+        for chat_id, why, created in hits:
+            if created <= queued_at[paper_id]:
+                reasons = wanted[chat_id].setdefault(paper_id, [])
+                if why not in reasons:
+                    reasons.append(why)
+    if not wanted:
+        return
+    chats = sorted(wanted)
+    before: set[tuple[int, int]] = set()
+    planned: set[int] = set()
+    for start in range(0, len(chats), _CHUNK):
+        chunk = chats[start : start + _CHUNK]
+        before.update(
+            session.execute(
+                select(Alert.chat_id, Alert.paper_id).where(
+                    Alert.chat_id.in_(chunk), Alert.paper_id.in_(list(queued_at))
+                )
+            ).tuples()
+        )
+        planned.update(
+            session.scalars(
+                select(Delivery.chat_id).where(
+                    Delivery.chat_id.in_(chunk), Delivery.day == day, Delivery.kind == Kind.ALERT
+                )
+            )
+        )
+    carried = _digest_papers(session, day, chats)
+    alerts, deliveries, now = [], [], datetime.now(UTC)
+    for chat_id in chats:
+        chosen = {
+            paper_id: reasons
+            for paper_id, reasons in wanted[chat_id].items()
+            if (chat_id, paper_id) not in before
+            and chat_id not in planned
+            and arxiv.get(paper_id) not in carried.get(chat_id, ())
+        }
+        report.skipped += len(wanted[chat_id]) - len(chosen)
+        if not chosen:
+            continue
+        alerts += [
+            {"chat_id": chat_id, "paper_id": p, "day": day, "reason": "\n".join(r)}
+            for p, r in chosen.items()
+        ]
+        deliveries.append(
+            {
+                "chat_id": chat_id,
+                "day": day,
+                "kind": Kind.ALERT,
+                "status": DeliveryStatus.SENDING,
+                "parts_total": 1,
+                "parts_sent": 0,
+                "updated_at": now,
+                "attempts": 0,
+            }
+        )
+    for start in range(0, len(alerts), _CHUNK):
+        session.execute(insert(Alert), alerts[start : start + _CHUNK])
+    for start in range(0, len(deliveries), _CHUNK):
+        session.execute(insert(Delivery), deliveries[start : start + _CHUNK])
+    report.alerts += len(alerts)
+    report.messages += len(deliveries)
+    report.days.append(day)
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+# --- sending --------------------------------------------------------------------------------
+
+
+def pending_alerts(
+    session: Session, after: tuple[int, date] | None = None, limit: int = 500
+) -> list[tuple[int, date]]:
+    """(chat, day) alert messages not yet settled, and not held by a live pass."""
+    now = datetime.now(UTC)
+    stmt = (
+        select(Delivery.chat_id, Delivery.day)
+        .where(
+            Delivery.kind == Kind.ALERT,
+            Delivery.status.in_(OPEN_STATUSES),
+            or_(Delivery.lease_owner.is_(None), Delivery.lease_until < now),
+        )
+        .order_by(Delivery.chat_id, Delivery.day)
+        .limit(limit)
+    )
+    if after is not None:
+        chat_id, day = after
+        stmt = stmt.where(
+            or_(Delivery.chat_id > chat_id, and_(Delivery.chat_id == chat_id, Delivery.day > day))
+        )
+    return [(chat_id, day) for chat_id, day in session.execute(stmt)]
+
+
+def alert_papers(session: Session, chat_id: int, day: date) -> list[tuple[PaperView, list[str]]]:
+    """The papers of a chat's alert for ``day``, most votes first, each with why it matched."""
+    rows = session.execute(
+        select(Alert.paper_id, Alert.reason).where(Alert.chat_id == chat_id, Alert.day == day)
+    ).all()
+    reasons = {paper_id: reason.split("\n") for paper_id, reason in rows}
+    views = views_for(session, list(reasons))
+    pairs = list(zip(views, reasons.values(), strict=True))
+    day_votes = {p.arxiv_id: (i, p.votes) for i, p in enumerate(top_papers(session, day))}
+    pairs.sort(key=lambda pair: day_votes.get(pair[0].arxiv_id, (len(day_votes), None))[0])
+    return [
+        (_on_day(view, day, day_votes.get(view.arxiv_id, (0, view.votes))[1]), why)
+        for view, why in pairs
+    ]
+
+
+def _on_day(view: PaperView, day: date, votes: int | None) -> PaperView:
+    return replace(view, day=day, votes=votes)
+
+
+def pending_count(session: Session) -> int:
+    return (
+        session.scalar(
+            select(func.count())
+            .select_from(Delivery)
+            .where(Delivery.kind == Kind.ALERT, Delivery.status.in_(OPEN_STATUSES))
+        )
+        or 0
+    )
+
+
+def queued_count(session: Session) -> int:
+    return session.scalar(select(func.count()).select_from(AlertQueue)) or 0
