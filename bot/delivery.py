@@ -41,7 +41,7 @@ from telegram.ext import ExtBot
 
 from bot import render
 from bot.buttons import keyboard, paper_buttons
-from bot.pacing import Priority
+from bot.pacing import Priority, update_slot
 from bot.services import Services
 from bot.store import alerts, feed, queries
 from bot.store import subscriptions as subs
@@ -157,9 +157,12 @@ class Deliverer:
         self.send_timeout = settings.send_timeout_seconds
 
     async def _tracked(self, work: Awaitable[PassReport]) -> PassReport:
-        """Every pass, however started, is waited for by :meth:`stop`."""
+        """Every pass, however started, is waited for by :meth:`stop`. A pass started from
+        a handler runs on its own: the handler's update slot is not its to give back while
+        it waits for pace (see :func:`bot.pacing.pace_wait`)."""
         task = asyncio.current_task()
         assert task is not None
+        update_slot.set(None)  # in this task's own copy of the context
         self._passes.add(task)
         try:
             return await work

@@ -168,7 +168,11 @@ def rules_blocks(title: str, rules: Sequence[str], usage: str) -> list[str]:
     """The list behind ``/following`` or ``/watching``."""
     if not rules:
         return [f"{title}: 없음", esc(usage)]
-    return [f"{title} ({len(rules)})", *(f"{i}. {esc(r)}" for i, r in enumerate(rules, 1))]
+    lines = [f"{i}. {esc(r)}" for i, r in enumerate(rules, 1)]
+    # Blocks of ten lines: a long list still splits between messages on a line boundary.
+    return [f"{title} ({len(rules)})"] + [
+        "\n".join(lines[i : i + 10]) for i in range(0, len(lines), 10)
+    ]
 
 
 def results_blocks(title: str, page: Page, terms: Sequence[str] = ()) -> list[str]:

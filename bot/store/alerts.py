@@ -130,7 +130,7 @@ def queue_added(conn: Connection, entries: Sequence[tuple[date, int]]) -> None:
                 AlertQueue.paper_id.in_([paper_id for _d, paper_id in chunk]),
             )
         )
-        known = set(there.tuples())
+        known = {(day, paper_id) for day, paper_id in there}
         fresh = [
             {"day": day, "paper_id": paper_id, "queued_at": now}
             for day, paper_id in chunk
@@ -177,7 +177,7 @@ class Matcher:
         found: dict[int, list[tuple[int, str, datetime]]] = defaultdict(list)
         for paper in papers:
             for author in paper.authors:
-                for first in author & self.follows.keys():
+                for first in sorted(author & self.follows.keys()):
                     for chat_id, words, typed, created in self.follows[first]:
                         if all(w in author for w in words[1:]):
                             found[paper.id].append((chat_id, f"👤 {typed}", created))
@@ -311,13 +311,12 @@ def _plan_day(
     planned: set[int] = set()
     for start in range(0, len(chats), _CHUNK):
         chunk = chats[start : start + _CHUNK]
-        before.update(
-            session.execute(
-                select(Alert.chat_id, Alert.paper_id).where(
-                    Alert.chat_id.in_(chunk), Alert.paper_id.in_(list(queued_at))
-                )
-            ).tuples()
+        seen = session.execute(
+            select(Alert.chat_id, Alert.paper_id).where(
+                Alert.chat_id.in_(chunk), Alert.paper_id.in_(list(queued_at))
+            )
         )
+        before.update((chat_id, paper_id) for chat_id, paper_id in seen)
         planned.update(
             session.scalars(
                 select(Delivery.chat_id).where(

@@ -1,0 +1,248 @@
+"""Follow and watch alerts: matching as /author and /search do, once per (chat, paper), one
+message per chat and loaded day, never a paper the chat's digest of that day carries; and
+the commands, through the emulator."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+from sqlalchemy import func, select, update
+
+from bot.schedule import run_alerts
+from bot.store import alerts
+from bot.store import subscriptions as subs
+from bot.store.alerts import Added, Matcher, _Paper, _prefixes
+from bot.store.models import (
+    Alert,
+    AlertQueue,
+    Delivery,
+    DeliveryStatus,
+    Kind,
+    Paper,
+    Rule,
+    RuleKind,
+)
+from bot.textindex import fold, folded_words
+from tests.conftest import load_paths
+from tests.e2e import ADMIN, GROUP, MEMBER, OPERATOR, USER, Conversation, bot_session
+
+DAY = date(2024, 5, 2)
+
+
+def day_file(tmp_path: Path, day: date = DAY, papers: int = 3, name: str = "") -> Path:
+    """A digest of ``papers`` papers; the first by Rémi Munos, the second on 확산 모델."""
+    lines = [f"## Daily Papers ({day.isoformat()})", ""]
+    for number in range(papers):
+        author = "Rémi Munos, Jane Doe" if number == 0 else f"Author {number}, Someone Else"
+        topic = "확산모델은 이미지를 만듭니다." if number == 1 else "언어 모델을 평가합니다."
+        lines += [
+            f"### [Paper {number} of {day}](https://arxiv.org/abs/2405.{day.day:02d}{number:03d})",
+            f"Vote: {50 - number}",
+            f"Authors: {author}",
+            f"- {topic}",
+            "",
+        ]
+    path = tmp_path / f"{name or day.isoformat()}.md"
+    path.write_text("\n".join(lines))
+    return path
+
+
+def paper(pid: int, text: str, *authors: str) -> _Paper:
+    return _Paper(pid, fold(text), [_prefixes(folded_words(fold(a))) for a in authors])
+
+
+def matches(rules: list[tuple[RuleKind, str]], *papers: _Paper) -> dict[int, list[str]]:
+    made = datetime(2020, 1, 1, tzinfo=UTC)
+    matcher = Matcher((1, kind, text, alerts.rule_key(kind, text), made) for kind, text in rules)
+    return {pid: [why for _c, why, _m in hits] for pid, hits in matcher.match(papers).items()}
+
+
+def test_a_follow_matches_within_one_author_as_author_does() -> None:
+    munos = paper(1, "t", "Rémi Munos", "Jane Doe")
+    split = paper(2, "t", "Rémi Smith", "John Munos")
+    follows = [(RuleKind.FOLLOW, "remi munos"), (RuleKind.FOLLOW, "Mun")]
+    assert matches(follows, munos, split) == {1: ["👤 Mun", "👤 remi munos"], 2: ["👤 Mun"]}
+    assert matches([(RuleKind.FOLLOW, "doe jane")], munos) == {1: ["👤 doe jane"]}
+    assert matches([(RuleKind.FOLLOW, "unos")], munos) == {}  # words begin where names do
+
+
+def test_a_watch_matches_as_search_does() -> None:
+    korean = paper(1, "Diffusion\x1f\x1f확산모델은 이미지를 만듭니다")
+    other = paper(2, "Models\x1f\x1f언어 모델을 평가합니다")
+    assert matches([(RuleKind.WATCH, "확산")], korean, other) == {1: ["🔎 확산"]}
+    assert matches([(RuleKind.WATCH, "모델")], korean, other) == {1: ["🔎 모델"], 2: ["🔎 모델"]}
+    assert matches([(RuleKind.WATCH, "DIFF 이미지")], korean, other) == {1: ["🔎 DIFF 이미지"]}
+    assert matches([(RuleKind.WATCH, "iffusion")], korean) == {}
+    assert matches([(RuleKind.WATCH, "확산 평가")], korean, other) == {}  # every word
+
+
+def test_rules_are_folded_limited_and_removable(Store) -> None:
+    with Store() as session:
+        assert alerts.add_rule(session, USER, RuleKind.FOLLOW, "Rémi  Munos") is Added.ADDED
+        assert alerts.add_rule(session, USER, RuleKind.FOLLOW, "remi munos") is Added.KNOWN
+        assert alerts.add_rule(session, USER, RuleKind.WATCH, "remi munos") is Added.ADDED
+        assert alerts.add_rule(session, USER, RuleKind.FOLLOW, " -- ") is Added.EMPTY
+        for number in range(alerts.MAX_RULES - 1):
+            assert alerts.add_rule(session, USER, RuleKind.FOLLOW, f"name{number}") is Added.ADDED
+        assert alerts.add_rule(session, USER, RuleKind.FOLLOW, "one more") is Added.FULL
+        assert alerts.add_rule(session, USER + 1, RuleKind.FOLLOW, "one more") is Added.ADDED
+        assert alerts.remove_rule(session, USER, RuleKind.FOLLOW, "REMI munos") == "Rémi Munos"
+        assert alerts.remove_rule(session, USER, RuleKind.FOLLOW, "remi munos") is None
+        assert len(alerts.chat_rules(session, USER, RuleKind.FOLLOW)) == alerts.MAX_RULES - 1
+        assert [r.text for r in alerts.chat_rules(session, USER, RuleKind.WATCH)] == ["remi munos"]
+
+
+def planned(Store) -> dict[int, list[str]]:
+    """chat → arXiv ids of the papers recorded as alerted to it."""
+    with Store() as session:
+        rows = session.execute(
+            select(Alert.chat_id, Alert.paper_id).order_by(Alert.chat_id, Alert.paper_id)
+        ).all()
+        ids = dict(session.execute(select(Paper.id, Paper.arxiv_id)).all())
+    found: dict[int, list[str]] = {}
+    for chat_id, paper_id in rows:
+        found.setdefault(chat_id, []).append(ids[paper_id])
+    return found
+
+
+def test_alerts_are_once_per_chat_and_paper_and_one_message_per_day(Store, tmp_path) -> None:
+    with Store() as session:
+        alerts.add_rule(session, USER, RuleKind.FOLLOW, "munos")
+        alerts.add_rule(session, USER, RuleKind.WATCH, "확산")
+        alerts.add_rule(session, USER, RuleKind.WATCH, "모델")  # both papers again: no repeat
+        alerts.add_rule(session, GROUP, RuleKind.WATCH, "no such words anywhere")
+    load_paths(Store, day_file(tmp_path))
+    with Store() as session:
+        report = alerts.plan_alerts(session)
+    assert (report.entries, report.alerts, report.messages) == (3, 3, 1)
+    assert planned(Store) == {USER: ["2405.02000", "2405.02001", "2405.02002"]}
+    with Store() as session:
+        found = alerts.alert_papers(session, USER, DAY)
+        assert [(p.arxiv_id, why) for p, why in found][:2] == [
+            ("2405.02000", ["👤 munos", "🔎 모델"]),
+            ("2405.02001", ["🔎 확산", "🔎 모델"]),
+        ]
+        assert session.scalar(select(func.count()).select_from(AlertQueue)) == 0
+    # The same file again adds nothing; the same papers on another day are not alerted again.
+    load_paths(Store, day_file(tmp_path))
+    again = day_file(tmp_path, DAY, 3, name="other")
+    again.write_text(again.read_text().replace(DAY.isoformat(), "2024-05-03"))
+    load_paths(Store, again)
+    with Store() as session:
+        report = alerts.plan_alerts(session)
+    assert (report.entries, report.alerts, report.messages) == (3, 0, 0)
+    assert report.skipped == 3
+
+
+def test_a_rule_made_after_a_load_is_not_for_its_papers(Store, tmp_path) -> None:
+    with Store() as session:
+        alerts.add_rule(session, GROUP, RuleKind.WATCH, "anything else")
+    load_paths(Store, day_file(tmp_path))
+    with Store() as session:
+        session.execute(
+            update(AlertQueue).values(queued_at=datetime.now(UTC) - timedelta(minutes=1))
+        )
+        session.commit()
+        alerts.add_rule(session, USER, RuleKind.FOLLOW, "munos")
+        assert alerts.plan_alerts(session).alerts == 0
+
+
+def test_no_queue_while_nobody_has_rules(Store, tmp_path) -> None:
+    load_paths(Store, day_file(tmp_path))
+    with Store() as session:
+        assert session.scalar(select(func.count()).select_from(AlertQueue)) == 0
+
+
+def test_an_alert_leaves_out_what_the_chats_digest_of_that_day_carries(
+    Store, settings, tmp_path
+) -> None:
+    with Store() as session:
+        subs.subscribe(session, USER, "private", None, "09:00", settings)
+        subs.change_setting(session, USER, subs.SettingChange("top_n", 1))  # carries paper 0
+        alerts.add_rule(session, USER, RuleKind.WATCH, "모델")
+    load_paths(Store, day_file(tmp_path))
+    with Store() as session:
+        report = alerts.plan_alerts(session)
+    assert report.skipped == 1
+    assert planned(Store) == {USER: ["2405.02001", "2405.02002"]}
+
+
+def test_alerts_follow_a_group_that_becomes_a_supergroup(Store, tmp_path) -> None:
+    with Store() as session:
+        alerts.add_rule(session, GROUP, RuleKind.FOLLOW, "munos")
+        alerts.add_rule(session, GROUP - 1, RuleKind.FOLLOW, "munos")
+    load_paths(Store, day_file(tmp_path))
+    with Store() as session:
+        alerts.plan_alerts(session)
+        subs.migrate_chat(session, GROUP, GROUP - 1)
+        assert [r.text for r in alerts.chat_rules(session, GROUP - 1, RuleKind.FOLLOW)] == ["munos"]
+        assert not alerts.chat_rules(session, GROUP, RuleKind.FOLLOW)
+        assert session.scalar(select(func.count()).select_from(Alert)) == 1
+        assert session.scalar(select(func.count()).select_from(Rule)) == 1
+
+
+async def test_follow_watch_and_their_lists(Store, settings) -> None:
+    async with bot_session(settings) as (emulator, _app):
+        chat = Conversation(emulator, USER, USER)
+        assert "사용법: /follow" in (await chat.ask("/follow")).text
+        assert "팔로우합니다: Rémi Munos" in (await chat.ask("/follow Rémi Munos")).text
+        assert "이미 팔로우" in (await chat.ask("/follow remi  munos")).text
+        assert "팔로우합니다" in (await chat.ask("/follow <b>Kim</b>")).text
+        listing = await chat.ask("/following")
+        assert "1. Rémi Munos\n2. &lt;b&gt;Kim&lt;/b&gt;" in listing.html
+        await chat.press(listing, "✕ Rémi Munos")
+        assert "Rémi Munos" not in listing.text and "Kim" in listing.text
+        assert "팔로우를 그만뒀어요" in (await chat.ask("/unfollow <b>kim</b>")).text
+        assert "팔로우하지 않는" in (await chat.ask("/unfollow nobody")).text
+        assert "없음" in (await chat.ask("/following")).text
+        assert "지켜봅니다: 확산 모델" in (await chat.ask("/watch 확산 모델")).text
+        watching = await chat.ask("/watching")
+        assert "1. 확산 모델" in watching.text
+        assert "더 이상 지켜보지 않아요" in (await chat.ask("/unwatch 확산   모델")).text
+
+
+async def test_in_a_group_only_admins_change_follows(Store, settings) -> None:
+    async with bot_session(settings) as (emulator, _app):
+        member = Conversation(emulator, GROUP, MEMBER)
+        admin = Conversation(emulator, GROUP, ADMIN)
+        assert "관리자만" in (await member.ask("/follow munos")).text
+        assert "팔로우합니다" in (await admin.ask("/follow munos")).text
+        listing = await member.ask("/following")  # anyone may look
+        query = emulator.press(GROUP, listing.message_id, listing.button("✕ munos"), MEMBER)
+        await emulator.wait_until(lambda: query in emulator.callback_answers)
+        assert "관리자만" in emulator.callback_answers[query]["text"]
+        assert "munos" in (await member.ask("/following")).text
+
+
+async def test_a_load_alerts_the_followers_once(Store, settings, tmp_path) -> None:
+    path = day_file(tmp_path)
+    async with bot_session(settings) as (emulator, app):
+        user = Conversation(emulator, USER, USER)
+        await user.ask("/follow munos")
+        await user.ask("/watch 확산")
+        admin = Conversation(emulator, GROUP, ADMIN)
+        await admin.ask("/watch 모델")
+        emulator.send_document(OPERATOR, OPERATOR, path.name, path.read_bytes(), caption="/load")
+        await emulator.wait_until(lambda: emulator.messages_in(USER)[-1].text.startswith("🔔"))
+        await emulator.wait_until(lambda: emulator.messages_in(GROUP)[-1].text.startswith("🔔"))
+        alert = emulator.messages_in(USER)[-1]
+        assert alert.html.startswith("🔔 <b>새 논문 알림</b> · 2024-05-02 (목) · 2편")
+        assert "👤 munos" in alert.text and "🔎 확산" in alert.text
+        assert alert.button("1") and alert.button("2")
+        group_alert = emulator.messages_in(GROUP)[-1]
+        assert "3편" in group_alert.text
+        # Another pass, or two at once, sends nothing more.
+        await asyncio.gather(run_alerts(app.services), app.services.deliverer.run_alert_pass())
+        await run_alerts(app.services)
+        before = len(emulator.messages_in(USER))
+        await asyncio.sleep(0.3)
+    assert sum(m.text.startswith("🔔") for m in emulator.messages_in(USER)) == 1
+    assert sum(m.text.startswith("🔔") for m in emulator.messages_in(GROUP)) == 1
+    assert len(emulator.messages_in(USER)) == before
+    with Store() as session:
+        rows = session.execute(
+            select(Delivery.chat_id, Delivery.status).where(Delivery.kind == Kind.ALERT)
+        ).all()
+    assert sorted(rows) == [(GROUP, DeliveryStatus.SENT), (USER, DeliveryStatus.SENT)]
