@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import functools
 import os
 import signal
 import sys
@@ -20,10 +21,18 @@ from sqlalchemy import select, update
 from bot.emulator import BotApiEmulator, SentMessage
 from bot.emulator.server import ApiError
 from bot.schedule import ensure_slot_job
-from bot.store import queries
+from bot.store import alerts, queries
 from bot.store import subscriptions as subs
-from bot.store.models import Delivery, DeliveryStatus, StopReason, Subscription
-from tests.conftest import CORPUS, ROOT, SEEDS
+from bot.store.models import (
+    Delivery,
+    DeliveryStatus,
+    Every,
+    Kind,
+    RuleKind,
+    StopReason,
+    Subscription,
+)
+from tests.conftest import CORPUS, ROOT, SEEDS, load_paths
 from tests.e2e import (
     ADMIN,
     GROUP,
@@ -35,6 +44,7 @@ from tests.e2e import (
     add_subscribers,
     bot_session,
 )
+from tests.test_alerts import day_file
 
 DIGEST = "📰 오늘의 AI 논문"
 
@@ -234,11 +244,17 @@ async def start_bot(env: dict[str, str]) -> asyncio.subprocess.Process:
         )
 
 
-async def interrupted_fan_out(seeded, settings, chats: list[int], arm) -> BotApiEmulator:  # type: ignore[no-untyped-def]
-    """``python -m bot run`` delivers to ``chats`` (their slot passed while it was down);
-    ``arm(emulator, process)`` sets up how it gets stopped mid-way; then it is started
-    again and runs until every chat has its digest."""
+def due_daily(seeded, settings, chats: list[int]) -> None:
     add_subscribers(seeded, settings, chats, due=True)
+
+
+async def interrupted_fan_out(  # type: ignore[no-untyped-def]
+    seeded, settings, chats: list[int], arm, prepare=due_daily
+) -> BotApiEmulator:
+    """``python -m bot run`` delivers to ``chats`` what ``prepare`` made due (by default
+    their daily slot passed while it was down); ``arm(emulator, process)`` sets up how it
+    gets stopped mid-way; then it is started again and runs until every chat has it."""
+    prepare(seeded, settings, chats)
     emulator = BotApiEmulator(messages_per_second=20)
     url = await emulator.start()
     for chat_id in chats:
@@ -289,6 +305,56 @@ async def test_restart_in_the_middle_of_a_fan_out_delivers_exactly_once(
     with seeded() as session:
         statuses = session.scalars(select(Delivery.status)).all()
         assert statuses.count(DeliveryStatus.SENT) == len(chats)
+
+
+def due_weekly(seeded, settings, chats: list[int]) -> None:
+    """Weekly chats whose weekday's slot passed while the bot was down."""
+    add_subscribers(seeded, settings, chats)
+    with seeded() as session:
+        session.execute(
+            update(Subscription).values(
+                every=Every.WEEKLY, weekday=3, last_slot_at=datetime.now(UTC) - timedelta(days=9)
+            )
+        )
+        session.commit()
+
+
+def due_alerts(seeded, settings, chats: list[int], tmp: Path) -> None:
+    """Chats (no digest subscription) following an author whose paper a load just added."""
+    with seeded() as session:
+        for chat_id in chats:
+            alerts.add_rule(session, chat_id, RuleKind.FOLLOW, "munos")
+    load_paths(seeded, day_file(tmp, date(2024, 5, 2)))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGKILL])
+@pytest.mark.parametrize("kind", [Kind.WEEKLY, Kind.ALERT])
+async def test_weekly_digests_and_alerts_survive_a_restart_mid_way_exactly_once(
+    seeded, settings, tmp_path, stop: signal.Signals, kind: Kind
+) -> None:
+    chats = list(range(7001, 7041))
+
+    def arm(emulator: BotApiEmulator, process: asyncio.subprocess.Process) -> None:
+        def interrupt(method: str, params: dict) -> None:
+            if sum(emulator.sent_count.values()) == 14:  # the 15th message is on its way
+                os.kill(process.pid, stop)
+                if stop == signal.SIGKILL:
+                    raise ApiError(500, "Internal Server Error: the bot died before this")
+
+        emulator.before_send = interrupt
+
+    alerted = functools.partial(due_alerts, tmp=tmp_path)
+    prepare = due_weekly if kind is Kind.WEEKLY else alerted
+    emulator = await interrupted_fan_out(seeded, settings, chats, arm, prepare)
+    counts = {c: len(emulator.messages_in(c)) for c in chats}
+    assert set(counts.values()) == {1}, {c: n for c, n in counts.items() if n != 1}
+    head = "🗓 이번 주" if kind is Kind.WEEKLY else "🔔 새 논문 알림"
+    assert all(emulator.messages_in(c)[0].text.startswith(head) for c in chats)
+    with seeded() as session:
+        statuses = session.scalars(select(Delivery.status).where(Delivery.kind == kind)).all()
+        assert statuses.count(DeliveryStatus.SENT) == len(chats)
+        assert not session.scalars(select(Delivery).where(Delivery.kind != kind)).all()
 
 
 @pytest.mark.slow
