@@ -1,8 +1,9 @@
 """``python -m bot demo``: the real bot against the local Bot API emulator, offline.
 
-A fresh temporary database gets the seed digests; a scripted conversation (a reader in a
-private chat, a study group with its admin, an operator) runs through the actual handlers
-over HTTP, and the chat is printed as a transcript. No token, no network.
+A fresh temporary database gets the seed digests but the newest; a scripted conversation (a
+reader in a private chat, a study group with its admin, an operator who uploads the newest
+digest, and the follow alert and digests it brings) runs through the actual handlers over
+HTTP, and the chat is printed as a transcript. No token, no network.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from bot.emulator import BotApiEmulator, SentMessage
 READER, ADMIN, MEMBER, OPERATOR = 42, 7, 8, 1000
 GROUP = -1001234567890
 SEEDS = Path(__file__).resolve().parent.parent / "seeds"
+HELD_BACK = "2024-04-25.md"
 
 
 class Transcript:
@@ -54,6 +56,23 @@ class Transcript:
         for message in new:
             self.show(message)
         return new
+
+    async def upload(self, chat_id: int, user_id: int, path: Path) -> None:
+        """Send a file with ``/load`` as its caption, and show the reply."""
+        print(f"👤 {self.names[user_id]}: 📎 {path.name} (캡션: /load)\n", file=self.out)
+        self.emulator.send_document(chat_id, user_id, path.name, path.read_bytes(), caption="/load")
+        for message in await self.emulator.replies(chat_id, 1):
+            self.show(message)
+
+    async def arrival(self, chat_id: int, starts: str) -> None:
+        """Wait for a message the bot posts on its own (a digest, an alert) and show it."""
+
+        def arrived() -> bool:
+            return any(m.text.startswith(starts) for m in self.emulator.messages_in(chat_id))
+
+        await self.emulator.wait_until(arrived)
+        for message in await self.emulator.replies(chat_id, 1):
+            self.show(message)
 
     async def toast(self, chat_id: int, user_id: int, message: SentMessage, label: str) -> None:
         """Press a button that answers with a toast (a notice over the chat, not a message)."""
@@ -92,25 +111,25 @@ async def conversation(settings: Settings, out: TextIO) -> None:
             await t.say(READER, READER, "/top 2024-03")
             await t.say(READER, READER, "/subscribe 08:00")
             await t.say(READER, READER, "/settings top 5")
+            await t.say(READER, READER, "/follow Luke Zettlemoyer")
+            await t.say(READER, READER, "/watch 확산")
+            await t.say(READER, READER, "/following")
 
             t.heading("그룹 채팅: 논문 읽기 모임")
             await t.say(GROUP, MEMBER, "/subscribe@DailyPapersBot")
             await t.say(GROUP, ADMIN, "/subscribe@DailyPapersBot 09:00")
             await t.say(GROUP, MEMBER, "/search@DailyPapersBot LLM agent")
 
+            t.heading("운영자: 새 다이제스트 불러오기")
+            await t.upload(OPERATOR, OPERATOR, SEEDS / HELD_BACK)
+            t.heading("민수의 채팅에 도착한 알림 (다이제스트에 없는 새 논문만)")
+            await t.arrival(READER, "🔔")
+
             t.heading("운영자: 지금 전달")
             await t.say(OPERATOR, OPERATOR, "/deliver", replies=2)
             for chat_id, title in ((READER, "민수의 채팅"), (GROUP, "논문 읽기 모임")):
                 t.heading(f"{title}에 도착한 다이제스트")
-
-                def arrived(chat: int = chat_id) -> bool:
-                    return any(
-                        m.text.startswith("📰 오늘의 AI 논문") for m in emulator.messages_in(chat)
-                    )
-
-                await emulator.wait_until(arrived)
-                for message in await emulator.replies(chat_id, 1):
-                    t.show(message)
+                await t.arrival(chat_id, "📰 오늘의 AI 논문")
     finally:
         await emulator.stop()
     refused = [e for e in emulator.errors if e[1] != 400 or "not modified" not in e[2]]
@@ -129,7 +148,9 @@ def demo(settings: Settings, out: TextIO = sys.stdout) -> int:
             admin_ids=frozenset({OPERATOR}),
             group_messages_per_minute=600.0,  # the emulator's group is in a hurry
         )
-        if cli.load(settings, [str(SEEDS)], io.StringIO(), progress=False) != 0:
+        # The newest seed is held back: the operator uploads it during the conversation.
+        first = [str(p) for p in sorted(SEEDS.glob("*.md")) if p.name != HELD_BACK]
+        if cli.load(settings, first, io.StringIO(), progress=False) != 0:
             print("the seed digests could not be loaded", file=sys.stderr)
             return 1
         asyncio.run(conversation(settings, out))

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import dataclasses
+import io
 from pathlib import Path
 
 import pytest
@@ -236,3 +237,18 @@ def test_every_command_is_registered_in_the_menu_and_in_help(settings) -> None:
     assert all(f"/{name}" in help_text(operator=True) for name in names)
     assert all(f"/{name}" in help_text(operator=False) for name in public)
     assert all(len(c.description) <= 256 and c.name.islower() for c in COMMANDS)
+
+
+def test_the_demo_shows_a_follow_alert_a_bookmark_and_top(settings) -> None:
+    """``python -m bot demo`` as a newcomer runs it (in this process, on its own database)."""
+    from bot.demo import demo
+
+    out = io.StringIO()
+    assert demo(settings, out) == 0
+    transcript = out.getvalue()
+    assert "💬 (알림) 🔖 저장했어요" in transcript and "🔖 저장한 논문" in transcript
+    assert "🏆 2024-03" in transcript
+    alert = transcript[transcript.index("🤖 봇: 🔔 새 논문 알림") :]
+    assert "MoDE: CLIP Data Experts" in alert.split("━━━")[0]
+    assert "👤 Luke Zettlemoyer" in alert.split("━━━")[0]
+    assert "거절 0회, 429 0회" in transcript
