@@ -106,10 +106,12 @@ def weekly_messages(
 def alert_messages(
     day: date, found: Sequence[tuple[queries.PaperView, Sequence[str]]]
 ) -> list[Message]:
-    """A chat's follow and watch alert for the papers a load added to ``day``."""
+    """A chat's follow and watch alert for the papers a load added to ``day``: one
+    message, however many they are."""
     if not found:
         return []
-    return _with_buttons(render.alert_blocks(day, found), [paper for paper, _why in found])
+    blocks, shown = render.alert_blocks(day, found)
+    return _with_buttons(blocks, [paper for paper, _why in found[:shown]])
 
 
 def outcome_unknown(error: TelegramError) -> bool:
@@ -254,16 +256,19 @@ class Deliverer:
     async def _run_alert_pass(self) -> PassReport:
         db = self.services.db
         report = PassReport()
-
-        async def messages(chat_id: int, day: date) -> list[Message]:
-            return alert_messages(day, await db(alerts.alert_papers, chat_id, day))
+        days: dict[date, dict[int, queries.PaperView]] = {}  # each day's papers, read once
 
         async def jobs() -> AsyncIterator[Job]:
             after = None
             while not self.stopping:
                 page = await db(alerts.pending_alerts, after, SUBSCRIPTION_PAGE)
+                chosen = await db(alerts.alert_rows, page)
+                for day in sorted({day for _chat, day in page} - days.keys()):
+                    days[day] = await db(alerts.day_papers, day)
                 for chat_id, day in page:
-                    yield Target(chat_id, day, Kind.ALERT), partial(messages, chat_id, day)
+                    found = alerts.arrange(days[day], chosen[chat_id, day])
+                    messages = alert_messages(day, found)
+                    yield Target(chat_id, day, Kind.ALERT), partial(_ready, messages)
                 if len(page) < SUBSCRIPTION_PAGE:
                     break
                 after = page[-1]

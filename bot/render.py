@@ -154,14 +154,34 @@ def weekly_blocks(first: date, last: date, papers: Sequence[PaperView], total: i
     return [header, *entries, "번호 버튼을 누르면 요약 전체를 볼 수 있어요."]
 
 
-def alert_blocks(day: date, found: Sequence[tuple[PaperView, Sequence[str]]]) -> list[str]:
-    """A follow and watch alert: the new papers of a day, each with the rules it matched."""
+def alert_blocks(
+    day: date, found: Sequence[tuple[PaperView, Sequence[str]]]
+) -> tuple[list[str], int]:
+    """A follow and watch alert: the new papers of a day, each with the rules it matched,
+    as one message, and how many papers it lists. Summary points are shown while they fit;
+    papers that do not fit at all are counted, with where to find them."""
     header = f"🔔 <b>새 논문 알림</b> · {day_label(day)} · {len(found)}편"
-    entries = [
-        f"{compact_entry(i, paper)}\n    {esc(' · '.join(why))}"
-        for i, (paper, why) in enumerate(found, 1)
-    ]
-    return [header, *entries, "/following · /watching 으로 알림을 관리하세요."]
+    footer = "/following · /watching 으로 알림을 관리하세요."
+    budget = MESSAGE_LIMIT - visible_length(header) - visible_length(footer) - 120
+
+    def entries(point_limit: int) -> list[str]:
+        return [
+            f"{compact_entry(i, paper, point_limit=point_limit)}\n    {esc(' · '.join(why))}"
+            for i, (paper, why) in enumerate(found, 1)
+        ]
+
+    shown = entries(90)
+    if sum(visible_length(e) + 2 for e in shown) > budget:
+        shown = entries(0)
+    kept, used = [], 0
+    for entry in shown:
+        used += visible_length(entry) + 2
+        if used > budget:
+            break
+        kept.append(entry)
+    rest = len(found) - len(kept)
+    more = [f"… 그리고 {rest}편 더: /day {day.isoformat()}"] if rest else []
+    return [header, *kept, *more, footer], len(kept)
 
 
 def rules_blocks(title: str, rules: Sequence[str], usage: str) -> list[str]:

@@ -246,3 +246,38 @@ async def test_a_load_alerts_the_followers_once(Store, settings, tmp_path) -> No
             select(Delivery.chat_id, Delivery.status).where(Delivery.kind == Kind.ALERT)
         ).all()
     assert sorted(rows) == [(GROUP, DeliveryStatus.SENT), (USER, DeliveryStatus.SENT)]
+
+
+def test_an_alert_is_one_message_however_many_papers_match() -> None:
+    from bot.delivery import alert_messages
+    from bot.digest import Bullet
+    from bot.emulator.telegram_html import parse_html, utf16_length
+    from bot.store.queries import PaperView
+
+    long = "아주 긴 요약 문장입니다. " * 20
+    found = [
+        (
+            PaperView(
+                f"2405.{n:05d}",
+                f"A title that is rather long, number {n}",
+                "u",
+                ("A",),
+                (Bullet(long),),
+                None,
+                DAY,
+                n,
+            ),
+            ["👤 Some Author", "🔎 확산 모델"],
+        )
+        for n in range(150)
+    ]
+    (message,) = alert_messages(DAY, found)
+    text, markup = message
+    assert utf16_length(parse_html(text)) <= 4096
+    assert "그리고" in text and "/day 2024-05-02" in text
+    buttons = [b for row in markup.inline_keyboard for b in row]
+    assert 0 < len(buttons) <= 100
+    shown = text.count("👤 Some Author")
+    assert len(buttons) == shown
+    few = alert_messages(DAY, found[:3])
+    assert len(few) == 1 and long.strip()[:20] in few[0][0]  # room for the summary points

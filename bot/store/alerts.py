@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from enum import Enum
 from itertools import groupby
@@ -28,6 +28,7 @@ from bot.store.models import (
     AlertQueue,
     Delivery,
     DeliveryStatus,
+    Entry,
     Every,
     Kind,
     Paper,
@@ -35,7 +36,7 @@ from bot.store.models import (
     Rule,
     RuleKind,
 )
-from bot.store.queries import MAX_AUTHOR_WORDS, PaperView, top_papers, views_for
+from bot.store.queries import MAX_AUTHOR_WORDS, PaperView, paper_view, top_papers
 from bot.store.subscriptions import choose_papers, subscription_views
 from bot.textindex import MAX_QUERY_TERMS, folded_words, name_words, parse_query, term_matches
 
@@ -392,24 +393,49 @@ def pending_alerts(
     return [(chat_id, day) for chat_id, day in session.execute(stmt)]
 
 
+def alert_rows(
+    session: Session, keys: Sequence[tuple[int, date]]
+) -> dict[tuple[int, date], dict[int, list[str]]]:
+    """The papers of these (chat, day) alerts: paper id → why it matched, per alert."""
+    found: dict[tuple[int, date], dict[int, list[str]]] = {key: {} for key in keys}
+    for start in range(0, len(keys), _CHUNK):
+        chunk = keys[start : start + _CHUNK]
+        rows = session.execute(
+            select(Alert.chat_id, Alert.day, Alert.paper_id, Alert.reason).where(
+                Alert.chat_id.in_({chat_id for chat_id, _d in chunk}),
+                Alert.day.in_({day for _c, day in chunk}),
+            )
+        )
+        for chat_id, day, paper_id, reason in rows:
+            if (chat_id, day) in found:
+                found[chat_id, day][paper_id] = reason.split("\n")
+    return found
+
+
+def day_papers(session: Session, day: date) -> dict[int, PaperView]:
+    """A day's papers by id, most votes first (as its digest orders them)."""
+    stmt = (
+        select(Paper.id, Paper, Entry.votes)
+        .join(Entry, Entry.paper_id == Paper.id)
+        .where(Entry.day == day)
+        .order_by(func.coalesce(Entry.votes, -1).desc(), Entry.position)
+    )
+    return {
+        paper_id: paper_view(paper, day, votes) for paper_id, paper, votes in session.execute(stmt)
+    }
+
+
+def arrange(
+    day: dict[int, PaperView], chosen: dict[int, list[str]]
+) -> list[tuple[PaperView, list[str]]]:
+    """An alert's papers in the day's order, each with why (papers the day no longer holds,
+    after a reload, are left out)."""
+    return [(view, chosen[paper_id]) for paper_id, view in day.items() if paper_id in chosen]
+
+
 def alert_papers(session: Session, chat_id: int, day: date) -> list[tuple[PaperView, list[str]]]:
-    """The papers of a chat's alert for ``day``, most votes first, each with why it matched."""
-    rows = session.execute(
-        select(Alert.paper_id, Alert.reason).where(Alert.chat_id == chat_id, Alert.day == day)
-    ).all()
-    reasons = {paper_id: reason.split("\n") for paper_id, reason in rows}
-    views = views_for(session, list(reasons))
-    pairs = list(zip(views, reasons.values(), strict=True))
-    day_votes = {p.arxiv_id: (i, p.votes) for i, p in enumerate(top_papers(session, day))}
-    pairs.sort(key=lambda pair: day_votes.get(pair[0].arxiv_id, (len(day_votes), None))[0])
-    return [
-        (_on_day(view, day, day_votes.get(view.arxiv_id, (0, view.votes))[1]), why)
-        for view, why in pairs
-    ]
-
-
-def _on_day(view: PaperView, day: date, votes: int | None) -> PaperView:
-    return replace(view, day=day, votes=votes)
+    """The papers of a chat's alert for ``day``, most votes first, each with why."""
+    return arrange(day_papers(session, day), alert_rows(session, [(chat_id, day)])[chat_id, day])
 
 
 def pending_count(session: Session) -> int:

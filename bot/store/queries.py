@@ -66,7 +66,7 @@ class Page:
         return self.offset > 0
 
 
-def _view(paper: Paper, day: date, votes: int | None, days: Sequence[date] = ()) -> PaperView:
+def paper_view(paper: Paper, day: date, votes: int | None, days: Sequence[date] = ()) -> PaperView:
     return PaperView(
         arxiv_id=paper.arxiv_id,
         title=paper.title,
@@ -106,7 +106,7 @@ def top_papers(session: Session, day: date, limit: int | None = None) -> list[Pa
         .order_by(func.coalesce(Entry.votes, -1).desc(), Entry.position)
         .limit(limit)
     )
-    return [_view(paper, day, votes) for paper, votes in session.execute(stmt)]
+    return [paper_view(paper, day, votes) for paper, votes in session.execute(stmt)]
 
 
 def views_for(session: Session, paper_ids: Sequence[int]) -> list[PaperView]:
@@ -119,7 +119,8 @@ def views_for(session: Session, paper_ids: Sequence[int]) -> list[PaperView]:
         .where(Paper.id.in_(paper_ids))
     )
     by_id = {
-        paper.id: _view(paper, paper.latest_day, votes) for paper, votes in session.execute(stmt)
+        paper.id: paper_view(paper, paper.latest_day, votes)
+        for paper, votes in session.execute(stmt)
     }
     return [by_id[i] for i in paper_ids if i in by_id]
 
@@ -148,7 +149,7 @@ def get_paper(session: Session, arxiv_id: str) -> PaperView | None:
         select(Entry.day, Entry.votes).where(Entry.paper_id == paper.id).order_by(Entry.day.desc())
     ).all()
     votes = rows[0].votes if rows else None
-    return _view(paper, paper.latest_day, votes, [r.day for r in rows])
+    return paper_view(paper, paper.latest_day, votes, [r.day for r in rows])
 
 
 def papers_by_author(session: Session, name: str, offset: int = 0, limit: int = 5) -> Page:
