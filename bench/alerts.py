@@ -4,8 +4,8 @@ messages that makes, and the messages sent through the real bot to the emulator.
 
     python bench/alerts.py [--chats 10000] [--rate 2000] [--database-url URL]
 
-The archive is the corpus but its last five days; those five days' papers, 60 or so,
-become one new day. Follows are author names of the archive, watches one or two words of
+The archive is the corpus but its last days; those days' papers, 60 or a few more, become
+one new day. Follows are author names of the archive, watches one or two words of
 its titles and summaries (the most common words left out: nobody watches "모델" alone).
 """
 
@@ -111,13 +111,16 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as folder:
         url = fresh_database(args.database_url, folder, "alerts")
         settings = Settings(database_url=url)
-        if cli.load(settings, [str(p) for p in files[:-5]], io.StringIO(), progress=False):
+        take = 1  # the last days, as many as make 60 papers or more
+        while sum(p.read_text().count("\n### ") for p in files[-take:]) < 60:
+            take += 1
+        if cli.load(settings, [str(p) for p in files[:-take]], io.StringIO(), progress=False):
             print("the corpus could not be loaded", file=sys.stderr)
             return 1
         started = time.perf_counter()
         rules = make_rules(url, args.chats)
         made = time.perf_counter() - started
-        day = new_day(files[-5:], folder, date(2030, 1, 1))
+        day = new_day(files[-take:], folder, date(2030, 1, 1))
         started = time.perf_counter()
         cli.load(settings, [str(day)], io.StringIO(), progress=False)
         loaded = time.perf_counter() - started

@@ -176,14 +176,15 @@ def store_batch(
     return report, errors
 
 
-def load(
-    settings: Settings, paths: Sequence[str], out: TextIO = sys.stdout, progress: bool = True
-) -> int:
-    files, rejected = digest_files(paths)
+def load_files(
+    settings: Settings, files: Sequence[Path], progress: bool = False
+) -> tuple[LoadReport, list[DigestError], int]:
+    """Parse and store digest files: what changed, the files rejected, how many stored."""
     report = LoadReport()
+    rejected: list[DigestError] = []
     stored = 0
     with (
-        parsing(files) as batches,
+        parsing(list(files)) as batches,
         open_store(settings.database_url) as Session,  # a missing database fails here
         tqdm(
             total=len(files),
@@ -207,6 +208,22 @@ def load(
                 report.merge(batch_report)
                 rejected += errors
                 stored += len(batch) - len(errors)
+    return report, rejected, stored
+
+
+def load(
+    settings: Settings, paths: Sequence[str], out: TextIO = sys.stdout, progress: bool = True
+) -> int:
+    files, rejected = digest_files(paths)
+    report, refused, stored = load_files(settings, files, progress)
+    rejected += refused
+    print_load(report, rejected, stored, out)
+    return 1 if rejected else 0
+
+
+def print_load(
+    report: LoadReport, rejected: Sequence[DigestError], stored: int, out: TextIO
+) -> None:
     days = len(set(report.days))
     print(
         f"loaded {stored} file(s), "
@@ -222,7 +239,6 @@ def load(
         print(f"rejected: {error}", file=out)
         for warning in error.warnings[:5]:
             print(f"  because: {warning}", file=out)
-    return 1 if rejected else 0
 
 
 def export(settings: Settings, out: TextIO = sys.stdout) -> int:

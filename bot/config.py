@@ -42,6 +42,13 @@ class Settings:
     delivery_lease_seconds: float = 30.0
     # How long a digest message waits for Telegram's answer before its outcome is unknown.
     send_timeout_seconds: float = 30.0
+    # Where new digests come from: a git repository (URL or path) or a folder; checked
+    # every ``digest_sync_minutes``. Local state (a git clone) lives in ``data_dir``.
+    digest_source: str | None = None
+    digest_sync_minutes: float = 60.0
+    data_dir: str = "data"
+    # Paid broadcasts: digests may go out at up to ``messages_per_second`` (at most 1000).
+    paid_broadcast: bool = False
 
     @property
     def tz(self) -> ZoneInfo:
@@ -60,6 +67,10 @@ _KEYS: dict[str, str] = {
     "BOT_GROUP_MESSAGES_PER_MINUTE": "group_messages_per_minute",
     "BOT_DELIVERY_LEASE_SECONDS": "delivery_lease_seconds",
     "BOT_SEND_TIMEOUT_SECONDS": "send_timeout_seconds",
+    "DIGEST_SOURCE": "digest_source",
+    "DIGEST_SYNC_MINUTES": "digest_sync_minutes",
+    "BOT_DATA_DIR": "data_dir",
+    "BOT_PAID_BROADCAST": "paid_broadcast",
 }
 
 
@@ -113,8 +124,13 @@ def _convert(name: str, raw: object) -> object:
         "group_messages_per_minute",
         "delivery_lease_seconds",
         "send_timeout_seconds",
+        "digest_sync_minutes",
     ):
         return float(text)
+    if name == "paid_broadcast":
+        if text.lower() not in ("0", "1", "true", "false", "yes", "no"):
+            raise ConfigError(f"BOT_PAID_BROADCAST must be 1 or 0: {text!r}")
+        return text.lower() in ("1", "true", "yes")
     if name == "telegram_api_url":
         return text.rstrip("/")
     if name == "database_url":
@@ -144,4 +160,9 @@ def load_settings(
     settings = Settings(**values)  # type: ignore[arg-type]
     if settings.digest_top_n < 1:
         raise ConfigError("DIGEST_TOP_N must be at least 1")
+    if settings.digest_sync_minutes <= 0:
+        raise ConfigError("DIGEST_SYNC_MINUTES must be more than 0")
+    limit = 1000 if settings.paid_broadcast else None
+    if limit and settings.messages_per_second > limit:
+        raise ConfigError("BOT_MESSAGES_PER_SECOND may be at most 1000 with paid broadcasts")
     return settings

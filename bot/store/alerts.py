@@ -13,13 +13,26 @@ second message for that day: papers a later reload of the same day adds are not 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from enum import Enum
 from itertools import groupby
+from typing import cast
 
-from sqlalchemy import Connection, and_, delete, func, insert, or_, select, text
+from sqlalchemy import (
+    Connection,
+    String,
+    Table,
+    and_,
+    delete,
+    func,
+    insert,
+    or_,
+    select,
+    text,
+    type_coerce,
+)
 from sqlalchemy.orm import Session
 
 from bot.store.models import (
@@ -46,6 +59,8 @@ PLAN_BATCH = 5000  # queued entries planned per transaction
 _CHUNK = 500
 # pg_advisory_xact_lock key: one planner at a time across instances ("alerts" in ASCII).
 PLAN_LOCK = 0x616C65727473
+ALERT = cast(Table, Alert.__table__)
+DELIVERY = cast(Table, Delivery.__table__)
 
 
 @dataclass(frozen=True)
@@ -160,9 +175,10 @@ class Matcher:
     first word of its name (a prefix of some author's word), a watch by its terms, each
     term checked once per paper however many rules share it."""
 
-    def __init__(self, rules: Iterable[tuple[int, RuleKind, str, str, datetime]]) -> None:
-        self.follows: dict[str, list[tuple[int, tuple[str, ...], str, datetime]]] = {}
-        self.watches: list[tuple[int, tuple[str, ...], str, datetime]] = []
+    def __init__(self, rules: Iterable[tuple[int, RuleKind, str, str, datetime | None]]) -> None:
+        # (chat, words, as typed, made at: None when it holds for every entry)
+        self.follows: dict[str, list[tuple[int, tuple[str, ...], str, datetime | None]]] = {}
+        self.watches: list[tuple[int, tuple[str, ...], str, datetime | None]] = []
         for chat_id, kind, typed, key, created in rules:
             words = tuple(key.split())
             if not words:
@@ -173,9 +189,9 @@ class Matcher:
                 self.watches.append((chat_id, words[:MAX_QUERY_TERMS], typed, created))
         self._terms = sorted({t for _c, words, _t, _w in self.watches for t in words})
 
-    def match(self, papers: Sequence[_Paper]) -> dict[int, list[tuple[int, str, datetime]]]:
+    def match(self, papers: Sequence[_Paper]) -> dict[int, list[tuple[int, str, datetime | None]]]:
         """Paper id → (chat, why, rule made at) for every rule it matches."""
-        found: dict[int, list[tuple[int, str, datetime]]] = defaultdict(list)
+        found: dict[int, list[tuple[int, str, datetime | None]]] = defaultdict(list)
         for paper in papers:
             for author in paper.authors:
                 for first in sorted(author & self.follows.keys()):
@@ -233,6 +249,23 @@ def _digest_papers(session: Session, day: date, chat_ids: Sequence[int]) -> dict
     return carried
 
 
+def _rules(
+    session: Session, first: datetime, last: datetime
+) -> Iterator[tuple[int, RuleKind, str, str, datetime | None]]:
+    """Every rule made before the newest queued entry; those made before the oldest need no
+    time (they hold for every entry). Read as plain rows: there are many."""
+    conn = session.connection()
+    kind = type_coerce(Rule.kind, String)  # the enum's name, not converted row by row
+    columns = (Rule.chat_id, kind, Rule.text, Rule.folded)
+    for chat_id, name, typed, key in conn.execute(select(*columns).where(Rule.created_at <= first)):
+        yield chat_id, RuleKind[name], typed, key, None
+    recent = select(*columns, Rule.created_at).where(
+        Rule.created_at > first, Rule.created_at <= last
+    )
+    for chat_id, name, typed, key, created in conn.execute(recent):
+        yield chat_id, RuleKind[name], typed, key, _aware(created)
+
+
 def _lock(session: Session) -> bool:
     """One planner at a time: on PostgreSQL a transaction lock (another instance that holds
     it plans meanwhile); SQLite's write lock serialises planners by itself."""
@@ -264,10 +297,7 @@ def _plan_batch(session: Session, batch: int, report: PlanReport) -> bool:
         return False
     papers = {p.id: p for p in _queued_papers(session, sorted({q.paper_id for q in queued}))}
     matcher = Matcher(
-        (r.chat_id, RuleKind(r.kind), r.text, r.folded, _aware(r.created_at))
-        for r in session.execute(
-            select(Rule.chat_id, Rule.kind, Rule.text, Rule.folded, Rule.created_at)
-        )
+        _rules(session, min(q.queued_at for q in queued), max(q.queued_at for q in queued))
     )
     arxiv = dict(
         session.execute(select(Paper.id, Paper.arxiv_id).where(Paper.id.in_(list(papers)))).all()
@@ -301,7 +331,7 @@ def _plan_day(
     wanted: dict[int, dict[int, list[str]]] = defaultdict(dict)  # chat → paper → why
     for paper_id, hits in found.items():
         for chat_id, why, created in hits:
-            if created <= queued_at[paper_id]:
+            if created is None or created <= queued_at[paper_id]:
                 reasons = wanted[chat_id].setdefault(paper_id, [])
                 if why not in reasons:
                     reasons.append(why)
@@ -355,9 +385,9 @@ def _plan_day(
             }
         )
     for start in range(0, len(alerts), _CHUNK):
-        session.execute(insert(Alert), alerts[start : start + _CHUNK])
+        session.connection().execute(insert(ALERT), alerts[start : start + _CHUNK])
     for start in range(0, len(deliveries), _CHUNK):
-        session.execute(insert(Delivery), deliveries[start : start + _CHUNK])
+        session.connection().execute(insert(DELIVERY), deliveries[start : start + _CHUNK])
     report.alerts += len(alerts)
     report.messages += len(deliveries)
     report.days.append(day)

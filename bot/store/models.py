@@ -264,6 +264,17 @@ class Bookmark(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
+class SourceFile(Base):
+    """A day file of ``DIGEST_SOURCE`` as last loaded: a file is loaded again when it changes."""
+
+    __tablename__ = "source_file"
+
+    path: Mapped[str] = mapped_column(Text, primary_key=True, comment="relative to the source")
+    sha256: Mapped[str] = mapped_column(String(64))
+    loaded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    error: Mapped[str | None] = mapped_column(Text, comment="why it was rejected, if it was")
+
+
 class SavedQuery(Base):
     """A search or author query behind paging buttons (callback data holds only its key)."""
 
