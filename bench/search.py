@@ -21,7 +21,7 @@ from pathlib import Path
 from _common import CORPUS, print_table
 from sqlalchemy import func, select, text
 
-from bot import cli
+from bot import loading
 from bot.arguments import parse_top_arg
 from bot.digest import Digest, DigestDay, read_digest
 from bot.store import feed, queries
@@ -120,7 +120,7 @@ def main() -> None:
         started = time.perf_counter()
         with Session() as session:
             for start in range(0, len(digests), 50):
-                _report, errors = cli.store_batch(session, digests[start : start + 50])
+                _report, errors = loading.store_batch(session, digests[start : start + 50])
                 assert not errors, errors
                 print(f"  {start + 50}/{len(digests)} files", file=sys.stderr)
         build = time.perf_counter() - started

@@ -1,4 +1,4 @@
-"""Command line: ``python -m bot COMMAND`` (run, load, deliver, export, demo, stats)."""
+"""Command line: ``python -m bot COMMAND`` (run, load, sync, deliver, export, demo, stats)."""
 
 from __future__ import annotations
 
@@ -24,6 +24,8 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_parser("export", help="every stored day entry as JSON lines")
     commands.add_parser("demo", help="offline demo against a local Bot API emulator")
     commands.add_parser("stats", help="counts")
+    sync = commands.add_parser("sync", help="load new or changed days from DIGEST_SOURCE now")
+    sync.add_argument("source", nargs="?", metavar="SOURCE", help="a git repository or a folder")
     return parser
 
 
@@ -52,6 +54,8 @@ def main(argv: list[str] | None = None) -> int:
                 return cli.run(settings)
             case "demo":
                 return cli.demo(settings)
+            case "sync":
+                return cli.sync(settings, args.source)
     except (OperationalError, InterfaceError) as exc:  # the database is not there
         reason = str(exc.orig or exc).strip().splitlines()[0]
         print(f"database unavailable ({reason}): check DATABASE_URL", file=sys.stderr)

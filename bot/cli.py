@@ -1,8 +1,6 @@
-"""Operator commands behind ``python -m bot``: load, export, stats, deliver, run, demo.
+"""Operator commands behind ``python -m bot``: load, sync, export, stats, deliver, run, demo.
 
-Each returns a process exit code. Files are parsed in worker processes while the main
-process stores what is ready, many files to a transaction; a file the database refuses is
-stored again alone and rejected, so a rejected file changes nothing and the others load.
+Each returns a process exit code. Loading itself is :mod:`bot.loading`.
 """
 
 from __future__ import annotations
@@ -12,203 +10,25 @@ import json
 import logging
 import os
 import sys
-from collections import deque
-from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
-from contextlib import contextmanager
-from pathlib import Path
+from collections.abc import Sequence
 from typing import TextIO
 
-from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.orm import Session
-from tqdm import tqdm
-
 from bot.config import Settings
-from bot.digest import Digest, DigestError, read_digest
+from bot.digest import DigestError
+from bot.loading import digest_files, load_files
 from bot.render import stats_lines
 from bot.store import queries
-from bot.store.db import begin_writing, open_store
+from bot.store.db import open_store
 from bot.store.ingest import (
-    IndexChanges,
     LoadReport,
-    PreparedDigest,
-    prepare,
-    store_digests,
-    write_index,
 )
+from bot.sync import SyncError, sync_once
 
 log = logging.getLogger(__name__)
 REFUSED_TOKEN = (
     "Telegram refused BOT_TOKEN (401 Unauthorized): check the token @BotFather gave you, "
     "then start again."
 )
-_BATCH_FILES = 50  # files stored per transaction, at most
-_EARLY_FILES = 16  # ... and at least, unless the next file is parsed already
-_CHUNK_FILES = 4  # files per task of a parse worker
-_CHUNKS_AHEAD = 16  # tasks queued or parsed ahead of storing
-_PARSE_WORKERS = 2
-
-
-def digest_files(paths: Sequence[str]) -> tuple[list[Path], list[DigestError]]:
-    """Expand files and folders (recursive ``*.md``) in a stable order."""
-    files: list[Path] = []
-    missing: list[DigestError] = []
-    for raw in paths:
-        path = Path(raw)
-        if path.is_dir():
-            found = sorted(p for p in path.rglob("*.md") if p.is_file())
-            if not found:
-                missing.append(DigestError(raw, "no *.md files in this folder"))
-            files += found
-        elif path.is_file():
-            files.append(path)
-        else:
-            missing.append(DigestError(raw, "no such file or folder"))
-    return files, missing
-
-
-def _parse(path: Path) -> PreparedDigest | DigestError:
-    """One file, parsed and prepared; whatever goes wrong is that file's rejection (a worker
-    process sends it back, so it must be a :class:`DigestError`, which pickles)."""
-    try:
-        return prepare(read_digest(path))
-    except DigestError as exc:
-        return exc
-    except Exception as exc:  # a bug must cost one file, not the load
-        log.exception("reading %s failed", path)
-        return DigestError(str(path), f"could not be read ({exc.__class__.__name__})")
-
-
-def _parse_chunk(paths: Sequence[Path]) -> list[PreparedDigest | DigestError]:
-    return [_parse(path) for path in paths]
-
-
-@contextmanager
-def parsing(
-    files: Sequence[Path], workers: int = _PARSE_WORKERS
-) -> Iterator[Iterator[list[PreparedDigest | DigestError]]]:
-    """Start parsing ``files``, and give their parsed batches in order, up to
-    ``_BATCH_FILES`` files each. Many files are parsed by worker processes from the moment
-    this is entered (the caller opens its store meanwhile) and while the caller stores.
-    A batch of ``_EARLY_FILES`` or more is handed over early when the next file isn't
-    parsed yet, so storing rarely waits. The workers run at a lower priority: on two
-    cores, the process that stores is the one everything waits for."""
-    if len(files) < 16:
-        yield iter([[_parse(path) for path in files]])
-        return
-    chunks = [files[i : i + _CHUNK_FILES] for i in range(0, len(files), _CHUNK_FILES)]
-    pool = ProcessPoolExecutor(max_workers=workers, initializer=os.nice, initargs=(10,))
-    try:
-        yield _batches(pool, chunks)
-    finally:
-        pool.shutdown(cancel_futures=True)
-
-
-_Parsed = list[PreparedDigest | DigestError]
-
-
-def _batches(pool: ProcessPoolExecutor, chunks: list[Sequence[Path]]) -> Iterator[_Parsed]:
-    # A bounded number of chunks in flight: parsed files never pile up in memory.
-    pending: deque[tuple[Future[_Parsed], Sequence[Path]]] = deque()
-    upcoming = iter(chunks)
-
-    def submit() -> None:
-        chunk = next(upcoming, None)
-        if chunk is not None:
-            try:
-                pending.append((pool.submit(_parse_chunk, chunk), chunk))
-            except BrokenProcessPool:
-                pending.append((_failed(), chunk))
-
-    for _ in range(_CHUNKS_AHEAD):  # the workers start now, while the caller opens its store
-        submit()
-    return _drain(pending, submit)
-
-
-def _drain(
-    pending: deque[tuple[Future[_Parsed], Sequence[Path]]], submit: Callable[[], None]
-) -> Iterator[_Parsed]:
-    batch: _Parsed = []
-    while pending:
-        future, chunk = pending.popleft()
-        try:
-            batch += future.result()
-        except BrokenProcessPool:  # a worker died (killed, out of memory): parse it here
-            log.warning("a parse worker stopped; parsing %d file(s) in this process", len(chunk))
-            batch += [_parse(path) for path in chunk]
-        submit()
-        waiting = bool(pending) and not pending[0][0].done()
-        if len(batch) >= _BATCH_FILES or not pending or (waiting and len(batch) >= _EARLY_FILES):
-            yield batch
-            batch = []
-
-
-def _failed() -> Future[_Parsed]:
-    future: Future[_Parsed] = Future()
-    future.set_exception(BrokenProcessPool("the parse workers stopped"))
-    return future
-
-
-def store_batch(
-    session: Session, batch: Sequence[Digest | PreparedDigest]
-) -> tuple[LoadReport, list[DigestError]]:
-    """Store parsed files in one transaction, search index included. Should the database
-    refuse it, they are stored one by one, so that only the file at fault is rejected."""
-    try:
-        begin_writing(session)
-        changes = IndexChanges()
-        report = store_digests(session, batch, changes)
-        write_index(session, changes)
-        session.commit()
-        return report, []
-    except (SQLAlchemyError, OverflowError) as exc:  # the driver's own refusals too
-        session.rollback()
-        if len(batch) == 1:
-            log.exception("storing %s failed", batch[0].source)
-            reason = f"database error: {exc.__class__.__name__}"
-            return LoadReport(), [DigestError(batch[0].source, reason)]
-    report, errors = LoadReport(), []
-    for digest in batch:
-        one_report, one_errors = store_batch(session, [digest])
-        report.merge(one_report)
-        errors += one_errors
-    return report, errors
-
-
-def load_files(
-    settings: Settings, files: Sequence[Path], progress: bool = False
-) -> tuple[LoadReport, list[DigestError], int]:
-    """Parse and store digest files: what changed, the files rejected, how many stored."""
-    report = LoadReport()
-    rejected: list[DigestError] = []
-    stored = 0
-    with (
-        parsing(list(files)) as batches,
-        open_store(settings.database_url) as Session,  # a missing database fails here
-        tqdm(
-            total=len(files),
-            unit="file",
-            desc="loading",
-            file=sys.stderr,
-            disable=not files or not progress,
-        ) as bar,
-        Session() as session,
-    ):
-        for parsed in batches:
-            bar.update(len(parsed))
-            batch: list[PreparedDigest] = []
-            for result in parsed:
-                if isinstance(result, DigestError):
-                    rejected.append(result)
-                else:
-                    batch.append(result)
-            if batch:
-                batch_report, errors = store_batch(session, batch)
-                report.merge(batch_report)
-                rejected += errors
-                stored += len(batch) - len(errors)
-    return report, rejected, stored
 
 
 def load(
@@ -239,6 +59,19 @@ def print_load(
         print(f"rejected: {error}", file=out)
         for warning in error.warnings[:5]:
             print(f"  because: {warning}", file=out)
+
+
+def sync(settings: Settings, source: str | None, out: TextIO = sys.stdout) -> int:
+    """One check of the digest source (``DIGEST_SOURCE``, or ``source``)."""
+    try:
+        report = sync_once(settings, source)
+    except SyncError as exc:
+        print(f"sync: {exc}", file=sys.stderr)
+        return 1
+    print(f"synced {report.summary()}", file=out)
+    for error in report.rejected:
+        print(f"rejected: {error}", file=out)
+    return 1 if report.rejected else 0
 
 
 def export(settings: Settings, out: TextIO = sys.stdout) -> int:

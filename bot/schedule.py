@@ -8,6 +8,7 @@ its zone, so daylight-saving changes move it with the chats' clocks.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Sequence
 from datetime import date, datetime, time
@@ -21,10 +22,12 @@ from bot.store import alerts, queries
 from bot.store import subscriptions as subs
 from bot.store.models import Every
 from bot.store.subscriptions import SubscriptionView
+from bot.sync import SyncError, sync_once
 
 log = logging.getLogger(__name__)
 
 RETRY_SECONDS = 60
+SYNC_FIRST_SECONDS = 2  # the first digest sync, after start
 ALERT_SECONDS = 30  # how often loads' new papers are matched against follows and watches
 
 
@@ -130,6 +133,28 @@ async def run_alerts(services: Services) -> None:
         await deliverer.run_alert_pass()
 
 
+async def sync_job(context: BotContext) -> None:
+    """Load what is new in ``DIGEST_SOURCE``; a source that cannot be read now is a warning
+    and the next check tries again."""
+    services = context.services
+    try:
+        report = await asyncio.to_thread(sync_once, services.settings)
+    except SyncError as exc:
+        log.warning(
+            "digest sync: %s; trying again in %g min", exc, services.settings.digest_sync_minutes
+        )
+        return
+    except Exception:
+        log.exception("digest sync failed; trying again at the next check")
+        return
+    if report.changed or report.skipped:
+        log.info("digest sync: %s", report.summary())
+    for error in report.rejected:
+        log.warning("digest sync rejected %s", error)
+    if report.load.added:
+        await run_alerts(services)
+
+
 async def expire_queries(context: BotContext) -> None:
     """Paging buttons of queries nobody used for a while expire (the table stays small)."""
     gone = await context.services.db(queries.expire_saved_queries)
@@ -150,6 +175,15 @@ async def schedule_all(application: Application) -> None:  # type: ignore[type-a
         name="alerts",
         job_kwargs={"coalesce": True, "max_instances": 1},
     )
+    settings = services.settings
+    if settings.digest_source:
+        application.job_queue.run_repeating(
+            sync_job,  # type: ignore[arg-type]
+            interval=settings.digest_sync_minutes * 60,
+            first=SYNC_FIRST_SECONDS,
+            name="digest sync",
+            job_kwargs={"coalesce": True, "max_instances": 1},
+        )
     application.job_queue.run_repeating(
         expire_queries,  # type: ignore[arg-type]
         interval=3600,

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select, text
 
-from bot import cli
+from bot import cli, loading
 from bot.config import Settings
 from bot.digest import read_digest
 from bot.store import queries
@@ -405,7 +405,7 @@ def test_loading_writes_from_its_first_read(tmp_path: Path) -> None:
 
 def test_parse_workers_hand_over_every_file_in_order() -> None:
     files = corpus_files()[:70]
-    with cli.parsing(files) as parsed:
+    with loading.parsing(files) as parsed:
         batches = list(parsed)
     sources = [r.source for batch in batches for r in batch]
     assert sources == [str(f) for f in files]
@@ -449,7 +449,7 @@ def _dying_worker(paths):  # type: ignore[no-untyped-def]
     """A parse worker that dies on one file, as the out-of-memory killer would end it."""
     if os.getpid() != _dying_worker.loader and any(p.name == "zz-kill.md" for p in paths):
         os._exit(9)
-    return [cli._parse(path) for path in paths]
+    return [loading._parse(path) for path in paths]
 
 
 _dying_worker.loader = 0  # type: ignore[attr-defined]
@@ -464,7 +464,9 @@ def test_a_parse_worker_that_dies_costs_no_file(settings, tmp_path, monkeypatch)
         )
     (folder / "zz-kill.md").write_text("KILL THE WORKER")
     monkeypatch.setattr(_dying_worker, "loader", os.getpid())
-    monkeypatch.setattr(cli, "_parse_chunk", _dying_worker)  # parse workers are forked from here
+    monkeypatch.setattr(
+        loading, "_parse_chunk", _dying_worker
+    )  # parse workers are forked from here
     out = io.StringIO()
     assert cli.load(settings, [str(folder)], out) == 1
     assert "loaded 24 file(s), 24 day(s)" in out.getvalue()

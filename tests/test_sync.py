@@ -1,0 +1,140 @@
+"""Digest sync from a git repository (a local bare one the test commits to) or a folder:
+new and changed day files load, unchanged ones don't, a failed fetch is one line and the
+next check recovers; the running bot syncs by itself and alerts follow."""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from bot import cli
+from bot.store import alerts
+from bot.store.models import DigestDay, RuleKind, SourceFile
+from bot.sync import SyncError, sync_once
+from tests.conftest import SEEDS
+from tests.e2e import USER, bot_session
+from tests.test_alerts import day_file
+
+
+def git(*args: str, cwd: Path) -> None:
+    subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True)
+
+
+@pytest.fixture
+def upstream(tmp_path: Path) -> tuple[Path, Path]:
+    """A bare repository (what DIGEST_SOURCE names) and a working copy that pushes to it."""
+    bare, work = tmp_path / "upstream.git", tmp_path / "work"
+    git("init", "--quiet", "--bare", str(bare), cwd=tmp_path)
+    git("symbolic-ref", "HEAD", "refs/heads/main", cwd=bare)
+    git("init", "--quiet", str(work), cwd=tmp_path)
+    for key, value in (("user.name", "Upstream"), ("user.email", "u@example.org")):
+        git("config", key, value, cwd=work)
+    git("remote", "add", "origin", str(bare), cwd=work)
+    return bare, work
+
+
+def publish(work: Path, files: dict[str, bytes]) -> None:
+    for name, data in files.items():
+        path = work / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+    git("add", "-A", cwd=work)
+    git("commit", "--quiet", "-m", "days", cwd=work)
+    git("push", "--quiet", "origin", "HEAD:main", cwd=work)
+
+
+def days(Store) -> list[str]:
+    with Store() as session:
+        return [
+            d.isoformat() for d in session.scalars(select(DigestDay.day).order_by(DigestDay.day))
+        ]
+
+
+def test_a_git_source_loads_new_and_changed_days_only(Store, settings, tmp_path, upstream) -> None:
+    bare, work = upstream
+    settings = dataclasses.replace(settings, data_dir=str(tmp_path / "data"))
+    seed = (SEEDS / "2024-04-25.md").read_bytes()
+    publish(
+        work,
+        {
+            "paper_logs/2024/04/25.md": seed,
+            "paper_logs/2024/03/19.md": (SEEDS / "2024-03-19.md").read_bytes(),
+            "README.md": b"# not a day\n",
+        },
+    )
+    first = sync_once(settings, str(bare))
+    assert (first.files, len(first.changed), first.load.added) == (2, 2, 22)
+    assert days(Store) == ["2024-03-19", "2024-04-25"]
+    assert sync_once(settings, str(bare)).changed == []  # nothing new: nothing loaded
+
+    changed = seed.replace(b"Vote: 9", b"Vote: 99")
+    publish(
+        work,
+        {
+            "paper_logs/2024/04/25.md": changed,
+            "paper_logs/2024/05/02.md": (day_file(tmp_path).read_bytes()),
+        },
+    )
+    second = sync_once(settings, str(bare))
+    assert sorted(second.changed) == ["paper_logs/2024/04/25.md", "paper_logs/2024/05/02.md"]
+    assert (second.load.added, second.load.replaced) == (3, 9)
+    assert days(Store)[-1] == "2024-05-02"
+    with Store() as session:
+        assert session.scalar(select(func.count()).select_from(SourceFile)) == 3
+
+
+def test_a_failed_fetch_is_one_line_and_the_next_check_recovers(
+    Store, settings, tmp_path, upstream
+) -> None:
+    bare, work = upstream
+    settings = dataclasses.replace(settings, data_dir=str(tmp_path / "data"))
+    publish(work, {"paper_logs/2024/04/25.md": (SEEDS / "2024-04-25.md").read_bytes()})
+    sync_once(settings, str(bare))
+    moved = bare.with_name("moved.git")
+    bare.rename(moved)
+    with pytest.raises(SyncError, match="git fetch failed"):
+        sync_once(settings, str(bare))
+    err = io.StringIO()
+    assert cli.sync(settings, str(tmp_path / "nowhere"), err) == 1
+    moved.rename(bare)
+    publish(work, {"paper_logs/2024/03/19.md": (SEEDS / "2024-03-19.md").read_bytes()})
+    assert sync_once(settings, str(bare)).changed == ["paper_logs/2024/03/19.md"]
+
+
+def test_a_folder_source_and_a_bad_file_in_it(Store, settings, tmp_path) -> None:
+    folder = tmp_path / "digests"
+    folder.mkdir()
+    shutil.copy(SEEDS / "2023-12-05.md", folder / "2023-12-05.md")
+    (folder / "broken.md").write_bytes(b"\xff\xfe not utf-8")
+    out = io.StringIO()
+    assert cli.sync(settings, str(folder), out) == 1  # the bad file is named, the good loads
+    assert "rejected:" in out.getvalue() and "broken.md" in out.getvalue()
+    assert days(Store) == ["2023-12-05"]
+    out = io.StringIO()
+    assert cli.sync(settings, str(folder), out) == 0  # a rejected file is not retried unchanged
+    assert "0 new or changed" in out.getvalue()
+
+
+async def test_the_running_bot_syncs_and_followers_are_alerted(
+    Store, settings, tmp_path, upstream
+) -> None:
+    bare, work = upstream
+    publish(work, {"paper_logs/2024/04/25.md": (SEEDS / "2024-04-25.md").read_bytes()})
+    with Store() as session:
+        alerts.add_rule(session, USER, RuleKind.FOLLOW, "munos")
+    publish(work, {"paper_logs/2024/05/02.md": day_file(tmp_path).read_bytes()})
+    settings = dataclasses.replace(
+        settings, digest_source=str(bare), data_dir=str(tmp_path / "data")
+    )
+    async with bot_session(settings) as (emulator, _app):
+        await emulator.wait_until(
+            lambda: any(m.text.startswith("🔔") for m in emulator.messages_in(USER)), timeout=20
+        )
+    assert "👤 munos" in emulator.messages_in(USER)[-1].text
+    assert days(Store) == ["2024-04-25", "2024-05-02"]
