@@ -24,7 +24,7 @@ from bot.config import Settings
 from bot.delivery import Deliverer, PassReport
 from bot.handlers.common import tell_busy
 from bot.handlers.registry import menu, register
-from bot.pacing import PacedRateLimiter
+from bot.pacing import FREE_MESSAGES_PER_SECOND, PacedRateLimiter
 from bot.schedule import schedule_all
 from bot.services import BotContext, PapersApplication, Services
 from bot.store.db import init_schema, make_engine, session_factory
@@ -65,6 +65,16 @@ def protect_logs(token: str | None) -> None:
                 handler.setFormatter(TokenMask(handler.formatter, token))
 
 
+def rate_limiter(settings: Settings) -> PacedRateLimiter:
+    """The pace: ``messages_per_second`` for everything, or, with paid broadcasts, for
+    digests only (replies keep Telegram's free 30 a second)."""
+    group = settings.group_messages_per_minute
+    if not settings.paid_broadcast:
+        return PacedRateLimiter(settings.messages_per_second, group)
+    free = min(FREE_MESSAGES_PER_SECOND, settings.messages_per_second)
+    return PacedRateLimiter(free, group, paid_per_second=settings.messages_per_second)
+
+
 def build_application(settings: Settings, services: Services) -> PapersApplication:
     if not settings.bot_token:
         raise ValueError("BOT_TOKEN is not set")
@@ -77,9 +87,7 @@ def build_application(settings: Settings, services: Services) -> PapersApplicati
         .token(settings.bot_token)
         .base_url(f"{api}/bot")
         .base_file_url(f"{api}/file/bot")
-        .rate_limiter(
-            PacedRateLimiter(settings.messages_per_second, settings.group_messages_per_minute)
-        )
+        .rate_limiter(rate_limiter(settings))
         .defaults(
             Defaults(
                 parse_mode=ParseMode.HTML,

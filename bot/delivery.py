@@ -157,6 +157,7 @@ class Deliverer:
         settings = services.settings
         self.lease = timedelta(seconds=settings.delivery_lease_seconds)
         self.send_timeout = settings.send_timeout_seconds
+        self.paid = settings.paid_broadcast  # digests and alerts as paid broadcasts
 
     async def _tracked(self, work: Awaitable[PassReport]) -> PassReport:
         """Every pass, however started, is waited for by :meth:`stop`. A pass started from
@@ -387,6 +388,7 @@ class Deliverer:
                         text,
                         reply_markup=markup,
                         rate_limit_args=Priority.BULK,
+                        allow_paid_broadcast=self.paid or None,
                         read_timeout=self.send_timeout,
                         write_timeout=self.send_timeout,
                     )

@@ -5,7 +5,8 @@ then refills; against a strict one-second window those bursts provoke 429s, and 
 stalls everything. Here every message gets its own time slot instead: slots are spaced
 evenly just under the limit, a sliding window of the last sends double-checks the limit,
 and groups get their own slower spacing (20 a minute). Replies to people go before bulk
-digest messages. A 429 that still comes pauses all sending for ``retry_after`` and the
+digest messages. With paid broadcasts, bulk messages have a faster clock of their own
+(Telegram counts them apart, up to 1000 a second); replies keep the free 30. A 429 that still comes pauses all sending for ``retry_after`` and the
 request is retried, so nothing is lost.
 """
 
@@ -29,6 +30,7 @@ log = logging.getLogger(__name__)
 # Methods that post or change a message: what Telegram's message limits count.
 PACED_PREFIXES = ("send", "edit", "copy", "forward")
 MAX_RETRIES = 8
+FREE_MESSAGES_PER_SECOND = 30.0  # Telegram's limit for messages that are not paid broadcasts
 
 
 # The shared update slot the running handler holds (set by :mod:`bot.updates`): waiting
@@ -110,11 +112,15 @@ class PacedRateLimiter(BaseRateLimiter[Priority]):
         messages_per_second: float = 30.0,
         group_messages_per_minute: float = 20.0,
         clock: Callable[[], float] = time.monotonic,
+        paid_per_second: float | None = None,
     ) -> None:
         self.rate = messages_per_second
         self.group_rate = group_messages_per_minute
         self.clock = clock
         self.overall = SlotClock(messages_per_second, 1.0)
+        # Paid broadcasts: bulk sends (``Priority.BULK``) have a clock of their own, at
+        # their own rate; everything else keeps the free one.
+        self.paid = SlotClock(paid_per_second, 1.0) if paid_per_second else None
         self.groups: dict[int | str, SlotClock] = {}
         self.resume_at = 0.0  # after a 429, nobody sends before this
         self.interactive_waiting = 0
@@ -162,17 +168,18 @@ class PacedRateLimiter(BaseRateLimiter[Priority]):
                 await self._interactive_done.wait()
         else:
             self.interactive_waiting += 1
+        overall = self.paid if self.paid and priority is Priority.BULK else self.overall
         try:
             while True:
                 if self.resume_at > self.clock():  # a flood wait: long, give the slot back
                     async with pace_wait():
                         await self._sleep_until(self.resume_at)
-                slot = self.overall.reserve(self.clock())
+                slot = overall.reserve(self.clock())
                 await self._sleep_until(slot)
-                while (free := self.overall.free_at(self.clock())) > self.clock():
+                while (free := overall.free_at(self.clock())) > self.clock():
                     await self._sleep_until(free)
                 if self.resume_at <= slot:
-                    return self.overall.record(self.clock())
+                    return overall.record(self.clock())
                 # A flood wait began while this one waited: queue again behind it, so that
                 # the waiters do not all go at once when it ends.
         finally:
@@ -184,7 +191,9 @@ class PacedRateLimiter(BaseRateLimiter[Priority]):
     def pause(self, seconds: float) -> None:
         """Telegram asked to wait: nobody sends until then, and pacing restarts after it."""
         self.resume_at = max(self.resume_at, self.clock() + seconds + 0.05)
-        self.overall.next_slot = max(self.overall.next_slot, self.resume_at)
+        for clock in (self.overall, self.paid):
+            if clock is not None:
+                clock.next_slot = max(clock.next_slot, self.resume_at)
 
     async def process_request(
         self,

@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import select, update
 
+from bot.app import running
 from bot.emulator import BotApiEmulator, SentMessage
 from bot.emulator.server import ApiError
 from bot.schedule import ensure_slot_job
@@ -665,3 +666,53 @@ async def test_a_group_where_the_bot_may_not_post_is_stopped_after_a_few_tries(
     assert not [r for r in caplog.records if r.exc_info], "no tracebacks for a refusal"
     with seeded() as session:
         assert session.get(Subscription, GROUP).stopped_reason is StopReason.NO_RIGHTS
+
+
+# --- paid broadcasts ---------------------------------------------------------------------------
+
+
+async def test_paid_broadcasts_raise_the_digest_pace_and_replies_keep_the_free_one(
+    seeded, settings
+) -> None:
+    """Scaled down: digests at 90/s as paid broadcasts, replies within the free 30/s."""
+    chats = list(range(20_001, 20_271))
+    add_subscribers(seeded, settings, chats)
+    emulator = BotApiEmulator(messages_per_second=30, paid_messages_per_second=90)
+    url = await emulator.start()
+    for chat_id in chats:
+        emulator.private_chat(chat_id)
+    emulator.private_chat(USER)
+    paid = dataclasses.replace(
+        settings,
+        bot_token=TOKEN,
+        telegram_api_url=url,
+        messages_per_second=90,
+        paid_broadcast=True,
+    )
+    try:
+        async with running(paid, poll_timeout=1) as app:
+            started = time.monotonic()
+            delivery = asyncio.ensure_future(app.services.deliverer.run_pass())
+            reader = Conversation(emulator, USER, USER)
+            replies = [await reader.ask("/day latest") for _ in range(3)]
+            report = await delivery
+            elapsed = time.monotonic() - started
+    finally:
+        await emulator.stop()
+    assert len(report.delivered_to) == len(chats) and emulator.throttled == 0
+    assert len(emulator.paid_arrivals) == len(chats)  # every digest a paid broadcast
+    assert all(r.text.startswith("📰") for r in replies)  # replies went, unpaid
+    assert elapsed < len(chats) / 30 * 0.6  # well above the free pace
+    arrivals = sorted(emulator.paid_arrivals)
+    assert all(b - a >= 1.0 for a, b in zip(arrivals, arrivals[90:], strict=False))
+
+
+def test_paid_broadcasts_are_at_most_1000_a_second(tmp_path) -> None:
+    from bot.config import ConfigError, load_settings
+
+    env = {"BOT_PAID_BROADCAST": "1", "BOT_MESSAGES_PER_SECOND": "1000"}
+    assert load_settings(env, tmp_path / "none.toml").paid_broadcast
+    with pytest.raises(ConfigError, match="at most 1000"):
+        load_settings({**env, "BOT_MESSAGES_PER_SECOND": "1500"}, tmp_path / "none.toml")
+    with pytest.raises(ConfigError, match="BOT_PAID_BROADCAST"):
+        load_settings({"BOT_PAID_BROADCAST": "maybe"}, tmp_path / "none.toml")

@@ -99,12 +99,18 @@ class SentMessage:
         raise KeyError(f"no button {label!r} in {self.buttons()}")
 
 
+def _flag(value: object) -> bool:
+    """A Bot API boolean as it arrives (JSON true, or "true" in a form)."""
+    return value is True or str(value).lower() == "true"
+
+
 class BotApiEmulator:
     def __init__(
         self,
         *,
         messages_per_second: float = 30.0,
         group_messages_per_minute: float = 20.0,
+        paid_messages_per_second: float = 1000.0,
         bot_username: str = "DailyPapersBot",
         keep_messages: bool = True,
         token: str | None = None,
@@ -115,6 +121,9 @@ class BotApiEmulator:
         self.arrivals: list[float] = []
         self.rate = messages_per_second
         self.group_rate = group_messages_per_minute
+        # Paid broadcasts (allow_paid_broadcast) have a window of their own, up to 1000/s.
+        self.paid_rate = paid_messages_per_second
+        self.paid_arrivals: list[float] = []
         self.bot_username = bot_username
         self.chats: dict[int, Chat] = {}
         self.users: dict[int, str] = {}
@@ -136,6 +145,7 @@ class BotApiEmulator:
         self.on_send: Callable[[SentMessage], None] | None = None  # after a message is recorded
         self.before_send: Callable[[str, dict[str, Any]], None] | None = None  # before it is
         self._window: deque[float] = deque()
+        self._paid_window: deque[float] = deque()
         self._group_windows: dict[int, deque[float]] = {}
         self._updates: list[dict[str, Any]] = []
         self._update_ids = itertools.count(1)
@@ -396,7 +406,7 @@ class BotApiEmulator:
                 raise ApiError(404, "Not Found: method not found")
             if method in SEND_METHODS:
                 self._check_chat(params)
-                self._check_rate(int(params["chat_id"]))
+                self._check_rate(int(params["chat_id"]), _flag(params.get("allow_paid_broadcast")))
                 if self.before_send:
                     self.before_send(method, params)
             result = await handler(params)
@@ -445,7 +455,9 @@ class BotApiEmulator:
         if not chat.can_post:
             raise ApiError(400, "Bad Request: not enough rights to send text messages to the chat")
 
-    def _check_rate(self, chat_id: int) -> None:
+    def _check_rate(self, chat_id: int, paid: bool = False) -> None:
+        """Telegram's limits: 30 a second overall (paid broadcasts: their own 1000), 20 a
+        minute per group either way."""
         now = time.monotonic()
         if self.flood_next > 0:
             self.flood_next -= 1
@@ -455,7 +467,7 @@ class BotApiEmulator:
                 f"Too Many Requests: retry after {self.flood_retry_after}",
                 {"retry_after": self.flood_retry_after},
             )
-        window = self._window
+        window = self._paid_window if paid else self._window
         while window and window[0] <= now - 1.0:
             window.popleft()
         group = None
@@ -463,7 +475,8 @@ class BotApiEmulator:
             group = self._group_windows.setdefault(chat_id, deque())
             while group and group[0] <= now - 60.0:
                 group.popleft()
-        for queue, limit, span in ((window, self.rate, 1.0), (group, self.group_rate, 60.0)):
+        rate = self.paid_rate if paid else self.rate
+        for queue, limit, span in ((window, rate, 1.0), (group, self.group_rate, 60.0)):
             if queue is not None and len(queue) >= limit:
                 self.throttled += 1
                 retry = max(1, math.ceil(queue[0] + span - now))
@@ -471,6 +484,8 @@ class BotApiEmulator:
                     429, f"Too Many Requests: retry after {retry}", {"retry_after": retry}
                 )
         window.append(now)
+        if paid:
+            self.paid_arrivals.append(now)
         if group is not None:
             group.append(now)
 
