@@ -16,7 +16,12 @@ from bot.store.db import SchemaError
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m bot", description="Daily Papers bot")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    commands.add_parser("run", help="run the bot (long polling; needs BOT_TOKEN)")
+    run = commands.add_parser(
+        "run", help="run the bot (long polling, or webhooks; needs BOT_TOKEN)"
+    )
+    run.add_argument(
+        "--webhook", action="store_true", help="serve Telegram's webhook (needs WEBHOOK_URL)"
+    )
     load = commands.add_parser("load", help="load digest files or folders")
     load.add_argument("paths", nargs="+", metavar="PATH")
     deliver = commands.add_parser("deliver", help="one delivery pass now, then exit")
@@ -51,6 +56,12 @@ def main(argv: list[str] | None = None) -> int:
             case "deliver":
                 return cli.deliver(settings, args.date)
             case "run":
+                if args.webhook and not settings.webhook_url:
+                    print(
+                        "--webhook needs WEBHOOK_URL: the https address Telegram is to call",
+                        file=sys.stderr,
+                    )
+                    return 2
                 return cli.run(settings)
             case "demo":
                 return cli.demo(settings)

@@ -29,6 +29,7 @@ from bot.schedule import schedule_all
 from bot.services import BotContext, PapersApplication, Services
 from bot.store.db import init_schema, make_engine, session_factory
 from bot.updates import FairUpdateProcessor
+from bot.webhook import WebhookServer
 
 log = logging.getLogger(__name__)
 UPDATE_SLOTS = 32  # updates handled at once, over all chats (see bot.updates)
@@ -143,7 +144,8 @@ async def connect(application: PapersApplication, stop: asyncio.Event | None = N
 async def running(
     settings: Settings, poll_timeout: int = 10, stop: asyncio.Event | None = None
 ) -> AsyncIterator[PapersApplication]:
-    """The bot, started and long-polling, until the block exits."""
+    """The bot, started and taking updates (long polling, or a webhook when
+    ``WEBHOOK_URL`` is set), until the block exits."""
     engine = make_engine(settings.database_url)
     await asyncio.to_thread(init_schema, engine)
     services = Services(settings=settings, Session=session_factory(engine))
@@ -156,14 +158,24 @@ async def running(
             await application.start()
             await schedule_all(application)
             assert application.updater is not None
-            await application.updater.start_polling(
-                timeout=poll_timeout, poll_interval=0, allowed_updates=Update.ALL_TYPES
-            )
+            if settings.webhook_url:
+                application.webhook = WebhookServer(application)
+                await application.webhook.start()
+            else:
+                await (
+                    application.bot.delete_webhook()
+                )  # polling: a webhook left set would refuse it
+                await application.updater.start_polling(
+                    timeout=poll_timeout, poll_interval=0, allowed_updates=Update.ALL_TYPES
+                )
             try:
                 yield application
             finally:
                 # Stop taking updates, let deliveries finish the message in hand, then stop.
-                await application.updater.stop()
+                if application.webhook is not None:
+                    await application.webhook.stop()
+                else:
+                    await application.updater.stop()
                 await services.deliverer.stop()
                 await application.stop()
     finally:

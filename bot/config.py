@@ -49,6 +49,12 @@ class Settings:
     data_dir: str = "data"
     # Paid broadcasts: digests may go out at up to ``messages_per_second`` (at most 1000).
     paid_broadcast: bool = False
+    # Webhook mode (long polling when no URL): Telegram calls ``webhook_url``; the bot
+    # listens on ``webhook_listen``:``webhook_port`` and checks the secret on every call.
+    webhook_url: str | None = None
+    webhook_secret: str | None = field(default=None, repr=False)
+    webhook_listen: str = "0.0.0.0"
+    webhook_port: int = 8443
 
     @property
     def tz(self) -> ZoneInfo:
@@ -71,6 +77,10 @@ _KEYS: dict[str, str] = {
     "DIGEST_SYNC_MINUTES": "digest_sync_minutes",
     "BOT_DATA_DIR": "data_dir",
     "BOT_PAID_BROADCAST": "paid_broadcast",
+    "WEBHOOK_URL": "webhook_url",
+    "WEBHOOK_SECRET": "webhook_secret",
+    "WEBHOOK_LISTEN": "webhook_listen",
+    "WEBHOOK_PORT": "webhook_port",
 }
 
 
@@ -117,8 +127,13 @@ def _convert(name: str, raw: object) -> object:
         return parse_hhmm(text)
     if name == "digest_timezone":
         return parse_timezone(text)
-    if name == "digest_top_n":
-        return int(text)
+    if name in ("digest_top_n", "webhook_port"):
+        try:
+            return int(text)
+        except ValueError:
+            raise ConfigError(f"{name.upper()} must be a whole number: {text!r}") from None
+    if name == "webhook_secret" and not re.fullmatch(r"[A-Za-z0-9_-]{1,256}", text):
+        raise ConfigError("WEBHOOK_SECRET may hold only letters, digits, _ and - (1 to 256)")
     if name in (
         "messages_per_second",
         "group_messages_per_minute",
@@ -150,8 +165,8 @@ def load_settings(
             table = tomllib.load(fh)
         for key, raw in table.items():
             name = _KEYS.get(key.upper())
-            if name is None or name == "bot_token":
-                # The token is a secret: the file may not carry it.
+            if name is None or name in ("bot_token", "webhook_secret"):
+                # Secrets (the token, the webhook secret): the file may not carry them.
                 continue
             values[name] = _convert(name, raw)
     for env_key, name in _KEYS.items():

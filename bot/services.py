@@ -82,6 +82,8 @@ class Services:
     )
     slow_chats: set[int] = field(default_factory=set)
     alerting: asyncio.Lock = field(default_factory=asyncio.Lock)  # one alert pass at a time
+    # Does this instance run the schedule (see bot.leader)? One instance on SQLite always does.
+    leader: bool = True
 
     async def db(self, work: Callable[..., T], *args: Any) -> T:
         """Run ``work(session, *args)`` in a database thread with its own session."""
@@ -114,6 +116,7 @@ class PapersApplication(Application):  # type: ignore[type-arg]
     def __init__(self, *, services: Services, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.services = services
+        self.webhook: Any = None  # the webhook server, in webhook mode (bot.webhook)
 
 
 class BotContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], dict[Any, Any]]):

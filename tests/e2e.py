@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+import socket
+import urllib.parse
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
@@ -56,10 +58,14 @@ class Conversation:
 
 @asynccontextmanager
 async def bot_session(
-    settings: Settings, messages_per_second: float = 30.0, group_messages_per_minute: float = 600.0
+    settings: Settings,
+    messages_per_second: float = 30.0,
+    group_messages_per_minute: float = 600.0,
+    route_webhook: bool = False,
 ) -> AsyncIterator[tuple[BotApiEmulator, PapersApplication]]:
     """The emulator and the bot, with the same flood limits on both sides (groups get a higher
-    limit than Telegram's 20 a minute unless a test asks for the real one)."""
+    limit than Telegram's 20 a minute unless a test asks for the real one). ``route_webhook``:
+    the bot serves its webhook on a free local port that its public host leads to."""
     emulator = BotApiEmulator(
         messages_per_second=messages_per_second, group_messages_per_minute=group_messages_per_minute
     )
@@ -74,11 +80,22 @@ async def bot_session(
         messages_per_second=messages_per_second,
         group_messages_per_minute=group_messages_per_minute,
     )
+    if route_webhook:  # the bot's public host is where it listens, as DNS would have it
+        port = free_port()
+        settings = dataclasses.replace(settings, webhook_listen="127.0.0.1", webhook_port=port)
+        host = urllib.parse.urlsplit(settings.webhook_url or "").hostname or ""
+        emulator.route(host, f"http://127.0.0.1:{port}")
     try:
         async with running(settings, poll_timeout=1) as application:
             yield emulator, application
     finally:
         await emulator.stop()
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
 
 
 def add_subscribers(

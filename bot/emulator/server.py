@@ -20,12 +20,15 @@ import contextlib
 import itertools
 import json
 import math
+import re
 import time
+import urllib.parse
 from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import aiohttp
 from aiohttp import web
 
 from bot.emulator.telegram_html import EntityError, parse_html, utf16_length
@@ -154,6 +157,13 @@ class BotApiEmulator:
         self._changed = asyncio.Event()  # set after every Bot API call
         self._runner: web.AppRunner | None = None
         self.url = ""
+        # Webhooks: what setWebhook registered; where a public host really is (as DNS and a
+        # load balancer would say); how each delivery was answered.
+        self.webhook: dict[str, Any] | None = None
+        self.routes: dict[str, str] = {}
+        self.webhook_answers: list[int] = []
+        self._webhook_queue: asyncio.Queue[dict[str, Any]] | None = None
+        self._webhook_task: asyncio.Task[None] | None = None
 
     # --- lifecycle ---------------------------------------------------------------------
 
@@ -171,6 +181,8 @@ class BotApiEmulator:
 
     async def stop(self) -> None:
         self._new_update.set()
+        if self._webhook_task is not None:
+            self._webhook_task.cancel()
         if self._runner:
             await self._runner.cleanup()
 
@@ -211,8 +223,74 @@ class BotApiEmulator:
     def _next_message_id(self, chat_id: int) -> int:
         return next(self._message_ids.setdefault(chat_id, itertools.count(1)))
 
+    def route(self, host: str, to: str) -> None:
+        """Webhook calls for ``host`` go to ``to`` (``http://127.0.0.1:PORT``) instead."""
+        self.routes[host] = to.rstrip("/")
+
+    async def _m_setwebhook(self, params: dict[str, Any]) -> bool:
+        url = str(params.get("url") or "")
+        if not url:
+            return await self._m_deletewebhook(params)
+        parsed = urllib.parse.urlsplit(url)
+        if parsed.scheme != "https":
+            raise ApiError(400, "Bad Request: bad webhook: HTTPS url must be provided for webhook")
+        if (parsed.port or 443) not in (443, 80, 88, 8443):
+            raise ApiError(
+                400,
+                "Bad Request: bad webhook: Webhook can be set up only on ports 80, 88, 443 or 8443",
+            )
+        secret = params.get("secret_token")
+        if secret is not None and not re.fullmatch(r"[A-Za-z0-9_-]{1,256}", str(secret)):
+            raise ApiError(400, "Bad Request: secret token contains unallowed characters")
+        self.webhook = {"url": url, "secret_token": secret}
+        if self._webhook_queue is None:
+            self._webhook_queue = asyncio.Queue()
+            self._webhook_task = asyncio.ensure_future(self._post_updates())
+        for update in self._updates:  # pending ones go by webhook now
+            self._webhook_queue.put_nowait(update)
+        self._updates = []
+        return True
+
+    async def _m_deletewebhook(self, params: dict[str, Any]) -> bool:
+        self.webhook = None
+        return True
+
+    async def _m_getwebhookinfo(self, params: dict[str, Any]) -> dict[str, Any]:
+        url = self.webhook["url"] if self.webhook else ""
+        return {"url": url, "has_custom_certificate": False, "pending_update_count": 0}
+
+    async def _post_updates(self) -> None:
+        """Deliver updates to the webhook one by one, as Telegram does, retrying until the
+        bot answers 2xx (a refused one is retried a few times, then dropped)."""
+        assert self._webhook_queue is not None
+        async with aiohttp.ClientSession() as http:
+            while True:
+                update = await self._webhook_queue.get()
+                for _attempt in range(5):
+                    hook = self.webhook
+                    if hook is None:
+                        break
+                    parts = urllib.parse.urlsplit(hook["url"])
+                    base = self.routes.get(parts.hostname or "", f"{parts.scheme}://{parts.netloc}")
+                    headers = {}
+                    if hook["secret_token"]:
+                        headers["X-Telegram-Bot-Api-Secret-Token"] = hook["secret_token"]
+                    try:
+                        async with http.post(
+                            base + (parts.path or "/"), json=update, headers=headers
+                        ) as answer:
+                            self.webhook_answers.append(answer.status)
+                            if answer.status < 300:
+                                break
+                    except aiohttp.ClientError:
+                        self.webhook_answers.append(0)
+                    await asyncio.sleep(0.2)
+
     def _push(self, update: dict[str, Any]) -> int:
         update["update_id"] = next(self._update_ids)
+        if self.webhook is not None and self._webhook_queue is not None:
+            self._webhook_queue.put_nowait(update)
+            return update["update_id"]
         self._updates.append(update)
         self._new_update.set()
         return update["update_id"]
@@ -523,9 +601,6 @@ class BotApiEmulator:
             "supports_inline_queries": False,
         }
 
-    async def _m_deletewebhook(self, params: dict[str, Any]) -> bool:
-        return True
-
     async def _m_setmycommands(self, params: dict[str, Any]) -> bool:
         self.commands = params.get("commands", [])
         return True
@@ -534,6 +609,12 @@ class BotApiEmulator:
         return self.commands
 
     async def _m_getupdates(self, params: dict[str, Any]) -> list[dict[str, Any]]:
+        if self.webhook is not None:
+            raise ApiError(
+                409,
+                "Conflict: can't use getUpdates method while webhook is active; "
+                "use deleteWebhook to delete the webhook first",
+            )
         offset = int(params.get("offset") or 0)
         self._updates = [u for u in self._updates if u["update_id"] >= offset]
         if not self._updates:

@@ -1,0 +1,68 @@
+"""What ships beside the code: the container, the compose file, the settings example and
+the systemd unit say what the bot reads, and nothing secret."""
+
+from __future__ import annotations
+
+import configparser
+import re
+
+import yaml
+
+from bot.config import _KEYS
+from tests.conftest import ROOT
+
+WEBHOOK_KEYS = {"WEBHOOK_URL", "WEBHOOK_SECRET", "WEBHOOK_LISTEN", "WEBHOOK_PORT"}
+EXAMPLE_ONLY = {"POSTGRES_PASSWORD"}  # read by compose.yaml, not by the bot
+
+
+def test_compose_runs_the_bot_on_postgresql_16_with_a_volume_and_a_health_check() -> None:
+    compose = yaml.safe_load((ROOT / "compose.yaml").read_text())
+    services = compose["services"]
+    assert set(services) == {"bot", "db"}
+    db, bot = services["db"], services["bot"]
+    assert db["image"] == "postgres:16"
+    assert any(v.startswith("pgdata:") for v in db["volumes"]) and "pgdata" in compose["volumes"]
+    assert "pg_isready" in " ".join(db["healthcheck"]["test"])
+    assert bot["build"] == "." and bot["env_file"] == ".env"
+    assert bot["depends_on"]["db"]["condition"] == "service_healthy"
+    assert bot["environment"]["DATABASE_URL"].startswith("postgresql+psycopg://bot:")
+    assert "@db/" in bot["environment"]["DATABASE_URL"]
+    assert "/healthz" in " ".join(bot["healthcheck"]["test"])
+
+
+def test_the_container_is_slim_unprivileged_and_installs_the_project() -> None:
+    lines = [
+        line.strip()
+        for line in (ROOT / "Dockerfile").read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    ]
+    assert lines[0] == "FROM python:3.11-slim"
+    users = [line.split()[1] for line in lines if line.startswith("USER ")]
+    assert users and users[-1] not in ("root", "0")
+    assert any("pip install --no-cache-dir ." in line for line in lines)
+    assert lines[-1] == 'CMD ["python", "-m", "bot", "run"]'
+    ignored = (ROOT / ".dockerignore").read_text().split()
+    assert ".git" in ignored and ".venv" in ignored
+
+
+def test_the_settings_example_names_only_known_settings_and_holds_no_secret() -> None:
+    text = (ROOT / ".env.example").read_text()
+    assignments = re.findall(r"^#?\s*([A-Z][A-Z0-9_]+)=(.*)$", text, re.MULTILINE)
+    names = {name for name, _value in assignments}
+    assert names <= set(_KEYS) | EXAMPLE_ONLY  # nothing the bot would not read
+    assert names >= {"BOT_TOKEN", "BOT_ADMIN_IDS", "DATABASE_URL", "DIGEST_SOURCE"} | WEBHOOK_KEYS
+    assert dict(assignments)["BOT_TOKEN"] == ""  # never a token, even an example one
+
+
+def test_the_systemd_unit_runs_the_bot_and_stops_it_gently() -> None:
+    unit = configparser.ConfigParser(strict=False, interpolation=None)
+    unit.read(ROOT / "deploy" / "daily-papers.service")
+    service = unit["Service"]
+    assert service["ExecStart"].endswith("python -m bot run")
+    assert service["KillSignal"] == "SIGTERM" and service["User"] == "bot"
+    assert service["Restart"] == "on-failure"
+    assert unit["Install"]["WantedBy"] == "multi-user.target"
+
+
+def test_the_code_has_a_licence() -> None:
+    assert (ROOT / "LICENSE").read_text().startswith("MIT License")
