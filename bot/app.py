@@ -24,10 +24,11 @@ from bot.config import Settings
 from bot.delivery import Deliverer, PassReport
 from bot.handlers.common import tell_busy
 from bot.handlers.registry import menu, register
+from bot.leader import Leadership, SharedPace
 from bot.pacing import FREE_MESSAGES_PER_SECOND, PacedRateLimiter
 from bot.schedule import schedule_all
 from bot.services import BotContext, PapersApplication, Services
-from bot.store.db import init_schema, make_engine, session_factory
+from bot.store.db import init_schema, is_postgres, make_engine, session_factory
 from bot.updates import FairUpdateProcessor
 from bot.webhook import WebhookServer
 
@@ -66,17 +67,22 @@ def protect_logs(token: str | None) -> None:
                 handler.setFormatter(TokenMask(handler.formatter, token))
 
 
-def rate_limiter(settings: Settings) -> PacedRateLimiter:
+def rate_limiter(settings: Settings, shared: SharedPace | None = None) -> PacedRateLimiter:
     """The pace: ``messages_per_second`` for everything, or, with paid broadcasts, for
-    digests only (replies keep Telegram's free 30 a second)."""
+    digests only (replies keep Telegram's free 30 a second); ``shared`` with the other
+    instances on the same PostgreSQL."""
     group = settings.group_messages_per_minute
     if not settings.paid_broadcast:
-        return PacedRateLimiter(settings.messages_per_second, group)
+        return PacedRateLimiter(settings.messages_per_second, group, shared=shared)
     free = min(FREE_MESSAGES_PER_SECOND, settings.messages_per_second)
-    return PacedRateLimiter(free, group, paid_per_second=settings.messages_per_second)
+    return PacedRateLimiter(
+        free, group, paid_per_second=settings.messages_per_second, shared=shared
+    )
 
 
-def build_application(settings: Settings, services: Services) -> PapersApplication:
+def build_application(
+    settings: Settings, services: Services, shared: SharedPace | None = None
+) -> PapersApplication:
     if not settings.bot_token:
         raise ValueError("BOT_TOKEN is not set")
     # Flood waits as timedelta (the library's future behaviour; the limiter reads either).
@@ -88,7 +94,7 @@ def build_application(settings: Settings, services: Services) -> PapersApplicati
         .token(settings.bot_token)
         .base_url(f"{api}/bot")
         .base_file_url(f"{api}/file/bot")
-        .rate_limiter(rate_limiter(settings))
+        .rate_limiter(rate_limiter(settings, shared))
         .defaults(
             Defaults(
                 parse_mode=ParseMode.HTML,
@@ -149,14 +155,23 @@ async def running(
     engine = make_engine(settings.database_url)
     await asyncio.to_thread(init_schema, engine)
     services = Services(settings=settings, Session=session_factory(engine))
-    application = build_application(settings, services)
+    several = is_postgres(engine)  # instances may share it: lead by lock, pace together
+    shared = SharedPace(engine) if several else None
+    application = build_application(settings, services, shared)
     services.deliverer = Deliverer(application.bot, services)
+    leadership = Leadership(
+        engine, on_gain=lambda: lead(application), on_lose=lambda: follow(application)
+    )
     try:
         await connect(application, stop)
         async with application:
             await application.bot.set_my_commands(menu())
             await application.start()
-            await schedule_all(application)
+            if several:
+                services.leader = False
+                await leadership.start()  # the schedule starts when this instance leads
+            else:
+                await schedule_all(application)
             assert application.updater is not None
             if settings.webhook_url:
                 application.webhook = WebhookServer(application)
@@ -177,10 +192,26 @@ async def running(
                 else:
                     await application.updater.stop()
                 await services.deliverer.stop()
+                await leadership.stop()  # let the lock go: another instance leads at once
                 await application.stop()
     finally:
         services.close()
+        if shared is not None:
+            shared.close()
         engine.dispose()
+
+
+async def lead(application: PapersApplication) -> None:
+    application.services.leader = True
+    await schedule_all(application)
+
+
+async def follow(application: PapersApplication) -> None:
+    """No longer the leader: stop scheduling (passes under way finish their message)."""
+    application.services.leader = False
+    assert application.job_queue is not None
+    for job in application.job_queue.jobs():
+        job.schedule_removal()
 
 
 async def serve(settings: Settings) -> None:

@@ -15,6 +15,7 @@ from typing import TextIO
 
 from bot.config import Settings
 from bot.digest import DigestError
+from bot.leader import InstanceLocked, lock_sqlite
 from bot.loading import digest_files, load_files
 from bot.render import stats_lines
 from bot.store import queries
@@ -103,10 +104,18 @@ def run(settings: Settings) -> int:
 
     protect_logs(settings.bot_token)
     try:
+        instance = lock_sqlite(settings.database_url)
+    except InstanceLocked as exc:
+        print(str(exc), file=sys.stderr)
+        return 2
+    try:
         asyncio.run(serve(settings))
     except InvalidToken:
         print(REFUSED_TOKEN, file=sys.stderr)
         return 2
+    finally:
+        if instance is not None:
+            instance.close()
     return 0
 
 

@@ -159,6 +159,11 @@ class Deliverer:
         self.send_timeout = settings.send_timeout_seconds
         self.paid = settings.paid_broadcast  # digests and alerts as paid broadcasts
 
+    @property
+    def busy(self) -> bool:
+        """Is a pass running in this process?"""
+        return bool(self._passes)
+
     async def _tracked(self, work: Awaitable[PassReport]) -> PassReport:
         """Every pass, however started, is waited for by :meth:`stop`. A pass started from
         a handler runs on its own: the handler's update slot is not its to give back while

@@ -20,7 +20,7 @@ from collections import deque
 from collections.abc import AsyncIterator, Callable, Coroutine
 from contextvars import ContextVar
 from enum import Enum
-from typing import Any
+from typing import Any, Protocol
 
 from telegram.error import RetryAfter
 from telegram.ext import BaseRateLimiter
@@ -31,6 +31,7 @@ log = logging.getLogger(__name__)
 PACED_PREFIXES = ("send", "edit", "copy", "forward")
 MAX_RETRIES = 8
 FREE_MESSAGES_PER_SECOND = 30.0  # Telegram's limit for messages that are not paid broadcasts
+SHARED_MARGIN = 0.05  # shared paces are this much slower than the limit
 
 
 # The shared update slot the running handler holds (set by :mod:`bot.updates`): waiting
@@ -104,6 +105,14 @@ class SlotClock:
         return send
 
 
+class SharedSlots(Protocol):
+    """Send slots shared by several instances (:class:`bot.leader.SharedPace`)."""
+
+    def reserve(self, key: str, interval: float) -> float:
+        """Take the next slot of ``key``'s pace; seconds to wait until it comes."""
+        ...
+
+
 class PacedRateLimiter(BaseRateLimiter[Priority]):
     """A :class:`telegram.ext.BaseRateLimiter` that paces instead of bursting."""
 
@@ -113,6 +122,7 @@ class PacedRateLimiter(BaseRateLimiter[Priority]):
         group_messages_per_minute: float = 20.0,
         clock: Callable[[], float] = time.monotonic,
         paid_per_second: float | None = None,
+        shared: SharedSlots | None = None,
     ) -> None:
         self.rate = messages_per_second
         self.group_rate = group_messages_per_minute
@@ -121,6 +131,10 @@ class PacedRateLimiter(BaseRateLimiter[Priority]):
         # Paid broadcasts: bulk sends (``Priority.BULK``) have a clock of their own, at
         # their own rate; everything else keeps the free one.
         self.paid = SlotClock(paid_per_second, 1.0) if paid_per_second else None
+        # Several instances: every send also takes a slot of the paces they share, so that
+        # together they keep the limits (each instance's own clocks keep its own sends even).
+        self.shared = shared
+        self.paid_rate = paid_per_second
         self.groups: dict[int | str, SlotClock] = {}
         self.resume_at = 0.0  # after a 429, nobody sends before this
         self.interactive_waiting = 0
@@ -154,13 +168,16 @@ class PacedRateLimiter(BaseRateLimiter[Priority]):
     async def wait_turn(self, chat_id: Any, priority: Priority) -> Send:
         """Wait for this message's slot in its group (if any) and overall; the caller
         notes on the returned entry when the answer came."""
-        if isinstance(chat_id, str) or (isinstance(chat_id, int) and chat_id < 0):
+        is_group = isinstance(chat_id, str) or (isinstance(chat_id, int) and chat_id < 0)
+        if is_group:
             group = self._group_clock(chat_id)
             slot = group.reserve(self.clock())
             if slot > self.clock():
                 async with pace_wait():
                     await self._sleep_until(slot)
             group.record(self.clock()).answered = self.clock()
+        if self.shared is not None:
+            await self._shared_turn(chat_id, is_group, priority)
         if priority is Priority.BULK:
             # Bulk yields to replies that are queued right now.
             while self.interactive_waiting:
@@ -187,6 +204,24 @@ class PacedRateLimiter(BaseRateLimiter[Priority]):
                 self.interactive_waiting -= 1
                 if not self.interactive_waiting:
                     self._interactive_done.set()
+
+    async def _shared_turn(self, chat_id: object, is_group: bool, priority: Priority) -> None:
+        """Wait for this send's slots in the paces all instances share: its group's, then
+        the overall (or paid) one. Spaced a little wider than alone: instances' requests
+        reach Telegram by different paths."""
+        assert self.shared is not None
+        paces = []
+        if is_group:
+            paces.append((f"g{chat_id}", (60.0 + SHARED_MARGIN * 60) / self.group_rate))
+        if self.paid_rate and priority is Priority.BULK:
+            paces.append(("paid", (1.0 + SHARED_MARGIN) / self.paid_rate))
+        else:
+            paces.append(("all", (1.0 + SHARED_MARGIN) / self.rate))
+        for key, interval in paces:
+            delay = await asyncio.to_thread(self.shared.reserve, key, interval)
+            if delay > 0:
+                async with pace_wait():
+                    await asyncio.sleep(delay)
 
     def pause(self, seconds: float) -> None:
         """Telegram asked to wait: nobody sends until then, and pacing restarts after it."""

@@ -27,6 +27,7 @@ from bot.sync import SyncError, sync_once
 log = logging.getLogger(__name__)
 
 RETRY_SECONDS = 60
+REFRESH_SECONDS = 60
 SYNC_FIRST_SECONDS = 2  # the first digest sync, after start
 ALERT_SECONDS = 30  # how often loads' new papers are matched against follows and watches
 
@@ -38,9 +39,12 @@ def slot_name(slot: tuple[str, str]) -> str:
 def ensure_slot_job(
     application: Application, slot: tuple[str, str], at: time | None = None
 ) -> None:  # type: ignore[type-arg]
-    """Make sure a daily job exists for the slot (``at`` overrides its time, for tests)."""
+    """Make sure a daily job exists for the slot (``at`` overrides its time, for tests), if
+    this instance runs the schedule (the leader's minutely refresh finds it otherwise)."""
     job_queue = application.job_queue
     assert job_queue is not None
+    if not application.services.leader:  # type: ignore[attr-defined]
+        return
     name = slot_name(slot)
     if job_queue.get_jobs_by_name(name):
         return
@@ -162,12 +166,29 @@ async def expire_queries(context: BotContext) -> None:
         log.info("%d saved queries expired", gone)
 
 
+async def refresh(context: BotContext) -> None:
+    """The leader's minutely look: a job for every slot (another instance may have taken a
+    /subscribe), and any chat whose slot passed unhandled while no pass runs."""
+    services = context.services
+    for slot in await services.db(subs.active_slots):
+        ensure_slot_job(context.application, slot)
+    if services.deliverer is not None and not services.deliverer.busy:
+        await catch_up(context)
+
+
 async def schedule_all(application: Application) -> None:  # type: ignore[type-arg]
     services = application.services  # type: ignore[attr-defined]
     for slot in await services.db(subs.active_slots):
         ensure_slot_job(application, slot)
     assert application.job_queue is not None
     application.job_queue.run_once(catch_up, 0, name="catch-up at start")  # type: ignore[arg-type]
+    application.job_queue.run_repeating(
+        refresh,  # type: ignore[arg-type]
+        interval=REFRESH_SECONDS,
+        first=REFRESH_SECONDS,
+        name="refresh slots",
+        job_kwargs={"coalesce": True, "max_instances": 1},
+    )
     application.job_queue.run_repeating(
         alert_job,  # type: ignore[arg-type]
         interval=ALERT_SECONDS,

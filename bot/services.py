@@ -48,6 +48,9 @@ class Passes(Protocol):
 
     stopping: bool
 
+    @property
+    def busy(self) -> bool: ...
+
     async def run_pass(
         self, day: date | None = None, chat_ids: Sequence[int] | None = None
     ) -> Any: ...

@@ -275,6 +275,17 @@ class SourceFile(Base):
     error: Mapped[str | None] = mapped_column(Text, comment="why it was rejected, if it was")
 
 
+class SendSlot(Base):
+    """The next free moment to send at, per pace, shared by instances (PostgreSQL)."""
+
+    __tablename__ = "send_slot"
+
+    key: Mapped[str] = mapped_column(
+        String(32), primary_key=True, comment="all, paid, or g<chat id>"
+    )
+    next_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), comment="first free moment")
+
+
 class SavedQuery(Base):
     """A search or author query behind paging buttons (callback data holds only its key)."""
 

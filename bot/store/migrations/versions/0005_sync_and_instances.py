@@ -1,4 +1,8 @@
-"""Digest sync: which files of ``DIGEST_SOURCE`` were loaded, as what content.
+"""Digest sync and several instances.
+
+- ``source_file``: which files of ``DIGEST_SOURCE`` were loaded, as what content.
+- ``send_slot``: the next free send time per pace (overall, paid, each group), shared by
+  every instance on one PostgreSQL.
 
 Revision ID: 0005
 """
@@ -21,6 +25,13 @@ def upgrade() -> None:
         sa.Column("sha256", sa.String(64), nullable=False),
         sa.Column("loaded_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("error", sa.Text, comment="why it was rejected, if it was"),
+    )
+    op.create_table(
+        "send_slot",
+        sa.Column("key", sa.String(32), primary_key=True, comment="all, paid, or g<chat id>"),
+        sa.Column(
+            "next_at", sa.DateTime(timezone=True), nullable=False, comment="first free moment"
+        ),
     )
 
 
