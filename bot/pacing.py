@@ -31,7 +31,8 @@ log = logging.getLogger(__name__)
 PACED_PREFIXES = ("send", "edit", "copy", "forward")
 MAX_RETRIES = 8
 FREE_MESSAGES_PER_SECOND = 30.0  # Telegram's limit for messages that are not paid broadcasts
-SHARED_MARGIN = 0.05  # shared paces are this much slower than the limit
+SHARED_MARGIN = 0.10  # shared paces are this much slower than the limit
+SHARED_LATE = 0.05  # seconds a send may be behind its shared slot and still use it
 
 
 # The shared update slot the running handler holds (set by :mod:`bot.updates`): waiting
@@ -218,10 +219,16 @@ class PacedRateLimiter(BaseRateLimiter[Priority]):
         else:
             paces.append(("all", (1.0 + SHARED_MARGIN) / self.rate))
         for key, interval in paces:
-            delay = await asyncio.to_thread(self.shared.reserve, key, interval)
-            if delay > 0:
-                async with pace_wait():
-                    await asyncio.sleep(delay)
+            while True:
+                delay = await asyncio.to_thread(self.shared.reserve, key, interval)
+                slot = self.clock() + delay
+                if delay > 0:
+                    async with pace_wait():
+                        await self._sleep_until(slot)
+                # Late for the slot (this process was busy): sending now could bunch with
+                # the next ones. Take a new slot instead; the old one goes unused.
+                if self.clock() <= slot + SHARED_LATE:
+                    break
 
     def pause(self, seconds: float) -> None:
         """Telegram asked to wait: nobody sends until then, and pacing restarts after it."""

@@ -139,6 +139,7 @@ class BotApiEmulator:
         self.errors: list[tuple[str, int, str]] = []  # (method, code, description) refused
         self.calls: list[str] = []
         self.throttled = 0  # 429s answered
+        self.throttled_at: list[tuple[float, int]] = []  # when, and to which chat (limits)
         self.flood_next = 0  # the next N send requests get 429 regardless of rate
         self.flood_retry_after = 1
         self.late_answers: dict[int, float] = {}  # chat id → seconds a send's answer is held back
@@ -160,10 +161,11 @@ class BotApiEmulator:
         # Webhooks: what setWebhook registered; where a public host really is (as DNS and a
         # load balancer would say); how each delivery was answered.
         self.webhook: dict[str, Any] | None = None
-        self.routes: dict[str, str] = {}
+        self.routes: dict[str, list[str]] = {}
         self.webhook_answers: list[int] = []
         self._webhook_queue: asyncio.Queue[dict[str, Any]] | None = None
         self._webhook_task: asyncio.Task[None] | None = None
+        self._webhook_turn = itertools.count()
 
     # --- lifecycle ---------------------------------------------------------------------
 
@@ -223,9 +225,10 @@ class BotApiEmulator:
     def _next_message_id(self, chat_id: int) -> int:
         return next(self._message_ids.setdefault(chat_id, itertools.count(1)))
 
-    def route(self, host: str, to: str) -> None:
-        """Webhook calls for ``host`` go to ``to`` (``http://127.0.0.1:PORT``) instead."""
-        self.routes[host] = to.rstrip("/")
+    def route(self, host: str, *to: str) -> None:
+        """Webhook calls for ``host`` go to ``to`` (``http://127.0.0.1:PORT``) instead; with
+        several, in turn, skipping one that does not answer (a load balancer)."""
+        self.routes[host] = [target.rstrip("/") for target in to]
 
     async def _m_setwebhook(self, params: dict[str, Any]) -> bool:
         url = str(params.get("url") or "")
@@ -266,12 +269,15 @@ class BotApiEmulator:
         async with aiohttp.ClientSession() as http:
             while True:
                 update = await self._webhook_queue.get()
-                for _attempt in range(5):
+                for attempt in range(10):
                     hook = self.webhook
                     if hook is None:
                         break
                     parts = urllib.parse.urlsplit(hook["url"])
-                    base = self.routes.get(parts.hostname or "", f"{parts.scheme}://{parts.netloc}")
+                    targets = self.routes.get(parts.hostname or "") or [
+                        f"{parts.scheme}://{parts.netloc}"
+                    ]
+                    base = targets[(next(self._webhook_turn) + attempt) % len(targets)]
                     headers = {}
                     if hook["secret_token"]:
                         headers["X-Telegram-Bot-Api-Secret-Token"] = hook["secret_token"]
@@ -557,6 +563,7 @@ class BotApiEmulator:
         for queue, limit, span in ((window, rate, 1.0), (group, self.group_rate, 60.0)):
             if queue is not None and len(queue) >= limit:
                 self.throttled += 1
+                self.throttled_at.append((now, chat_id))
                 retry = max(1, math.ceil(queue[0] + span - now))
                 raise ApiError(
                     429, f"Too Many Requests: retry after {retry}", {"retry_after": retry}
