@@ -235,11 +235,14 @@ async def deliver_once(settings: Settings, day: date | None) -> PassReport:
     engine = make_engine(settings.database_url)
     await asyncio.to_thread(init_schema, engine)
     services = Services(settings=settings, Session=session_factory(engine))
-    application = build_application(settings, services)
+    shared = SharedPace(engine) if is_postgres(engine) else None  # the instances' pace
+    application = build_application(settings, services, shared)
     deliverer = Deliverer(application.bot, services)
     try:
         async with application:
             return await deliverer.run_pass(day)
     finally:
         services.close()
+        if shared is not None:
+            shared.close()
         engine.dispose()
