@@ -194,7 +194,7 @@ def paper_ref(arxiv_id: str) -> str:
     ``MAX_REF_LENGTH`` a short key (``~`` and 20 hex digits of the id's SHA-256)."""
     if len(arxiv_id) <= MAX_REF_LENGTH:
         return arxiv_id
-    return "~" + hashlib.sha256(arxiv_id.encode()).hexdigest()[:20]
+    return "~" + paper_ref_key(arxiv_id)
 
 
 def is_paper_ref(value: str) -> bool:
@@ -251,3 +251,57 @@ def command_args(text: str | None) -> str:
         return ""
     parts = text.split(maxsplit=1)
     return parts[1] if len(parts) > 1 else ""
+
+
+# --- deep links: t.me/Bot?start=PAYLOAD (1-64 of A-Z a-z 0-9 _ -) -----------------------
+
+_PAYLOAD_RE = re.compile(r"[A-Za-z0-9_-]{1,64}")
+
+
+def paper_payload(arxiv_id: str) -> str:
+    """``p_2404_15653`` for 2404.15653 (``.`` → ``_``, ``/`` → ``-``); an id that would not
+    fit goes by its short key (ids that long have one): ``pk_`` + 20 hex digits."""
+    payload = "p_" + arxiv_id.replace(".", "_").replace("/", "-")
+    if _PAYLOAD_RE.fullmatch(payload) and "_" not in arxiv_id:
+        return payload
+    return "pk_" + paper_ref_key(arxiv_id)
+
+
+def paper_ref_key(arxiv_id: str) -> str:
+    """The 20 hex digits of a long id's short key (see :func:`paper_ref`)."""
+    return hashlib.sha256(arxiv_id.encode()).hexdigest()[:20]
+
+
+@dataclass(frozen=True)
+class StartPayload:
+    kind: str  # "paper", "day" or "subscribe"
+    refs: tuple[str, ...] = ()  # a paper: the ids (or one short key) it may stand for
+    day: date | None = None
+
+
+def parse_start_payload(payload: str) -> StartPayload | None:
+    """What a deep link asks for; ``None`` for anything else (the bot then says hello)."""
+    if not _PAYLOAD_RE.fullmatch(payload):
+        return None
+    if payload == "subscribe":
+        return StartPayload("subscribe")
+    if payload.startswith("pk_") and re.fullmatch(r"[0-9a-f]{20}", payload[3:]):
+        return StartPayload("paper", ("~" + payload[3:],))
+    if payload.startswith("p_") and len(payload) > 2:
+        body = payload[2:].replace("_", ".")
+        # "-" was "/" (old-style ids: hep-th/9901001 → hep-th-9901001): every reading.
+        dashes = [i for i, c in enumerate(body) if c == "-"][:4]
+        refs = []
+        for mask in range(1 << len(dashes)):
+            chars = list(body)
+            for bit, index in enumerate(dashes):
+                if mask >> bit & 1:
+                    chars[index] = "/"
+            refs.append("".join(chars))
+        return StartPayload("paper", tuple(dict.fromkeys(refs)))
+    if payload.startswith("d_"):
+        try:
+            return StartPayload("day", day=date.fromisoformat(payload[2:]))
+        except ValueError:
+            return None
+    return None

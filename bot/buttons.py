@@ -71,9 +71,14 @@ def results_keyboard(kind: str, key: str, page: Page) -> InlineKeyboardMarkup | 
     return keyboard([*paper_buttons(page.items, page.offset + 1), pages])
 
 
-def paper_keyboard(paper: PaperView) -> InlineKeyboardMarkup | None:
-    """Under a paper shown in full: save it (🔖, for whoever presses)."""
-    return keyboard([[("🔖 저장 / 저장 취소", callback_data("b", paper_ref(paper.arxiv_id)))]])
+def paper_keyboard(paper: PaperView) -> InlineKeyboardMarkup:
+    """Under a paper shown in full: save it (🔖, for whoever presses), and share it in any
+    chat (an inline query for its id)."""
+    save = InlineKeyboardButton(
+        "🔖 저장 / 저장 취소", callback_data=callback_data("b", paper_ref(paper.arxiv_id))
+    )
+    share = InlineKeyboardButton("↗ 공유", switch_inline_query=paper.arxiv_id)
+    return InlineKeyboardMarkup([[save, share]])
 
 
 def saved_keyboard(page: Page) -> InlineKeyboardMarkup | None:

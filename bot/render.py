@@ -124,6 +124,30 @@ def paper_detail(paper: PaperView) -> str:
     return "\n".join(lines)
 
 
+def inline_card(paper: PaperView) -> str:
+    """What an inline result posts: linked title, date, votes, the first three points."""
+    meta = [day_label(paper.day)]
+    if paper.votes is not None:
+        meta.append(f"👍 {paper.votes}")
+    lines = [
+        f"<b>{link(arxiv_url(paper.arxiv_id), shorten(paper.title, 300))}</b>",
+        " · ".join(meta),
+    ]
+    lines += [f"• {esc(shorten(b.text, 300))}" for b in paper.summary[:3] if b.text]
+    return "\n".join(lines)
+
+
+def inline_description(paper: PaperView) -> str:
+    """The line under an inline result's title: date · votes · first point."""
+    parts = [paper.day.isoformat()]
+    if paper.votes is not None:
+        parts.append(f"👍 {paper.votes}")
+    point = first_point(paper, 120)
+    if point:
+        parts.append(point)
+    return " · ".join(parts)
+
+
 def day_blocks(
     day: date, papers: Sequence[PaperView], point_limit: int = 0, shown: int | None = None
 ) -> list[str]:

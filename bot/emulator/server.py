@@ -51,7 +51,11 @@ JSON_FIELDS = {
     "scope",
     "allowed_updates",
     "entities",
+    "results",
+    "button",
 }
+INLINE_TIMEOUT = 10.0  # seconds Telegram waits for an inline query's answer
+BUTTON_ACTIONS = ("callback_data", "url", "switch_inline_query", "switch_inline_query_current_chat")
 
 
 class ApiError(Exception):
@@ -89,10 +93,17 @@ class SentMessage:
     at: float
     edits: int = 0
     reply_to: int | None = None
+    via_bot: bool = False  # posted by a user choosing an inline result
+    link_preview: dict[str, Any] | None = None
 
     def buttons(self) -> list[tuple[str, str]]:
         rows = (self.reply_markup or {}).get("inline_keyboard", [])
         return [(b["text"], b.get("callback_data", "")) for row in rows for b in row]
+
+    def button_of(self, label: str) -> dict[str, Any]:
+        """The whole button whose text starts with ``label`` (any kind)."""
+        rows = (self.reply_markup or {}).get("inline_keyboard", [])
+        return next(b for row in rows for b in row if b["text"].startswith(label))
 
     def button(self, label: str) -> str:
         """The callback data of the button whose label contains ``label``."""
@@ -166,6 +177,10 @@ class BotApiEmulator:
         self._webhook_queue: asyncio.Queue[dict[str, Any]] | None = None
         self._webhook_task: asyncio.Task[None] | None = None
         self._webhook_turn = itertools.count()
+        # Inline mode: queries asked (id → when), and the answers the bot gave.
+        self.inline_answers: dict[str, dict[str, Any]] = {}
+        self._inline_asked: dict[str, float] = {}
+        self._inline_ids = itertools.count(1)
 
     # --- lifecycle ---------------------------------------------------------------------
 
@@ -300,6 +315,92 @@ class BotApiEmulator:
         self._updates.append(update)
         self._new_update.set()
         return update["update_id"]
+
+    def inline_query(self, user_id: int, query: str, offset: str = "") -> str:
+        """A user types ``@bot query`` somewhere; the id to find the bot's answer by."""
+        query_id = f"iq{next(self._inline_ids)}"
+        self._inline_asked[query_id] = time.monotonic()
+        self._push(
+            {
+                "inline_query": {
+                    "id": query_id,
+                    "from": self._user(user_id),
+                    "query": query,
+                    "offset": offset,
+                    "chat_type": "supergroup",
+                }
+            }
+        )
+        return query_id
+
+    def choose_inline(
+        self, chat_id: int, user_id: int, query_id: str, result_id: str
+    ) -> SentMessage:
+        """The user picks a result: its message appears in the chat, sent via the bot."""
+        result = next(r for r in self.inline_answers[query_id]["results"] if r["id"] == result_id)
+        content = result["input_message_content"]
+        params = {**content, "text": content["message_text"]}
+        params["reply_markup"] = result.get("reply_markup")
+        html_text, visible = self._checked_text(params)
+        sent = SentMessage(
+            chat_id,
+            self._next_message_id(chat_id),
+            html_text,
+            visible,
+            result.get("reply_markup"),
+            time.monotonic(),
+            via_bot=True,
+            link_preview=content.get("link_preview_options"),
+        )
+        if self.keep_messages:
+            self.sent.append(sent)
+            self.by_id[(chat_id, sent.message_id)] = sent
+        self._push(
+            {
+                "chosen_inline_result": {
+                    "result_id": result_id,
+                    "from": self._user(user_id),
+                    "query": "",
+                }
+            }
+        )
+        return sent
+
+    async def _m_answerinlinequery(self, params: dict[str, Any]) -> bool:
+        query_id = str(params.get("inline_query_id"))
+        asked = self._inline_asked.get(query_id)
+        if asked is None or time.monotonic() - asked > INLINE_TIMEOUT:
+            raise ApiError(
+                400,
+                "Bad Request: query is too old and response timeout expired or query id is invalid",
+            )
+        results = params.get("results") or []
+        if len(results) > 50:
+            raise ApiError(400, "Bad Request: RESULTS_TOO_MUCH")
+        if len((params.get("next_offset") or "").encode()) > 64:
+            raise ApiError(400, "Bad Request: NEXT_OFFSET_INVALID")
+        seen = set()
+        for result in results:
+            result_id = str(result.get("id", ""))
+            if not 1 <= len(result_id.encode()) <= 64:
+                raise ApiError(400, "Bad Request: RESULT_ID_INVALID")
+            if result_id in seen:
+                raise ApiError(400, "Bad Request: RESULT_ID_DUPLICATE")
+            seen.add(result_id)
+            if result.get("type") != "article" or not str(result.get("title", "")).strip():
+                raise ApiError(400, "Bad Request: RESULT_TITLE_EMPTY")
+            content = result.get("input_message_content") or {}
+            if "message_text" not in content:
+                raise ApiError(400, "Bad Request: MESSAGE_EMPTY")
+            self._checked_text(
+                {
+                    **content,
+                    "text": content["message_text"],
+                    "reply_markup": result.get("reply_markup"),
+                }
+            )
+        self.inline_answers[query_id] = params
+        return True
 
     def send(
         self,
@@ -595,6 +696,11 @@ class BotApiEmulator:
             for button in row:
                 if len(button.get("callback_data", "").encode()) > 64:
                     raise ApiError(400, "Bad Request: BUTTON_DATA_INVALID")
+                if not button.get("text") or sum(k in button for k in BUTTON_ACTIONS) != 1:
+                    raise ApiError(400, "Bad Request: BUTTON_TYPE_INVALID")
+                url = button.get("url")
+                if url is not None and not re.match(r"(https?|tg)://", str(url)):
+                    raise ApiError(400, "Bad Request: BUTTON_URL_INVALID")
         return html_text, visible
 
     def _record(self, sent: SentMessage) -> None:
@@ -605,7 +711,7 @@ class BotApiEmulator:
         return self._bot_user() | {
             "can_join_groups": True,
             "can_read_all_group_messages": False,
-            "supports_inline_queries": False,
+            "supports_inline_queries": True,  # inline mode, as BotFather's /setinline sets
         }
 
     async def _m_setmycommands(self, params: dict[str, Any]) -> bool:
@@ -643,6 +749,7 @@ class BotApiEmulator:
             params.get("reply_markup"),
             time.monotonic(),
             reply_to=reply.get("message_id"),
+            link_preview=params.get("link_preview_options"),
         )
         self.sent_count[chat_id] += 1
         self.arrivals.append(sent.at)

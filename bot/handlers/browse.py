@@ -18,6 +18,7 @@ from bot.arguments import (
     parse_day_arg,
     parse_paper_arg,
     parse_query_arg,
+    parse_start_payload,
 )
 from bot.buttons import day_keyboard, paper_keyboard, results_keyboard
 from bot.handlers.common import answer, edit_or_reply, reply_blocks, send_blocks
@@ -149,6 +150,32 @@ async def paper(update: Update, context: BotContext) -> None:
     if found is None:
         return await _hint(message, f"{arxiv_id} 논문은 아카이브에 없습니다.")
     await reply_blocks(message, [render.paper_detail(found)], paper_keyboard(found))
+
+
+async def open_link(update: Update, context: BotContext, payload: str) -> bool:
+    """``/start PAYLOAD`` from a deep link: a paper (``p_…``) or a day (``d_…``); False
+    when the payload asks for neither (the caller says hello instead)."""
+    message = update.effective_message
+    assert message is not None
+    asked = parse_start_payload(payload)
+    if asked is None or asked.kind == "subscribe":
+        return False
+    db = context.services.db
+    if asked.kind == "day":
+        assert asked.day is not None
+        listing = await db(queries.day_listing, asked.day)
+        await reply_blocks(
+            message, day_reply(listing, asked.day), day_keyboard(listing, DAY_SHOWN)
+        )
+        return True
+    for ref in asked.refs:
+        arxiv_id = await db(queries.arxiv_id_for_ref, ref)
+        found = await db(queries.get_paper, arxiv_id) if arxiv_id else None
+        if found is not None:
+            await reply_blocks(message, [render.paper_detail(found)], paper_keyboard(found))
+            return True
+    await _hint(message, "링크의 논문이 아카이브에 없습니다. /search 로 찾아보세요.")
+    return True
 
 
 async def button(update: Update, context: BotContext) -> None:

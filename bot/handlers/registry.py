@@ -12,12 +12,14 @@ from telegram.ext import (
     CallbackQueryHandler,
     ChatMemberHandler,
     CommandHandler,
+    InlineQueryHandler,
     MessageHandler,
     filters,
 )
 
 from bot import render
-from bot.handlers import browse, feed, follows, operators, subscriptions
+from bot.arguments import command_args
+from bot.handlers import browse, feed, follows, inline, operators, subscriptions
 from bot.services import BotContext
 
 Callback = Callable[[Update, BotContext], Coroutine[Any, Any, Any]]
@@ -33,6 +35,11 @@ class Command:
 
 
 async def start(update: Update, context: BotContext) -> None:
+    """``/start``, or ``/start PAYLOAD`` from a deep link (a paper, a day)."""
+    message = update.effective_message
+    payload = command_args(message.text if message else None).strip()
+    if payload and await browse.open_link(update, context, payload):
+        return
     await _send_help(update, context, greeting=True)
 
 
@@ -111,6 +118,7 @@ def register(application: Application) -> None:  # type: ignore[type-arg]
     application.add_handler(CallbackQueryHandler(feed.button, pattern=r"^(t|b|sv|bx):"))
     application.add_handler(CallbackQueryHandler(follows.button, pattern=r"^(fx|wx):"))
     application.add_handler(CallbackQueryHandler(browse.button))
+    application.add_handler(InlineQueryHandler(inline.answer))
     # "/load" as the caption of a document (captions are not commands to CommandHandler).
     load_caption = filters.Document.ALL & filters.CaptionRegex(r"^/load(@\w+)?(\s|$)")
     application.add_handler(MessageHandler(load_caption, operators.load))
