@@ -15,14 +15,14 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import date
 
-from telegram import LinkPreviewOptions, Update
+from telegram import Update
 from telegram.constants import ParseMode
 from telegram.error import NetworkError, TimedOut
 from telegram.ext import ApplicationBuilder, ContextTypes, Defaults
 
 from bot.config import Settings
 from bot.delivery import Deliverer, PassReport
-from bot.handlers.common import tell_busy
+from bot.handlers.common import NO_PREVIEW, tell_busy
 from bot.handlers.registry import menu, register
 from bot.leader import Leadership, SharedPace
 from bot.pacing import FREE_MESSAGES_PER_SECOND, PacedRateLimiter
@@ -98,7 +98,7 @@ def build_application(
         .defaults(
             Defaults(
                 parse_mode=ParseMode.HTML,
-                link_preview_options=LinkPreviewOptions(is_disabled=True),
+                link_preview_options=NO_PREVIEW,
             )
         )
         .context_types(ContextTypes(context=BotContext))

@@ -87,6 +87,7 @@ class Services:
     alerting: asyncio.Lock = field(default_factory=asyncio.Lock)  # one alert pass at a time
     # Does this instance run the schedule (see bot.leader)? One instance on SQLite always does.
     leader: bool = True
+    introduced: dict[int, float] = field(default_factory=dict)  # group → when it was greeted
 
     async def db(self, work: Callable[..., T], *args: Any) -> T:
         """Run ``work(session, *args)`` in a database thread with its own session."""

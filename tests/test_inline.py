@@ -4,6 +4,7 @@ does, 20 at a time; the chosen card links back into the bot; ``/start p_…`` an
 
 from __future__ import annotations
 
+import asyncio
 from datetime import date
 
 import aiohttp
@@ -125,3 +126,47 @@ async def test_telegram_refuses_bad_inline_answers() -> None:
                 assert answer.status == 400
     finally:
         await emulator.stop()
+
+
+async def test_a_paper_in_full_shows_its_thumbnail_above_the_text(seeded, settings) -> None:
+    async with bot_session(settings) as (emulator, _app):
+        chat = Conversation(emulator, USER, USER)
+        shown = await chat.ask("/paper 2404.15653")
+        assert shown.link_preview == {
+            "is_disabled": False,
+            "url": "https://cdn-thumbnails.huggingface.co/social-thumbnails/papers/2404.15653.png",
+            "prefer_large_media": True,
+            "show_above_text": True,
+        }
+        day = await chat.ask("/day latest")
+        assert day.link_preview == {"is_disabled": True}  # previews stay off elsewhere
+        card = await answers(emulator, USER, "CatLIP")
+        content = card["results"][0]["input_message_content"]
+        assert content["link_preview_options"]["show_above_text"] is True
+
+
+async def test_added_to_a_group_it_says_hello_once_and_admins_subscribe(seeded, settings) -> None:
+    from sqlalchemy import select
+
+    from bot.store.models import Subscription
+    from tests.e2e import ADMIN, MEMBER
+
+    async with bot_session(settings) as (emulator, _app):
+        hello = await Conversation(emulator, USER, USER).ask("/start")
+        invite = hello.button_of("➕")["url"]
+        assert invite == "https://t.me/DailyPapersBot?startgroup=subscribe"
+        emulator.add_bot(GROUP, ADMIN, payload="subscribe")  # by the link: two updates
+        (intro,) = await emulator.replies(GROUP, 1)
+        await asyncio.sleep(0.5)
+        assert not await emulator.replies(GROUP, 0)  # once, not twice
+        assert intro.text.startswith("👋") and len(intro.text) < 300
+        refused = emulator.press(GROUP, intro.message_id, intro.button("🔔"), MEMBER)
+        await emulator.wait_until(lambda: refused in emulator.callback_answers)
+        assert "관리자만" in emulator.callback_answers[refused]["text"]
+        with seeded() as session:
+            assert session.get(Subscription, GROUP) is None
+        await Conversation(emulator, GROUP, ADMIN).press(intro, "🔔")
+        assert intro.text.startswith("✅ 구독했습니다")
+        with seeded() as session:
+            (sub,) = session.scalars(select(Subscription)).all()
+            assert sub.chat_id == GROUP and sub.active

@@ -508,6 +508,26 @@ class BotApiEmulator:
             }
         )
 
+    def add_bot(self, chat_id: int, by_user: int, payload: str | None = None) -> None:
+        """A user adds the bot to a group; through a ``?startgroup=PAYLOAD`` link Telegram
+        then also posts ``/start@Bot PAYLOAD`` there from that user."""
+        chat = self.chats[chat_id]
+        chat.blocked = False
+        bot = self._bot_user()
+        self._push(
+            {
+                "my_chat_member": {
+                    "chat": chat.as_dict(),
+                    "from": self._user(by_user),
+                    "date": int(time.time()),
+                    "old_chat_member": {"user": bot, "status": "left"},
+                    "new_chat_member": {"user": bot, "status": "member"},
+                }
+            }
+        )
+        if payload is not None:
+            self.send(chat_id, by_user, f"/start@{self.bot_username} {payload}")
+
     def migrate(self, chat_id: int, new_chat_id: int) -> Chat:
         """A group becomes a supergroup with a new id."""
         old = self.chats[chat_id]
@@ -688,6 +708,11 @@ class BotApiEmulator:
             raise ApiError(400, "Bad Request: message text is empty")
         if utf16_length(visible.strip()) > 4096:
             raise ApiError(400, "Bad Request: message is too long")
+        preview = params.get("link_preview_options") or {}
+        if preview.get("url") is not None and not re.match(r"https?://", str(preview["url"])):
+            raise ApiError(400, "Bad Request: link preview URL is invalid")
+        if preview.get("prefer_small_media") and preview.get("prefer_large_media"):
+            raise ApiError(400, "Bad Request: can't prefer both small and large media")
         markup = params.get("reply_markup")
         rows = (markup or {}).get("inline_keyboard", [])
         if sum(map(len, rows)) > 100 or any(len(row) > 8 for row in rows):

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from sqlalchemy.orm import Session
-from telegram import Message, Update
+from telegram import LinkPreviewOptions, Message, Update
 
 from bot import render
 from bot.arguments import (
@@ -24,7 +24,7 @@ from bot.buttons import day_keyboard, paper_keyboard, results_keyboard
 from bot.handlers.common import answer, edit_or_reply, reply_blocks, send_blocks
 from bot.services import BotContext
 from bot.store import queries
-from bot.store.queries import DayListing, Page
+from bot.store.queries import DayListing, Page, PaperView
 from bot.store.search import COUNT_CAP, is_slow, search_papers
 from bot.textindex import parse_query
 
@@ -139,6 +139,19 @@ async def author(update: Update, context: BotContext) -> None:
     await _lookup(update, context, AUTHOR)
 
 
+def picture(paper: PaperView) -> LinkPreviewOptions | None:
+    """A paper in full shows its thumbnail (or video) above the text, as a large link
+    preview: no extra message. Without media, previews stay off (the default)."""
+    if paper.media is None:
+        return None
+    return LinkPreviewOptions(
+        is_disabled=False,  # said outright: the default (off) would fill it in
+        url=paper.media.url,
+        prefer_large_media=True,
+        show_above_text=True,
+    )
+
+
 async def paper(update: Update, context: BotContext) -> None:
     message = update.effective_message
     assert message is not None
@@ -149,7 +162,7 @@ async def paper(update: Update, context: BotContext) -> None:
     found = await context.services.db(queries.get_paper, arxiv_id)
     if found is None:
         return await _hint(message, f"{arxiv_id} 논문은 아카이브에 없습니다.")
-    await reply_blocks(message, [render.paper_detail(found)], paper_keyboard(found))
+    await reply_blocks(message, [render.paper_detail(found)], paper_keyboard(found), picture(found))
 
 
 async def open_link(update: Update, context: BotContext, payload: str) -> bool:
@@ -164,15 +177,15 @@ async def open_link(update: Update, context: BotContext, payload: str) -> bool:
     if asked.kind == "day":
         assert asked.day is not None
         listing = await db(queries.day_listing, asked.day)
-        await reply_blocks(
-            message, day_reply(listing, asked.day), day_keyboard(listing, DAY_SHOWN)
-        )
+        await reply_blocks(message, day_reply(listing, asked.day), day_keyboard(listing, DAY_SHOWN))
         return True
     for ref in asked.refs:
         arxiv_id = await db(queries.arxiv_id_for_ref, ref)
         found = await db(queries.get_paper, arxiv_id) if arxiv_id else None
         if found is not None:
-            await reply_blocks(message, [render.paper_detail(found)], paper_keyboard(found))
+            await reply_blocks(
+                message, [render.paper_detail(found)], paper_keyboard(found), picture(found)
+            )
             return True
     await _hint(message, "링크의 논문이 아카이브에 없습니다. /search 로 찾아보세요.")
     return True
@@ -195,7 +208,9 @@ async def button(update: Update, context: BotContext) -> None:
             await answer(query, "아카이브에 없는 논문입니다.")
             return
         await answer(query)
-        await send_blocks(update, [render.paper_detail(found)], paper_keyboard(found))
+        await send_blocks(
+            update, [render.paper_detail(found)], paper_keyboard(found), picture(found)
+        )
         return
     if pressed.kind == "d":
         listing = await services.db(queries.day_listing, date.fromisoformat(pressed.value))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Sequence
 
-from telegram import CallbackQuery, InlineKeyboardMarkup, Message, Update
+from telegram import CallbackQuery, InlineKeyboardMarkup, LinkPreviewOptions, Message, Update
 from telegram.error import BadRequest, TelegramError
 
 from bot.render import split_message
@@ -27,20 +27,36 @@ async def tell_busy(update: Update) -> None:
 
 
 async def reply_blocks(
-    message: Message, blocks: Sequence[str], markup: InlineKeyboardMarkup | None = None
+    message: Message,
+    blocks: Sequence[str],
+    markup: InlineKeyboardMarkup | None = None,
+    preview: LinkPreviewOptions | None = None,
 ) -> list[Message]:
-    """Send blocks as one or more messages; the keyboard goes on the last one."""
+    """Send blocks as one or more messages; the keyboard goes on the last one, a link
+    preview (if any) on the first."""
     parts = split_message(blocks)[:MAX_REPLY_MESSAGES]
     sent = []
     for number, part in enumerate(parts, 1):
-        sent.append(
-            await message.reply_text(part, reply_markup=markup if number == len(parts) else None)
-        )
+        keys = markup if number == len(parts) else None
+        shown = _preview(preview, number)
+        sent.append(await message.reply_text(part, reply_markup=keys, link_preview_options=shown))
     return sent
 
 
+NO_PREVIEW = LinkPreviewOptions(is_disabled=True)  # the bot's default (see bot.app)
+
+
+def _preview(preview: LinkPreviewOptions | None, number: int) -> LinkPreviewOptions:
+    """The first message's link preview, if asked for; else previews off, said outright
+    (None would lift the default)."""
+    return preview if preview is not None and number == 1 else NO_PREVIEW
+
+
 async def send_blocks(
-    update: Update, blocks: Sequence[str], markup: InlineKeyboardMarkup | None = None
+    update: Update,
+    blocks: Sequence[str],
+    markup: InlineKeyboardMarkup | None = None,
+    preview: LinkPreviewOptions | None = None,
 ) -> None:
     """Send blocks as new messages to the update's chat (not as a reply: the message a
     button was under may be gone)."""
@@ -48,7 +64,12 @@ async def send_blocks(
     parts = split_message(blocks)[:MAX_REPLY_MESSAGES]
     for number, part in enumerate(parts, 1):
         keys = markup if number == len(parts) else None
-        await update.get_bot().send_message(update.effective_chat.id, part, reply_markup=keys)
+        await update.get_bot().send_message(
+            update.effective_chat.id,
+            part,
+            reply_markup=keys,
+            link_preview_options=_preview(preview, number),
+        )
 
 
 async def answer(query: CallbackQuery, text: str | None = None) -> bool:

@@ -2,8 +2,9 @@
 
 An inline query is searched exactly as ``/search`` searches (same ranking, same pages of
 the same results), 20 at a time with ``next_offset``; an empty one lists the newest day's
-top papers. The card a user picks is compact and carries a button that opens the paper
-in full in a private chat with the bot (a deep link).
+top papers. The card a user picks is compact, shows the paper's thumbnail above it (a link
+preview), and carries a button that opens the paper in full in a private chat with the
+bot (a deep link).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from telegram import (
 
 from bot import render
 from bot.arguments import MAX_QUERY_LENGTH, UsageError, paper_payload, parse_query_arg
+from bot.handlers.browse import picture
 from bot.services import BotContext
 from bot.store import queries
 from bot.store.queries import PaperView
@@ -43,7 +45,7 @@ def result(paper: PaperView, username: str) -> InlineQueryResultArticle:
         description=render.inline_description(paper),
         input_message_content=InputTextMessageContent(
             render.inline_card(paper),
-            link_preview_options=LinkPreviewOptions(is_disabled=True),
+            link_preview_options=picture(paper) or LinkPreviewOptions(is_disabled=True),
         ),
         reply_markup=InlineKeyboardMarkup([[button]]),
     )

@@ -6,7 +6,7 @@ from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any
 
-from telegram import BotCommand, Update
+from telegram import BotCommand, InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.ext import (
     Application,
     CallbackQueryHandler,
@@ -35,9 +35,13 @@ class Command:
 
 
 async def start(update: Update, context: BotContext) -> None:
-    """``/start``, or ``/start PAYLOAD`` from a deep link (a paper, a day)."""
-    message = update.effective_message
+    """``/start``, or ``/start PAYLOAD`` from a deep link (a paper, a day; in a group,
+    ``subscribe`` from an ``?startgroup=subscribe`` link)."""
+    message, chat = update.effective_message, update.effective_chat
     payload = command_args(message.text if message else None).strip()
+    if payload == "subscribe" and chat is not None and chat.type != chat.PRIVATE:
+        await subscriptions.introduce(update, context)
+        return
     if payload and await browse.open_link(update, context, payload):
         return
     await _send_help(update, context, greeting=True)
@@ -50,9 +54,13 @@ async def help_command(update: Update, context: BotContext) -> None:
 async def _send_help(update: Update, context: BotContext, greeting: bool) -> None:
     message = update.effective_message
     assert message is not None
-    user = update.effective_user
+    user, chat = update.effective_user, update.effective_chat
     operator = context.services.is_operator(user.id if user else None)
-    await message.reply_text(help_text(operator, greeting=greeting))
+    markup = None
+    if greeting and chat is not None and chat.type == chat.PRIVATE:  # invite it to a group
+        link = f"https://t.me/{context.bot.username}?startgroup=subscribe"
+        markup = InlineKeyboardMarkup([[InlineKeyboardButton("➕ 그룹에 추가하기", url=link)]])
+    await message.reply_text(help_text(operator, greeting=greeting), reply_markup=markup)
 
 
 COMMANDS: tuple[Command, ...] = (
@@ -117,6 +125,7 @@ def register(application: Application) -> None:  # type: ignore[type-arg]
         application.add_handler(CommandHandler(command.name, command.callback))
     application.add_handler(CallbackQueryHandler(feed.button, pattern=r"^(t|b|sv|bx):"))
     application.add_handler(CallbackQueryHandler(follows.button, pattern=r"^(fx|wx):"))
+    application.add_handler(CallbackQueryHandler(subscriptions.subscribe_button, pattern=r"^sub:$"))
     application.add_handler(CallbackQueryHandler(browse.button))
     application.add_handler(InlineQueryHandler(inline.answer))
     # "/load" as the caption of a document (captions are not commands to CommandHandler).

@@ -6,7 +6,17 @@ anonymously as the group) or an operator may change the subscription.
 
 from __future__ import annotations
 
-from telegram import Chat, ChatMember, Message, Update, User
+import time
+
+from telegram import (
+    Chat,
+    ChatMember,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    Message,
+    Update,
+    User,
+)
 from telegram.constants import ChatMemberStatus
 from telegram.error import TelegramError
 
@@ -18,6 +28,7 @@ from bot.arguments import (
     parse_settings_args,
     parse_time_arg,
 )
+from bot.handlers.common import answer, edit_or_reply
 from bot.schedule import ensure_slot_job
 from bot.services import BotContext
 from bot.store import alerts
@@ -135,11 +146,55 @@ async def settings(update: Update, context: BotContext) -> None:
     await message.reply_text(f"⚙️ 바꿨습니다: {describe(changed)}")
 
 
+INTRO = (
+    "👋 안녕하세요, Daily Papers 봇입니다. 매일 추천을 많이 받은 AI 논문을 한국어 요약과 함께 "
+    "전해 드려요. 관리자가 아래 버튼을 누르면 매일 09:00에 이 그룹으로 보내 드립니다. "
+    "명령어: /help"
+)
+INTRO_SECONDS = 60.0  # joining by a startgroup link brings two updates: introduce once
+
+
+async def introduce(update: Update, context: BotContext) -> None:
+    """One short introduction in a group the bot was just added to, with a subscribe button
+    that only the group's administrators can use."""
+    chat = update.effective_chat
+    assert chat is not None
+    services = context.services
+    if services.introduced.get(chat.id, 0.0) > time.monotonic() - INTRO_SECONDS:
+        return
+    services.introduced[chat.id] = time.monotonic()
+    markup = InlineKeyboardMarkup(
+        [[InlineKeyboardButton("🔔 이 그룹 구독하기 (관리자)", callback_data="sub:")]]
+    )
+    await context.bot.send_message(chat.id, render.esc(INTRO), reply_markup=markup)
+
+
+async def subscribe_button(update: Update, context: BotContext) -> None:
+    """``sub:`` under the introduction: subscribe the group, for an administrator."""
+    query, chat = update.callback_query, update.effective_chat
+    assert query is not None and chat is not None
+    if not await may_manage(context, chat, update.effective_user):
+        await answer(query, "그룹 관리자만 구독할 수 있어요.")
+        return
+    title = chat.title or chat.full_name
+    sub = await context.services.db(
+        subs.subscribe, chat.id, chat.type, title, None, context.services.settings
+    )
+    ensure_slot_job(context.application, sub.slot)
+    await answer(query, "✅ 구독했습니다.")
+    await edit_or_reply(update, [f"✅ 구독했습니다: {describe(sub)}\n바꾸려면 /settings"], None)
+
+
 async def membership(update: Update, context: BotContext) -> None:
-    """The bot was blocked, kicked or left: stop delivering there."""
+    """The bot was blocked, kicked or left: stop delivering there. Added to a group: say
+    hello once."""
     change = update.my_chat_member
     if change is None:
         return
     if change.new_chat_member.status in (ChatMemberStatus.BANNED, ChatMemberStatus.LEFT):
         await context.services.db(subs.deactivate, change.chat.id)
         await context.services.db(alerts.drop_chat, change.chat.id)
+        return
+    joined = change.old_chat_member.status in (ChatMemberStatus.LEFT, ChatMemberStatus.BANNED)
+    if joined and change.chat.type in (Chat.GROUP, Chat.SUPERGROUP):
+        await introduce(update, context)
