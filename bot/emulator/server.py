@@ -74,11 +74,16 @@ class Chat:
     blocked: bool = False
     migrated_to: int | None = None
     can_post: bool = True  # False: a group where the bot may not send messages
+    username: str | None = None  # a public channel's @name
+    bot_status: str = "member"  # in a channel: administrator (with can_post), or left
 
     def as_dict(self) -> dict[str, Any]:
         if self.type == "private":
             return {"id": self.id, "type": "private", "first_name": self.title}
-        return {"id": self.id, "type": self.type, "title": self.title}
+        found = {"id": self.id, "type": self.type, "title": self.title}
+        if self.username:
+            found["username"] = self.username
+        return found
 
 
 @dataclass
@@ -111,6 +116,14 @@ class SentMessage:
             if label in text:
                 return data
         raise KeyError(f"no button {label!r} in {self.buttons()}")
+
+
+def _chat_number(value: object) -> int:
+    """A request's numeric chat id (0 for none, or for an ``@username``)."""
+    try:
+        return int(str(value or 0))
+    except ValueError:
+        return 0
 
 
 def _flag(value: object) -> bool:
@@ -221,6 +234,43 @@ class BotApiEmulator:
         chat = Chat(chat_id, kind, title, set(admins), creator)
         self.chats[chat_id] = chat
         return chat
+
+    def channel(
+        self,
+        chat_id: int,
+        title: str,
+        username: str | None = None,
+        *,
+        admins: tuple[int, ...] = (),
+        creator: int | None = None,
+        bot_status: str = "administrator",
+        can_post: bool = True,
+    ) -> Chat:
+        """A channel: its admins post; the bot posts only as an administrator allowed to."""
+        chat = Chat(chat_id, "channel", title, set(admins), creator, username=username)
+        chat.bot_status = bot_status
+        chat.can_post = can_post and bot_status == "administrator"
+        self.chats[chat_id] = chat
+        return chat
+
+    def _find_chat(self, chat_id: object) -> Chat:
+        """A chat by its id, or a public channel by ``@username``."""
+        text = str(chat_id)
+        if text.startswith("@"):
+            for chat in self.chats.values():
+                if chat.username and chat.username.lower() == text[1:].lower():
+                    return chat
+        else:
+            with contextlib.suppress(ValueError):
+                if (chat := self.chats.get(int(text))) is not None:  # type: ignore[assignment]
+                    return chat
+        raise ApiError(400, "Bad Request: chat not found")
+
+    async def _m_getchat(self, params: dict[str, Any]) -> dict[str, Any]:
+        chat = self._find_chat(params.get("chat_id"))
+        if chat.type == "channel" and chat.bot_status == "left" and not chat.username:
+            raise ApiError(400, "Bad Request: chat not found")  # a private channel it is not in
+        return {**chat.as_dict(), "accent_color_id": 0, "max_reaction_count": 11}
 
     def _user(self, user_id: int) -> dict[str, Any]:
         return {
@@ -616,7 +666,7 @@ class BotApiEmulator:
                     self.before_send(method, params)
             result = await handler(params)
             self._changed.set()
-            late = self.late_answers.get(int(params.get("chat_id") or 0), 0.0)
+            late = self.late_answers.get(_chat_number(params.get("chat_id")), 0.0)
             if late and method in SEND_METHODS:
                 await asyncio.sleep(late)  # accepted, but the answer comes late
             return web.json_response({"ok": True, "result": result})
@@ -658,6 +708,8 @@ class BotApiEmulator:
                 raise ApiError(403, "Forbidden: bot was blocked by the user")
             raise ApiError(403, "Forbidden: bot was kicked from the supergroup chat")
         if not chat.can_post:
+            if chat.type == "channel":
+                raise ApiError(400, "Bad Request: need administrator rights in the channel chat")
             raise ApiError(400, "Bad Request: not enough rights to send text messages to the chat")
 
     def _check_rate(self, chat_id: int, paid: bool = False) -> None:
@@ -817,10 +869,12 @@ class BotApiEmulator:
         return True
 
     async def _m_getchatmember(self, params: dict[str, Any]) -> dict[str, Any]:
-        chat = self.chats.get(int(params["chat_id"]))
-        if chat is None:
-            raise ApiError(400, "Bad Request: chat not found")
+        chat = self._find_chat(params["chat_id"])
         user_id = int(params["user_id"])
+        if user_id == BOT_ID:
+            return self._bot_member(chat)
+        if chat.type == "channel" and chat.bot_status != "administrator":
+            raise ApiError(400, "Bad Request: member list is inaccessible")
         user = self._user(user_id)
         if user_id == chat.creator:
             return {"status": "creator", "user": user, "is_anonymous": False}
@@ -844,6 +898,31 @@ class BotApiEmulator:
             )
             return {"status": "administrator", "user": user, **rights, "can_manage_chat": True}
         return {"status": "member", "user": user}
+
+    def _bot_member(self, chat: Chat) -> dict[str, Any]:
+        bot = self._bot_user()
+        if chat.blocked or chat.bot_status == "left":
+            return {"status": "left", "user": bot}
+        if chat.type == "channel" and chat.bot_status == "administrator":
+            return {
+                "status": "administrator",
+                "user": bot,
+                "can_be_edited": False,
+                "is_anonymous": False,
+                "can_manage_chat": True,
+                "can_post_messages": chat.can_post,
+                "can_edit_messages": chat.can_post,
+                "can_delete_messages": False,
+                "can_manage_video_chats": False,
+                "can_restrict_members": False,
+                "can_promote_members": False,
+                "can_change_info": False,
+                "can_invite_users": False,
+                "can_post_stories": False,
+                "can_edit_stories": False,
+                "can_delete_stories": False,
+            }
+        return {"status": "member", "user": bot}
 
     async def _m_getfile(self, params: dict[str, Any]) -> dict[str, Any]:
         file_id = str(params["file_id"])

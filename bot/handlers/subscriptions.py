@@ -6,11 +6,14 @@ anonymously as the group) or an operator may change the subscription.
 
 from __future__ import annotations
 
+import re
 import time
+from dataclasses import dataclass
 
 from telegram import (
     Chat,
     ChatMember,
+    ChatMemberAdministrator,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
     Message,
@@ -95,55 +98,138 @@ def describe(sub: SubscriptionView) -> str:
     return render.esc(f"{when} 상위 {sub.top_n}편 · 최소 추천 {sub.min_votes} · 키워드: {keywords}")
 
 
-async def subscribe(update: Update, context: BotContext) -> None:
-    chat, message = update.effective_chat, update.effective_message
+@dataclass(frozen=True)
+class Target:
+    """The chat a subscription command is about: this one, or a channel named in it."""
+
+    id: int
+    type: str
+    title: str | None
+    args: str  # the command's arguments after the channel's name
+    channel: str | None = None  # "@name" when it is a channel
+
+
+CHANNEL_RE = re.compile(r"@[A-Za-z][A-Za-z0-9_]{3,31}|-100\d{5,16}")
+CHANNEL_HERE = "채널은 봇과의 개인 채팅에서 관리해요: /subscribe @채널이름"
+CHANNEL_MISSING = "{} 채널을 찾지 못했어요. 봇을 그 채널의 관리자로 추가했는지 확인해 주세요."
+NOT_A_CHANNEL = "{}은(는) 채널이 아니에요. 그룹에서는 그 그룹에서 /subscribe 를 보내 주세요."
+NOT_CHANNEL_ADMIN = "{} 채널의 관리자만 그 채널의 구독을 바꿀 수 있어요."
+BOT_CANNOT_POST = (
+    "봇이 {} 채널에 글을 올릴 수 없어요: 봇을 채널 관리자로 추가하고 '메시지 게시' 권한을 주세요."
+)
+
+
+async def target(update: Update, context: BotContext, posting: bool) -> Target | None:
+    """This chat, if the sender may manage it; or the channel the arguments name, if the
+    sender administers it (and, when ``posting``, the bot may post there). Otherwise the
+    sender is told in one line what is missing, and None."""
+    chat, message, user = update.effective_chat, update.effective_message, update.effective_user
     assert chat is not None and message is not None
-    if not await allowed(update, context):
-        return
     args = command_args(message.text)
+    first, _, rest = args.strip().partition(" ")
+    if not CHANNEL_RE.fullmatch(first):
+        if not await allowed(update, context):
+            return None
+        return Target(chat.id, chat.type, chat.title or chat.full_name, args)
+    if chat.type != Chat.PRIVATE or user is None:
+        await message.reply_text(render.esc(CHANNEL_HERE))
+        return None
+    bot = context.bot
     try:
-        at = parse_time_arg(args).strftime("%H:%M") if args.strip() else None
-    except UsageError as exc:
-        await message.reply_text(render.esc(f"{exc} 사용법: /subscribe [HH:MM]"))
+        channel = await bot.get_chat(first)
+    except TelegramError:
+        await message.reply_text(render.esc(CHANNEL_MISSING.format(first)))
+        return None
+    name = f"@{channel.username}" if channel.username else first
+    if channel.type != Chat.CHANNEL:
+        await message.reply_text(render.esc(NOT_A_CHANNEL.format(name)))
+        return None
+    # The bot must be an administrator there: to post, and to see who the others are.
+    try:
+        member = await bot.get_chat_member(channel.id, bot.id)
+    except TelegramError:
+        member = None
+    can_post = isinstance(member, ChatMemberAdministrator) and member.can_post_messages
+    if not isinstance(member, ChatMemberAdministrator) or (posting and not can_post):
+        await message.reply_text(render.esc(BOT_CANNOT_POST.format(name)))
+        return None
+    try:
+        sender = (await bot.get_chat_member(channel.id, user.id)).status
+    except TelegramError:
+        sender = None
+    if sender not in ADMIN_STATUSES:
+        await message.reply_text(render.esc(NOT_CHANNEL_ADMIN.format(name)))
+        return None
+    return Target(channel.id, Chat.CHANNEL, channel.title, rest, name)
+
+
+def _where(to: Target) -> str:
+    return f" ({render.esc(to.channel)} 채널)" if to.channel else ""
+
+
+async def subscribe(update: Update, context: BotContext) -> None:
+    message = update.effective_message
+    assert message is not None
+    to = await target(update, context, posting=True)
+    if to is None:
         return
-    title = chat.title or chat.full_name
+    try:
+        at = parse_time_arg(to.args).strftime("%H:%M") if to.args.strip() else None
+    except UsageError as exc:
+        await message.reply_text(render.esc(f"{exc} 사용법: /subscribe [@채널] [HH:MM]"))
+        return
     sub = await context.services.db(
-        subs.subscribe, chat.id, chat.type, title, at, context.services.settings
+        subs.subscribe, to.id, to.type, to.title, at, context.services.settings
     )
     ensure_slot_job(context.application, sub.slot)
-    await message.reply_text(f"✅ 구독했습니다: {describe(sub)}\n바꾸려면 /settings")
+    await message.reply_text(f"✅ 구독했습니다{_where(to)}: {describe(sub)}\n바꾸려면 /settings")
 
 
 async def unsubscribe(update: Update, context: BotContext) -> None:
-    chat, message = update.effective_chat, update.effective_message
-    assert chat is not None and message is not None
-    if not await allowed(update, context):
+    message = update.effective_message
+    assert message is not None
+    to = await target(update, context, posting=False)
+    if to is None:
         return
-    stopped = await context.services.db(subs.unsubscribe, chat.id)
-    await message.reply_text("구독을 해지했습니다." if stopped else render.esc(NOT_SUBSCRIBED))
+    stopped = await context.services.db(subs.unsubscribe, to.id)
+    reply = f"구독을 해지했습니다{_where(to)}." if stopped else render.esc(NOT_SUBSCRIBED)
+    await message.reply_text(reply)
 
 
 async def settings(update: Update, context: BotContext) -> None:
     chat, message = update.effective_chat, update.effective_message
     assert chat is not None and message is not None
+    first = command_args(message.text).strip().partition(" ")[0]
+    if not CHANNEL_RE.fullmatch(first):  # anyone may look at this chat's settings
+        try:
+            change = parse_settings_args(command_args(message.text))
+        except UsageError as exc:
+            await message.reply_text(render.esc(str(exc)))
+            return
+        if change is None:
+            sub = await context.services.db(subs.get_subscription, chat.id)
+            text = f"⚙️ {describe(sub)}" if sub and sub.active else render.esc(NOT_SUBSCRIBED)
+            await message.reply_text(text)
+            return
+    to = await target(update, context, posting=False)
+    if to is None:
+        return
     try:
-        change = parse_settings_args(command_args(message.text))
+        change = parse_settings_args(to.args)
     except UsageError as exc:
         await message.reply_text(render.esc(str(exc)))
         return
     if change is None:
-        sub = await context.services.db(subs.get_subscription, chat.id)
-        text = f"⚙️ {describe(sub)}" if sub and sub.active else render.esc(NOT_SUBSCRIBED)
-        await message.reply_text(text)
+        sub = await context.services.db(subs.get_subscription, to.id)
+        shown = f"⚙️{_where(to)} {describe(sub)}" if sub and sub.active else NOT_SUBSCRIBED
+        await message.reply_text(shown if sub and sub.active else render.esc(shown))
         return
-    if not await allowed(update, context):
-        return
-    changed = await context.services.db(subs.change_setting, chat.id, change)
+    changed = await context.services.db(subs.change_setting, to.id, change)
     if changed is None:
         await message.reply_text(render.esc(NOT_SUBSCRIBED))
         return
     ensure_slot_job(context.application, changed.slot)
-    await message.reply_text(f"⚙️ 바꿨습니다: {describe(changed)}")
+    await message.reply_text(f"⚙️ 바꿨습니다{_where(to)}: {describe(changed)}")
 
 
 INTRO = (

@@ -1,0 +1,72 @@
+"""Channels: subscribed from a private chat with ``/subscribe @channel`` by one of its
+admins, once the bot may post there; managed with ``/settings`` and ``/unsubscribe``; digests
+go to the channel; removing the bot stops them."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from bot.store import subscriptions as subs
+from bot.store.models import ChatType, StopReason, Subscription
+from tests.e2e import ADMIN, GROUP, MEMBER, Conversation, bot_session
+
+CHANNEL = -100_777_000_001
+SILENT = -100_777_000_002  # the bot is only a member there
+
+
+async def test_a_channel_admin_subscribes_it_from_a_private_chat(seeded, settings) -> None:
+    async with bot_session(settings) as (emulator, app):
+        emulator.channel(CHANNEL, "AI 논문 채널", "papers_ko", admins=(ADMIN,))
+        emulator.channel(SILENT, "조용한 채널", "quiet_ko", admins=(ADMIN,), bot_status="member")
+        emulator.private_chat(ADMIN, "지현")
+        emulator.private_chat(MEMBER, "태호")
+        admin, member = Conversation(emulator, ADMIN, ADMIN), Conversation(emulator, MEMBER, MEMBER)
+
+        assert "관리자만" in (await member.ask("/subscribe @papers_ko")).text
+        assert "찾지 못했어요" in (await admin.ask("/subscribe @no_such_channel")).text
+        assert "글을 올릴 수 없어요" in (await admin.ask("/subscribe @quiet_ko")).text
+        emulator.chats[GROUP].username = "group_ko"
+        assert "채널이 아니에요" in (await admin.ask("/subscribe @group_ko")).text
+        here = Conversation(emulator, GROUP, ADMIN)
+        assert "개인 채팅에서" in (await here.ask("/subscribe@DailyPapersBot @papers_ko")).text
+
+        done = await admin.ask("/subscribe @papers_ko 08:00")
+        assert done.text.startswith("✅ 구독했습니다 (@papers_ko 채널): 매일 08:00")
+        assert "상위 3편" in (await admin.ask("/settings @papers_ko top 3")).text
+        assert "(@papers_ko 채널)" in (await admin.ask("/settings @papers_ko")).text
+        assert "관리자만" in (await member.ask("/settings @papers_ko top 5")).text
+        with seeded() as session:
+            sub = session.get(Subscription, CHANNEL)
+            assert sub and sub.chat_type is ChatType.CHANNEL and sub.top_n == 3
+            assert session.get(Subscription, ADMIN) is None  # not the private chat's
+
+        report = await app.services.deliverer.run_pass()
+        assert report.delivered_to == [CHANNEL]
+        (digest,) = emulator.messages_in(CHANNEL)
+        assert digest.text.startswith("📰 오늘의 AI 논문") and "상위 3편" in digest.text
+
+        emulator.remove_bot(CHANNEL, ADMIN, status="left")
+        await emulator.wait_until(lambda: _stopped(seeded))
+        assert "해지" not in (await admin.ask("/unsubscribe @papers_ko")).text
+
+
+def _stopped(Store) -> bool:
+    with Store() as session:
+        sub = session.get(Subscription, CHANNEL)
+        return sub is not None and not sub.active
+
+
+async def test_unsubscribe_a_channel(seeded, settings) -> None:
+    async with bot_session(settings) as (emulator, _app):
+        emulator.channel(CHANNEL, "AI 논문 채널", "papers_ko", admins=(ADMIN,))
+        emulator.private_chat(ADMIN, "지현")
+        admin = Conversation(emulator, ADMIN, ADMIN)
+        await admin.ask("/subscribe @papers_ko")
+        assert (
+            "구독을 해지했습니다 (@papers_ko 채널)"
+            in (await admin.ask("/unsubscribe @papers_ko")).text
+        )
+    with seeded() as session:
+        (sub,) = session.scalars(select(Subscription)).all()
+        assert sub.stopped_reason is StopReason.UNSUBSCRIBED
+        assert subs.get_subscription(session, CHANNEL).active is False  # type: ignore[union-attr]
