@@ -47,6 +47,9 @@ class Settings:
     digest_source: str | None = None
     digest_sync_minutes: float = 60.0
     data_dir: str = "data"
+    # How often the instance that runs the schedule looks for chats whose slot passed
+    # unhandled, and for slots another instance's /subscribe made.
+    schedule_check_seconds: float = 60.0
     # Paid broadcasts: digests may go out at up to ``messages_per_second`` (at most 1000).
     paid_broadcast: bool = False
     # Webhook mode (long polling when no URL): Telegram calls ``webhook_url``; the bot
@@ -77,6 +80,7 @@ _KEYS: dict[str, str] = {
     "DIGEST_SYNC_MINUTES": "digest_sync_minutes",
     "BOT_DATA_DIR": "data_dir",
     "BOT_PAID_BROADCAST": "paid_broadcast",
+    "BOT_SCHEDULE_CHECK_SECONDS": "schedule_check_seconds",
     "WEBHOOK_URL": "webhook_url",
     "WEBHOOK_SECRET": "webhook_secret",
     "WEBHOOK_LISTEN": "webhook_listen",
@@ -140,6 +144,7 @@ def _convert(name: str, raw: object) -> object:
         "delivery_lease_seconds",
         "send_timeout_seconds",
         "digest_sync_minutes",
+        "schedule_check_seconds",
     ):
         return float(text)
     if name == "paid_broadcast":
@@ -177,6 +182,8 @@ def load_settings(
         raise ConfigError("DIGEST_TOP_N must be at least 1")
     if settings.digest_sync_minutes <= 0:
         raise ConfigError("DIGEST_SYNC_MINUTES must be more than 0")
+    if settings.schedule_check_seconds < 1:
+        raise ConfigError("BOT_SCHEDULE_CHECK_SECONDS must be at least 1")
     limit = 1000 if settings.paid_broadcast else None
     if limit and settings.messages_per_second > limit:
         raise ConfigError("BOT_MESSAGES_PER_SECOND may be at most 1000 with paid broadcasts")

@@ -1,9 +1,10 @@
 """``python -m bot demo``: the real bot against the local Bot API emulator, offline.
 
 A fresh temporary database gets the seed digests but the newest; a scripted conversation (a
-reader in a private chat, a study group with its admin, an operator who uploads the newest
-digest, and the follow alert and digests it brings) runs through the actual handlers over
-HTTP, and the chat is printed as a transcript. No token, no network.
+reader in a private chat, a study group with its admin, a member who searches inline and
+opens the card's deep link, a channel's admin who subscribes the channel, an operator who
+uploads the newest digest, and the follow alert and digests it brings) runs through the
+actual handlers over HTTP, and the chat is printed as a transcript. No token, no network.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from bot.emulator import BotApiEmulator, SentMessage
 
 READER, ADMIN, MEMBER, OPERATOR = 42, 7, 8, 1000
 GROUP = -1001234567890
+CHANNEL, CHANNEL_NAME = -1009876543210, "ai_papers_ko"
 SEEDS = Path(__file__).resolve().parent.parent / "seeds"
 HELD_BACK = "2024-04-25.md"
 
@@ -74,6 +76,20 @@ class Transcript:
         for message in await self.emulator.replies(chat_id, 1):
             self.show(message)
 
+    async def inline(self, chat_id: int, user_id: int, query: str) -> SentMessage:
+        """Type ``@bot query`` in a chat, see the first results, and pick the first."""
+        print(f"👤 {self.names[user_id]}: @DailyPapersBot {query}\n", file=self.out)
+        query_id = self.emulator.inline_query(user_id, query)
+        await self.emulator.wait_until(lambda: query_id in self.emulator.inline_answers)
+        results = self.emulator.inline_answers[query_id]["results"]
+        for result in results[:3]:
+            print(f"    🔎 {result['title']}\n       {result['description'][:70]}", file=self.out)
+        print(f"    … 모두 {len(results)}건\n", file=self.out)
+        card = self.emulator.choose_inline(chat_id, user_id, query_id, results[0]["id"])
+        print(f"👆 {self.names[user_id]}: 첫 결과를 골라 채팅에 올림 (봇을 통해)\n", file=self.out)
+        self.show(card)
+        return card
+
     async def toast(self, chat_id: int, user_id: int, message: SentMessage, label: str) -> None:
         """Press a button that answers with a toast (a notice over the chat, not a message)."""
         print(f"👆 {self.names[user_id]}: [{label}] 버튼\n", file=self.out)
@@ -95,6 +111,9 @@ async def conversation(settings: Settings, out: TextIO) -> None:
     emulator.private_chat(READER, "민수")
     emulator.private_chat(OPERATOR, "운영자")
     emulator.group(GROUP, "논문 읽기 모임", admins=(ADMIN,))
+    emulator.private_chat(ADMIN, "지현")
+    emulator.private_chat(MEMBER, "태호")
+    emulator.channel(CHANNEL, "AI 논문 채널", CHANNEL_NAME, admins=(ADMIN,))
     settings = dataclasses.replace(settings, bot_token="0:demo", telegram_api_url=url)
     t = Transcript(emulator, out)
     try:
@@ -120,6 +139,15 @@ async def conversation(settings: Settings, out: TextIO) -> None:
             await t.say(GROUP, ADMIN, "/subscribe@DailyPapersBot 09:00")
             await t.say(GROUP, MEMBER, "/search@DailyPapersBot LLM agent")
 
+            t.heading("아무 채팅에서나: 인라인 검색과 딥 링크")
+            card = await t.inline(GROUP, MEMBER, "확산 모델")
+            link = card.button_of("📄")["url"]
+            print(f"👆 태호: [📄 전체 요약 보기] → {link}\n", file=out)
+            await t.say(MEMBER, MEMBER, f"/start {link.split('start=', 1)[1]}")
+
+            t.heading("채널: 관리자가 봇과의 개인 채팅에서 구독")
+            await t.say(ADMIN, ADMIN, f"/subscribe @{CHANNEL_NAME}")
+
             t.heading("운영자: 새 다이제스트 불러오기")
             await t.upload(OPERATOR, OPERATOR, SEEDS / HELD_BACK)
             t.heading("민수의 채팅에 도착한 알림 (다이제스트에 없는 새 논문만)")
@@ -127,7 +155,8 @@ async def conversation(settings: Settings, out: TextIO) -> None:
 
             t.heading("운영자: 지금 전달")
             await t.say(OPERATOR, OPERATOR, "/deliver", replies=2)
-            for chat_id, title in ((READER, "민수의 채팅"), (GROUP, "논문 읽기 모임")):
+            arrivals = ((READER, "민수의 채팅"), (GROUP, "논문 읽기 모임"), (CHANNEL, "채널"))
+            for chat_id, title in arrivals:
                 t.heading(f"{title}에 도착한 다이제스트")
                 await t.arrival(chat_id, "📰 오늘의 AI 논문")
     finally:

@@ -177,8 +177,6 @@ class PacedRateLimiter(BaseRateLimiter[Priority]):
                 async with pace_wait():
                     await self._sleep_until(slot)
             group.record(self.clock()).answered = self.clock()
-        if self.shared is not None:
-            await self._shared_turn(chat_id, is_group, priority)
         if priority is Priority.BULK:
             # Bulk yields to replies that are queued right now.
             while self.interactive_waiting:
@@ -197,6 +195,10 @@ class PacedRateLimiter(BaseRateLimiter[Priority]):
                 while (free := overall.free_at(self.clock())) > self.clock():
                     await self._sleep_until(free)
                 if self.resume_at <= slot:
+                    if self.shared is not None:
+                        # Last, so that nothing holds the message between its shared slot
+                        # and the send (a held message goes late and bunches).
+                        await self._shared_turn(chat_id, is_group, priority)
                     return overall.record(self.clock())
                 # A flood wait began while this one waited: queue again behind it, so that
                 # the waiters do not all go at once when it ends.

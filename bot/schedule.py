@@ -27,7 +27,6 @@ from bot.sync import SyncError, sync_once
 log = logging.getLogger(__name__)
 
 RETRY_SECONDS = 60
-REFRESH_SECONDS = 60
 SYNC_FIRST_SECONDS = 2  # the first digest sync, after start
 ALERT_SECONDS = 30  # how often loads' new papers are matched against follows and watches
 
@@ -40,7 +39,7 @@ def ensure_slot_job(
     application: Application, slot: tuple[str, str], at: time | None = None
 ) -> None:  # type: ignore[type-arg]
     """Make sure a daily job exists for the slot (``at`` overrides its time, for tests), if
-    this instance runs the schedule (the leader's minutely refresh finds it otherwise)."""
+    this instance runs the schedule (the leader's regular look finds it otherwise)."""
     job_queue = application.job_queue
     assert job_queue is not None
     if not application.services.leader:  # type: ignore[attr-defined]
@@ -167,7 +166,7 @@ async def expire_queries(context: BotContext) -> None:
 
 
 async def refresh(context: BotContext) -> None:
-    """The leader's minutely look: a job for every slot (another instance may have taken a
+    """The leader's regular look (``BOT_SCHEDULE_CHECK_SECONDS``): a job for every slot (another instance may have taken a
     /subscribe), and any chat whose slot passed unhandled while no pass runs."""
     services = context.services
     for slot in await services.db(subs.active_slots):
@@ -182,10 +181,11 @@ async def schedule_all(application: Application) -> None:  # type: ignore[type-a
         ensure_slot_job(application, slot)
     assert application.job_queue is not None
     application.job_queue.run_once(catch_up, 0, name="catch-up at start")  # type: ignore[arg-type]
+    check = services.settings.schedule_check_seconds
     application.job_queue.run_repeating(
         refresh,  # type: ignore[arg-type]
-        interval=REFRESH_SECONDS,
-        first=REFRESH_SECONDS,
+        interval=check,
+        first=check,
         name="refresh slots",
         job_kwargs={"coalesce": True, "max_instances": 1},
     )

@@ -239,7 +239,7 @@ def test_every_command_is_registered_in_the_menu_and_in_help(settings) -> None:
     assert all(len(c.description) <= 256 and c.name.islower() for c in COMMANDS)
 
 
-def test_the_demo_shows_a_follow_alert_a_bookmark_and_top(settings) -> None:
+def test_the_demo_shows_alerts_bookmarks_top_inline_links_and_a_channel(settings) -> None:
     """``python -m bot demo`` as a newcomer runs it (in this process, on its own database)."""
     from bot.demo import demo
 
@@ -251,4 +251,8 @@ def test_the_demo_shows_a_follow_alert_a_bookmark_and_top(settings) -> None:
     alert = transcript[transcript.index("🤖 봇: 🔔 새 논문 알림") :]
     assert "MoDE: CLIP Data Experts" in alert.split("━━━")[0]
     assert "👤 Luke Zettlemoyer" in alert.split("━━━")[0]
+    assert "👤 태호: @DailyPapersBot 확산 모델" in transcript  # inline, then its deep link
+    assert "/start p_2403_12015" in transcript and "[🔖 저장 / 저장 취소] [↗ 공유]" in transcript
+    channel = transcript[transcript.index("━━━ 채널에 도착한 다이제스트") :]
+    assert "📰 오늘의 AI 논문 · 2024-04-25" in channel
     assert "거절 0회, 429 0회" in transcript
