@@ -238,11 +238,14 @@ def bot_env(settings, url: str) -> dict[str, str]:
 LOGS = Path(os.environ.get("TMPDIR", "/tmp")) / f"daily-papers-test-{os.getpid()}.log"
 
 
-async def start_bot(env: dict[str, str]) -> asyncio.subprocess.Process:
-    """``python -m bot run``; its log goes to a file (a pipe nobody reads would fill up)."""
+async def start_bot(env: dict[str, str], nice: int = 0) -> asyncio.subprocess.Process:
+    """``python -m bot run``; its log goes to a file (a pipe nobody reads would fill up).
+    ``nice``: a lower CPU priority than the test's, whose emulator plays Telegram's
+    servers (which bots cannot slow down) and must time arrivals truly."""
+    command = ["nice", "-n", str(nice)] if nice else []
     with LOGS.open("ab") as log:
         return await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "bot", "run", cwd=ROOT, env=env, stdout=log, stderr=log
+            *command, sys.executable, "-m", "bot", "run", cwd=ROOT, env=env, stdout=log, stderr=log
         )
 
 
