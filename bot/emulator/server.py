@@ -260,10 +260,8 @@ class BotApiEmulator:
             for chat in self.chats.values():
                 if chat.username and chat.username.lower() == text[1:].lower():
                     return chat
-        else:
-            with contextlib.suppress(ValueError):
-                if (chat := self.chats.get(int(text))) is not None:  # type: ignore[assignment]
-                    return chat
+        elif (found := self.chats.get(_chat_number(text))) is not None:
+            return found
         raise ApiError(400, "Bad Request: chat not found")
 
     async def _m_getchat(self, params: dict[str, Any]) -> dict[str, Any]:
@@ -543,40 +541,31 @@ class BotApiEmulator:
 
     def remove_bot(self, chat_id: int, by_user: int, status: str = "kicked") -> None:
         """The bot is blocked (private) or removed from a group: 403 from now on."""
-        chat = self.chats[chat_id]
-        chat.blocked = True
-        bot = self._bot_user()
-        self._push(
-            {
-                "my_chat_member": {
-                    "chat": chat.as_dict(),
-                    "from": self._user(by_user),
-                    "date": int(time.time()),
-                    "old_chat_member": {"user": bot, "status": "member"},
-                    "new_chat_member": {"user": bot, "status": status, "until_date": 0},
-                }
-            }
-        )
+        self.chats[chat_id].blocked = True
+        self._membership(chat_id, by_user, "member", {"status": status, "until_date": 0})
 
     def add_bot(self, chat_id: int, by_user: int, payload: str | None = None) -> None:
         """A user adds the bot to a group; through a ``?startgroup=PAYLOAD`` link Telegram
         then also posts ``/start@Bot PAYLOAD`` there from that user."""
-        chat = self.chats[chat_id]
-        chat.blocked = False
+        self.chats[chat_id].blocked = False
+        self._membership(chat_id, by_user, "left", {"status": "member"})
+        if payload is not None:
+            self.send(chat_id, by_user, f"/start@{self.bot_username} {payload}")
+
+    def _membership(self, chat_id: int, by_user: int, old: str, new: dict[str, Any]) -> None:
+        """A ``my_chat_member`` update: the bot's status in the chat changed."""
         bot = self._bot_user()
         self._push(
             {
                 "my_chat_member": {
-                    "chat": chat.as_dict(),
+                    "chat": self.chats[chat_id].as_dict(),
                     "from": self._user(by_user),
                     "date": int(time.time()),
-                    "old_chat_member": {"user": bot, "status": "left"},
-                    "new_chat_member": {"user": bot, "status": "member"},
+                    "old_chat_member": {"user": bot, "status": old},
+                    "new_chat_member": {"user": bot, **new},
                 }
             }
         )
-        if payload is not None:
-            self.send(chat_id, by_user, f"/start@{self.bot_username} {payload}")
 
     def migrate(self, chat_id: int, new_chat_id: int) -> Chat:
         """A group becomes a supergroup with a new id."""
