@@ -249,6 +249,22 @@ async def start_bot(env: dict[str, str], nice: int = 0) -> asyncio.subprocess.Pr
         )
 
 
+def stop_after(sent: int, stop: signal.Signals):  # type: ignore[no-untyped-def]
+    """An ``arm`` for :func:`interrupted_fan_out`: ``stop`` the bot while message
+    ``sent + 1`` is on its way (a killed bot never gets it through)."""
+
+    def arm(emulator: BotApiEmulator, process: asyncio.subprocess.Process) -> None:
+        def interrupt(method: str, params: dict) -> None:
+            if sum(emulator.sent_count.values()) == sent:
+                os.kill(process.pid, stop)
+                if stop == signal.SIGKILL:
+                    raise ApiError(500, "Internal Server Error: the bot died before this")
+
+        emulator.before_send = interrupt
+
+    return arm
+
+
 def due_daily(seeded, settings, chats: list[int]) -> None:
     add_subscribers(seeded, settings, chats, due=True)
 
@@ -294,16 +310,7 @@ async def test_restart_in_the_middle_of_a_fan_out_delivers_exactly_once(
 ) -> None:
     chats = list(range(5001, 5061))
 
-    def arm(emulator: BotApiEmulator, process: asyncio.subprocess.Process) -> None:
-        def interrupt(method: str, params: dict) -> None:
-            if sum(emulator.sent_count.values()) == 24:  # the 25th message is on its way
-                os.kill(process.pid, stop)
-                if stop == signal.SIGKILL:
-                    raise ApiError(500, "Internal Server Error: the bot died before this")
-
-        emulator.before_send = interrupt
-
-    emulator = await interrupted_fan_out(seeded, settings, chats, arm)
+    emulator = await interrupted_fan_out(seeded, settings, chats, stop_after(24, stop))
     counts = {c: len(emulator.messages_in(c)) for c in chats}
     assert set(counts.values()) == {1}, {c: n for c, n in counts.items() if n != 1}
     assert emulator.throttled == 0
@@ -340,18 +347,9 @@ async def test_weekly_digests_and_alerts_survive_a_restart_mid_way_exactly_once(
 ) -> None:
     chats = list(range(7001, 7041))
 
-    def arm(emulator: BotApiEmulator, process: asyncio.subprocess.Process) -> None:
-        def interrupt(method: str, params: dict) -> None:
-            if sum(emulator.sent_count.values()) == 14:  # the 15th message is on its way
-                os.kill(process.pid, stop)
-                if stop == signal.SIGKILL:
-                    raise ApiError(500, "Internal Server Error: the bot died before this")
-
-        emulator.before_send = interrupt
-
     alerted = functools.partial(due_alerts, tmp=tmp_path)
     prepare = due_weekly if kind is Kind.WEEKLY else alerted
-    emulator = await interrupted_fan_out(seeded, settings, chats, arm, prepare)
+    emulator = await interrupted_fan_out(seeded, settings, chats, stop_after(14, stop), prepare)
     counts = {c: len(emulator.messages_in(c)) for c in chats}
     assert set(counts.values()) == {1}, {c: n for c, n in counts.items() if n != 1}
     head = "🗓 이번 주" if kind is Kind.WEEKLY else "🔔 새 논문 알림"

@@ -163,6 +163,10 @@ async def target(update: Update, context: BotContext, posting: bool) -> Target |
     return Target(channel.id, Chat.CHANNEL, channel.title, rest, name)
 
 
+def subscribed(sub: SubscriptionView, where: str = "") -> str:
+    return f"✅ 구독했습니다{where}: {describe(sub)}\n바꾸려면 /settings"
+
+
 def _where(to: Target) -> str:
     return f" ({render.esc(to.channel)} 채널)" if to.channel else ""
 
@@ -182,7 +186,7 @@ async def subscribe(update: Update, context: BotContext) -> None:
         subs.subscribe, to.id, to.type, to.title, at, context.services.settings
     )
     ensure_slot_job(context.application, sub.slot)
-    await message.reply_text(f"✅ 구독했습니다{_where(to)}: {describe(sub)}\n바꾸려면 /settings")
+    await message.reply_text(subscribed(sub, _where(to)))
 
 
 async def unsubscribe(update: Update, context: BotContext) -> None:
@@ -268,7 +272,7 @@ async def subscribe_button(update: Update, context: BotContext) -> None:
     )
     ensure_slot_job(context.application, sub.slot)
     await answer(query, "✅ 구독했습니다.")
-    await edit_or_reply(update, [f"✅ 구독했습니다: {describe(sub)}\n바꾸려면 /settings"], None)
+    await edit_or_reply(update, [subscribed(sub)], None)
 
 
 async def membership(update: Update, context: BotContext) -> None:

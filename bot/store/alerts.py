@@ -468,16 +468,5 @@ def alert_papers(session: Session, chat_id: int, day: date) -> list[tuple[PaperV
     return arrange(day_papers(session, day), alert_rows(session, [(chat_id, day)])[chat_id, day])
 
 
-def pending_count(session: Session) -> int:
-    return (
-        session.scalar(
-            select(func.count())
-            .select_from(Delivery)
-            .where(Delivery.kind == Kind.ALERT, Delivery.status.in_(OPEN_STATUSES))
-        )
-        or 0
-    )
-
-
 def queued_count(session: Session) -> int:
     return session.scalar(select(func.count()).select_from(AlertQueue)) or 0
