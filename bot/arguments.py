@@ -234,8 +234,8 @@ def parse_callback(data: str | None) -> Callback | None:
     page = parts[-1] if len(parts) > 1 and re.fullmatch(r"\d{1,5}", parts[-1]) else None
     if kind == "t" and len(parts) == 3 and page and re.fullmatch(r"w|m|\d{4}-\d{2}", parts[1]):
         return Callback("t", parts[1], int(page))
-    if kind == "b" and len(parts) == 2 and is_paper_ref(parts[1]):
-        return Callback("b", parts[1])
+    if kind in ("b", "m") and len(parts) == 2 and is_paper_ref(parts[1]):
+        return Callback(kind, parts[1])  # bookmark it; papers like it
     if kind == "sv" and len(parts) == 2 and page:
         return Callback("sv", "", int(page))
     if kind == "bx" and len(parts) == 3 and page and is_paper_ref(parts[1]):

@@ -72,13 +72,17 @@ def results_keyboard(kind: str, key: str, page: Page) -> InlineKeyboardMarkup | 
 
 
 def paper_keyboard(paper: PaperView) -> InlineKeyboardMarkup:
-    """Under a paper shown in full: save it (🔖, for whoever presses), and share it in any
-    chat (an inline query for its id)."""
-    save = InlineKeyboardButton(
-        "🔖 저장 / 저장 취소", callback_data=callback_data("b", paper_ref(paper.arxiv_id))
-    )
+    """Under a paper shown in full: papers like it, save it (🔖, for whoever presses), and
+    share it in any chat (an inline query for its id)."""
+    ref = paper_ref(paper.arxiv_id)
+    similar = InlineKeyboardButton("🧭 비슷한 논문", callback_data=callback_data("m", ref))
+    save = InlineKeyboardButton("🔖 저장 / 저장 취소", callback_data=callback_data("b", ref))
     share = InlineKeyboardButton("↗ 공유", switch_inline_query=paper.arxiv_id)
-    return InlineKeyboardMarkup([[save, share]])
+    return InlineKeyboardMarkup([[similar], [save, share]])
+
+
+def similar_keyboard(papers: Sequence[PaperView]) -> InlineKeyboardMarkup | None:
+    return keyboard(paper_buttons(papers))
 
 
 def saved_keyboard(page: Page) -> InlineKeyboardMarkup | None:

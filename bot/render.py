@@ -208,6 +208,15 @@ def alert_blocks(
     return [header, *kept, *more, footer], len(kept)
 
 
+def similar_blocks(paper: PaperView, papers: Sequence[PaperView]) -> list[str]:
+    """Papers like ``paper``: its title, then theirs, each with its first point."""
+    title = f"🧭 <b>비슷한 논문</b> · {esc(shorten(paper.title, 120))}"
+    if not papers:
+        return [title, "비슷한 논문을 찾지 못했어요."]
+    entries = [compact_entry(i, p, point_limit=100, show_day=True) for i, p in enumerate(papers, 1)]
+    return [title, *entries]
+
+
 def rules_blocks(title: str, rules: Sequence[str], usage: str) -> list[str]:
     """The list behind ``/following`` or ``/watching``."""
     if not rules:

@@ -20,12 +20,13 @@ from bot.arguments import (
     parse_query_arg,
     parse_start_payload,
 )
-from bot.buttons import day_keyboard, paper_keyboard, results_keyboard
+from bot.buttons import day_keyboard, paper_keyboard, results_keyboard, similar_keyboard
 from bot.handlers.common import answer, edit_or_reply, reply_blocks, send_blocks
 from bot.services import BotContext
 from bot.store import queries
 from bot.store.queries import DayListing, Page, PaperView
 from bot.store.search import COUNT_CAP, is_slow, search_papers
+from bot.store.similar import similar_papers
 from bot.textindex import parse_query
 
 PAGE_SIZE = 5
@@ -191,6 +192,21 @@ async def open_link(update: Update, context: BotContext, payload: str) -> bool:
     return True
 
 
+async def similar(update: Update, context: BotContext, ref: str) -> None:
+    """The 비슷한 논문 button: the five papers closest to one, as a new message."""
+    query = update.callback_query
+    assert query is not None
+    db = context.services.db
+    arxiv_id = await db(queries.arxiv_id_for_ref, ref)
+    found = await db(queries.get_paper, arxiv_id) if arxiv_id else None
+    if found is None:
+        await answer(query, "아카이브에 없는 논문입니다.")
+        return
+    papers = await db(similar_papers, found.arxiv_id)
+    await answer(query)
+    await send_blocks(update, render.similar_blocks(found, papers), similar_keyboard(papers))
+
+
 async def button(update: Update, context: BotContext) -> None:
     """Paging, day navigation and "open this paper" buttons (data is checked, never trusted).
     A press answered too late ("query is too old") still shows what was asked, as a new
@@ -212,6 +228,8 @@ async def button(update: Update, context: BotContext) -> None:
             update, [render.paper_detail(found)], paper_keyboard(found), picture(found)
         )
         return
+    if pressed.kind == "m":
+        return await similar(update, context, pressed.value)
     if pressed.kind == "d":
         listing = await services.db(queries.day_listing, date.fromisoformat(pressed.value))
         in_time = await answer(query)

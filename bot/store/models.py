@@ -157,6 +157,18 @@ class Subscription(Base):
     )
 
 
+class ChatLanguage(Base):
+    """The language a chat is spoken to in. ``chosen``: set with ``/settings lang``, and it
+    then wins over each user's own language; otherwise the language of whoever subscribed
+    the chat, which only its digests and alerts use."""
+
+    __tablename__ = "chat_language"
+
+    chat_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    lang: Mapped[str] = mapped_column(String(8))
+    chosen: Mapped[bool] = mapped_column(default=False)
+
+
 class DeliveryStatus(StrEnum):
     SENDING = "sending"  # parts_sent tells how far it got; the next part was never accepted
     UNSURE = "unsure"  # part parts_sent went out, but Telegram's answer never came
