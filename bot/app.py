@@ -23,7 +23,8 @@ from telegram.ext import ApplicationBuilder, ContextTypes, Defaults
 from bot.config import Settings
 from bot.delivery import Deliverer, PassReport
 from bot.handlers.common import NO_PREVIEW, tell_busy
-from bot.handlers.registry import menu, register
+from bot.handlers.registry import menus, register
+from bot.i18n import _
 from bot.leader import Leadership, SharedPace
 from bot.pacing import FREE_MESSAGES_PER_SECOND, PacedRateLimiter
 from bot.schedule import schedule_all
@@ -115,7 +116,7 @@ async def on_error(update: object, context: BotContext) -> None:
     if isinstance(update, Update) and update.effective_message:
         try:
             await update.effective_message.reply_text(
-                "문제가 생겨 답하지 못했습니다. 잠시 후 다시 시도해 주세요."
+                _("Something went wrong and the bot could not answer. Please try again soon.")
             )
         except Exception:
             log.debug("could not tell the user about the error", exc_info=True)
@@ -165,7 +166,8 @@ async def running(
     try:
         await connect(application, stop)
         async with application:
-            await application.bot.set_my_commands(menu())
+            for language_code, commands in menus():
+                await application.bot.set_my_commands(commands, language_code=language_code)
             await application.start()
             if several:
                 services.leader = False

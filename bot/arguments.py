@@ -10,6 +10,7 @@ from datetime import date, time, timedelta
 
 from bot.config import ConfigError, parse_hhmm, parse_timezone
 from bot.digest import parse_arxiv_id
+from bot.i18n import _, parse_language
 
 MAX_QUERY_LENGTH = 200
 MAX_TOP_N = 30
@@ -57,7 +58,8 @@ class Window:
     key: str  # "w", "m" or "YYYY-MM"
 
 
-TOP_USAGE = "사용법: /top [week | month | YYYY-MM] (예: /top month, /top 2024-03)"
+def top_usage() -> str:
+    return _("Usage: /top [week | month | YYYY-MM] (e.g. /top month, /top 2024-03)")
 
 
 def parse_top_arg(text: str, newest: date) -> Window:
@@ -65,15 +67,15 @@ def parse_top_arg(text: str, newest: date) -> Window:
     ``YYYY-MM``: that calendar month."""
     value = text.strip().lower()
     if value in ("", "week", "w", "주", "주간"):
-        return Window(newest - timedelta(days=6), newest, "최근 7일", "w")
+        return Window(newest - timedelta(days=6), newest, _("Last 7 days"), "w")
     if value in ("month", "m", "월", "월간"):
-        return Window(newest - timedelta(days=29), newest, "최근 30일", "m")
+        return Window(newest - timedelta(days=29), newest, _("Last 30 days"), "m")
     match = re.fullmatch(r"(\d{4})-(\d{1,2})", value)
     if match and 1 <= int(match[2]) <= 12:
         first = date(int(match[1]), int(match[2]), 1)
         following = date(first.year + first.month // 12, first.month % 12 + 1, 1)
         return Window(first, following - timedelta(days=1), f"{first:%Y-%m}", f"{first:%Y-%m}")
-    raise UsageError(TOP_USAGE)
+    raise UsageError(top_usage())
 
 
 def parse_query_arg(text: str, usage: str) -> str:
@@ -82,14 +84,16 @@ def parse_query_arg(text: str, usage: str) -> str:
     if not query:
         raise UsageError(usage)
     if len(query) > MAX_QUERY_LENGTH:
-        raise UsageError(f"검색어가 너무 깁니다 ({MAX_QUERY_LENGTH}자 이내).")
+        raise UsageError(
+            _("The search is too long (at most {count} characters).").format(count=MAX_QUERY_LENGTH)
+        )
     return query
 
 
 def parse_paper_arg(text: str) -> str:
     arxiv_id = parse_arxiv_id(text.strip()) if text.strip() else None
     if arxiv_id is None:
-        raise UsageError("사용법: /paper arXiv-ID 또는 URL (예: /paper 2312.02120)")
+        raise UsageError(_("Usage: /paper arXiv-ID or URL (e.g. /paper 2312.02120)"))
     return arxiv_id
 
 
@@ -97,7 +101,7 @@ def parse_time_arg(text: str) -> time:
     try:
         return parse_hhmm(text)
     except ConfigError:
-        raise UsageError("시간은 HH:MM 형식으로 적어 주세요 (예: 09:00).") from None
+        raise UsageError(_("Write the time as HH:MM (e.g. 09:00).")) from None
 
 
 @dataclass(frozen=True)
@@ -108,14 +112,20 @@ class SettingChange:
     value: object
 
 
-SETTINGS_USAGE = (
-    "사용법: /settings [time HH:MM | top N | tz Area/City | minvotes N | keywords a, b"
-    " | every daily | every weekly mon…sun]"
-)
+def settings_usage() -> str:
+    return _(
+        "Usage: /settings [time HH:MM | top N | tz Area/City | minvotes N | keywords a, b"
+        " | every daily | every weekly mon…sun | lang ko|en]"
+    )
+
+
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 WEEKDAY_NAMES = ("월", "화", "수", "목", "금", "토", "일")
 _FULL_WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
-EVERY_USAGE = "사용법: /settings every daily 또는 /settings every weekly mon (mon…sun)"
+
+
+def every_usage() -> str:
+    return _("Usage: /settings every daily, or /settings every weekly mon (mon…sun)")
 
 
 def parse_every(value: str) -> tuple[str, int]:
@@ -124,23 +134,22 @@ def parse_every(value: str) -> tuple[str, int]:
     if words in (["daily"], ["매일"]):
         return ("daily", 0)
     if not words or words[0] not in ("weekly", "매주") or len(words) > 2:
-        raise UsageError(EVERY_USAGE)
+        raise UsageError(every_usage())
     if len(words) == 1:
         return ("weekly", 0)
     day = words[1].removesuffix("요일")
     for number, names in enumerate(zip(WEEKDAYS, WEEKDAY_NAMES, _FULL_WEEKDAYS, strict=True)):
         if day in names:
             return ("weekly", number)
-    raise UsageError(EVERY_USAGE)
+    raise UsageError(every_usage())
 
 
 def _int_arg(value: str, low: int, high: int, name: str) -> int:
-    if not re.fullmatch(r"\d{1,6}", value):
-        raise UsageError(f"{name}은(는) {low}~{high} 사이의 숫자여야 합니다.")
-    number = int(value)
-    if not low <= number <= high:
-        raise UsageError(f"{name}은(는) {low}~{high} 사이의 숫자여야 합니다.")
-    return number
+    if not re.fullmatch(r"\d{1,6}", value) or not low <= int(value) <= high:
+        raise UsageError(
+            _("{name} must be a number from {low} to {high}.").format(name=name, low=low, high=high)
+        )
+    return int(value)
 
 
 def parse_settings_args(text: str) -> SettingChange | None:
@@ -148,7 +157,7 @@ def parse_settings_args(text: str) -> SettingChange | None:
     text = text.strip()
     if not text:
         return None
-    key, _, value = text.partition(" ")
+    key, _space, value = text.partition(" ")
     key, value = key.lower(), value.strip()
     if key in ("time", "시간"):
         return SettingChange("send_time", parse_time_arg(value).strftime("%H:%M"))
@@ -159,7 +168,7 @@ def parse_settings_args(text: str) -> SettingChange | None:
             return SettingChange("timezone", parse_timezone(value))
         except ConfigError:
             raise UsageError(
-                "시간대는 Area/City 형식입니다 (예: Asia/Seoul, Europe/Berlin)."
+                _("A time zone is written Area/City (e.g. Asia/Seoul, Europe/Berlin).")
             ) from None
     if key in ("minvotes", "최소추천"):
         return SettingChange("min_votes", _int_arg(value, 0, 100_000, "minvotes"))
@@ -167,11 +176,16 @@ def parse_settings_args(text: str) -> SettingChange | None:
         words = [" ".join(w.split()) for w in value.split(",")]
         words = [w[:50] for w in words if w and w not in ("-", "없음", "none")]
         if len(words) > MAX_KEYWORDS:
-            raise UsageError(f"키워드는 {MAX_KEYWORDS}개까지 지정할 수 있습니다.")
+            raise UsageError(_("At most {count} keywords.").format(count=MAX_KEYWORDS))
         return SettingChange("keywords", list(dict.fromkeys(words)))
     if key in ("every", "주기"):
         return SettingChange("every", parse_every(value))
-    raise UsageError(SETTINGS_USAGE)
+    if key in ("lang", "language", "언어"):
+        lang = parse_language(value)
+        if lang is None:
+            raise UsageError(_("Usage: /settings lang ko|en"))
+        return SettingChange("lang", lang)
+    raise UsageError(settings_usage())
 
 
 # --- callback data (at most 64 bytes; it comes from the client and is never trusted) -------

@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
 from bot.arguments import callback_data, paper_ref
+from bot.i18n import _
 from bot.store.queries import DayListing, Page, PaperView
 
 MAX_BUTTONS = 100  # Telegram's limit per keyboard
@@ -60,9 +61,9 @@ def pager(page: Page, data: Callable[[int], str]) -> list[tuple[str, str]]:
     number = page.offset // page.limit
     buttons = []
     if page.has_prev:
-        buttons.append(("◀ 이전", data(number - 1)))
+        buttons.append((_("◀ Previous"), data(number - 1)))
     if page.has_next:
-        buttons.append(("다음 ▶", data(number + 1)))
+        buttons.append((_("Next ▶"), data(number + 1)))
     return buttons
 
 
@@ -75,9 +76,9 @@ def paper_keyboard(paper: PaperView) -> InlineKeyboardMarkup:
     """Under a paper shown in full: papers like it, save it (🔖, for whoever presses), and
     share it in any chat (an inline query for its id)."""
     ref = paper_ref(paper.arxiv_id)
-    similar = InlineKeyboardButton("🧭 비슷한 논문", callback_data=callback_data("m", ref))
-    save = InlineKeyboardButton("🔖 저장 / 저장 취소", callback_data=callback_data("b", ref))
-    share = InlineKeyboardButton("↗ 공유", switch_inline_query=paper.arxiv_id)
+    similar = InlineKeyboardButton(_("🧭 Similar papers"), callback_data=callback_data("m", ref))
+    save = InlineKeyboardButton(_("🔖 Save / unsave"), callback_data=callback_data("b", ref))
+    share = InlineKeyboardButton(_("↗ Share"), switch_inline_query=paper.arxiv_id)
     return InlineKeyboardMarkup([[similar], [save, share]])
 
 

@@ -41,9 +41,10 @@ from telegram.ext import ExtBot
 
 from bot import render
 from bot.buttons import keyboard, paper_buttons
+from bot.i18n import _, speaking
 from bot.pacing import Priority, update_slot
 from bot.services import Services
-from bot.store import alerts, feed, queries
+from bot.store import alerts, feed, languages, queries
 from bot.store import subscriptions as subs
 from bot.store.models import Every, Kind, StopReason
 from bot.store.subscriptions import Claim, Held, LeaseLost, SubscriptionView
@@ -73,11 +74,23 @@ class PassReport:
     handled: list[int] = field(default_factory=list)  # chats this day is settled for
 
     def summary(self) -> str:
-        return (
-            f"{self.day}: 구독 {self.chats}곳 · 보냄 {len(self.delivered_to)}곳({self.messages}개) · "
-            f"이미 받음 {self.already} · 해당 없음 {self.empty} · 중단 {self.deactivated} · "
-            f"이전 {self.migrated} · 다른 전달이 진행 중 {self.busy} · 실패 {self.failed} · "
-            f"다음으로 미룸 {self.postponed}"
+        return _(
+            "{day}: {chats} subscribed · sent to {sent} ({messages} messages) · "
+            "had it {already} · nothing for them {empty} · stopped {stopped} · "
+            "moved {migrated} · another pass on it {busy} · failed {failed} · "
+            "left for later {postponed}"
+        ).format(
+            day=self.day,
+            chats=self.chats,
+            sent=len(self.delivered_to),
+            messages=self.messages,
+            already=self.already,
+            empty=self.empty,
+            stopped=self.deactivated,
+            migrated=self.migrated,
+            busy=self.busy,
+            failed=self.failed,
+            postponed=self.postponed,
         )
 
 
@@ -192,13 +205,14 @@ class Deliverer:
         the_day = report.day
         # Chats with the same filters get the same digest: render it once per pass.
         day_papers = await db(queries.top_papers, the_day)
-        digests: dict[tuple[int, int, tuple[str, ...]], list[Message]] = {}
+        digests: dict[tuple[int, int, tuple[str, ...], str], list[Message]] = {}
 
         def digest_of(chat: SubscriptionView) -> list[Message]:
-            key = (chat.top_n, chat.min_votes, chat.keywords)
+            key = (chat.top_n, chat.min_votes, chat.keywords, chat.lang)
             if key not in digests:
                 papers = subs.choose_papers(day_papers, chat)
-                messages = digest_messages(the_day, papers, len(day_papers)) if papers else []
+                with speaking(chat.lang):
+                    messages = digest_messages(the_day, papers, len(day_papers)) if papers else []
                 digests[key] = messages
             return digests[key]
 
@@ -232,13 +246,15 @@ class Deliverer:
         last = report.day
         first = last - timedelta(days=6)
         window = (await db(feed.top_in_window, first, last, 0, WEEK_PAPERS)).items
-        digests: dict[tuple[int, int, tuple[str, ...]], list[Message]] = {}
+        digests: dict[tuple[int, int, tuple[str, ...], str], list[Message]] = {}
 
         def digest_of(chat: SubscriptionView) -> list[Message]:
-            key = (chat.top_n, chat.min_votes, chat.keywords)
+            key = (chat.top_n, chat.min_votes, chat.keywords, chat.lang)
             if key not in digests:
                 papers = subs.choose_papers(window, chat)
-                digests[key] = weekly_messages(first, last, papers, len(window)) if papers else []
+                with speaking(chat.lang):
+                    messages = weekly_messages(first, last, papers, len(window)) if papers else []
+                digests[key] = messages
             return digests[key]
 
         async def weekly(chat: SubscriptionView, posted: date) -> list[Message]:
@@ -269,11 +285,13 @@ class Deliverer:
             while not self.stopping:
                 page = await db(alerts.pending_alerts, after, SUBSCRIPTION_PAGE)
                 chosen = await db(alerts.alert_rows, page)
+                spoken = await db(languages.for_deliveries, {chat for chat, _day in page})
                 for day in sorted({day for _chat, day in page} - days.keys()):
                     days[day] = await db(alerts.day_papers, day)
                 for chat_id, day in page:
                     found = alerts.arrange(days[day], chosen[chat_id, day])
-                    messages = alert_messages(day, found)
+                    with speaking(spoken[chat_id]):
+                        messages = alert_messages(day, found)
                     yield Target(chat_id, day, Kind.ALERT), partial(_ready, messages)
                 if len(page) < SUBSCRIPTION_PAGE:
                     break
@@ -298,7 +316,7 @@ class Deliverer:
                     report.chats += 1
                     await queue.put(job)
             finally:
-                for _ in range(self.workers):
+                for _worker in range(self.workers):
                     await queue.put(None)
 
         async def worker() -> None:
@@ -315,7 +333,7 @@ class Deliverer:
 
         heartbeat = asyncio.ensure_future(self._renew(owner))
         try:
-            await asyncio.gather(produce(), *(worker() for _ in range(self.workers)))
+            await asyncio.gather(produce(), *(worker() for _worker in range(self.workers)))
         finally:
             heartbeat.cancel()
 

@@ -2,8 +2,9 @@
 
 A fresh temporary database gets the seed digests but the newest; a scripted conversation (a
 reader in a private chat, a study group with its admin, a member who searches inline and
-opens the card's deep link, a channel's admin who subscribes the channel, an operator who
-uploads the newest digest, and the follow alert and digests it brings) runs through the
+opens the card's deep link, a visitor whose Telegram speaks English, a channel's admin who
+subscribes the channel, an operator who uploads the newest digest, and the follow alert and
+digests it brings) runs through the
 actual handlers over HTTP, and the chat is printed as a transcript. No token, no network.
 """
 
@@ -23,7 +24,7 @@ from bot.app import running
 from bot.config import Settings
 from bot.emulator import BotApiEmulator, SentMessage
 
-READER, ADMIN, MEMBER, OPERATOR = 42, 7, 8, 1000
+READER, ADMIN, MEMBER, OPERATOR, VISITOR = 42, 7, 8, 1000, 77
 GROUP = -1001234567890
 CHANNEL, CHANNEL_NAME = -1009876543210, "ai_papers_ko"
 SEEDS = Path(__file__).resolve().parent.parent / "seeds"
@@ -33,7 +34,13 @@ HELD_BACK = "2024-04-25.md"
 class Transcript:
     def __init__(self, emulator: BotApiEmulator, out: TextIO) -> None:
         self.emulator, self.out = emulator, out
-        self.names = {READER: "민수", ADMIN: "지현(관리자)", MEMBER: "태호", OPERATOR: "운영자"}
+        self.names = {
+            READER: "민수",
+            ADMIN: "지현(관리자)",
+            MEMBER: "태호",
+            OPERATOR: "운영자",
+            VISITOR: "Alex (English)",
+        }
 
     def show(self, message: SentMessage, edited: bool = False) -> None:
         label = "🤖 봇 (메시지 수정)" if edited else "🤖 봇"
@@ -97,6 +104,13 @@ class Transcript:
         await self.emulator.wait_until(lambda: query in self.emulator.callback_answers)
         print(f"💬 (알림) {self.emulator.callback_answers[query].get('text', '')}\n", file=self.out)
 
+    async def open(self, chat_id: int, user_id: int, message: SentMessage, label: str) -> None:
+        """Press a button that answers with a new message, and show it."""
+        print(f"👆 {self.names[user_id]}: [{label}] 버튼\n", file=self.out)
+        self.emulator.press(chat_id, message.message_id, message.button(label), user_id)
+        for new in await self.emulator.replies(chat_id, 1):
+            self.show(new)
+
     async def press(self, chat_id: int, user_id: int, message: SentMessage, label: str) -> None:
         print(f"👆 {self.names[user_id]}: [{label}] 버튼\n", file=self.out)
         edits = message.edits
@@ -113,6 +127,8 @@ async def conversation(settings: Settings, out: TextIO) -> None:
     emulator.group(GROUP, "논문 읽기 모임", admins=(ADMIN,))
     emulator.private_chat(ADMIN, "지현")
     emulator.private_chat(MEMBER, "태호")
+    emulator.private_chat(VISITOR, "Alex")
+    emulator.languages[VISITOR] = "en"  # an English Telegram app
     emulator.channel(CHANNEL, "AI 논문 채널", CHANNEL_NAME, admins=(ADMIN,))
     settings = dataclasses.replace(settings, bot_token="0:demo", telegram_api_url=url)
     t = Transcript(emulator, out)
@@ -125,6 +141,7 @@ async def conversation(settings: Settings, out: TextIO) -> None:
             await t.press(READER, READER, results, "다음")
             await t.say(READER, READER, "/author remi munos")
             (paper,) = await t.say(READER, READER, "/paper 2312.13286")
+            await t.open(READER, READER, paper, "🧭")
             await t.toast(READER, READER, paper, "🔖")
             await t.say(READER, READER, "/saved")
             await t.say(READER, READER, "/top 2024-03")
@@ -145,6 +162,11 @@ async def conversation(settings: Settings, out: TextIO) -> None:
             print(f"👆 태호: [📄 전체 요약 보기] → {link}\n", file=out)
             await t.say(MEMBER, MEMBER, f"/start {link.split('start=', 1)[1]}")
 
+            t.heading("English: a visitor whose Telegram app speaks English")
+            await t.say(VISITOR, VISITOR, "/help")
+            await t.say(VISITOR, VISITOR, "/search diffusion video")
+            await t.say(VISITOR, VISITOR, "/subscribe 07:30")
+
             t.heading("채널: 관리자가 봇과의 개인 채팅에서 구독")
             await t.say(ADMIN, ADMIN, f"/subscribe @{CHANNEL_NAME}")
 
@@ -155,10 +177,15 @@ async def conversation(settings: Settings, out: TextIO) -> None:
 
             t.heading("운영자: 지금 전달")
             await t.say(OPERATOR, OPERATOR, "/deliver", replies=2)
-            arrivals = ((READER, "민수의 채팅"), (GROUP, "논문 읽기 모임"), (CHANNEL, "채널"))
-            for chat_id, title in arrivals:
+            arrivals = (
+                (READER, "민수의 채팅", "📰 오늘의 AI 논문"),
+                (GROUP, "논문 읽기 모임", "📰 오늘의 AI 논문"),
+                (CHANNEL, "채널", "📰 오늘의 AI 논문"),
+                (VISITOR, "Alex의 채팅 (영어)", "📰 Today's AI papers"),
+            )
+            for chat_id, title, starts in arrivals:
                 t.heading(f"{title}에 도착한 다이제스트")
-                await t.arrival(chat_id, "📰 오늘의 AI 논문")
+                await t.arrival(chat_id, starts)
     finally:
         await emulator.stop()
     refused = [e for e in emulator.errors if e[1] != 400 or "not modified" not in e[2]]

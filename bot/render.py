@@ -15,13 +15,14 @@ from datetime import date
 
 from bot.arguments import Window
 from bot.digest import MediaKind, arxiv_url, clean_text
+from bot.i18n import N_, _, ngettext
 from bot.store.queries import Page, PaperView, Stats
 from bot.textindex import fold, term_matches
 
 MESSAGE_LIMIT = 4096
 LINE_LIMIT = 1500  # longest plain text on one line; longer text is wrapped into lines
 AUTHORS_SHOWN = 5
-WEEKDAYS = "월화수목금토일"
+WEEKDAYS = (N_("Mon"), N_("Tue"), N_("Wed"), N_("Thu"), N_("Fri"), N_("Sat"), N_("Sun"))
 
 _TAG_RE = re.compile(r"<[^>]*>")
 
@@ -50,7 +51,7 @@ def link(url: str, title: str) -> str:
 
 
 def day_label(day: date) -> str:
-    return f"{day.isoformat()} ({WEEKDAYS[day.weekday()]})"
+    return f"{day.isoformat()} ({_(WEEKDAYS[day.weekday()])})"
 
 
 def votes_label(votes: int | None) -> str:
@@ -58,9 +59,11 @@ def votes_label(votes: int | None) -> str:
 
 
 def authors_label(authors: Sequence[str], shown: int = AUTHORS_SHOWN) -> str:
-    """``A, B, C 외 12명``: real papers list hundreds of authors."""
+    """``A, B, C and 12 more``: real papers list hundreds of authors."""
     names = ", ".join(clean_text(a) for a in authors[:shown])
-    return f"{names} 외 {len(authors) - shown}명" if len(authors) > shown else names
+    if len(authors) <= shown:
+        return names
+    return _("{names} and {count} more").format(names=names, count=len(authors) - shown)
 
 
 def _wrap(text: str, limit: int = LINE_LIMIT) -> list[str]:
@@ -110,7 +113,7 @@ def paper_detail(paper: PaperView) -> str:
     if paper.authors:
         lines.append(f"👥 {esc(authors_label(paper.authors))}")
     if paper.media:
-        kind = "🎬 영상" if paper.media.kind is MediaKind.VIDEO else "🖼 이미지"
+        kind = _("🎬 Video") if paper.media.kind is MediaKind.VIDEO else _("🖼 Image")
         lines.append(link(paper.media.url, kind))
     lines.append("")
     for bullet in paper.summary:
@@ -152,30 +155,40 @@ def day_blocks(
     day: date, papers: Sequence[PaperView], point_limit: int = 0, shown: int | None = None
 ) -> list[str]:
     """A day's papers, most votes first; past ``shown`` papers, how many more there are."""
-    header = f"📰 <b>Daily Papers</b> · {day_label(day)} · {len(papers)}편"
+    count = ngettext("{count} paper", "{count} papers", len(papers)).format(count=len(papers))
+    header = f"📰 <b>Daily Papers</b> · {day_label(day)} · {count}"
     listed = papers[:shown]
     blocks = [header] + [compact_entry(i, p, point_limit) for i, p in enumerate(listed, 1)]
     if len(papers) > len(listed):
         blocks.append(
-            f"… 외 {len(papers) - len(listed)}편 (추천 순 상위 {len(listed)}편만 보여 드려요)"
+            _("… and {more} more (the top {shown} by votes are shown)").format(
+                more=len(papers) - len(listed), shown=len(listed)
+            )
         )
     return blocks
 
 
 def digest_blocks(day: date, papers: Sequence[PaperView], total: int) -> list[str]:
     """The daily digest: compact, so that it fits one message per chat."""
-    more = f" (전체 {total}편 중 상위 {len(papers)}편)" if total > len(papers) else ""
-    header = f"📰 <b>오늘의 AI 논문</b> · {day_label(day)}{more}"
-    footer = "번호 버튼을 누르면 요약 전체를 볼 수 있어요."
+    header = _("📰 <b>Today's AI papers</b>") + f" · {day_label(day)}{_top_of(papers, total)}"
+    footer = _("Press a number for the whole summary.")
     return [header] + [compact_entry(i, p) for i, p in enumerate(papers, 1)] + [footer]
+
+
+def _top_of(papers: Sequence[PaperView], total: int) -> str:
+    if total <= len(papers):
+        return ""
+    return " " + _("(top {shown} of {total})").format(shown=len(papers), total=total)
 
 
 def weekly_blocks(first: date, last: date, papers: Sequence[PaperView], total: int) -> list[str]:
     """The weekly digest: the most-voted papers of seven days, each with its best vote."""
-    more = f" (전체 {total}편 중 상위 {len(papers)}편)" if total > len(papers) else ""
-    header = f"🗓 <b>이번 주 AI 논문</b> · {first.isoformat()} … {last.isoformat()}{more}"
+    header = (
+        _("🗓 <b>This week's AI papers</b>")
+        + f" · {first.isoformat()} … {last.isoformat()}{_top_of(papers, total)}"
+    )
     entries = [compact_entry(i, p, show_day=True) for i, p in enumerate(papers, 1)]
-    return [header, *entries, "번호 버튼을 누르면 요약 전체를 볼 수 있어요."]
+    return [header, *entries, _("Press a number for the whole summary.")]
 
 
 def alert_blocks(
@@ -184,8 +197,9 @@ def alert_blocks(
     """A follow and watch alert: the new papers of a day, each with the rules it matched,
     as one message, and how many papers it lists. Summary points are shown while they fit;
     papers that do not fit at all are counted, with where to find them."""
-    header = f"🔔 <b>새 논문 알림</b> · {day_label(day)} · {len(found)}편"
-    footer = "/following · /watching 으로 알림을 관리하세요."
+    count = ngettext("{count} paper", "{count} papers", len(found)).format(count=len(found))
+    header = _("🔔 <b>New papers</b>") + f" · {day_label(day)} · {count}"
+    footer = _("Manage alerts with /following · /watching.")
     budget = MESSAGE_LIMIT - visible_length(header) - visible_length(footer) - 120
 
     def entries(point_limit: int) -> list[str]:
@@ -204,15 +218,15 @@ def alert_blocks(
             break
         kept.append(entry)
     rest = len(found) - len(kept)
-    more = [f"… 그리고 {rest}편 더: /day {day.isoformat()}"] if rest else []
+    more = [_("… and {count} more: /day {day}").format(count=rest, day=day)] if rest else []
     return [header, *kept, *more, footer], len(kept)
 
 
 def similar_blocks(paper: PaperView, papers: Sequence[PaperView]) -> list[str]:
     """Papers like ``paper``: its title, then theirs, each with its first point."""
-    title = f"🧭 <b>비슷한 논문</b> · {esc(shorten(paper.title, 120))}"
+    title = _("🧭 <b>Similar papers</b>") + f" · {esc(shorten(paper.title, 120))}"
     if not papers:
-        return [title, "비슷한 논문을 찾지 못했어요."]
+        return [title, _("No similar papers found.")]
     entries = [compact_entry(i, p, point_limit=100, show_day=True) for i, p in enumerate(papers, 1)]
     return [title, *entries]
 
@@ -220,7 +234,7 @@ def similar_blocks(paper: PaperView, papers: Sequence[PaperView]) -> list[str]:
 def rules_blocks(title: str, rules: Sequence[str], usage: str) -> list[str]:
     """The list behind ``/following`` or ``/watching``."""
     if not rules:
-        return [f"{title}: 없음", esc(usage)]
+        return [_("{title}: none").format(title=title), esc(usage)]
     lines = [f"{i}. {esc(r)}" for i, r in enumerate(rules, 1)]
     # Blocks of ten lines: a long list still splits between messages on a line boundary.
     return [f"{title} ({len(rules)})"] + [
@@ -233,9 +247,14 @@ def results_blocks(title: str, page: Page, terms: Sequence[str] = ()) -> list[st
     pages = max(1, -(-page.total // page.limit))
     current = page.offset // page.limit + 1
     count = f"{page.total:,}+" if page.more or page.partial else f"{page.total:,}"
-    header = f"{title} · {count}건 ({current}/{pages}{'+' if page.more else ''})"
+    header = _("{title} · {count} found ({page}/{pages})").format(
+        title=title, count=count, page=current, pages=f"{pages}{'+' if page.more else ''}"
+    )
     if page.partial:
-        header += "\n(검색이 길어져 최근 논문 일부에서만 찾았어요. 두 글자 이상으로 찾아 보세요.)"
+        header += "\n" + _(
+            "(The search ran long, so only the newest papers were searched. "
+            "Try words of two letters or more.)"
+        )
     entries = [
         compact_entry(page.offset + i, p, point_limit=100, show_day=True, terms=terms)
         for i, p in enumerate(page.items, 1)
@@ -253,17 +272,22 @@ def top_blocks(window: Window, page: Page) -> list[str]:
 
 def empty_window(window: Window, stats: Stats) -> str:
     """Nothing loaded in a window: say which days there are (plain text)."""
-    return (
-        f"{window.first.isoformat()} … {window.last.isoformat()}에는 불러온 다이제스트가 없습니다. "
-        f"불러온 날: {stats.first_day} … {stats.last_day} ({stats.days}일)"
+    return _(
+        "No digest is loaded for {first} … {last}. Loaded days: {oldest} … {newest} ({days})"
+    ).format(
+        first=window.first,
+        last=window.last,
+        oldest=stats.first_day,
+        newest=stats.last_day,
+        days=ngettext("{count} day", "{count} days", stats.days).format(count=stats.days),
     )
 
 
 def saved_blocks(page: Page) -> list[str]:
     """A page of a user's bookmarks."""
     if not page.total:
-        return ["🔖 저장한 논문이 없어요. 논문 아래 🔖 버튼으로 저장할 수 있어요."]
-    return results_blocks("🔖 <b>저장한 논문</b>", page)
+        return [_("🔖 No saved papers yet. Save one with the 🔖 button under a paper.")]
+    return results_blocks(_("🔖 <b>Saved papers</b>"), page)
 
 
 def split_message(blocks: Iterable[str], limit: int = MESSAGE_LIMIT) -> list[str]:

@@ -35,7 +35,8 @@ async def test_start_help_and_menu(chat: Conversation) -> None:
             assert f"/{command.name}" in start.text
     help_reply = await chat.ask("/help")
     assert "/search" in help_reply.text and "Daily Papers 봇" not in help_reply.text
-    assert [c["command"] for c in chat.emulator.commands] == [c.command for c in menu()]
+    for language, shown in (("ko", menu("ko")), ("", menu("en"))):  # Korean; everyone else
+        assert chat.emulator.menus[language] == [c.to_dict() for c in shown]
 
 
 async def test_day_latest_default_and_navigation(chat: Conversation) -> None:
@@ -233,7 +234,7 @@ def test_every_command_is_registered_in_the_menu_and_in_help(settings) -> None:
     names = {c.name for c in COMMANDS}
     assert registered == names
     public = {c.name for c in COMMANDS if not c.operator_only}
-    assert {c.command for c in menu()} == public
+    assert {c.command for c in menu("ko")} == {c.command for c in menu("en")} == public
     assert all(f"/{name}" in help_text(operator=True) for name in names)
     assert all(f"/{name}" in help_text(operator=False) for name in public)
     assert all(len(c.description) <= 256 and c.name.islower() for c in COMMANDS)

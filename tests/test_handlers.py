@@ -12,6 +12,7 @@ import pytest
 from bot.arguments import callback_data, paper_ref, parse_callback
 from bot.handlers.common import BUSY
 from bot.handlers.registry import help_text
+from bot.i18n import catalogue
 from bot.store import queries
 from bot.store import search as search_module
 from tests.conftest import load_paths
@@ -42,12 +43,12 @@ async def test_a_busy_group_never_slows_down_a_private_chat(seeded, settings) ->
         await Conversation(emulator, USER, USER).ask("/start")
         waited = time.monotonic() - started
         await emulator.wait_until(
-            lambda: any(BUSY in m.text for m in emulator.messages_in(GROUP)), timeout=15
+            lambda: any(catalogue("ko").gettext(BUSY) in m.text for m in emulator.messages_in(GROUP)), timeout=15
         )
         dropped = app.update_processor.dropped
     assert waited < 1.5, f"the private chat waited {waited:.1f} s behind the group"
     assert dropped == 40 - 2 - 3  # two running, three waiting in the group's lane
-    assert sum(BUSY in m.text for m in emulator.messages_in(GROUP)) == 1  # coalesced
+    assert sum(catalogue("ko").gettext(BUSY) in m.text for m in emulator.messages_in(GROUP)) == 1  # coalesced
     assert emulator.throttled == 0
 
 

@@ -158,7 +158,9 @@ class BotApiEmulator:
         self.by_id: dict[tuple[int, int], SentMessage] = {}
         self.user_messages: dict[tuple[int, int], dict[str, Any]] = {}
         self.callback_answers: dict[str, dict[str, Any]] = {}
-        self.commands: list[dict[str, Any]] = []
+        # The command menu per language_code ("" for everyone without one of their own).
+        self.menus: dict[str, list[dict[str, Any]]] = {}
+        self.languages: dict[int, str] = {}  # user → language_code (none: not sent)
         self.files: dict[str, bytes] = {}
         self.errors: list[tuple[str, int, str]] = []  # (method, code, description) refused
         self.calls: list[str] = []
@@ -271,11 +273,14 @@ class BotApiEmulator:
         return {**chat.as_dict(), "accent_color_id": 0, "max_reaction_count": 11}
 
     def _user(self, user_id: int) -> dict[str, Any]:
-        return {
+        user: dict[str, Any] = {
             "id": user_id,
             "is_bot": False,
             "first_name": self.users.get(user_id, f"user{user_id}"),
         }
+        if user_id in self.languages:  # the language of the user's Telegram app
+            user["language_code"] = self.languages[user_id]
+        return user
 
     def _bot_user(self) -> dict[str, Any]:
         return {
@@ -780,12 +785,32 @@ class BotApiEmulator:
             "supports_inline_queries": True,  # inline mode, as BotFather's /setinline sets
         }
 
+    @property
+    def commands(self) -> list[dict[str, Any]]:
+        """The menu of users whose language has no menu of its own."""
+        return self.menus.get("", [])
+
     async def _m_setmycommands(self, params: dict[str, Any]) -> bool:
-        self.commands = params.get("commands", [])
+        """As Telegram checks it: at most 100 commands, each 1-32 lower-case letters, digits
+        or underscores with a description of 1-256 characters; a two-letter language."""
+        commands = params.get("commands", [])
+        if isinstance(commands, str):
+            commands = json.loads(commands)
+        language = params.get("language_code") or ""
+        if language and not re.fullmatch(r"[a-z]{2}", language):
+            raise ApiError(400, "Bad Request: invalid language code specified")
+        if len(commands) > 100:
+            raise ApiError(400, "Bad Request: too many commands specified")
+        for command in commands:
+            if not re.fullmatch(r"[a-z0-9_]{1,32}", str(command.get("command", ""))):
+                raise ApiError(400, "Bad Request: BOT_COMMAND_INVALID")
+            if not 1 <= len(str(command.get("description", "")).strip()) <= 256:
+                raise ApiError(400, "Bad Request: BOT_COMMAND_DESCRIPTION_INVALID")
+        self.menus[language] = commands
         return True
 
     async def _m_getmycommands(self, params: dict[str, Any]) -> list[dict[str, Any]]:
-        return self.commands
+        return self.menus.get(params.get("language_code") or "", [])
 
     async def _m_getupdates(self, params: dict[str, Any]) -> list[dict[str, Any]]:
         if self.webhook is not None:

@@ -21,7 +21,14 @@ from bot.arguments import (
     parse_start_payload,
 )
 from bot.buttons import day_keyboard, paper_keyboard, results_keyboard, similar_keyboard
-from bot.handlers.common import answer, edit_or_reply, reply_blocks, send_blocks
+from bot.handlers.common import (
+    NOTHING_LOADED,
+    answer,
+    edit_or_reply,
+    reply_blocks,
+    send_blocks,
+)
+from bot.i18n import N_, _
 from bot.services import BotContext
 from bot.store import queries
 from bot.store.queries import DayListing, Page, PaperView
@@ -30,9 +37,11 @@ from bot.store.similar import similar_papers
 from bot.textindex import parse_query
 
 PAGE_SIZE = 5
-STILL_SEARCHING = "앞선 검색을 아직 하고 있어요. 끝나면 다시 시도해 주세요."
-SEARCH_USAGE = "사용법: /search 검색어 (예: /search 확산 모델)"
-AUTHOR_USAGE = "사용법: /author 이름 (예: /author Rémi Munos, 또는 성만: /author munos)"
+STILL_SEARCHING = N_("Your last search is still running. Try again when it is done.")
+SEARCH_USAGE = N_("Usage: /search WORDS (e.g. /search diffusion model, /search 확산 모델)")
+AUTHOR_USAGE = N_("Usage: /author NAME (e.g. /author Rémi Munos, or a surname: /author munos)")
+EXPIRED = N_("This button has expired.")
+NOT_IN_ARCHIVE = N_("This paper is not in the archive.")
 
 
 DAY_SHOWN = 30  # papers (and buttons) a /day reply shows; a huge day says how many more
@@ -42,10 +51,9 @@ def day_reply(listing: DayListing, asked: object) -> list[str]:
     if listing.papers:
         return render.day_blocks(listing.day, listing.papers, shown=DAY_SHOWN)
     if listing.previous is None and listing.following is None:
-        return ["아직 불러온 다이제스트가 없습니다."]
-    return [
-        f"{render.esc(str(asked))}에는 다이제스트가 없습니다. 아래 버튼으로 가까운 날을 볼 수 있어요."
-    ]
+        return [_(NOTHING_LOADED)]
+    nothing = _("No digest for {day}. The buttons below lead to the nearest days.")
+    return [nothing.format(day=render.esc(str(asked)))]
 
 
 @dataclass(frozen=True)
@@ -74,11 +82,9 @@ class Lookup:
         return render.results_blocks(f"{self.icon} <b>{render.esc(text)}</b>", page, terms)
 
 
-SEARCH = Lookup(
-    "s", SEARCH_USAGE, "🔎", "'{q}'에 맞는 논문이 없습니다.", search_papers, True, is_slow
-)
+SEARCH = Lookup("s", SEARCH_USAGE, "🔎", N_("No papers match '{q}'."), search_papers, True, is_slow)
 AUTHOR = Lookup(
-    "a", AUTHOR_USAGE, "👤", "'{q}' 저자의 논문을 찾지 못했습니다.", queries.papers_by_author, False
+    "a", AUTHOR_USAGE, "👤", N_("No papers by '{q}' were found."), queries.papers_by_author, False
 )
 LOOKUPS = {lookup.kind: lookup for lookup in (SEARCH, AUTHOR)}
 
@@ -120,15 +126,15 @@ async def _lookup(update: Update, context: BotContext, lookup: Lookup) -> None:
     message = update.effective_message
     assert message is not None
     try:
-        text = parse_query_arg(command_args(message.text), lookup.usage)
+        text = parse_query_arg(command_args(message.text), _(lookup.usage))
     except UsageError as exc:
         return await _hint(message, str(exc))
     found = await _find(context, lookup, message.chat_id, text, 0)
     if found is None:
-        return await _hint(message, STILL_SEARCHING)
+        return await _hint(message, _(STILL_SEARCHING))
     key, page = found
     if not page.total:
-        return await _hint(message, lookup.nothing.format(q=text))
+        return await _hint(message, _(lookup.nothing).format(q=text))
     await reply_blocks(message, lookup.blocks(text, page), results_keyboard(lookup.kind, key, page))
 
 
@@ -162,7 +168,7 @@ async def paper(update: Update, context: BotContext) -> None:
         return await _hint(message, str(exc))
     found = await context.services.db(queries.get_paper, arxiv_id)
     if found is None:
-        return await _hint(message, f"{arxiv_id} 논문은 아카이브에 없습니다.")
+        return await _hint(message, _("{id} is not in the archive.").format(id=arxiv_id))
     await reply_blocks(message, [render.paper_detail(found)], paper_keyboard(found), picture(found))
 
 
@@ -188,7 +194,7 @@ async def open_link(update: Update, context: BotContext, payload: str) -> bool:
                 message, [render.paper_detail(found)], paper_keyboard(found), picture(found)
             )
             return True
-    await _hint(message, "링크의 논문이 아카이브에 없습니다. /search 로 찾아보세요.")
+    await _hint(message, _("The linked paper is not in the archive. Try /search."))
     return True
 
 
@@ -200,7 +206,7 @@ async def similar(update: Update, context: BotContext, ref: str) -> None:
     arxiv_id = await db(queries.arxiv_id_for_ref, ref)
     found = await db(queries.get_paper, arxiv_id) if arxiv_id else None
     if found is None:
-        await answer(query, "아카이브에 없는 논문입니다.")
+        await answer(query, _(NOT_IN_ARCHIVE))
         return
     papers = await db(similar_papers, found.arxiv_id)
     await answer(query)
@@ -215,13 +221,13 @@ async def button(update: Update, context: BotContext) -> None:
     assert query is not None and update.effective_chat is not None
     pressed = parse_callback(query.data)
     if pressed is None:
-        await answer(query, "만료된 버튼입니다.")
+        await answer(query, _(EXPIRED))
         return
     services = context.services
     if pressed.kind == "p":
         found = await services.db(queries.get_paper, pressed.value)
         if found is None:
-            await answer(query, "아카이브에 없는 논문입니다.")
+            await answer(query, _(NOT_IN_ARCHIVE))
             return
         await answer(query)
         await send_blocks(
@@ -239,11 +245,11 @@ async def button(update: Update, context: BotContext) -> None:
     lookup = LOOKUPS[pressed.kind]
     text = await services.db(queries.saved_query, lookup.kind, pressed.value)
     if text is None:
-        await answer(query, "만료된 버튼입니다. 다시 검색해 주세요.")
+        await answer(query, _("This button has expired. Please search again."))
         return
     result = await _find(context, lookup, update.effective_chat.id, text, pressed.page)
     if result is None:
-        await answer(query, STILL_SEARCHING)
+        await answer(query, _(STILL_SEARCHING))
         return
     in_time = await answer(query)
     page = result[1]

@@ -8,22 +8,27 @@ from collections.abc import Sequence
 from telegram import CallbackQuery, InlineKeyboardMarkup, LinkPreviewOptions, Message, Update
 from telegram.error import BadRequest, TelegramError
 
+from bot.i18n import N_, _, language_of, speaking
 from bot.render import split_message
 
-BUSY = "⏳ 요청이 많아 지금은 답하지 못했어요. 잠시 후 다시 보내 주세요."
-BUSY_TOAST = "요청이 많아요. 잠시 후 다시 눌러 주세요."
+BUSY = N_("⏳ Too many requests to answer right now. Please send it again in a moment.")
+BUSY_TOAST = N_("Too many requests. Please press again in a moment.")
+NOTHING_LOADED = N_("No digest has been loaded yet.")
 MAX_REPLY_MESSAGES = 4  # one reply never floods a chat (replies are built to need fewer)
 
 
 async def tell_busy(update: Update) -> None:
     """A chat sent more than it can be answered at its pace: say so (once; see
-    :mod:`bot.updates`), as a toast for a button, or as one short message."""
-    if update.callback_query is not None:
-        with contextlib.suppress(TelegramError):  # a toast that comes too late is no loss
-            await update.callback_query.answer(BUSY_TOAST)
-        return
-    if update.effective_chat is not None:
-        await update.get_bot().send_message(update.effective_chat.id, BUSY)
+    :mod:`bot.updates`), as a toast for a button, or as one short message, in the user's
+    language (a dropped update never reached the handler that looks up the chat's)."""
+    user = update.effective_user
+    with speaking(language_of(user.language_code if user else None)):
+        if update.callback_query is not None:
+            with contextlib.suppress(TelegramError):  # a toast that comes too late is no loss
+                await update.callback_query.answer(_(BUSY_TOAST))
+            return
+        if update.effective_chat is not None:
+            await update.get_bot().send_message(update.effective_chat.id, _(BUSY))
 
 
 async def reply_blocks(

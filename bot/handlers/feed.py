@@ -8,13 +8,14 @@ from telegram import Chat, Update
 from bot import render
 from bot.arguments import UsageError, command_args, parse_callback, parse_top_arg
 from bot.buttons import results_keyboard, saved_keyboard
-from bot.handlers.common import answer, edit_or_reply, reply_blocks
+from bot.handlers.common import NOTHING_LOADED, answer, edit_or_reply, reply_blocks
+from bot.i18n import N_, _, ngettext
 from bot.services import BotContext
 from bot.store import feed, queries
 
 TOP_PAGE = 10
 SAVED_PAGE = 5
-PRIVATE_ONLY = "저장한 논문은 개인 채팅에서 /saved 로 볼 수 있어요."
+PRIVATE_ONLY = N_("Saved papers are in your private chat with the bot: /saved")
 
 
 async def top(update: Update, context: BotContext) -> None:
@@ -22,7 +23,7 @@ async def top(update: Update, context: BotContext) -> None:
     assert message is not None
     newest = await context.services.db(queries.latest_day)
     if newest is None:
-        await message.reply_text("아직 불러온 다이제스트가 없습니다.")
+        await message.reply_text(_(NOTHING_LOADED))
         return
     try:
         window = parse_top_arg(command_args(message.text), newest)
@@ -43,11 +44,14 @@ async def saved(update: Update, context: BotContext) -> None:
     message, user, chat = update.effective_message, update.effective_user, update.effective_chat
     assert message is not None and chat is not None
     if chat.type != Chat.PRIVATE or user is None:
-        await message.reply_text(render.esc(PRIVATE_ONLY))
+        await message.reply_text(render.esc(_(PRIVATE_ONLY)))
         return
     if command_args(message.text).strip().lower() in ("clear", "지우기"):
         gone = await context.services.db(feed.clear_bookmarks, user.id)
-        await message.reply_text(render.esc(f"저장한 논문 {gone}편을 모두 지웠어요."))
+        cleared = ngettext(
+            "Removed your {count} saved paper.", "Removed all {count} of your saved papers.", gone
+        )
+        await message.reply_text(render.esc(cleared.format(count=gone)))
         return
     page = await context.services.db(feed.bookmarks, user.id, 0, SAVED_PAGE)
     await reply_blocks(message, render.saved_blocks(page), saved_keyboard(page))
@@ -62,17 +66,17 @@ async def button(update: Update, context: BotContext) -> None:
     pressed = parse_callback(query.data)
     db = context.services.db
     if pressed is None:
-        await answer(query, "만료된 버튼입니다.")
+        await answer(query, _("This button has expired."))
         return
     if pressed.kind == "b":
         state = await db(feed.toggle_bookmark, user.id, pressed.value)
-        toast = {True: "🔖 저장했어요. /saved 로 볼 수 있어요.", False: "저장을 취소했어요."}
-        await answer(query, toast.get(state, "저장할 수 없는 논문입니다."))  # type: ignore[arg-type]
+        toast = {True: _("🔖 Saved. See it in /saved."), False: _("No longer saved.")}
+        await answer(query, toast.get(state, _("This paper cannot be saved.")))  # type: ignore[arg-type]
         return
     if pressed.kind == "t":
         newest = await db(queries.latest_day)
         if newest is None:
-            await answer(query, "만료된 버튼입니다.")
+            await answer(query, _("This button has expired."))
             return
         window = parse_top_arg(pressed.value, newest)  # "w", "m" or a month: checked above
         page = await db(
@@ -91,5 +95,5 @@ async def button(update: Update, context: BotContext) -> None:
     page = await db(feed.bookmarks, user.id, pressed.page * SAVED_PAGE, SAVED_PAGE)
     if not page.items and page.total:  # the last one of its page went: show the one before
         page = await db(feed.bookmarks, user.id, max(0, page.offset - SAVED_PAGE), SAVED_PAGE)
-    in_time = await answer(query, "지웠어요." if pressed.kind == "bx" else None)
+    in_time = await answer(query, _("Removed.") if pressed.kind == "bx" else None)
     await edit_or_reply(update, render.saved_blocks(page), saved_keyboard(page), edit=in_time)

@@ -16,6 +16,7 @@ from bot.arguments import command_args, parse_callback
 from bot.buttons import rules_keyboard
 from bot.handlers.common import answer, edit_or_reply, reply_blocks
 from bot.handlers.subscriptions import allowed, may_manage
+from bot.i18n import N_, _
 from bot.services import BotContext
 from bot.store import alerts
 from bot.store.alerts import MAX_RULES, Added
@@ -37,27 +38,28 @@ class _Words:
     unknown: str
 
 
+# Each message is formatted with ``rule`` (what was typed) and ``count`` (the most rules).
 FOLLOW = _Words(
     RuleKind.FOLLOW,
     "fx",
-    "👤 팔로우하는 저자",
-    "사용법: /follow 이름 (예: /follow Yann LeCun, 성만 적어도 됩니다)",
-    "👤 팔로우합니다: {}\n새로 불러온 날에 이 저자의 논문이 있으면 알려 드려요.",
-    "이미 팔로우하고 있어요: {}",
-    f"팔로우는 채팅마다 {MAX_RULES}명까지예요. /following 에서 정리해 주세요.",
-    "팔로우를 그만뒀어요: {}",
-    "팔로우하지 않는 이름이에요: {} (목록: /following)",
+    N_("👤 Authors followed"),
+    N_("Usage: /follow NAME (e.g. /follow Yann LeCun; a surname alone works)"),
+    N_("👤 Following: {rule}\nWhen a newly loaded day has a paper by this author, you'll hear."),
+    N_("Already following: {rule}"),
+    N_("A chat can follow at most {count} authors. Tidy up in /following."),
+    N_("No longer following: {rule}"),
+    N_("Not a name this chat follows: {rule} (list: /following)"),
 )
 WATCH = _Words(
     RuleKind.WATCH,
     "wx",
-    "🔎 지켜보는 검색어",
-    "사용법: /watch 검색어 (예: /watch 확산 모델)",
-    "🔎 지켜봅니다: {}\n새로 불러온 논문이 이 검색어에 맞으면 알려 드려요.",
-    "이미 지켜보고 있어요: {}",
-    f"검색어는 채팅마다 {MAX_RULES}개까지예요. /watching 에서 정리해 주세요.",
-    "더 이상 지켜보지 않아요: {}",
-    "지켜보지 않는 검색어예요: {} (목록: /watching)",
+    N_("🔎 Words watched"),
+    N_("Usage: /watch WORDS (e.g. /watch diffusion model)"),
+    N_("🔎 Watching: {rule}\nWhen a newly loaded paper matches these words, you'll hear."),
+    N_("Already watching: {rule}"),
+    N_("A chat can watch at most {count} searches. Tidy up in /watching."),
+    N_("No longer watching: {rule}"),
+    N_("Not words this chat watches: {rule} (list: /watching)"),
 )
 BY_BUTTON = {words.button: words for words in (FOLLOW, WATCH)}
 
@@ -67,7 +69,7 @@ async def _add(update: Update, context: BotContext, words: _Words) -> None:
     assert chat is not None and message is not None
     typed = " ".join(command_args(message.text).split())
     if not typed:
-        await message.reply_text(render.esc(words.usage))
+        await message.reply_text(render.esc(_(words.usage)))
         return
     if not await allowed(update, context):
         return
@@ -78,7 +80,8 @@ async def _add(update: Update, context: BotContext, words: _Words) -> None:
         Added.FULL: words.full,
         Added.EMPTY: words.usage,
     }[added]
-    await message.reply_text(render.esc(reply.format(typed[: alerts.MAX_RULE_LENGTH])))
+    text = _(reply).format(rule=typed[: alerts.MAX_RULE_LENGTH], count=MAX_RULES)
+    await message.reply_text(render.esc(text))
 
 
 async def _remove(update: Update, context: BotContext, words: _Words) -> None:
@@ -91,14 +94,17 @@ async def _remove(update: Update, context: BotContext, words: _Words) -> None:
     if not await allowed(update, context):
         return
     removed = await context.services.db(alerts.remove_rule, chat.id, words.kind, typed)
-    reply = words.unknown.format(typed) if removed is None else words.removed.format(removed)
+    if removed is None:
+        reply = _(words.unknown).format(rule=typed)
+    else:
+        reply = _(words.removed).format(rule=removed)
     await message.reply_text(render.esc(reply))
 
 
 def _view(
     rules: list[alerts.RuleView], words: _Words
 ) -> tuple[list[str], InlineKeyboardMarkup | None]:
-    blocks = render.rules_blocks(words.title, [r.text for r in rules], words.usage)
+    blocks = render.rules_blocks(_(words.title), [r.text for r in rules], _(words.usage))
     return blocks, rules_keyboard(words.button, [(r.id, r.text) for r in rules])
 
 
@@ -140,14 +146,14 @@ async def button(update: Update, context: BotContext) -> None:
     assert query is not None
     pressed = parse_callback(query.data)
     if pressed is None or chat is None or pressed.kind not in BY_BUTTON:
-        await answer(query, "만료된 버튼입니다.")
+        await answer(query, _("This button has expired."))
         return
     words = BY_BUTTON[pressed.kind]
     if not await may_manage(context, chat, update.effective_user):
-        await answer(query, "그룹 관리자만 바꿀 수 있어요.")
+        await answer(query, _("Only the group's admins can change this."))
         return
     db = context.services.db
     removed = await db(alerts.remove_rule, chat.id, words.kind, None, int(pressed.value))
-    in_time = await answer(query, "지웠어요." if removed is not None else "이미 지워졌어요.")
+    in_time = await answer(query, _("Removed.") if removed is not None else _("Already removed."))
     blocks, markup = _view(await db(alerts.chat_rules, chat.id, words.kind), words)
     await edit_or_reply(update, blocks, markup, edit=in_time)

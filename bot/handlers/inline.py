@@ -21,6 +21,7 @@ from telegram import (
 from bot import render
 from bot.arguments import MAX_QUERY_LENGTH, UsageError, paper_payload, parse_query_arg
 from bot.handlers.browse import picture
+from bot.i18n import _
 from bot.services import BotContext
 from bot.store import queries
 from bot.store.queries import PaperView
@@ -37,7 +38,7 @@ def deep_link(username: str, payload: str) -> str:
 
 def result(paper: PaperView, username: str) -> InlineQueryResultArticle:
     button = InlineKeyboardButton(
-        "📄 전체 요약 보기", url=deep_link(username, paper_payload(paper.arxiv_id))
+        _("📄 The whole summary"), url=deep_link(username, paper_payload(paper.arxiv_id))
     )
     return InlineQueryResultArticle(
         id=paper_payload(paper.arxiv_id),
@@ -80,5 +81,6 @@ async def answer(update: Update, context: BotContext) -> None:
     await query.answer(
         [result(p, username) for p in papers],
         cache_time=CACHE_SECONDS,
+        is_personal=True,  # the cards speak the user's language: not one answer for everyone
         next_offset=next_offset or None,  # none: no more pages
     )

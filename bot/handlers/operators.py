@@ -8,15 +8,16 @@ from telegram import Document, Message, Update
 from bot import render
 from bot.arguments import LATEST, UsageError, command_args, parse_day_arg
 from bot.digest import DigestError, decode_digest, parse_digest
+from bot.i18n import N_, _
 from bot.schedule import run_alerts
 from bot.services import BotContext
 from bot.store import queries
 from bot.store.db import begin_writing
 from bot.store.ingest import LoadReport, store_digest
 
-NOT_OPERATOR = "운영자만 쓸 수 있는 명령입니다."
-LOAD_USAGE = (
-    "사용법: .md 파일을 보낼 때 캡션에 /load 라고 쓰거나, 파일 메시지에 /load 로 답장하세요."
+NOT_OPERATOR = N_("Only operators can use this command.")
+LOAD_USAGE = N_(
+    "Usage: send a .md file with /load as its caption, or reply /load to a file message."
 )
 
 
@@ -26,7 +27,7 @@ async def _operator(update: Update, context: BotContext) -> Message | None:
     assert message is not None
     if context.services.is_operator(user.id if user else None):
         return message
-    await message.reply_text(render.esc(NOT_OPERATOR))
+    await message.reply_text(render.esc(_(NOT_OPERATOR)))
     return None
 
 
@@ -41,7 +42,10 @@ def _parse_and_store(session: Session, data: bytes, name: str) -> LoadReport:
 
 def rejection(error: DigestError) -> str:
     """Why a file was refused, with the warnings that explain it."""
-    lines = [f"거부: {error}", *(f"⚠️ {render.shorten(w, 200)}" for w in error.warnings[:5])]
+    lines = [
+        _("Refused: {reason}").format(reason=error),
+        *(f"⚠️ {render.shorten(w, 200)}" for w in error.warnings[:5]),
+    ]
     return render.esc("\n".join(lines))
 
 
@@ -49,7 +53,14 @@ def load_summary(name: str, report: LoadReport) -> str:
     days = ", ".join(sorted({d.isoformat() for d in report.days}))
     lines = [
         f"📥 {render.esc(name)}: {days}",
-        f"추가 {report.added}편 · 교체 {report.replaced}편 · 삭제 {report.removed}편 · 건너뜀·경고 {len(report.warnings)}건",
+        _(
+            "added {added} · replaced {replaced} · removed {removed} · skipped or warned {warned}"
+        ).format(
+            added=report.added,
+            replaced=report.replaced,
+            removed=report.removed,
+            warned=len(report.warnings),
+        ),
     ]
     lines += [f"⚠️ {render.esc(render.shorten(w, 200))}" for w in report.warnings[:5]]
     return "\n".join(lines)
@@ -64,15 +75,19 @@ async def load(update: Update, context: BotContext) -> None:
     if document is None and message.reply_to_message is not None:
         document = message.reply_to_message.document
     if document is None:
-        await message.reply_text(render.esc(LOAD_USAGE))
+        await message.reply_text(render.esc(_(LOAD_USAGE)))
         return
     name = document.file_name or "digest.md"
     limit = context.services.settings.max_upload_bytes
     if not name.lower().endswith(".md"):
-        await message.reply_text(render.esc(f"거부: {name}: .md 파일만 불러올 수 있습니다."))
+        await message.reply_text(
+            render.esc(_("Refused: {name}: only .md files can be loaded.").format(name=name))
+        )
         return
     if (document.file_size or 0) > limit:
-        await message.reply_text(render.esc(f"거부: {name}: 파일이 5 MB보다 큽니다."))
+        await message.reply_text(
+            render.esc(_("Refused: {name}: the file is larger than 5 MB.").format(name=name))
+        )
         return
     file = await context.bot.get_file(document.file_id)
     data = bytes(await file.download_as_bytearray())
@@ -106,9 +121,11 @@ async def deliver(update: Update, context: BotContext) -> None:
         return
     chosen = None if day == LATEST else day
     if chosen is not None and not await services.db(queries.has_day, chosen):
-        await message.reply_text(render.esc(f"{chosen}의 다이제스트가 없습니다."))
+        await message.reply_text(render.esc(_("No digest for {day}.").format(day=chosen)))
         return
     assert services.deliverer is not None
-    await message.reply_text("📤 전달을 시작합니다.")
+    await message.reply_text(_("📤 Delivering now."))
     report = await services.deliverer.start_pass(chosen)  # type: ignore[arg-type]
-    await message.reply_text(render.esc(f"📤 전달 완료 · {report.summary()}"))
+    await message.reply_text(
+        render.esc(_("📤 Delivered · {report}").format(report=report.summary()))
+    )

@@ -14,13 +14,16 @@ from telegram.ext import (
     CommandHandler,
     InlineQueryHandler,
     MessageHandler,
+    TypeHandler,
     filters,
 )
 
 from bot import render
 from bot.arguments import command_args
 from bot.handlers import browse, feed, follows, inline, operators, subscriptions
+from bot.i18n import N_, _, language_of, set_language, speaking
 from bot.services import BotContext
+from bot.store import languages
 
 Callback = Callable[[Update, BotContext], Coroutine[Any, Any, Any]]
 
@@ -59,68 +62,102 @@ async def _send_help(update: Update, context: BotContext, greeting: bool) -> Non
     markup = None
     if greeting and chat is not None and chat.type == chat.PRIVATE:  # invite it to a group
         link = f"https://t.me/{context.bot.username}?startgroup=subscribe"
-        markup = InlineKeyboardMarkup([[InlineKeyboardButton("➕ 그룹에 추가하기", url=link)]])
+        markup = InlineKeyboardMarkup([[InlineKeyboardButton(_("➕ Add to a group"), url=link)]])
     await message.reply_text(help_text(operator, greeting=greeting), reply_markup=markup)
 
 
 COMMANDS: tuple[Command, ...] = (
-    Command("start", "", "소개와 명령어 목록", start),
-    Command("help", "", "명령어 목록", help_command),
-    Command("day", "[날짜]", "그날의 논문 (YYYY-MM-DD, today, yesterday, latest)", browse.day),
-    Command("search", "검색어", "제목·저자·요약에서 검색", browse.search),
-    Command("author", "이름", "저자의 논문 (성만 적어도 됩니다)", browse.author),
-    Command("paper", "arXiv-ID", "논문 한 편의 전체 요약", browse.paper),
+    Command("start", "", N_("About the bot, and its commands"), start),
+    Command("help", "", N_("The commands"), help_command),
     Command(
-        "top", "[week | month | YYYY-MM]", "추천을 가장 많이 받은 논문 (기본: 최근 7일)", feed.top
+        "day", N_("[date]"), N_("A day's papers (YYYY-MM-DD, today, yesterday, latest)"), browse.day
     ),
-    Command("saved", "[clear]", "🔖 저장한 논문 (개인 채팅)", feed.saved),
+    Command("search", N_("words"), N_("Search titles, authors and summaries"), browse.search),
+    Command("author", N_("name"), N_("An author's papers (a surname alone works)"), browse.author),
+    Command("paper", "arXiv-ID", N_("One paper's whole summary"), browse.paper),
     Command(
-        "subscribe", "[HH:MM]", "매일 이 채팅으로 논문 받기 (기본 09:00)", subscriptions.subscribe
+        "top",
+        "[week | month | YYYY-MM]",
+        N_("The most-voted papers (default: the last 7 days)"),
+        feed.top,
     ),
-    Command("unsubscribe", "", "구독 해지", subscriptions.unsubscribe),
+    Command("saved", "[clear]", N_("🔖 Your saved papers (private chat)"), feed.saved),
+    Command(
+        "subscribe",
+        "[HH:MM]",
+        N_("Papers in this chat every day (default 09:00)"),
+        subscriptions.subscribe,
+    ),
+    Command("unsubscribe", "", N_("Stop the digest"), subscriptions.unsubscribe),
     Command(
         "settings",
-        "[time HH:MM | top N | tz Area/City | minvotes N | keywords a, b | every daily|weekly mon]",
-        "구독 설정 보기·바꾸기 (every weekly mon: 매주 월요일에 지난 7일 모아 받기)",
+        "[time HH:MM | top N | tz Area/City | minvotes N | keywords a, b | every daily|weekly mon | lang ko|en]",
+        N_("See or change the digest (every weekly mon: the past 7 days, every Monday)"),
         subscriptions.settings,
     ),
-    Command("follow", "이름", "저자 팔로우: 새 논문이 나오면 알림", follows.follow),
-    Command("unfollow", "이름", "팔로우 그만두기", follows.unfollow),
-    Command("following", "", "팔로우하는 저자 목록", follows.following),
-    Command("watch", "검색어", "검색어 지켜보기: 맞는 새 논문이 나오면 알림", follows.watch),
-    Command("unwatch", "검색어", "검색어 지켜보기 그만두기", follows.unwatch),
-    Command("watching", "", "지켜보는 검색어 목록", follows.watching),
     Command(
-        "load", "", ".md 다이제스트 불러오기 (캡션 또는 답장)", operators.load, operator_only=True
+        "follow", N_("name"), N_("Follow an author: an alert for each new paper"), follows.follow
     ),
-    Command("stats", "", "통계", operators.stats, operator_only=True),
-    Command("deliver", "[날짜]", "지금 구독 채팅에 전달", operators.deliver, operator_only=True),
+    Command("unfollow", N_("name"), N_("Stop following"), follows.unfollow),
+    Command("following", "", N_("The authors you follow"), follows.following),
+    Command(
+        "watch", N_("words"), N_("Watch words: an alert for new papers they match"), follows.watch
+    ),
+    Command("unwatch", N_("words"), N_("Stop watching"), follows.unwatch),
+    Command("watching", "", N_("The words you watch"), follows.watching),
+    Command(
+        "load", "", N_("Load a .md digest (caption or reply)"), operators.load, operator_only=True
+    ),
+    Command("stats", "", N_("Statistics"), operators.stats, operator_only=True),
+    Command(
+        "deliver",
+        N_("[date]"),
+        N_("Deliver to the subscribed chats now"),
+        operators.deliver,
+        operator_only=True,
+    ),
 )
 
-INTRO = (
-    "📚 <b>Daily Papers 봇</b>\n"
-    "Hugging Face Daily Papers에서 추천을 많이 받은 AI 논문을 한국어 요약과 함께 전해 드려요. "
-    "매일 정해진 시간에 받아 보거나, 지난 논문을 날짜·검색어·저자로 찾아볼 수 있습니다."
+INTRO = N_(
+    "📚 <b>Daily Papers bot</b>\n"
+    "The most-voted AI papers of Hugging Face Daily Papers, with Korean summaries. "
+    "Get them at a set time every day, or look up past papers by day, words or author."
 )
 
 
 def help_text(operator: bool = False, greeting: bool = False) -> str:
-    lines = [INTRO, ""] if greeting else ["<b>명령어</b>"]
+    lines = [_(INTRO), ""] if greeting else [_("<b>Commands</b>")]
     for command in COMMANDS:
         if command.operator_only and not operator:
             continue
-        args = f" {render.esc(command.args)}" if command.args else ""
-        mark = " (운영자)" if command.operator_only else ""
-        lines.append(f"/{command.name}{args} — {render.esc(command.description)}{mark}")
+        args = f" {render.esc(_(command.args))}" if command.args else ""
+        mark = " " + _("(operators)") if command.operator_only else ""
+        lines.append(f"/{command.name}{args} — {render.esc(_(command.description))}{mark}")
     return "\n".join(lines)
 
 
-def menu() -> list[BotCommand]:
-    """The command menu everyone sees (operator commands stay out of it)."""
-    return [BotCommand(c.name, c.description) for c in COMMANDS if not c.operator_only]
+def menu(lang: str) -> list[BotCommand]:
+    """The command menu everyone sees, in ``lang`` (operator commands stay out of it)."""
+    with speaking(lang):
+        return [BotCommand(c.name, _(c.description)) for c in COMMANDS if not c.operator_only]
+
+
+def menus() -> list[tuple[str | None, list[BotCommand]]]:
+    """(``language_code``, menu) for ``setMyCommands``: Korean for Korean users, and the
+    default (everyone else, as replies go) in English."""
+    return [("ko", menu("ko")), (None, menu("en"))]
+
+
+async def choose_language(update: Update, context: BotContext) -> None:
+    """Before any handler: speak the chat's chosen language (``/settings lang``), else the
+    user's own. Runs first (group -1) and in the update's own task, like the handlers."""
+    chat, user = update.effective_chat, update.effective_user
+    chosen = await context.services.db(languages.chosen, chat.id) if chat is not None else None
+    set_language(chosen or language_of(user.language_code if user else None))
 
 
 def register(application: Application) -> None:  # type: ignore[type-arg]
+    application.add_handler(TypeHandler(Update, choose_language), group=-1)
     for command in COMMANDS:
         application.add_handler(CommandHandler(command.name, command.callback))
     application.add_handler(CallbackQueryHandler(feed.button, pattern=r"^(t|b|sv|bx):"))

@@ -25,22 +25,33 @@ from telegram.error import TelegramError
 
 from bot import render
 from bot.arguments import (
-    WEEKDAY_NAMES,
+    SettingChange,
     UsageError,
     command_args,
     parse_settings_args,
     parse_time_arg,
 )
 from bot.handlers.common import answer, edit_or_reply
+from bot.i18n import N_, _, current, speaking
 from bot.schedule import ensure_slot_job
 from bot.services import BotContext
-from bot.store import alerts
+from bot.store import alerts, languages
 from bot.store import subscriptions as subs
 from bot.store.models import Every
 from bot.store.subscriptions import SubscriptionView
 
-REFUSAL = "이 그룹의 구독은 그룹 관리자만 바꿀 수 있습니다."
-NOT_SUBSCRIBED = "이 채팅은 구독 중이 아닙니다. /subscribe 로 시작하세요."
+REFUSAL = N_("Only the group's admins can change its subscription.")
+NOT_SUBSCRIBED = N_("This chat is not subscribed. Start with /subscribe.")
+WEEKDAY_NAMES = (
+    N_("Monday"),
+    N_("Tuesday"),
+    N_("Wednesday"),
+    N_("Thursday"),
+    N_("Friday"),
+    N_("Saturday"),
+    N_("Sunday"),
+)
+LANGUAGE_NAMES = {"ko": "한국어", "en": "English"}
 ADMIN_STATUSES = {ChatMemberStatus.ADMINISTRATOR, ChatMemberStatus.OWNER}
 
 
@@ -83,19 +94,22 @@ async def allowed(update: Update, context: BotContext) -> bool:
         status = ChatMemberStatus.ADMINISTRATOR if is_admin else ChatMemberStatus.MEMBER
     if can_manage(chat, message, status, operator):
         return True
-    await message.reply_text(render.esc(REFUSAL))
+    await message.reply_text(render.esc(_(REFUSAL)))
     return False
 
 
 def describe(sub: SubscriptionView) -> str:
-    keywords = ", ".join(sub.keywords) if sub.keywords else "없음"
+    keywords = ", ".join(sub.keywords) if sub.keywords else _("none")
     if sub.every is Every.WEEKLY:
-        when = (
-            f"매주 {WEEKDAY_NAMES[sub.weekday]}요일 {sub.send_time} ({sub.timezone}) · 지난 7일의"
+        when = _("every {weekday} {time} ({zone}) · the past 7 days'").format(
+            weekday=_(WEEKDAY_NAMES[sub.weekday]), time=sub.send_time, zone=sub.timezone
         )
     else:
-        when = f"매일 {sub.send_time} ({sub.timezone}) ·"
-    return render.esc(f"{when} 상위 {sub.top_n}편 · 최소 추천 {sub.min_votes} · 키워드: {keywords}")
+        when = _("daily {time} ({zone}) ·").format(time=sub.send_time, zone=sub.timezone)
+    what = _("top {top} · at least {votes} votes · keywords: {keywords}").format(
+        top=sub.top_n, votes=sub.min_votes, keywords=keywords
+    )
+    return render.esc(f"{when} {what}")
 
 
 @dataclass(frozen=True)
@@ -110,12 +124,12 @@ class Target:
 
 
 CHANNEL_RE = re.compile(r"@[A-Za-z][A-Za-z0-9_]{3,31}|-100\d{5,16}")
-CHANNEL_HERE = "채널은 봇과의 개인 채팅에서 관리해요: /subscribe @채널이름"
-CHANNEL_MISSING = "{} 채널을 찾지 못했어요. 봇을 그 채널의 관리자로 추가했는지 확인해 주세요."
-NOT_A_CHANNEL = "{}은(는) 채널이 아니에요. 그룹에서는 그 그룹에서 /subscribe 를 보내 주세요."
-NOT_CHANNEL_ADMIN = "{} 채널의 관리자만 그 채널의 구독을 바꿀 수 있어요."
-BOT_CANNOT_POST = (
-    "봇이 {} 채널에 글을 올릴 수 없어요: 봇을 채널 관리자로 추가하고 '메시지 게시' 권한을 주세요."
+CHANNEL_HERE = N_("Channels are managed in a private chat with the bot: /subscribe @channel")
+CHANNEL_MISSING = N_("Could not find the channel {name}. Is the bot an admin of that channel?")
+NOT_A_CHANNEL = N_("{name} is not a channel. For a group, send /subscribe in that group.")
+NOT_CHANNEL_ADMIN = N_("Only admins of the channel {name} can change its subscription.")
+BOT_CANNOT_POST = N_(
+    "The bot cannot post in {name}: make it an admin of the channel with 'Post messages'."
 )
 
 
@@ -126,23 +140,23 @@ async def target(update: Update, context: BotContext, posting: bool) -> Target |
     chat, message, user = update.effective_chat, update.effective_message, update.effective_user
     assert chat is not None and message is not None
     args = command_args(message.text)
-    first, _, rest = args.strip().partition(" ")
+    first, _space, rest = args.strip().partition(" ")
     if not CHANNEL_RE.fullmatch(first):
         if not await allowed(update, context):
             return None
         return Target(chat.id, chat.type, chat.title or chat.full_name, args)
     if chat.type != Chat.PRIVATE or user is None:
-        await message.reply_text(render.esc(CHANNEL_HERE))
+        await message.reply_text(render.esc(_(CHANNEL_HERE)))
         return None
     bot = context.bot
     try:
         channel = await bot.get_chat(first)
     except TelegramError:
-        await message.reply_text(render.esc(CHANNEL_MISSING.format(first)))
+        await message.reply_text(render.esc(_(CHANNEL_MISSING).format(name=first)))
         return None
     name = f"@{channel.username}" if channel.username else first
     if channel.type != Chat.CHANNEL:
-        await message.reply_text(render.esc(NOT_A_CHANNEL.format(name)))
+        await message.reply_text(render.esc(_(NOT_A_CHANNEL).format(name=name)))
         return None
     # The bot must be an administrator there: to post, and to see who the others are.
     try:
@@ -151,24 +165,28 @@ async def target(update: Update, context: BotContext, posting: bool) -> Target |
         member = None
     can_post = isinstance(member, ChatMemberAdministrator) and member.can_post_messages
     if not isinstance(member, ChatMemberAdministrator) or (posting and not can_post):
-        await message.reply_text(render.esc(BOT_CANNOT_POST.format(name)))
+        await message.reply_text(render.esc(_(BOT_CANNOT_POST).format(name=name)))
         return None
     try:
         sender = (await bot.get_chat_member(channel.id, user.id)).status
     except TelegramError:
         sender = None
     if sender not in ADMIN_STATUSES:
-        await message.reply_text(render.esc(NOT_CHANNEL_ADMIN.format(name)))
+        await message.reply_text(render.esc(_(NOT_CHANNEL_ADMIN).format(name=name)))
         return None
     return Target(channel.id, Chat.CHANNEL, channel.title, rest, name)
 
 
 def subscribed(sub: SubscriptionView, where: str = "") -> str:
-    return f"✅ 구독했습니다{where}: {describe(sub)}\n바꾸려면 /settings"
+    return _("✅ Subscribed{where}: {settings}\nTo change it: /settings").format(
+        where=where, settings=describe(sub)
+    )
 
 
 def _where(to: Target) -> str:
-    return f" ({render.esc(to.channel)} 채널)" if to.channel else ""
+    if not to.channel:
+        return ""
+    return " " + _("(channel {name})").format(name=render.esc(to.channel))
 
 
 async def subscribe(update: Update, context: BotContext) -> None:
@@ -180,11 +198,13 @@ async def subscribe(update: Update, context: BotContext) -> None:
     try:
         at = parse_time_arg(to.args).strftime("%H:%M") if to.args.strip() else None
     except UsageError as exc:
-        await message.reply_text(render.esc(f"{exc} 사용법: /subscribe [@채널] [HH:MM]"))
+        usage = _("Usage: /subscribe [@channel] [HH:MM]")
+        await message.reply_text(render.esc(f"{exc} {usage}"))
         return
     sub = await context.services.db(
         subs.subscribe, to.id, to.type, to.title, at, context.services.settings
     )
+    await context.services.db(languages.remember_subscriber, to.id, current())
     ensure_slot_job(context.application, sub.slot)
     await message.reply_text(subscribed(sub, _where(to)))
 
@@ -196,7 +216,10 @@ async def unsubscribe(update: Update, context: BotContext) -> None:
     if to is None:
         return
     stopped = await context.services.db(subs.unsubscribe, to.id)
-    reply = f"구독을 해지했습니다{_where(to)}." if stopped else render.esc(NOT_SUBSCRIBED)
+    if stopped:
+        reply = _("Unsubscribed{where}.").format(where=_where(to))
+    else:
+        reply = render.esc(_(NOT_SUBSCRIBED))
     await message.reply_text(reply)
 
 
@@ -212,7 +235,7 @@ async def settings(update: Update, context: BotContext) -> None:
             return
         if change is None:
             sub = await context.services.db(subs.get_subscription, chat.id)
-            text = f"⚙️ {describe(sub)}" if sub and sub.active else render.esc(NOT_SUBSCRIBED)
+            text = f"⚙️ {describe(sub)}" if sub and sub.active else render.esc(_(NOT_SUBSCRIBED))
             await message.reply_text(text)
             return
     to = await target(update, context, posting=False)
@@ -225,21 +248,38 @@ async def settings(update: Update, context: BotContext) -> None:
         return
     if change is None:
         sub = await context.services.db(subs.get_subscription, to.id)
-        shown = f"⚙️{_where(to)} {describe(sub)}" if sub and sub.active else NOT_SUBSCRIBED
-        await message.reply_text(shown if sub and sub.active else render.esc(shown))
+        if sub and sub.active:
+            await message.reply_text(f"⚙️{_where(to)} {describe(sub)}")
+        else:
+            await message.reply_text(render.esc(_(NOT_SUBSCRIBED)))
         return
+    if change.field == "lang":
+        return await _choose_language(message, context, to, change)
     changed = await context.services.db(subs.change_setting, to.id, change)
     if changed is None:
-        await message.reply_text(render.esc(NOT_SUBSCRIBED))
+        await message.reply_text(render.esc(_(NOT_SUBSCRIBED)))
         return
     ensure_slot_job(context.application, changed.slot)
-    await message.reply_text(f"⚙️ 바꿨습니다{_where(to)}: {describe(changed)}")
+    reply = _("⚙️ Changed{where}: {settings}")
+    await message.reply_text(reply.format(where=_where(to), settings=describe(changed)))
 
 
-INTRO = (
-    "👋 안녕하세요, Daily Papers 봇입니다. 매일 추천을 많이 받은 AI 논문을 한국어 요약과 함께 "
-    "전해 드려요. 관리자가 아래 버튼을 누르면 매일 09:00에 이 그룹으로 보내 드립니다. "
-    "명령어: /help"
+async def _choose_language(
+    message: Message, context: BotContext, to: Target, change: SettingChange
+) -> None:
+    """``/settings lang ko|en``: replies, digests and alerts of the chat speak it (no
+    subscription needed); the answer already does."""
+    lang = str(change.value)
+    await context.services.db(languages.choose, to.id, lang)
+    with speaking(lang):
+        reply = _("⚙️ This chat{where} is now answered in {language}.")
+        await message.reply_text(reply.format(where=_where(to), language=LANGUAGE_NAMES[lang]))
+
+
+INTRO = N_(
+    "👋 Hello, this is the Daily Papers bot: the most-voted AI papers every day, with Korean "
+    "summaries. When an admin presses the button below, they come to this group at 09:00 "
+    "every day. Commands: /help"
 )
 INTRO_SECONDS = 60.0  # joining by a startgroup link brings two updates: introduce once
 
@@ -254,9 +294,9 @@ async def introduce(update: Update, context: BotContext) -> None:
         return
     services.introduced[chat.id] = time.monotonic()
     markup = InlineKeyboardMarkup(
-        [[InlineKeyboardButton("🔔 이 그룹 구독하기 (관리자)", callback_data="sub:")]]
+        [[InlineKeyboardButton(_("🔔 Subscribe this group (admins)"), callback_data="sub:")]]
     )
-    await context.bot.send_message(chat.id, render.esc(INTRO), reply_markup=markup)
+    await context.bot.send_message(chat.id, render.esc(_(INTRO)), reply_markup=markup)
 
 
 async def subscribe_button(update: Update, context: BotContext) -> None:
@@ -264,14 +304,15 @@ async def subscribe_button(update: Update, context: BotContext) -> None:
     query, chat = update.callback_query, update.effective_chat
     assert query is not None and chat is not None
     if not await may_manage(context, chat, update.effective_user):
-        await answer(query, "그룹 관리자만 구독할 수 있어요.")
+        await answer(query, _("Only the group's admins can subscribe it."))
         return
     title = chat.title or chat.full_name
     sub = await context.services.db(
         subs.subscribe, chat.id, chat.type, title, None, context.services.settings
     )
+    await context.services.db(languages.remember_subscriber, chat.id, current())
     ensure_slot_job(context.application, sub.slot)
-    await answer(query, "✅ 구독했습니다.")
+    await answer(query, _("✅ Subscribed."))
     await edit_or_reply(update, [subscribed(sub)], None)
 
 

@@ -17,15 +17,18 @@ from enum import Enum
 from typing import cast
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, and_, delete, exists, func, select, update
+from sqlalchemy import ColumnElement, Select, and_, delete, exists, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased
 
 from bot.arguments import SettingChange
 from bot.config import Settings
+from bot.i18n import DEFAULT
+from bot.store import languages
 from bot.store.models import (
     OPEN_STATUSES,
     Alert,
+    ChatLanguage,
     ChatType,
     Delivery,
     DeliveryStatus,
@@ -52,6 +55,7 @@ class SubscriptionView:
     last_slot_at: datetime
     every: Every = Every.DAILY
     weekday: int = 0  # of a weekly digest: 0 = Monday
+    lang: str = DEFAULT  # what its digests are written in (bot.store.languages)
 
     @property
     def slot(self) -> tuple[str, str]:
@@ -63,7 +67,7 @@ class SubscriptionView:
         return last_slot_before(now, self.send_time, self.timezone, weekday)
 
 
-def _view(sub: Subscription) -> SubscriptionView:
+def _view(sub: Subscription, lang: str | None = None) -> SubscriptionView:
     last = sub.last_slot_at if sub.last_slot_at.tzinfo else sub.last_slot_at.replace(tzinfo=UTC)
     return SubscriptionView(
         sub.chat_id,
@@ -77,6 +81,13 @@ def _view(sub: Subscription) -> SubscriptionView:
         last,
         Every(sub.every or Every.DAILY),
         sub.weekday or 0,
+        lang or DEFAULT,
+    )
+
+
+def _with_language(stmt: Select[tuple[Subscription]]) -> Select[tuple[Subscription, str | None]]:
+    return stmt.outerjoin(ChatLanguage, ChatLanguage.chat_id == Subscription.chat_id).add_columns(
+        ChatLanguage.lang
     )
 
 
@@ -91,8 +102,10 @@ def get_subscription(session: Session, chat_id: int) -> SubscriptionView | None:
 
 def subscription_views(session: Session, chat_ids: Sequence[int]) -> list[SubscriptionView]:
     """The subscriptions (active or not) of these chats, if they have one."""
-    rows = session.scalars(select(Subscription).where(Subscription.chat_id.in_(chat_ids)))
-    return [_view(sub) for sub in rows]
+    rows = session.execute(
+        _with_language(select(Subscription).where(Subscription.chat_id.in_(chat_ids)))
+    )
+    return [_view(sub, lang) for sub, lang in rows]
 
 
 def subscribe(
@@ -194,8 +207,8 @@ def migrate_chat(session: Session, old_id: int, new_id: int) -> None:
             there.status, there.parts_sent = moving.status, moving.parts_sent
             there.lease_owner = there.lease_until = None
         session.execute(delete(Delivery).where(old_key))
-    # Its follows, watches and alert history move too (where the new id has the same rule or
-    # alert already, that one stays).
+    # Its follows, watches, alert history and language move too (where the new id has the same
+    # rule or alert already, or a language, that one stays).
     theirs_rule, theirs_alert = aliased(Rule), aliased(Alert)
     same_rule = exists().where(
         theirs_rule.chat_id == new_id,
@@ -213,6 +226,7 @@ def migrate_chat(session: Session, old_id: int, new_id: int) -> None:
             .execution_options(synchronize_session=False)
         )
         session.execute(delete(row).where(row.chat_id == old_id))
+    languages.move(session, old_id, new_id)
     session.commit()
 
 
@@ -228,7 +242,8 @@ def active_subscriptions(
         stmt = stmt.where(Subscription.chat_id.in_(chat_ids))
     if after is not None:
         stmt = stmt.where(Subscription.chat_id > after)
-    return [_view(s) for s in session.scalars(stmt.limit(limit))]
+    rows = session.execute(_with_language(stmt).limit(limit))
+    return [_view(sub, lang) for sub, lang in rows]
 
 
 def slot_subscriptions(session: Session, slot: tuple[str, str]) -> list[SubscriptionView]:

@@ -1,0 +1,157 @@
+"""Korean and English: the catalogues hold the same messages, and the bot speaks each user's
+language (Korean by default), a chat's chosen one (``/settings lang``), and in digests and
+alerts the language of whoever subscribed the chat."""
+
+from __future__ import annotations
+
+import gettext
+import re
+from datetime import date
+from pathlib import Path
+
+import pytest
+from babel.messages.extract import extract_from_dir
+from babel.messages.pofile import read_po
+
+from bot.i18n import LANGUAGES, LOCALES, catalogue, language_of, speaking
+from bot.render import day_label, digest_blocks
+from tests.conftest import ROOT
+from tests.e2e import ADMIN, GROUP, MEMBER, USER, Conversation, add_subscribers, bot_session
+
+PLACEHOLDER_RE = re.compile(r"\{\w*\}")
+TAG_RE = re.compile(r"</?\w+>")
+
+
+def source_messages() -> set[object]:
+    """Every message the code asks to be translated, as ``pybabel extract`` finds them."""
+    keywords = {"_": None, "N_": None, "ngettext": (1, 2)}
+    found = extract_from_dir(
+        ROOT / "bot", method_map=[("**.py", "python")], keywords=keywords, comment_tags=()
+    )
+    return {message for _file, _line, message, _comments, _context in found}
+
+
+def po(lang: str):  # type: ignore[no-untyped-def]
+    with (LOCALES / lang / "LC_MESSAGES" / "bot.po").open("rb") as file:
+        return read_po(file, locale=lang)
+
+
+def test_every_message_is_in_both_catalogues_and_nothing_else() -> None:
+    wanted = source_messages()
+    assert len(wanted) > 100
+    for lang in LANGUAGES:
+        held = {m.id for m in po(lang) if m.id}
+        assert held - wanted == set(), f"{lang}: messages the code no longer has"
+        assert wanted - held == set(), f"{lang}: messages without a translation"
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_translations_keep_placeholders_and_tags(lang: str) -> None:
+    for message in po(lang):
+        if not message.id:
+            continue
+        ids = message.id if isinstance(message.id, tuple) else (message.id,)
+        strings = message.string if isinstance(message.string, tuple) else (message.string,)
+        assert all(strings) and not message.fuzzy, f"{lang}: untranslated {ids[0]!r}"
+        for string in strings:
+            # (the plural form is what a one-form language like Korean translates)
+            assert set(PLACEHOLDER_RE.findall(string)) == set(PLACEHOLDER_RE.findall(ids[-1]))
+            assert TAG_RE.findall(string) == TAG_RE.findall(ids[0]), (lang, ids[0], string)
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_the_compiled_catalogues_are_those_of_the_sources(lang: str) -> None:
+    """``pybabel compile`` was run after the last change to a ``.po`` file."""
+    with (LOCALES / lang / "LC_MESSAGES" / "bot.mo").open("rb") as file:
+        compiled = gettext.GNUTranslations(file)
+    for message in po(lang):
+        if isinstance(message.id, tuple):
+            assert compiled.ngettext(*message.id, 1) == message.string[0], message.id
+            assert compiled.ngettext(*message.id, 2) == message.string[-1], message.id
+        elif message.id:
+            assert compiled.gettext(message.id) == message.string, message.id
+
+
+def test_languages_of_telegram_users() -> None:
+    assert language_of(None) == language_of("") == language_of("ko") == "ko"
+    assert language_of("ko-KR") == "ko"
+    assert language_of("en") == language_of("de") == language_of("ja") == "en"
+    with speaking("en"):
+        assert day_label(date(2024, 3, 19)) == "2024-03-19 (Tue)"
+        assert digest_blocks(date(2024, 4, 25), [], 2)[0].endswith("(top 0 of 2)")
+    assert day_label(date(2024, 3, 19)) == "2024-03-19 (화)"
+    assert catalogue("ko").gettext("No similar papers found.") != "No similar papers found."
+
+
+def test_no_korean_left_outside_the_catalogues() -> None:
+    """User-facing text lives in the catalogues: Korean in the code is only what users may
+    type (오늘, 주간…), and examples in comments and docstrings."""
+    hangul = re.compile(r"[\uac00-\ud7a3]")
+    allowed = re.compile(r"#.*|\"\"\"[\s\S]*?\"\"\"")
+    input_words = re.compile(r'\(\s*(?:"[^"]*",\s*)*"[^"]*"\s*\)|"[\uac00-\ud7a3]+"')
+    for path in sorted(Path(ROOT / "bot").rglob("*.py")):
+        if "emulator" in path.parts or path.name == "demo.py":
+            continue
+        code = allowed.sub("", path.read_text())
+        code = input_words.sub("", code)
+        left = [line for line in code.splitlines() if hangul.search(line)]
+        assert not left, f"{path.name}: {left[:3]}"
+
+
+async def test_an_english_user_is_answered_in_english(seeded, settings) -> None:
+    async with bot_session(settings) as (emulator, _app):
+        emulator.languages[USER] = "en"
+        chat = Conversation(emulator, USER, USER)
+        start = await chat.ask("/start")
+        assert "Daily Papers bot" in start.text and "/search words" in start.text
+        assert start.button_of("➕ Add to a group")["url"].endswith("?startgroup=subscribe")
+        found = await chat.ask("/search 확산 모델")
+        assert " found (1/" in found.text and "Next ▶" in [b for b, _d in found.buttons()]
+        paper = await chat.ask("/paper 2312.02120")
+        labels = [b for b, _d in paper.buttons()]
+        assert labels == ["🧭 Similar papers", "🔖 Save / unsave", "↗ Share"]
+        assert (await chat.ask("/top sometime")).text.startswith("Usage: /top")
+        # A Korean member of the same app sees Korean; the menus are there in both.
+        emulator.private_chat(MEMBER)
+        assert "검색" in (await Conversation(emulator, MEMBER, MEMBER).ask("/help")).text
+        assert emulator.menus["ko"][2]["description"].startswith("그날의 논문")
+        assert emulator.menus[""][2]["description"].startswith("A day's papers")
+        # The card of an inline answer speaks the user's language, for that user alone.
+        query_id = emulator.inline_query(USER, "확산 모델")
+        await emulator.wait_until(lambda: query_id in emulator.inline_answers)
+        answered = emulator.inline_answers[query_id]
+        assert answered["is_personal"] in (True, "true")
+        button = answered["results"][0]["reply_markup"]["inline_keyboard"][0][0]
+        assert button["text"] == "📄 The whole summary"
+
+
+async def test_a_chat_chooses_its_language(seeded, settings) -> None:
+    async with bot_session(settings) as (emulator, _app):
+        emulator.languages[USER] = "en"
+        chat = Conversation(emulator, USER, USER)
+        chosen = await chat.ask("/settings lang ko")
+        assert "한국어" in chosen.text and "답해요" in chosen.text
+        assert "명령어" in (await chat.ask("/help")).text  # chosen beats the app's language
+        assert (await chat.ask("/settings lang klingon")).text == "사용법: /settings lang ko|en"
+        assert "English" in (await chat.ask("/settings lang en")).text
+        assert "<b>Commands</b>" in (await chat.ask("/help")).html
+        # In a group, only admins choose; then everyone there is answered in it.
+        refused = await Conversation(emulator, GROUP, MEMBER).ask("/settings lang en")
+        assert "관리자" in refused.text
+        await Conversation(emulator, GROUP, ADMIN).ask("/settings lang en")
+        assert "Commands" in (await Conversation(emulator, GROUP, MEMBER).ask("/help")).text
+
+
+async def test_digests_speak_the_language_of_who_subscribed(seeded, settings) -> None:
+    async with bot_session(settings) as (emulator, app):
+        emulator.languages[USER] = "en"
+        assert "Subscribed" in (await Conversation(emulator, USER, USER).ask("/subscribe")).text
+        add_subscribers(app.services.Session, settings, [GROUP])  # no language: Korean
+        deliverer = app.services.deliverer
+        assert deliverer is not None
+        await deliverer.run_pass()
+        (english,) = emulator.messages_in(USER)[-1:]
+        (korean,) = emulator.messages_in(GROUP)[-1:]
+        assert "Today's AI papers" in english.text and "(Thu)" in english.text
+        assert "Press a number" in english.text
+        assert "오늘의 AI 논문" in korean.text and "(목)" in korean.text
