@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import os
 import signal
@@ -30,6 +31,7 @@ from bot.pacing import FREE_MESSAGES_PER_SECOND, PacedRateLimiter
 from bot.schedule import schedule_all
 from bot.services import BotContext, PapersApplication, Services
 from bot.store.db import init_schema, is_postgres, make_engine, session_factory
+from bot.transport import JsonRequest
 from bot.updates import FairUpdateProcessor
 from bot.webhook import WebhookServer
 
@@ -95,6 +97,7 @@ def build_application(
         .token(settings.bot_token)
         .base_url(f"{api}/bot")
         .base_file_url(f"{api}/file/bot")
+        .request(JsonRequest(connection_pool_size=256))  # the builder's pool, as JSON
         .rate_limiter(rate_limiter(settings, shared))
         .defaults(
             Defaults(
@@ -147,6 +150,14 @@ async def connect(application: PapersApplication, stop: asyncio.Event | None = N
         delay = min(delay * 2, CONNECT_RETRY_CAP)
 
 
+def settle_memory() -> None:
+    """Everything built so far (modules, the application) lives as long as the process:
+    out of the collector's sight, a full collection no longer walks it (one took 70 ms,
+    in the middle of a reply)."""
+    gc.collect()
+    gc.freeze()
+
+
 @asynccontextmanager
 async def running(
     settings: Settings, poll_timeout: int = 10, stop: asyncio.Event | None = None
@@ -168,6 +179,7 @@ async def running(
         async with application:
             for language_code, commands in menus():
                 await application.bot.set_my_commands(commands, language_code=language_code)
+            settle_memory()
             await application.start()
             if several:
                 services.leader = False

@@ -138,12 +138,15 @@ class PacedRateLimiter(BaseRateLimiter[Priority]):
         self.paid_rate = paid_per_second
         self.groups: dict[int | str, SlotClock] = {}
         self.resume_at = 0.0  # after a 429, nobody sends before this
+        self.bulk_after = 0.0  # after a start, no bulk send before this
         self.interactive_waiting = 0
         self._interactive_done = asyncio.Event()
 
     async def initialize(self) -> None:
-        # A previous run may have used up the current window just before it stopped.
-        self.resume_at = self.clock() + 1.0
+        # A previous run may have used up the current window just before it stopped: bulk
+        # sends wait it out. Replies do not (the first one after a start waited a whole
+        # second for it): one each, they cannot fill a window a digest pass left full.
+        self.bulk_after = self.clock() + 1.0
 
     async def shutdown(self) -> None:
         pass
@@ -178,6 +181,7 @@ class PacedRateLimiter(BaseRateLimiter[Priority]):
                     await self._sleep_until(slot)
             group.record(self.clock()).answered = self.clock()
         if priority is Priority.BULK:
+            await self._sleep_until(self.bulk_after)
             # Bulk yields to replies that are queued right now.
             while self.interactive_waiting:
                 self._interactive_done.clear()

@@ -43,6 +43,27 @@ class AdminCache:
         self.entries[(chat_id, user_id)] = (time.monotonic() + self.ttl, is_admin)
 
 
+@dataclass
+class LanguageCache:
+    """The languages chosen for chats (or that none was), remembered briefly: every update
+    asks. A change made here is seen at once; one made by another instance within ``ttl``."""
+
+    ttl: float = 10.0
+    entries: dict[int, tuple[float, str | None]] = field(default_factory=dict)
+
+    def get(self, chat_id: int) -> tuple[bool, str | None]:
+        """(known, chosen language)."""
+        hit = self.entries.get(chat_id)
+        if hit is None or hit[0] < time.monotonic():
+            return False, None
+        return True, hit[1]
+
+    def put(self, chat_id: int, lang: str | None) -> None:
+        if len(self.entries) > 50_000:
+            self.entries.clear()
+        self.entries[chat_id] = (time.monotonic() + self.ttl, lang)
+
+
 class Passes(Protocol):
     """What handlers and schedules ask of the deliverer (:class:`bot.delivery.Deliverer`)."""
 
@@ -73,6 +94,7 @@ class Services:
     settings: Settings
     Session: sessionmaker[Session]
     admins: AdminCache = field(default_factory=AdminCache)
+    languages: LanguageCache = field(default_factory=LanguageCache)
     deliverer: Passes | None = None
     # Database work runs in threads of its own: a burst of slow queries never takes the
     # threads that the event loop's other work (and python-telegram-bot) rely on.

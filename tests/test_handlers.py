@@ -43,12 +43,17 @@ async def test_a_busy_group_never_slows_down_a_private_chat(seeded, settings) ->
         await Conversation(emulator, USER, USER).ask("/start")
         waited = time.monotonic() - started
         await emulator.wait_until(
-            lambda: any(catalogue("ko").gettext(BUSY) in m.text for m in emulator.messages_in(GROUP)), timeout=15
+            lambda: any(
+                catalogue("ko").gettext(BUSY) in m.text for m in emulator.messages_in(GROUP)
+            ),
+            timeout=15,
         )
         dropped = app.update_processor.dropped
     assert waited < 1.5, f"the private chat waited {waited:.1f} s behind the group"
     assert dropped == 40 - 2 - 3  # two running, three waiting in the group's lane
-    assert sum(catalogue("ko").gettext(BUSY) in m.text for m in emulator.messages_in(GROUP)) == 1  # coalesced
+    assert (
+        sum(catalogue("ko").gettext(BUSY) in m.text for m in emulator.messages_in(GROUP)) == 1
+    )  # coalesced
     assert emulator.throttled == 0
 
 

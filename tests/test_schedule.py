@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime
 
 import pytest
@@ -142,3 +143,17 @@ def test_reservations_made_later_start_now() -> None:
     assert clock.reserve(100.0) == 100.0
     assert clock.reserve(100.0) == pytest.approx(100.0 + 1.02 / 30)
     assert clock.reserve(500.0) == 500.0
+
+
+async def test_a_reply_right_after_a_start_is_not_held_back_but_a_digest_is() -> None:
+    """A previous run may have used the current second up just before it stopped: the
+    first second after a start belongs to replies (one each), not to digests in bulk."""
+    from bot.pacing import PacedRateLimiter, Priority
+
+    limiter = PacedRateLimiter(messages_per_second=30)
+    await limiter.initialize()
+    started = time.monotonic()
+    await limiter.wait_turn(42, Priority.INTERACTIVE)
+    assert time.monotonic() - started < 0.1
+    await limiter.wait_turn(43, Priority.BULK)
+    assert time.monotonic() - started >= 0.95

@@ -164,6 +164,8 @@ class BotApiEmulator:
         self.files: dict[str, bytes] = {}
         self.errors: list[tuple[str, int, str]] = []  # (method, code, description) refused
         self.calls: list[str] = []
+        # When each request arrived, before it was read (what a bot's latency ends with).
+        self.requests: deque[tuple[str, float]] = deque(maxlen=1000)
         self.throttled = 0  # 429s answered
         self.throttled_at: list[tuple[float, int]] = []  # when, and to which chat (limits)
         self.flood_next = 0  # the next N send requests get 429 regardless of rate
@@ -646,6 +648,7 @@ class BotApiEmulator:
     async def _api(self, request: web.Request) -> web.Response:
         method = request.match_info["method"].lower()
         self.calls.append(method)
+        self.requests.append((method, time.perf_counter()))
         try:
             if self.token is not None and request.match_info["token"] != self.token:
                 raise ApiError(401, "Unauthorized")

@@ -152,7 +152,12 @@ async def choose_language(update: Update, context: BotContext) -> None:
     """Before any handler: speak the chat's chosen language (``/settings lang``), else the
     user's own. Runs first (group -1) and in the update's own task, like the handlers."""
     chat, user = update.effective_chat, update.effective_user
-    chosen = await context.services.db(languages.chosen, chat.id) if chat is not None else None
+    chosen = None
+    if chat is not None:
+        known, chosen = context.services.languages.get(chat.id)
+        if not known:
+            chosen = await context.services.db(languages.chosen, chat.id)
+            context.services.languages.put(chat.id, chosen)
     set_language(chosen or language_of(user.language_code if user else None))
 
 

@@ -271,6 +271,7 @@ async def _choose_language(
     subscription needed); the answer already does."""
     lang = str(change.value)
     await context.services.db(languages.choose, to.id, lang)
+    context.services.languages.put(to.id, lang)
     with speaking(lang):
         reply = _("⚙️ This chat{where} is now answered in {language}.")
         await message.reply_text(reply.format(where=_where(to), language=LANGUAGE_NAMES[lang]))

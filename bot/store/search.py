@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 import time
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 from sqlalchemy import BigInteger, Select, literal_column, select, text
@@ -107,8 +107,22 @@ def unindex_keys(session: Session, keys: Iterable[int]) -> None:
 # --- queries -------------------------------------------------------------------------------
 
 
+_HANGUL_START_RE = re.compile(r"[\uac00-\ud7a3\u3131-\u318e]")
+
+
 def _fts5(term: QueryTerm) -> str:
-    parts = [f'"{" ".join(tokens)}"' + ("*" if prefix else "") for tokens, prefix in term.phrases]
+    """A term's FTS5 query. Its Latin words are one phrase (``gpt-4`` → ``"gpt 4"*``): the
+    index lists a text's Latin words in order, apart from its Hangul, so the words of one
+    typed term are next to each other there wherever the term is in the text."""
+    parts, words, last_prefix = [], [], False
+    for tokens, prefix in term.phrases:
+        if len(tokens) == 1 and not _HANGUL_START_RE.match(tokens[0]):
+            words.append(tokens[0])
+            last_prefix = prefix
+        else:
+            parts.append(f'"{" ".join(tokens)}"' + ("*" if prefix else ""))
+    if words:
+        parts.append(f'"{" ".join(words)}"' + ("*" if last_prefix else ""))
     return " AND ".join(parts)
 
 
@@ -168,33 +182,60 @@ class _Index:
 
     def page(self, offset: int, limit: int, cap: int) -> tuple[list[int], int]:
         """Keys of one page in (tier, newest) order, and the number of matches (at most
-        ``cap + 1``: past the cap, "more than that" is all a reader needs)."""
+        ``cap + 1``: past the cap, "more than that" is all a reader needs). Each tier is
+        read newest first, as far as the count still needs: its keys are both the count
+        and the page (a count and a page apart asked the index twice)."""
+        tiers = self._sqlite_tiers(cap) if not is_postgres(self.session) else self._tiers(cap)
         keys: list[int] = []
+        total = 0
+        for found in tiers:
+            start, want = max(0, offset - total), limit - len(keys)
+            if want > 0:
+                keys += found[start : start + want]
+            total += len(found)
+        return keys, total
+
+    def _tiers(self, cap: int) -> Iterator[Sequence[int]]:
         total = 0
         for table, condition in zip(self.tables, self.tiers, strict=True):
             room = cap + 1 - total
             if room <= 0:
-                break
-            count = (
-                self.session.scalar(
-                    text(
-                        f"SELECT count(*) FROM (SELECT 1 FROM {table} WHERE {condition} LIMIT :room) hits"
-                    ),
-                    {**self.params, "room": room},
-                )
-                or 0
-            )
-            start, want = max(0, offset - total), limit - len(keys)
-            if want > 0 and start < count:
-                keys += self.session.scalars(
-                    text(
-                        f"SELECT {self.key} FROM {table} WHERE {condition} "
-                        f"ORDER BY {self.key} DESC LIMIT :limit OFFSET :offset"
-                    ),
-                    {**self.params, "limit": want, "offset": start},
-                ).all()
-            total += count
-        return keys, total
+                return
+            found = self._newest(table, condition, room)
+            total += len(found)
+            yield found
+
+    def _sqlite_tiers(self, cap: int) -> Iterator[Sequence[int]]:
+        """The same tiers from three plain matches, told apart here: the title match, the
+        title-or-authors match, everything. Each match merges its terms' doclists once (a
+        prefix term's can take milliseconds), where conditions with NOT would merge them
+        again for every tier."""
+        title = self._newest("paper_fts_head", "paper_fts_head MATCH :q0", cap + 1)
+        yield title
+        room = cap + 1 - len(title)
+        if room <= 0:
+            return
+        # The title matches are among the head's: read past them.
+        head = self._newest("paper_fts_head", "paper_fts_head MATCH :q", room + len(title))
+        in_title = set(title)
+        authors = [key for key in head if key not in in_title][:room]
+        yield authors
+        room -= len(authors)
+        if room <= 0:
+            return  # (then ``head`` may be cut short; the rest is not needed)
+        in_head = set(head)
+        rest = self._newest("paper_fts", "paper_fts MATCH :q", room + len(head))
+        yield [key for key in rest if key not in in_head][:room]
+
+    def _newest(self, table: str, condition: str, limit: int) -> Sequence[int]:
+        used = {name: self.params[name] for name in re.findall(r":(\w+)", condition)}
+        return self.session.scalars(
+            text(
+                f"SELECT {self.key} FROM {table} WHERE {condition} "
+                f"ORDER BY {self.key} DESC LIMIT :limit"
+            ),
+            {**used, "limit": limit},
+        ).all()
 
 
 def _tier(terms: Sequence[QueryTerm], folded: str) -> int | None:

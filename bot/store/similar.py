@@ -45,7 +45,7 @@ def _terms(folded: str) -> Counter[str]:
 def _frequencies(session: Session, terms: Sequence[str]) -> dict[str, int]:
     """In how many papers' titles and summaries each term is, counted up to ``COMMON + 1``."""
     if is_postgres(session):
-        rows = session.execute(
+        counted = session.execute(
             text(
                 "SELECT t, (SELECT count(*) FROM (SELECT 1 FROM paper_fts "
                 "WHERE doc @@ CAST(quote_literal(t) AS tsquery) LIMIT :cap) hits) "
@@ -53,6 +53,7 @@ def _frequencies(session: Session, terms: Sequence[str]) -> dict[str, int]:
             ),
             {"terms": list(terms), "cap": COMMON + 1},
         )
+        return {term: docs for term, docs in counted}
     else:
         # (fts5vocab counts every term's whole doclist: 9 ms for a common one at 100k papers)
         count = (
@@ -65,8 +66,7 @@ def _frequencies(session: Session, terms: Sequence[str]) -> dict[str, int]:
                 **{f"q{i}": f'{{title summary}} : "{term}"' for i, term in enumerate(terms)},
             },
         ).one()
-        rows = zip(terms, row, strict=True)
-    return {term: docs for term, docs in rows}
+        return dict(zip(terms, row, strict=True))
 
 
 def distinctive_terms(session: Session, folded: str) -> list[tuple[str, float]]:
@@ -102,27 +102,30 @@ def _scored(session: Session, chosen: Sequence[tuple[str, float]]) -> TextClause
     share, a term in the title counting half again; newer first among equals."""
     if is_postgres(session):
         arm = (
-            "SELECT search_key AS k, CASE WHEN title @@ q THEN {title} ELSE {w} END AS w "
+            "SELECT search_key AS k, CASE WHEN title @@ q THEN :x{i} ELSE :w{i} END AS w "
             "FROM paper_fts, CAST(:t{i} AS tsquery) AS q WHERE doc @@ q"
         )
-        values = {f"t{i}": f"'{term}'" for i, (term, _w) in enumerate(chosen)}
+        terms = {f"t{i}": f"'{term}'" for i, (term, _w) in enumerate(chosen)}
+        extra = 1.5
     else:
         arm = (
-            "SELECT rowid AS k, {w} AS w FROM paper_fts WHERE paper_fts MATCH :t{i} "
-            "UNION ALL SELECT rowid, {extra} FROM paper_fts_head WHERE paper_fts_head MATCH :h{i}"
+            "SELECT rowid AS k, :w{i} AS w FROM paper_fts WHERE paper_fts MATCH :t{i} "
+            "UNION ALL SELECT rowid, :x{i} FROM paper_fts_head WHERE paper_fts_head MATCH :h{i}"
         )
-        values = {}
+        terms = {}
         for i, (term, _w) in enumerate(chosen):
-            values[f"t{i}"] = f'{{title summary}} : "{term}"'
-            values[f"h{i}"] = f'title : "{term}"'
-    arms = [
-        arm.format(i=i, w=f"{w:.4f}", title=f"{1.5 * w:.4f}", extra=f"{0.5 * w:.4f}")
-        for i, (_term, w) in enumerate(chosen)
-    ]
+            terms[f"t{i}"] = f'{{title summary}} : "{term}"'
+            terms[f"h{i}"] = f'title : "{term}"'
+        extra = 0.5
+    # Weights are parameters too: the statement's text depends on the number of terms only
+    # (a text per paper would be compiled, and cached, once per paper).
+    weights = {f"w{i}": w for i, (_t, w) in enumerate(chosen)}
+    weights |= {f"x{i}": extra * w for i, (_t, w) in enumerate(chosen)}
+    arms = " UNION ALL ".join(arm.format(i=i) for i in range(len(chosen)))
     return text(
-        f"SELECT k FROM ({' UNION ALL '.join(arms)}) shared WHERE k <> :own "
+        f"SELECT k FROM ({arms}) shared WHERE k <> :own "
         "GROUP BY k ORDER BY sum(w) DESC, k DESC LIMIT :n"
-    ).bindparams(**values)
+    ).bindparams(**terms, **weights)
 
 
 def similar_papers(session: Session, arxiv_id: str, limit: int = SHOWN) -> list[PaperView]:

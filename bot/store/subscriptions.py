@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from enum import Enum
-from typing import cast
+from typing import Any, cast
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import ColumnElement, Select, and_, delete, exists, func, select, update
@@ -85,7 +85,7 @@ def _view(sub: Subscription, lang: str | None = None) -> SubscriptionView:
     )
 
 
-def _with_language(stmt: Select[tuple[Subscription]]) -> Select[tuple[Subscription, str | None]]:
+def _with_language(stmt: Select[Any]) -> Select[Any]:
     return stmt.outerjoin(ChatLanguage, ChatLanguage.chat_id == Subscription.chat_id).add_columns(
         ChatLanguage.lang
     )
