@@ -150,13 +150,18 @@ def main() -> None:
     parser.add_argument("--copies", type=int, default=41)
     parser.add_argument("--database-url")
     parser.add_argument("--keep", help="reuse (or leave) the SQLite database at this path")
+    parser.add_argument(
+        "--reuse", action="store_true", help="use the papers already in --database-url"
+    )
     parser.add_argument("-n", type=int, default=50)
     parser.add_argument("--gap", type=float, default=0.3, help="seconds between requests")
     parser.add_argument("--verbose", action="store_true", help="name the slowest requests")
     args = parser.parse_args()
     tmp = tempfile.TemporaryDirectory()
     url = args.database_url or f"sqlite:///{args.keep or tmp.name + '/reach.sqlite3'}"
-    if args.database_url or not (args.keep and Path(args.keep).exists()):
+    if (args.database_url and not args.reuse) or (
+        not args.database_url and not (args.keep and Path(args.keep).exists())
+    ):
         build(url, args.copies)
     papers = sample_papers(url, args.n)
     engine = make_engine(url)

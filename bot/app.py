@@ -97,7 +97,8 @@ def build_application(
         .token(settings.bot_token)
         .base_url(f"{api}/bot")
         .base_file_url(f"{api}/file/bot")
-        .request(JsonRequest(connection_pool_size=256))  # the builder's pool, as JSON
+        .request(JsonRequest(connection_pool_size=256))  # the builder's pools, as JSON
+        .get_updates_request(JsonRequest(connection_pool_size=1))
         .rate_limiter(rate_limiter(settings, shared))
         .defaults(
             Defaults(

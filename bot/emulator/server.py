@@ -166,6 +166,7 @@ class BotApiEmulator:
         self.calls: list[str] = []
         # When each request arrived, before it was read (what a bot's latency ends with).
         self.requests: deque[tuple[str, float]] = deque(maxlen=1000)
+        self.content_types: Counter[str] = Counter()  # how requests were encoded
         self.throttled = 0  # 429s answered
         self.throttled_at: list[tuple[float, int]] = []  # when, and to which chat (limits)
         self.flood_next = 0  # the next N send requests get 429 regardless of rate
@@ -649,6 +650,7 @@ class BotApiEmulator:
         method = request.match_info["method"].lower()
         self.calls.append(method)
         self.requests.append((method, time.perf_counter()))
+        self.content_types[request.content_type] += 1
         try:
             if self.token is not None and request.match_info["token"] != self.token:
                 raise ApiError(401, "Unauthorized")

@@ -198,19 +198,23 @@ async def open_link(update: Update, context: BotContext, payload: str) -> bool:
     return True
 
 
+def _with_similar(session: Session, ref: str) -> tuple[PaperView, list[PaperView]] | None:
+    """The paper a button stands for, and the papers like it (one trip to the database)."""
+    found = queries.get_paper(session, ref)
+    return None if found is None else (found, similar_papers(session, found.arxiv_id))
+
+
 async def similar(update: Update, context: BotContext, ref: str) -> None:
     """The 비슷한 논문 button: the five papers closest to one, as a new message."""
     query = update.callback_query
     assert query is not None
-    db = context.services.db
-    arxiv_id = await db(queries.arxiv_id_for_ref, ref)
-    found = await db(queries.get_paper, arxiv_id) if arxiv_id else None
+    found = await context.services.db(_with_similar, ref)
     if found is None:
         await answer(query, _(NOT_IN_ARCHIVE))
         return
-    papers = await db(similar_papers, found.arxiv_id)
+    paper, papers = found
     await answer(query)
-    await send_blocks(update, render.similar_blocks(found, papers), similar_keyboard(papers))
+    await send_blocks(update, render.similar_blocks(paper, papers), similar_keyboard(papers))
 
 
 async def button(update: Update, context: BotContext) -> None:
