@@ -6,9 +6,11 @@ from __future__ import annotations
 import dataclasses
 from datetime import date
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from bot.digest import Digest, DigestDay, read_digest
+from bot.store import similar
+from bot.store.db import is_postgres
 from bot.store.ingest import store_digest
 from bot.store.models import Paper
 from bot.store.search import FIELD_SEPARATOR
@@ -85,3 +87,19 @@ async def test_the_similar_button_lists_five_papers_that_open(seeded, settings) 
             query_id = emulator.press(USER, shown.message_id, data, USER)
             await emulator.wait_until(lambda q=query_id: q in emulator.callback_answers)
             assert toast in (emulator.callback_answers[query_id].get("text") or "")
+
+
+def test_on_postgresql_common_terms_are_counted_by_the_planner(seeded, monkeypatch) -> None:
+    """PostgreSQL's lexeme statistics stand in for counting the common terms, with the same
+    answers (the seeds are small enough for ANALYZE to read every row)."""
+    with seeded() as session:
+        if not is_postgres(session):
+            return  # (SQLite counts every term, each count stopped early)
+        session.execute(text("ANALYZE paper_fts"))
+        session.commit()
+        similar._lexeme_stats.clear()
+        assert len(similar._common_lexemes(session)) > 100
+        ids = session.scalars(select(Paper.arxiv_id).order_by(Paper.id)).all()
+        with_statistics = {a: [p.arxiv_id for p in similar_papers(session, a)] for a in ids}
+        monkeypatch.setattr(similar, "_common_lexemes", lambda session: {})
+        assert with_statistics == {a: [p.arxiv_id for p in similar_papers(session, a)] for a in ids}
