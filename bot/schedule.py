@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Sequence
-from datetime import date, datetime, time
+from datetime import UTC, date, datetime, time
 from typing import cast
 from zoneinfo import ZoneInfo
 
@@ -116,8 +116,19 @@ async def catch_up(context: BotContext) -> None:
 
 
 async def alert_job(context: BotContext) -> None:
-    """Match what loads added against follows and watches, and send the alerts due."""
-    await run_alerts(context.services)
+    """Match what loads added against follows and watches, and send the alerts due. Alerts
+    another pass was sending (one that stopped, say) are looked at again as soon as its
+    claims could lapse, not only at the next round."""
+    services = context.services
+    await run_alerts(services)
+    lapse = await services.db(alerts.next_lapse)
+    if lapse is None or context.job_queue is None:
+        return
+    if lapse.tzinfo is None:
+        lapse = lapse.replace(tzinfo=UTC)
+    wait = (lapse - subs.now_utc()).total_seconds() + 0.5
+    if wait < ALERT_SECONDS and not context.job_queue.get_jobs_by_name("alerts retry"):
+        context.job_queue.run_once(alert_job, max(wait, 2.0), name="alerts retry")  # type: ignore[arg-type]
 
 
 async def run_alerts(services: Services) -> None:

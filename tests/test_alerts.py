@@ -5,6 +5,7 @@ the commands, through the emulator."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -281,3 +282,31 @@ def test_an_alert_is_one_message_however_many_papers_match() -> None:
     assert len(buttons) == shown
     few = alert_messages(DAY, found[:3])
     assert len(few) == 1 and long.strip()[:20] in few[0][0]  # room for the summary points
+
+
+async def test_an_alert_a_stopped_pass_held_goes_out_when_its_claim_lapses(
+    Store, settings, tmp_path
+) -> None:
+    """A pass that stopped (a killed instance) holds its alert's claim for the lease: the
+    bot comes back to it as soon as the lease can lapse, not at the next 30 s round."""
+    settings = dataclasses.replace(settings, delivery_lease_seconds=3.0)
+    with Store() as session:
+        alerts.add_rule(session, USER, RuleKind.FOLLOW, "munos")
+    load_paths(Store, day_file(tmp_path))
+    with Store() as session:
+        alerts.plan_alerts(session)
+        (day,) = session.scalars(select(Delivery.day).where(Delivery.kind == Kind.ALERT)).all()
+        claimed = subs.claim_delivery(
+            session, USER, day, 1, "stopped-instance", timedelta(seconds=3), Kind.ALERT
+        )
+        assert isinstance(claimed, subs.Claim)
+        session.commit()
+    async with bot_session(settings) as (emulator, app):
+        # The first round (a second after the start) finds it held, and looks again after
+        # the lease; nothing waits for the round after.
+        await emulator.wait_until(
+            lambda: any(m.text.startswith("🔔") for m in emulator.messages_in(USER)), timeout=10
+        )
+        assert app.job_queue is not None
+        assert not app.job_queue.get_jobs_by_name("alerts retry")  # it ran
+    assert sum(m.text.startswith("🔔") for m in emulator.messages_in(USER)) == 1

@@ -423,6 +423,19 @@ def pending_alerts(
     return [(chat_id, day) for chat_id, day in session.execute(stmt)]
 
 
+def next_lapse(session: Session) -> datetime | None:
+    """When the first claim on an unsettled alert runs out (or ran out), if one is held: a
+    pass that stopped holds its claims until then, and a pass that read the alerts due
+    while they were held left them."""
+    return session.scalar(
+        select(func.min(Delivery.lease_until)).where(
+            Delivery.kind == Kind.ALERT,
+            Delivery.status.in_(OPEN_STATUSES),
+            Delivery.lease_owner.is_not(None),
+        )
+    )
+
+
 def alert_rows(
     session: Session, keys: Sequence[tuple[int, date]]
 ) -> dict[tuple[int, date], dict[int, list[str]]]:
