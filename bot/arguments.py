@@ -39,7 +39,7 @@ def parse_day_arg(text: str, today: date) -> date | str:
             return date(int(match[1]), int(match[2]), int(match[3]))
         except ValueError:
             pass
-    raise UsageError("사용법: /day [YYYY-MM-DD | today | yesterday | latest]")
+    raise UsageError(_("Usage: /day [YYYY-MM-DD | today | yesterday | latest]"))
 
 
 # Invisible characters (zero-width, bidi controls, soft hyphen) change no word a reader sees.
