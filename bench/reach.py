@@ -24,10 +24,9 @@ import time
 from pathlib import Path
 
 from _common import print_table
-from search import QUERIES, percentile, synthesize
+from search import QUERIES, percentile, store_synthesized
 from sqlalchemy import select
 
-from bot import loading
 from bot.app import running
 from bot.config import Settings
 from bot.emulator import BotApiEmulator
@@ -45,12 +44,7 @@ def build(url: str, copies: int) -> None:
     engine = make_engine(url)
     drop_schema(engine)
     init_schema(engine)
-    Session = session_factory(engine)
-    digests = synthesize(copies)
-    with Session() as session:
-        for start in range(0, len(digests), 50):
-            _report, errors = loading.store_batch(session, digests[start : start + 50])
-            assert not errors, errors
+    store_synthesized(session_factory(engine), copies)
     engine.dispose()
 
 

@@ -72,6 +72,18 @@ def synthesize(copies: int) -> list[Digest]:
     return out
 
 
+def store_synthesized(Session, copies: int) -> float:  # type: ignore[no-untyped-def]
+    """Load :func:`synthesize`'s copies of the corpus; seconds it took (parsing aside)."""
+    digests = synthesize(copies)
+    started = time.perf_counter()
+    with Session() as session:
+        for start in range(0, len(digests), 50):
+            _report, errors = loading.store_batch(session, digests[start : start + 50])
+            assert not errors, errors
+            print(f"  {start + 50}/{len(digests)} files", file=sys.stderr)
+    return time.perf_counter() - started
+
+
 def percentile(values: list[float], p: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
@@ -116,14 +128,7 @@ def main() -> None:
     Session = session_factory(engine)
     build = 0.0
     if not reuse:
-        digests = synthesize(args.copies)
-        started = time.perf_counter()
-        with Session() as session:
-            for start in range(0, len(digests), 50):
-                _report, errors = loading.store_batch(session, digests[start : start + 50])
-                assert not errors, errors
-                print(f"  {start + 50}/{len(digests)} files", file=sys.stderr)
-        build = time.perf_counter() - started
+        build = store_synthesized(Session, args.copies)
     with Session() as session:
         if is_postgres(session):
             session.execute(text("ANALYZE"))

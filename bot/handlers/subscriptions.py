@@ -10,6 +10,7 @@ import re
 import time
 from dataclasses import dataclass
 
+from sqlalchemy.orm import Session
 from telegram import (
     Chat,
     ChatMember,
@@ -31,6 +32,7 @@ from bot.arguments import (
     parse_settings_args,
     parse_time_arg,
 )
+from bot.config import Settings
 from bot.handlers.common import answer, edit_or_reply
 from bot.i18n import N_, _, current, speaking
 from bot.schedule import ensure_slot_job
@@ -189,6 +191,17 @@ def _where(to: Target) -> str:
     return " " + _("(channel {name})").format(name=render.esc(to.channel))
 
 
+def _subscribe(
+    session: Session, to: tuple[int, str, str | None], at: str | None, settings: Settings, lang: str
+) -> SubscriptionView:
+    """Subscribe a chat (id, type, title); its digests speak ``lang``, the subscriber's,
+    unless a language was chosen for it."""
+    chat_id, chat_type, title = to
+    sub = subs.subscribe(session, chat_id, chat_type, title, at, settings)
+    languages.remember_subscriber(session, chat_id, lang)
+    return sub
+
+
 async def subscribe(update: Update, context: BotContext) -> None:
     message = update.effective_message
     assert message is not None
@@ -201,10 +214,8 @@ async def subscribe(update: Update, context: BotContext) -> None:
         usage = _("Usage: /subscribe [@channel] [HH:MM]")
         await message.reply_text(render.esc(f"{exc} {usage}"))
         return
-    sub = await context.services.db(
-        subs.subscribe, to.id, to.type, to.title, at, context.services.settings
-    )
-    await context.services.db(languages.remember_subscriber, to.id, current())
+    chat = (to.id, to.type, to.title)
+    sub = await context.services.db(_subscribe, chat, at, context.services.settings, current())
     ensure_slot_job(context.application, sub.slot)
     await message.reply_text(subscribed(sub, _where(to)))
 
@@ -308,10 +319,8 @@ async def subscribe_button(update: Update, context: BotContext) -> None:
         await answer(query, _("Only the group's admins can subscribe it."))
         return
     title = chat.title or chat.full_name
-    sub = await context.services.db(
-        subs.subscribe, chat.id, chat.type, title, None, context.services.settings
-    )
-    await context.services.db(languages.remember_subscriber, chat.id, current())
+    group = (chat.id, chat.type, title)
+    sub = await context.services.db(_subscribe, group, None, context.services.settings, current())
     ensure_slot_job(context.application, sub.slot)
     await answer(query, _("✅ Subscribed."))
     await edit_or_reply(update, [subscribed(sub)], None)
