@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = ROOT.parent / "shared" / "corpus" / "hf-daily-ko"
@@ -54,6 +55,39 @@ def subscribe_many(url: str, chats: range, due: bool = False) -> None:
     ]
     with open_store(url) as Session, Session.begin() as session:
         session.execute(insert(Subscription), rows)
+
+
+def archive_arguments(parser: Any) -> None:
+    """The options of the benchmarks that run on the synthesized 100,000-paper archive."""
+    parser.add_argument("--copies", type=int, default=41)
+    parser.add_argument("--database-url")
+    parser.add_argument("--keep", help="reuse (or leave) the SQLite database at this path")
+    parser.add_argument(
+        "--reuse", action="store_true", help="use the papers already in the database"
+    )
+
+
+def archive_url(args: Any, folder: str, name: str) -> str:
+    return args.database_url or f"sqlite:///{args.keep or f'{folder}/{name}.sqlite3'}"
+
+
+async def unthrottled_emulator(settings: Any, **options: Any) -> tuple[Any, Any]:
+    """The emulator started with limits far above Telegram's (to measure the bot itself),
+    and ``settings`` pointing the bot at it with the same limits."""
+    import dataclasses
+
+    from bot.emulator import BotApiEmulator
+
+    emulator = BotApiEmulator(messages_per_second=5000, group_messages_per_minute=100000, **options)
+    url = await emulator.start()
+    settings = dataclasses.replace(
+        settings,
+        bot_token="0:bench",
+        telegram_api_url=url,
+        messages_per_second=5000,
+        group_messages_per_minute=100000,
+    )
+    return emulator, settings
 
 
 def print_table(header: Sequence[str], rows: Sequence[Sequence[object]], note: str = "") -> None:

@@ -12,19 +12,17 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import dataclasses
 import io
 import statistics
 import sys
 import tempfile
 import time
 
-from _common import CORPUS, fresh_database, print_table
+from _common import CORPUS, fresh_database, print_table, unthrottled_emulator
 
 from bot import cli
 from bot.app import running
 from bot.config import Settings
-from bot.emulator import BotApiEmulator
 
 COMMANDS = [
     "/day",
@@ -51,20 +49,10 @@ def percentile(values: list[float], p: float) -> float:
 
 
 async def measure(settings: Settings, n: int) -> list[tuple[str, str, str, str, str, str]]:
-    emulator = BotApiEmulator(
-        messages_per_second=5000, group_messages_per_minute=100000, keep_messages=True
-    )
-    url = await emulator.start()
+    emulator, settings = await unthrottled_emulator(settings, keep_messages=True)
     chats = list(range(1, 51))
     for chat_id in chats:
         emulator.private_chat(chat_id)
-    settings = dataclasses.replace(
-        settings,
-        bot_token="0:bench",
-        telegram_api_url=url,
-        messages_per_second=5000,
-        group_messages_per_minute=100000,
-    )
     rows = []
     async with running(settings, poll_timeout=5):
         # warm up

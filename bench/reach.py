@@ -16,14 +16,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import dataclasses
 import random
 import statistics
 import tempfile
 import time
 from pathlib import Path
 
-from _common import print_table
+from _common import archive_arguments, archive_url, print_table, unthrottled_emulator
 from search import QUERIES, percentile, store_synthesized
 from sqlalchemy import select
 
@@ -80,16 +79,8 @@ def arrival(emulator: BotApiEmulator, method: str, started: float) -> float:
 async def measure(
     settings: Settings, n: int, gap: float, papers: list[str], verbose: bool = False
 ) -> list[tuple]:
-    emulator = BotApiEmulator(messages_per_second=5000, group_messages_per_minute=100000)
-    url = await emulator.start()
+    emulator, settings = await unthrottled_emulator(settings)
     emulator.private_chat(USER)
-    settings = dataclasses.replace(
-        settings,
-        bot_token="0:bench",
-        telegram_api_url=url,
-        messages_per_second=5000,
-        group_messages_per_minute=100000,
-    )
     searches, inline, similar = [], [], []
     async with running(settings, poll_timeout=5):
         for i in range(n):  # the first one is the first after the start
@@ -141,18 +132,13 @@ async def measure(
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--copies", type=int, default=41)
-    parser.add_argument("--database-url")
-    parser.add_argument("--keep", help="reuse (or leave) the SQLite database at this path")
-    parser.add_argument(
-        "--reuse", action="store_true", help="use the papers already in --database-url"
-    )
+    archive_arguments(parser)
     parser.add_argument("-n", type=int, default=50)
     parser.add_argument("--gap", type=float, default=0.3, help="seconds between requests")
     parser.add_argument("--verbose", action="store_true", help="name the slowest requests")
     args = parser.parse_args()
     tmp = tempfile.TemporaryDirectory()
-    url = args.database_url or f"sqlite:///{args.keep or tmp.name + '/reach.sqlite3'}"
+    url = archive_url(args, tmp.name, "reach")
     if (args.database_url and not args.reuse) or (
         not args.database_url and not (args.keep and Path(args.keep).exists())
     ):

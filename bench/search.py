@@ -18,7 +18,7 @@ import time
 from datetime import timedelta
 from pathlib import Path
 
-from _common import CORPUS, print_table
+from _common import CORPUS, archive_arguments, archive_url, print_table
 from sqlalchemy import func, select, text
 
 from bot import loading
@@ -110,16 +110,11 @@ def index_size(session) -> float:  # type: ignore[no-untyped-def]
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--copies", type=int, default=41)
-    parser.add_argument("--database-url")
-    parser.add_argument("--keep", help="reuse (or leave) the SQLite database at this path")
-    parser.add_argument(
-        "--reuse", action="store_true", help="use the papers already in the database"
-    )
+    archive_arguments(parser)
     parser.add_argument("--runs", type=int, default=60)
     args = parser.parse_args()
     tmp = tempfile.TemporaryDirectory()
-    url = args.database_url or f"sqlite:///{args.keep or tmp.name + '/search.sqlite3'}"
+    url = archive_url(args, tmp.name, "search")
     engine = make_engine(url)
     reuse = args.reuse or (bool(args.keep) and Path(args.keep).exists())
     if not reuse:
