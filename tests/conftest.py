@@ -1,5 +1,5 @@
 """Shared fixtures: a fresh database per test (SQLite file, or PostgreSQL when
-``TEST_DATABASE_URL`` names one), and paths to the seeds and the real corpus."""
+``TEST_DATABASE_URL`` names one), and databases holding real digests."""
 
 from __future__ import annotations
 
@@ -11,13 +11,8 @@ import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.config import Settings
-from bot.digest import read_digest
 from bot.store.db import drop_schema, init_schema, make_engine, session_factory
-from bot.store.ingest import store_digest
-
-ROOT = Path(__file__).resolve().parent.parent
-SEEDS = ROOT / "seeds"
-CORPUS = ROOT.parent / "shared" / "corpus" / "hf-daily-ko"
+from tests.helpers.digests import archive_files, corpus_files, load_paths, seed_files
 
 
 @pytest.fixture
@@ -45,51 +40,51 @@ def settings(db_url: str) -> Settings:
     return Settings(database_url=db_url, admin_ids=frozenset({1000}))
 
 
-def load_paths(Store: sessionmaker[Session], *paths: Path) -> None:
-    for path in paths:
-        with Store.begin() as session:
-            store_digest(session, read_digest(path))
-
-
 @pytest.fixture
 def seeded(Store: sessionmaker[Session]) -> sessionmaker[Session]:
-    load_paths(Store, *sorted(SEEDS.glob("*.md")))
+    load_paths(Store, *seed_files())
     return Store
 
 
-def corpus_files() -> list[Path]:
-    files = sorted(CORPUS.rglob("*.md"))
-    if not files:
-        pytest.fail(f"the corpus is missing at {CORPUS}")
-    return files
-
-
-@pytest.fixture(scope="session")
-def corpus_url(tmp_path_factory: pytest.TempPathFactory) -> str:
-    """A database holding the whole real corpus, shared read-only by the tests that ask."""
+def _shared_database(tmp_path_factory: pytest.TempPathFactory, name: str, files: list[Path]) -> str:
+    """A database holding ``files``, made once per test run and shared read-only (on
+    PostgreSQL, in a schema of its own)."""
     url = os.environ.get("TEST_DATABASE_URL")
     if url:
         from sqlalchemy import text
 
         engine = make_engine(url)
         with engine.begin() as conn:
-            conn.execute(text("DROP SCHEMA IF EXISTS corpus_fixture CASCADE"))
-            conn.execute(text("CREATE SCHEMA corpus_fixture"))
+            conn.execute(text(f"DROP SCHEMA IF EXISTS {name} CASCADE"))
+            conn.execute(text(f"CREATE SCHEMA {name}"))
         engine.dispose()
         sep = "&" if "?" in url else "?"
-        url = f"{url}{sep}options=-csearch_path%3Dcorpus_fixture"
+        url = f"{url}{sep}options=-csearch_path%3D{name}"
     else:
-        url = f"sqlite:///{tmp_path_factory.mktemp('corpus')}/corpus.sqlite3"
+        url = f"sqlite:///{tmp_path_factory.mktemp(name)}/{name}.sqlite3"
     engine = make_engine(url)
     init_schema(engine)
-    Store = session_factory(engine)
-    load_paths(Store, *corpus_files())
+    load_paths(session_factory(engine), *files)
     engine.dispose()
     return url
 
 
 @pytest.fixture(scope="session")
-def CorpusStore(corpus_url: str) -> Iterator[sessionmaker[Session]]:
-    engine = make_engine(corpus_url)
+def archive_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """The whole real archive where it exists, else the shipped slice and the seeds."""
+    return _shared_database(tmp_path_factory, "archive_fixture", archive_files())
+
+
+@pytest.fixture(scope="session")
+def ArchiveStore(archive_url: str) -> Iterator[sessionmaker[Session]]:
+    engine = make_engine(archive_url)
+    yield session_factory(engine)
+    engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def CorpusStore(tmp_path_factory: pytest.TempPathFactory) -> Iterator[sessionmaker[Session]]:
+    """The whole real archive (the test is skipped without it)."""
+    engine = make_engine(_shared_database(tmp_path_factory, "corpus_fixture", corpus_files()))
     yield session_factory(engine)
     engine.dispose()

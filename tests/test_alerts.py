@@ -6,8 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func, select, update
 
@@ -26,28 +25,8 @@ from bot.store.models import (
     RuleKind,
 )
 from bot.textindex import fold, folded_words
-from tests.conftest import load_paths
-from tests.e2e import ADMIN, GROUP, MEMBER, OPERATOR, USER, Conversation, bot_session
-
-DAY = date(2024, 5, 2)
-
-
-def day_file(tmp_path: Path, day: date = DAY, papers: int = 3, name: str = "") -> Path:
-    """A digest of ``papers`` papers; the first by Rémi Munos, the second on 확산 모델."""
-    lines = [f"## Daily Papers ({day.isoformat()})", ""]
-    for number in range(papers):
-        author = "Rémi Munos, Jane Doe" if number == 0 else f"Author {number}, Someone Else"
-        topic = "확산모델은 이미지를 만듭니다." if number == 1 else "언어 모델을 평가합니다."
-        lines += [
-            f"### [Paper {number} of {day}](https://arxiv.org/abs/2405.{day.day:02d}{number:03d})",
-            f"Vote: {50 - number}",
-            f"Authors: {author}",
-            f"- {topic}",
-            "",
-        ]
-    path = tmp_path / f"{name or day.isoformat()}.md"
-    path.write_text("\n".join(lines))
-    return path
+from tests.helpers.digests import DAY, day_file, load_paths
+from tests.helpers.e2e import ADMIN, GROUP, MEMBER, OPERATOR, USER, Conversation, bot_session
 
 
 def paper(pid: int, text: str, *authors: str) -> _Paper:

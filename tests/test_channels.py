@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from bot.store import subscriptions as subs
 from bot.store.models import ChatType, StopReason, Subscription
-from tests.e2e import ADMIN, GROUP, MEMBER, Conversation, bot_session
+from tests.helpers.e2e import ADMIN, GROUP, MEMBER, Conversation, bot_session
 
 CHANNEL = -100_777_000_001
 SILENT = -100_777_000_002  # the bot is only a member there
@@ -43,7 +43,7 @@ async def test_a_channel_admin_subscribes_it_from_a_private_chat(seeded, setting
         report = await app.services.deliverer.run_pass()
         assert report.delivered_to == [CHANNEL]
         (digest,) = emulator.messages_in(CHANNEL)
-        assert digest.text.startswith("📰 오늘의 AI 논문") and "상위 3편" in digest.text
+        assert digest.text.startswith("📰 Daily Papers · ") and "상위 3편" in digest.text
 
         emulator.remove_bot(CHANNEL, ADMIN, status="left")
         await emulator.wait_until(lambda: _stopped(seeded))

@@ -21,7 +21,7 @@ from bot.digest import (
     parse_digest,
     read_digest,
 )
-from tests.conftest import SEEDS, corpus_files
+from tests.helpers.digests import SEEDS, SLICE, corpus_files, slice_files
 
 
 def paper(digest, arxiv_id):
@@ -92,9 +92,9 @@ def test_seed_plus_token_dropped_and_order_kept() -> None:
     assert len(gemini.authors) == 22  # 23 comma-separated items, less the "+"
 
 
-def test_whole_corpus_reads_cleanly() -> None:
+def _reads_cleanly(files: list[Path]) -> tuple[set[date], int]:
     days, entries = set(), 0
-    for path in corpus_files():
+    for path in files:
         digest = read_digest(path)
         assert digest.warnings == [], digest.warnings[:3]
         for day in digest.days:
@@ -103,42 +103,67 @@ def test_whole_corpus_reads_cleanly() -> None:
                 entries += 1
                 assert p.arxiv_id and p.title and p.summary, (path, p.arxiv_id)
                 assert all(b.text and "\t" not in b.text for b in p.summary)
+    return days, entries
+
+
+def test_the_real_slice_reads_cleanly() -> None:
+    assert _reads_cleanly(slice_files()) == (
+        {date(*map(int, p.relative_to(SLICE).with_suffix("").parts)) for p in slice_files()},
+        110,
+    )
+
+
+def test_whole_corpus_reads_cleanly() -> None:
+    days, entries = _reads_cleanly(corpus_files())
     assert len(days) == 201
     assert entries == 2478
 
 
-def test_corpus_odd_cases() -> None:
-    from tests.conftest import CORPUS
+def _papers(files: list[Path]) -> list:
+    return [p for f in files for d in read_digest(f).days for p in d.papers]
 
-    # "[Watch Video]url" without parentheses, and .qt written as an image → video
-    media = {
-        p.arxiv_id: p.media for f in corpus_files() for d in read_digest(f).days for p in d.papers
-    }
-    assert sum(1 for m in media.values() if m and m.kind is MediaKind.VIDEO) >= 160
-    qt = [m for m in media.values() if m and m.url.endswith(".qt")]
-    assert qt and all(m.kind is MediaKind.VIDEO for m in qt)
+
+def test_real_odd_cases() -> None:
+    # "[Watch Video]url" without parentheses, <video> lines, and .qt written as an image
+    media = {p.arxiv_id: p.media for p in _papers(slice_files())}
+    videos = [m for m in media.values() if m and m.kind is MediaKind.VIDEO]
+    assert {m.url.rsplit(".", 1)[-1] for m in videos} >= {"mp4", "qt"}
+    no_parentheses = paper(read_digest(SLICE / "2023/12/07.md"), "2312.03704")
+    assert no_parentheses.media and no_parentheses.media.kind is MediaKind.VIDEO
+    tagged = [p for p in read_digest(SLICE / "2023/11/21.md").days[0].papers if p.media]
+    assert any(p.media.kind is MediaKind.VIDEO for p in tagged)
     relative = [m for m in media.values() if m and "/avatars/" in m.url]
     assert relative and all(m.url.startswith("https://huggingface.co/avatars/") for m in relative)
 
     # nested "(1)" items and "1)" numbered lines continue their bullet
-    nov20 = read_digest(CORPUS / "2023/11/20.md")
+    nov20 = read_digest(SLICE / "2023/11/20.md")
     unified = paper(nov20, "2311.10125")
     features = next(b for b in unified.summary if b.text.startswith("UnifiedVisionGPT는 네 가지"))
     assert "(1) 다양한 어플리케이션" in features.text and "(4) 텍스트 프롬프트" in features.text
     assert not any(b.text.startswith("(") for b in unified.summary)
-    jul16 = paper(read_digest(CORPUS / "2024/07/16.md"), "2407.10973")
+    assert all(p.votes is None and not p.authors for p in nov20.days[0].papers)
+    jul16 = paper(read_digest(SLICE / "2024/07/16.md"), "2407.10973")
     details = next(b for b in jul16.summary if b.key == "Technical Details")
     assert "1) 정책 네트워크를" in details.text and "4) 정책 네트워크 파라미터" in details.text
 
     # a TAB from a broken "\textit" escape is cleaned, not turned into a code block
-    aug26 = paper(read_digest(CORPUS / "2024/08/26.md"), "2408.10945")
+    aug26 = paper(read_digest(SLICE / "2024/08/26.md"), "2408.10945")
     assert "\t" not in aug26.summary[0].text and "extit{HR-ED}" in aug26.summary[0].text
 
-    # "Vote: -" means no vote count
-    dash = [
-        p for f in corpus_files() for d in read_digest(f).days for p in d.papers if p.votes is None
-    ]
-    assert len(dash) == 110
+    # "Vote: -" means no vote count; "+" among the authors is no author; doubled names once
+    qwen = paper(read_digest(SLICE / "2024/07/16.md"), "2407.10671")
+    assert "+" not in qwen.authors and len(qwen.authors) == 22
+    assert [p for p in _papers([SLICE / "2024/07/16.md"]) if p.votes is None]
+    for p in _papers([SLICE / "2024/01/08.md"]):
+        assert len(p.authors) == len(set(p.authors))
+
+
+def test_whole_corpus_odd_cases() -> None:
+    media = {p.arxiv_id: p.media for p in _papers(corpus_files())}
+    assert sum(1 for m in media.values() if m and m.kind is MediaKind.VIDEO) >= 160
+    qt = [m for m in media.values() if m and m.url.endswith(".qt")]
+    assert qt and all(m.kind is MediaKind.VIDEO for m in qt)
+    assert len([p for p in _papers(corpus_files()) if p.votes is None]) == 110
 
 
 @pytest.mark.parametrize(

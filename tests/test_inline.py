@@ -13,7 +13,7 @@ import pytest
 from bot.arguments import paper_payload, paper_ref, parse_start_payload
 from bot.emulator import BotApiEmulator
 from bot.store.search import search_papers
-from tests.e2e import GROUP, USER, Conversation, bot_session
+from tests.helpers.e2e import GROUP, USER, Conversation, bot_session
 
 
 @pytest.mark.parametrize(
@@ -153,7 +153,7 @@ async def test_added_to_a_group_it_says_hello_once_and_admins_subscribe(seeded, 
     from sqlalchemy import select
 
     from bot.store.models import Subscription
-    from tests.e2e import ADMIN, MEMBER
+    from tests.helpers.e2e import ADMIN, MEMBER
 
     async with bot_session(settings) as (emulator, _app):
         hello = await Conversation(emulator, USER, USER).ask("/start")

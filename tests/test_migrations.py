@@ -20,7 +20,7 @@ from bot.store.db import (
     session_factory,
 )
 from bot.store.models import Base, DeliveryStatus, Every, Kind, StopReason
-from tests.conftest import SEEDS, load_paths
+from tests.helpers.digests import SEEDS, load_paths
 
 
 def _first_version_database(url: str) -> None:

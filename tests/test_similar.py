@@ -16,8 +16,8 @@ from bot.store.models import Paper
 from bot.store.search import FIELD_SEPARATOR
 from bot.store.similar import _terms, distinctive_terms, similar_papers
 from bot.textindex import index_terms
-from tests.conftest import SEEDS
-from tests.e2e import USER, Conversation, bot_session
+from tests.helpers.digests import SEEDS
+from tests.helpers.e2e import USER, Conversation, bot_session
 
 SEED_DAY = SEEDS / "2024-03-19.md"
 

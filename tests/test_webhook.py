@@ -5,13 +5,15 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
+from pathlib import Path
 
 import aiohttp
 import pytest
 
 from bot.config import ConfigError, load_settings
 from bot.emulator import BotApiEmulator
-from tests.e2e import USER, Conversation, bot_session
+from tests.helpers.e2e import USER, Conversation, bot_session
 
 PUBLIC = "https://bot.example.org/telegram"
 SECRET = "s3cret-token_for-tests"
@@ -81,9 +83,9 @@ async def test_telegram_refuses_a_webhook_that_is_not_https_on_an_allowed_port()
 
 def test_webhook_settings(tmp_path) -> None:
     env = {"WEBHOOK_URL": PUBLIC, "WEBHOOK_SECRET": SECRET, "WEBHOOK_PORT": "8443"}
-    settings = load_settings(env, tmp_path / "none.toml")
+    settings = load_settings(env, Path(os.devnull))
     assert settings.webhook_port == 8443 and SECRET not in repr(settings)
     with pytest.raises(ConfigError, match="WEBHOOK_SECRET"):
-        load_settings({**env, "WEBHOOK_SECRET": "has spaces"}, tmp_path / "none.toml")
+        load_settings({**env, "WEBHOOK_SECRET": "has spaces"}, Path(os.devnull))
     with pytest.raises(ConfigError, match="WEBHOOK_PORT"):
-        load_settings({**env, "WEBHOOK_PORT": "eighty"}, tmp_path / "none.toml")
+        load_settings({**env, "WEBHOOK_PORT": "eighty"}, Path(os.devnull))

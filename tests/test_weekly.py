@@ -16,9 +16,8 @@ from bot.schedule import ensure_slot_job
 from bot.store import subscriptions as subs
 from bot.store.models import Delivery, DeliveryStatus, Every, Kind, Subscription
 from bot.store.subscriptions import last_slot_before
-from tests.conftest import load_paths
-from tests.e2e import OPERATOR, USER, Conversation, add_subscribers, bot_session
-from tests.test_alerts import day_file
+from tests.helpers.digests import day_file, load_paths
+from tests.helpers.e2e import OPERATOR, USER, Conversation, add_subscribers, bot_session
 
 SEOUL = ZoneInfo("Asia/Seoul")
 
@@ -93,7 +92,7 @@ async def test_a_weekly_digest_is_the_weeks_top_once_and_only_when_something_is_
             deliverer.run_weekly_pass([(chat, friday)]), deliverer.run_weekly_pass([(chat, friday)])
         )
         (digest,) = emulator.messages_in(USER)
-        assert digest.html.startswith("🗓 <b>이번 주 AI 논문</b> · 2024-04-19 … 2024-04-25")
+        assert digest.html.startswith("🗓 <b>주간 AI 논문</b> · 2024-04-19 … 2024-04-25")
         assert "CatLIP" in digest.text and digest.button("1")
         assert len(first.delivered_to) + len(second.delivered_to) == 1
         # A week later with nothing loaded since: nothing.
@@ -145,8 +144,8 @@ async def test_the_slot_posts_weekly_digests_on_their_weekday_only(seeded, setti
                 return last.replace(tzinfo=UTC) > datetime.now(UTC) - timedelta(seconds=30)
 
         await emulator.wait_until(settled)
-    assert emulator.messages_in(mine)[0].text.startswith("🗓 이번 주 AI 논문")
-    assert emulator.messages_in(daily)[0].text.startswith("📰 오늘의 AI 논문")
+    assert emulator.messages_in(mine)[0].text.startswith("🗓 주간 AI 논문")
+    assert emulator.messages_in(daily)[0].text.startswith("📰 Daily Papers · ")
     assert not emulator.messages_in(other)
 
 
