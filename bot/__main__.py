@@ -10,7 +10,7 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 
 from bot import cli
 from bot.config import ConfigError, load_settings
-from bot.store.db import SchemaError
+from bot.store.db import SchemaError, describe_database
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -40,12 +40,12 @@ def main(argv: list[str] | None = None) -> int:
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     logging.getLogger("alembic").setLevel(logging.WARNING)  # says what it runs, each start
+    # APScheduler says "Running job …" and "… executed successfully" for every job, every
+    # time (twice a minute); the jobs log what they do themselves.
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    settings = None
     try:
         settings = load_settings()
-    except ConfigError as exc:
-        print(f"configuration error: {exc}", file=sys.stderr)
-        return 2
-    try:
         match args.command:
             case "load":
                 return cli.load(settings, args.paths)
@@ -69,10 +69,14 @@ def main(argv: list[str] | None = None) -> int:
                 return cli.sync(settings, args.source)
     except (OperationalError, InterfaceError) as exc:  # the database is not there
         reason = str(exc.orig or exc).strip().splitlines()[0]
-        print(f"database unavailable ({reason}): check DATABASE_URL", file=sys.stderr)
+        where = f"{describe_database(settings.database_url)}: " if settings else ""
+        print(f"database unavailable ({where}{reason}): check DATABASE_URL", file=sys.stderr)
         return 2
     except SchemaError as exc:
         print(f"database schema: {exc}", file=sys.stderr)
+        return 2
+    except ConfigError as exc:
+        print(f"configuration error: {exc}", file=sys.stderr)
         return 2
     return 2
 

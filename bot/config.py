@@ -1,26 +1,41 @@
 """Settings: one frozen object, read once from the environment over ``config/settings.toml``.
 
-Environment variables win over the file; secrets (the bot token) are read from the environment
-only. Nothing here runs at import time: callers ask for :func:`load_settings` when they start.
+Every setting has one name: ``DIGEST_TOP_N`` in the environment is ``digest_top_n`` in the
+file. Environment variables win over the file; secrets (the bot token, the webhook secret)
+are read from the environment only. Each value is parsed and range-checked here, in one
+place, and anything the bot cannot use — an unknown key, a file that is missing or not
+TOML, a number that is not one, a database URL no driver here can open — is refused with
+one line naming what to fix (:class:`ConfigError`). Nothing here runs at import time:
+callers ask for :func:`load_settings` when they start.
 """
 
 from __future__ import annotations
 
+import difflib
+import math
 import os
 import re
 import tomllib
-from collections.abc import Mapping
+import urllib.parse
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import time
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError
+
 DEFAULT_CONFIG_PATH = Path("config/settings.toml")
 DEFAULT_DATABASE_URL = "sqlite:///data/bot.sqlite3"
+MAX_TOP_N = 30  # papers a digest may list (as /settings top allows)
+MAX_PAID_PER_SECOND = 1000  # Telegram's limit for paid broadcasts
+WEBHOOK_PORTS = (443, 80, 88, 8443)  # the only ports Telegram calls a webhook on
+SUPPORTED_DATABASES = "sqlite:///PATH, postgresql+psycopg://USER:PASSWORD@HOST/DATABASE"
 
 
 class ConfigError(ValueError):
-    """A setting has a value the bot cannot use."""
+    """A setting has a value the bot cannot use (the message is one line)."""
 
 
 @dataclass(frozen=True)
@@ -64,37 +79,70 @@ class Settings:
         return ZoneInfo(self.digest_timezone)
 
 
-_KEYS: dict[str, str] = {
-    "BOT_TOKEN": "bot_token",
-    "DATABASE_URL": "database_url",
-    "BOT_ADMIN_IDS": "admin_ids",
-    "TELEGRAM_API_URL": "telegram_api_url",
-    "DIGEST_TIMEZONE": "digest_timezone",
-    "DIGEST_TIME": "digest_time",
-    "DIGEST_TOP_N": "digest_top_n",
-    "BOT_MESSAGES_PER_SECOND": "messages_per_second",
-    "BOT_GROUP_MESSAGES_PER_MINUTE": "group_messages_per_minute",
-    "BOT_DELIVERY_LEASE_SECONDS": "delivery_lease_seconds",
-    "BOT_SEND_TIMEOUT_SECONDS": "send_timeout_seconds",
-    "DIGEST_SOURCE": "digest_source",
-    "DIGEST_SYNC_MINUTES": "digest_sync_minutes",
-    "BOT_DATA_DIR": "data_dir",
-    "BOT_PAID_BROADCAST": "paid_broadcast",
-    "BOT_SCHEDULE_CHECK_SECONDS": "schedule_check_seconds",
-    "WEBHOOK_URL": "webhook_url",
-    "WEBHOOK_SECRET": "webhook_secret",
-    "WEBHOOK_LISTEN": "webhook_listen",
-    "WEBHOOK_PORT": "webhook_port",
-}
+Parse = Callable[[str, object], object]
 
 
-def database_url(url: str) -> str:
-    """A database URL SQLAlchemy can use with the installed driver: hosting platforms hand
-    out ``postgres://`` (and ``postgresql://`` means psycopg2, which is not installed)."""
-    for prefix in ("postgres://", "postgresql://"):
-        if url.startswith(prefix):
-            return "postgresql+psycopg://" + url[len(prefix) :]
-    return url
+@dataclass(frozen=True)
+class Setting:
+    """One setting: its environment name (the file key is the same in lower case), the
+    :class:`Settings` field it fills, and how its value is read."""
+
+    env: str
+    field: str
+    parse: Parse
+    secret: bool = False  # from the environment only
+
+    @property
+    def key(self) -> str:
+        return self.env.lower()
+
+
+# --- how values are read (each raises ConfigError naming the setting) -----------------------
+
+
+def _text(name: str, raw: object) -> str:
+    return str(raw).strip()
+
+
+def _number(low: float, *, above: bool = False, high: float | None = None) -> Parse:
+    """A finite number, at least ``low`` (more than it, if ``above``), at most ``high``."""
+
+    def parse(name: str, raw: object) -> float:
+        try:
+            value = float(str(raw).strip())
+        except ValueError:
+            value = math.nan
+        if not math.isfinite(value) or isinstance(raw, bool):
+            raise ConfigError(f"{name} must be a number: {raw!r}")
+        if (value <= low) if above else (value < low):
+            bound = "more than" if above else "at least"
+            raise ConfigError(f"{name} must be {bound} {low:g}: {raw!r}")
+        if high is not None and value > high:
+            raise ConfigError(f"{name} must be at most {high:g}: {raw!r}")
+        return value
+
+    return parse
+
+
+def _whole(low: int, high: int) -> Parse:
+    def parse(name: str, raw: object) -> int:
+        text = str(raw).strip()
+        if (
+            isinstance(raw, bool)
+            or not re.fullmatch(r"\d{1,9}", text)
+            or not low <= int(text) <= high
+        ):
+            raise ConfigError(f"{name} must be a whole number from {low} to {high}: {raw!r}")
+        return int(text)
+
+    return parse
+
+
+def _flag(name: str, raw: object) -> bool:
+    text = str(raw).strip().lower()
+    if text not in ("0", "1", "true", "false", "yes", "no"):
+        raise ConfigError(f"{name} must be 1 or 0: {raw!r}")
+    return text in ("1", "true", "yes")
 
 
 def parse_hhmm(value: str) -> time:
@@ -114,77 +162,174 @@ def parse_timezone(value: str) -> str:
     return value
 
 
-def _parse_ids(value: str | list[int]) -> frozenset[int]:
-    if isinstance(value, list):
-        return frozenset(int(v) for v in value)
+def _time(name: str, raw: object) -> time:
     try:
-        return frozenset(int(part) for part in value.replace(" ", "").split(",") if part)
-    except ValueError as exc:
-        raise ConfigError(f"BOT_ADMIN_IDS must be comma-separated user ids: {value!r}") from exc
+        return parse_hhmm(str(raw))
+    except ConfigError:
+        raise ConfigError(f"{name} is not a time (HH:MM): {str(raw)!r}") from None
 
 
-def _convert(name: str, raw: object) -> object:
-    text = str(raw)
-    if name == "admin_ids":
-        return _parse_ids(raw if isinstance(raw, list) else text)
-    if name == "digest_time":
-        return parse_hhmm(text)
-    if name == "digest_timezone":
-        return parse_timezone(text)
-    if name in ("digest_top_n", "webhook_port"):
-        try:
-            return int(text)
-        except ValueError:
-            raise ConfigError(f"{name.upper()} must be a whole number: {text!r}") from None
-    if name == "webhook_secret" and not re.fullmatch(r"[A-Za-z0-9_-]{1,256}", text):
-        raise ConfigError("WEBHOOK_SECRET may hold only letters, digits, _ and - (1 to 256)")
-    if name in (
-        "messages_per_second",
-        "group_messages_per_minute",
-        "delivery_lease_seconds",
-        "send_timeout_seconds",
-        "digest_sync_minutes",
-        "schedule_check_seconds",
-    ):
-        return float(text)
-    if name == "paid_broadcast":
-        if text.lower() not in ("0", "1", "true", "false", "yes", "no"):
-            raise ConfigError(f"BOT_PAID_BROADCAST must be 1 or 0: {text!r}")
-        return text.lower() in ("1", "true", "yes")
-    if name == "telegram_api_url":
-        return text.rstrip("/")
-    if name == "database_url":
-        return database_url(text)
+def _zone(name: str, raw: object) -> str:
+    try:
+        return parse_timezone(str(raw).strip())
+    except ConfigError:
+        raise ConfigError(
+            f"{name} is not a time zone (Area/City, e.g. Asia/Seoul): {raw!r}"
+        ) from None
+
+
+def _ids(name: str, raw: object) -> frozenset[int]:
+    parts = raw if isinstance(raw, list) else str(raw).replace(" ", "").split(",")
+    try:
+        return frozenset(int(part) for part in parts if str(part))
+    except (TypeError, ValueError):
+        raise ConfigError(f"{name} must be comma-separated user ids: {raw!r}") from None
+
+
+def _http_url(name: str, raw: object) -> str:
+    text = str(raw).strip().rstrip("/")
+    parts = urllib.parse.urlsplit(text)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError(f"{name} must be an http(s):// address: {text!r}")
     return text
+
+
+def _webhook_url(name: str, raw: object) -> str:
+    text = str(raw).strip()
+    try:
+        parts = urllib.parse.urlsplit(text)
+        port = parts.port
+    except ValueError:
+        parts, port = urllib.parse.urlsplit(""), None
+    if parts.scheme != "https" or not parts.hostname or " " in text:
+        raise ConfigError(f"{name} must be an https:// address Telegram can call: {text!r}")
+    if (port or 443) not in WEBHOOK_PORTS:
+        raise ConfigError(f"{name}: Telegram calls webhooks on port 443, 80, 88 or 8443 only")
+    return text
+
+
+def _secret(name: str, raw: object) -> str:
+    text = str(raw)
+    if not re.fullmatch(r"[A-Za-z0-9_-]{1,256}", text):
+        raise ConfigError(f"{name} may hold only letters, digits, _ and - (1 to 256)")
+    return text
+
+
+def database_url(url: str) -> str:
+    """A database URL SQLAlchemy can use with the installed driver: hosting platforms hand
+    out ``postgres://`` (and ``postgresql://`` means psycopg2, which is not installed)."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+def shown_url(url: URL) -> str:
+    """A database URL as it may be printed: never its password."""
+    return url.render_as_string(hide_password=True)
+
+
+def _database(name: str, raw: object) -> str:
+    text = database_url(str(raw).strip())
+    try:
+        url = make_url(text)
+    except ArgumentError:
+        raise ConfigError(
+            f"{name} is not a database URL: {text.split('@')[-1]!r} (supported: "
+            f"{SUPPORTED_DATABASES})"
+        ) from None
+    supported = {("sqlite", "pysqlite"), ("postgresql", "psycopg")}
+    if (url.get_backend_name(), url.get_driver_name()) not in supported:
+        scheme = url.drivername
+        raise ConfigError(f"{name}: {scheme} is not supported (supported: {SUPPORTED_DATABASES})")
+    if url.get_backend_name() == "sqlite" and not url.database:
+        raise ConfigError(f"{name} names no SQLite file: {shown_url(url)!r} (sqlite:///PATH)")
+    return text
+
+
+def sqlite_file(database_url: str) -> Path | None:
+    """The file of a SQLite ``database_url``, its folder made if need be (``None`` for
+    other stores and in-memory databases)."""
+    url = make_url(database_url)
+    if url.get_backend_name() != "sqlite" or not url.database or url.database == ":memory:":
+        return None
+    path = Path(url.database)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(
+            f"DATABASE_URL: cannot make the folder {path.parent} for the SQLite database "
+            f"({exc.strerror})"
+        ) from None
+    return path
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("BOT_TOKEN", "bot_token", _text, secret=True),
+    Setting("DATABASE_URL", "database_url", _database),
+    Setting("BOT_ADMIN_IDS", "admin_ids", _ids),
+    Setting("TELEGRAM_API_URL", "telegram_api_url", _http_url),
+    Setting("DIGEST_TIMEZONE", "digest_timezone", _zone),
+    Setting("DIGEST_TIME", "digest_time", _time),
+    Setting("DIGEST_TOP_N", "digest_top_n", _whole(1, MAX_TOP_N)),
+    Setting("BOT_MESSAGES_PER_SECOND", "messages_per_second", _number(0, above=True)),
+    Setting("BOT_GROUP_MESSAGES_PER_MINUTE", "group_messages_per_minute", _number(0, above=True)),
+    # Renewed every third of it: shorter leases could lapse under an ordinary pause.
+    Setting("BOT_DELIVERY_LEASE_SECONDS", "delivery_lease_seconds", _number(3)),
+    Setting("BOT_SEND_TIMEOUT_SECONDS", "send_timeout_seconds", _number(0, above=True)),
+    Setting("DIGEST_SOURCE", "digest_source", _text),
+    Setting("DIGEST_SYNC_MINUTES", "digest_sync_minutes", _number(0, above=True)),
+    Setting("BOT_DATA_DIR", "data_dir", _text),
+    Setting("BOT_PAID_BROADCAST", "paid_broadcast", _flag),
+    Setting("BOT_SCHEDULE_CHECK_SECONDS", "schedule_check_seconds", _number(1)),
+    Setting("WEBHOOK_URL", "webhook_url", _webhook_url),
+    Setting("WEBHOOK_SECRET", "webhook_secret", _secret, secret=True),
+    Setting("WEBHOOK_LISTEN", "webhook_listen", _text),
+    Setting("WEBHOOK_PORT", "webhook_port", _whole(1, 65535)),
+)
+_BY_KEY = {s.key: s for s in SETTINGS}
+
+
+def _read_file(path: Path) -> dict[str, object]:
+    try:
+        with path.open("rb") as fh:
+            return tomllib.load(fh)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path} is not TOML ({exc})") from None
+    except OSError as exc:
+        raise ConfigError(f"{path} cannot be read ({exc.strerror})") from None
+
+
+def _from_file(path: Path) -> dict[str, object]:
+    values: dict[str, object] = {}
+    for key, raw in _read_file(path).items():
+        setting = _BY_KEY.get(key)
+        if setting is None:
+            near = difflib.get_close_matches(key, list(_BY_KEY), n=1, cutoff=0.6)
+            hint = f"; did you mean {near[0]!r}?" if near else ""
+            raise ConfigError(f"{path}: unknown setting {key!r}{hint}")
+        if setting.secret:
+            raise ConfigError(f"{path}: {setting.env} is read from the environment only")
+        values[setting.field] = setting.parse(f"{setting.key} in {path}", raw)
+    return values
 
 
 def load_settings(
     environ: Mapping[str, str] | None = None, config_path: Path | None = None
 ) -> Settings:
-    """Read settings: defaults, then ``config/settings.toml``, then the environment."""
+    """Read settings: defaults, then the settings file, then the environment. The file is
+    ``config_path``, else the one ``BOT_CONFIG`` names (which must then exist), else
+    ``config/settings.toml`` if there is one."""
     environ = os.environ if environ is None else environ
-    path = config_path or Path(environ.get("BOT_CONFIG", DEFAULT_CONFIG_PATH))
-    values: dict[str, object] = {}
-    if path.is_file():
-        with path.open("rb") as fh:
-            table = tomllib.load(fh)
-        for key, raw in table.items():
-            name = _KEYS.get(key.upper())
-            if name is None or name in ("bot_token", "webhook_secret"):
-                # Secrets (the token, the webhook secret): the file may not carry them.
-                continue
-            values[name] = _convert(name, raw)
-    for env_key, name in _KEYS.items():
-        if environ.get(env_key):
-            values[name] = _convert(name, environ[env_key])
+    named = config_path or (Path(environ["BOT_CONFIG"]) if environ.get("BOT_CONFIG") else None)
+    if named is not None and not named.exists():
+        raise ConfigError(f"BOT_CONFIG names {named}, which does not exist")
+    path = named or DEFAULT_CONFIG_PATH
+    values = _from_file(path) if path.exists() else {}
+    for setting in SETTINGS:
+        if environ.get(setting.env):
+            values[setting.field] = setting.parse(setting.env, environ[setting.env])
     settings = Settings(**values)  # type: ignore[arg-type]
-    if settings.digest_top_n < 1:
-        raise ConfigError("DIGEST_TOP_N must be at least 1")
-    if settings.digest_sync_minutes <= 0:
-        raise ConfigError("DIGEST_SYNC_MINUTES must be more than 0")
-    if settings.schedule_check_seconds < 1:
-        raise ConfigError("BOT_SCHEDULE_CHECK_SECONDS must be at least 1")
-    limit = 1000 if settings.paid_broadcast else None
-    if limit and settings.messages_per_second > limit:
+    if settings.paid_broadcast and settings.messages_per_second > MAX_PAID_PER_SECOND:
         raise ConfigError("BOT_MESSAGES_PER_SECOND may be at most 1000 with paid broadcasts")
     return settings

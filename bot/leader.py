@@ -23,11 +23,11 @@ import fcntl
 import logging
 import threading
 from collections.abc import Awaitable, Callable
-from pathlib import Path
 from typing import IO
 
 from sqlalchemy import Connection, Engine, text
-from sqlalchemy.engine import make_url
+
+from bot.config import ConfigError, sqlite_file
 
 log = logging.getLogger(__name__)
 
@@ -170,20 +170,25 @@ class InstanceLocked(RuntimeError):
 
 
 def lock_sqlite(database_url: str) -> IO[bytes] | None:
-    """On a SQLite file, take the one-instance lock (a lock file beside the database) and
-    return it (held while it stays open); ``None`` for other stores."""
-    url = make_url(database_url)
-    if url.get_backend_name() != "sqlite" or not url.database or url.database == ":memory:":
+    """On a SQLite file, take the one-instance lock and return it (held while it stays
+    open); ``None`` for other stores. The lock is on the database file itself (``flock``,
+    which SQLite's own ``fcntl`` locks never meet), so a second instance is refused
+    whatever path, symlink or hard link it names the file by."""
+    path = sqlite_file(database_url)
+    if path is None:
         return None
-    path = Path(url.database)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle = path.with_name(path.name + ".instance").open("wb")
+    try:
+        handle = path.open("ab")  # an empty file is an empty SQLite database
+    except OSError as exc:
+        raise ConfigError(
+            f"DATABASE_URL: cannot open the SQLite database {path} ({exc.strerror})"
+        ) from None
     try:
         fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
         handle.close()
         raise InstanceLocked(
-            f"another bot instance is running on {path}: SQLite serves one instance "
-            "(use PostgreSQL for several)"
+            f"another bot instance is running on {path.resolve()}: SQLite serves one "
+            "instance (use PostgreSQL for several)"
         ) from None
     return handle

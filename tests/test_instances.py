@@ -24,9 +24,9 @@ from bot.emulator import BotApiEmulator
 from bot.emulator.server import ApiError
 from bot.leader import lock_sqlite
 from bot.store.models import Delivery, DeliveryStatus, Subscription
-from tests.conftest import ROOT
-from tests.e2e import add_subscribers, free_port
-from tests.test_delivery import LOGS, bot_env, start_bot
+from tests.helpers.digests import ROOT
+from tests.helpers.e2e import add_subscribers, free_port
+from tests.helpers.processes import LOGS, bot_env, start_bot
 
 PUBLIC = "https://bot.example.org/telegram"
 SECRET = "instances-secret"
@@ -153,13 +153,25 @@ async def test_three_instances_lose_two_leaders_mid_fan_out_and_deliver_once(
     assert statuses.count(DeliveryStatus.SENT) == CHATS
 
 
-def test_a_second_instance_on_one_sqlite_file_is_refused(tmp_path) -> None:
-    url = f"sqlite:///{tmp_path}/bot.sqlite3"
-    held = lock_sqlite(url)
+@pytest.mark.parametrize("link", ["same path", "symlink", "hard link", "folder symlink"])
+def test_a_second_instance_on_one_sqlite_file_is_refused(tmp_path, link: str) -> None:
+    """However the second names the file (a link to it included), one file, one instance."""
+    real = tmp_path / "real" / "bot.sqlite3"
+    held = lock_sqlite(f"sqlite:///{real}")
     assert held is not None
+    other = real
+    if link == "symlink":
+        other = tmp_path / "elsewhere.sqlite3"
+        other.symlink_to(real)
+    elif link == "hard link":
+        other = tmp_path / "hard.sqlite3"
+        other.hardlink_to(real)
+    elif link == "folder symlink":
+        (tmp_path / "alias").symlink_to(tmp_path / "real")
+        other = tmp_path / "alias" / "bot.sqlite3"
     try:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("BOT_", "DATABASE_URL"))}
-        env.update(BOT_TOKEN="1:x", DATABASE_URL=url, BOT_CONFIG=str(tmp_path / "none.toml"))
+        env.update(BOT_TOKEN="1:x", DATABASE_URL=f"sqlite:///{other}", BOT_CONFIG=os.devnull)
         result = subprocess.run(
             [sys.executable, "-m", "bot", "run"],
             cwd=ROOT,
@@ -170,7 +182,7 @@ def test_a_second_instance_on_one_sqlite_file_is_refused(tmp_path) -> None:
         )
     finally:
         held.close()
-    assert result.returncode == 2
+    assert result.returncode == 2, result.stderr
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and "another bot instance is running on" in lines[0]
     assert "PostgreSQL" in lines[0]

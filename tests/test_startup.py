@@ -10,14 +10,15 @@ import os
 import signal
 import socket
 import sys
+from pathlib import Path
 
 import pytest
 
 from bot.app import TokenMask
 from bot.config import load_settings
 from bot.emulator import BotApiEmulator
-from tests.conftest import ROOT
-from tests.e2e import TOKEN
+from tests.helpers.digests import ROOT
+from tests.helpers.e2e import TOKEN
 
 pytestmark = pytest.mark.slow
 
@@ -28,7 +29,7 @@ def _env(**values: str) -> dict[str, str]:
         for k, v in os.environ.items()
         if not k.startswith(("BOT_", "DATABASE_URL", "TELEGRAM_"))
     }
-    env["BOT_CONFIG"] = str(ROOT / "no-such-config.toml")
+    env["BOT_CONFIG"] = os.devnull
     env.update(values)
     return env
 
@@ -115,7 +116,7 @@ async def test_a_database_that_refuses_connections_is_one_line(command: list[str
     ],
 )
 def test_database_urls_as_hosting_platforms_give_them(given: str, used: str) -> None:
-    assert load_settings({"DATABASE_URL": given}, ROOT / "no-such.toml").database_url == used
+    assert load_settings({"DATABASE_URL": given}, Path(os.devnull)).database_url == used
 
 
 def test_the_token_is_masked_in_messages_and_tracebacks() -> None:

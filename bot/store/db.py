@@ -2,8 +2,8 @@
 
 The schema is Alembic's (``bot/store/migrations``): a new database is created whole from the
 models (plus the dialect's full-text index) and stamped with the newest revision; an older
-one is upgraded in place when the bot opens it; a newer one is refused (see README,
-"Database").
+one is upgraded in place when the bot opens it; a newer one is refused (docs/architecture.md,
+"The store").
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot.config import sqlite_file
 from bot.store.models import Base
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
@@ -65,8 +66,7 @@ def make_engine(url: str) -> Engine:
     """An engine for ``url``; an embedded SQLite file gets its folder and sane pragmas."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
-        if parsed.database and parsed.database != ":memory:":
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        sqlite_file(url)
         engine = create_engine(
             url,
             connect_args={"check_same_thread": False, "timeout": 30},
@@ -91,6 +91,17 @@ def make_engine(url: str) -> Engine:
         pool_recycle=1800,
         json_serializer=json_text,
     )
+
+
+def describe_database(database_url: str) -> str:
+    """Which database a URL names, as an operator would say it, never with its password:
+    ``SQLite /abs/path/bot.sqlite3``, ``PostgreSQL papers on db.example:5432``."""
+    url = make_url(database_url)
+    if url.get_backend_name() == "sqlite":
+        where = url.database or ":memory:"
+        return f"SQLite {Path(where).absolute() if where != ':memory:' else where}"
+    host = url.host or "localhost"
+    return f"PostgreSQL {url.database} on {host}{f':{url.port}' if url.port else ''}"
 
 
 def is_postgres(engine_or_session: Engine | Session) -> bool:
