@@ -59,7 +59,7 @@ def day_keyboard(listing: DayListing, shown: int) -> InlineKeyboardMarkup | None
 def pager(page: Page, data: Callable[[int], str]) -> list[tuple[str, str]]:
     """◀ ▶ buttons to the pages around ``page``; ``data(number)`` is a page's button data."""
     number = page.offset // page.limit
-    buttons = []
+    buttons: list[tuple[str, str]] = []
     if page.has_prev:
         buttons.append((_("◀ Previous"), data(number - 1)))
     if page.has_next:
@@ -72,13 +72,21 @@ def results_keyboard(kind: str, key: str, page: Page) -> InlineKeyboardMarkup | 
     return keyboard([*paper_buttons(page.items, page.offset + 1), pages])
 
 
-def paper_keyboard(paper: PaperView) -> InlineKeyboardMarkup:
+def save_label(saved: bool | None) -> str:
+    """The bookmark button's label: in a private chat it shows the reader's own state; where
+    many read (``None``) it says what pressing does for whoever presses."""
+    if saved is None:
+        return _("🔖 Save / unsave")
+    return _("✅ Saved (press to unsave)") if saved else _("🔖 Save")
+
+
+def paper_keyboard(arxiv_id: str, saved: bool | None = None) -> InlineKeyboardMarkup:
     """Under a paper shown in full: papers like it, save it (🔖, for whoever presses), and
     share it in any chat (an inline query for its id)."""
-    ref = paper_ref(paper.arxiv_id)
+    ref = paper_ref(arxiv_id)
     similar = InlineKeyboardButton(_("🧭 Similar papers"), callback_data=callback_data("m", ref))
-    save = InlineKeyboardButton(_("🔖 Save / unsave"), callback_data=callback_data("b", ref))
-    share = InlineKeyboardButton(_("↗ Share"), switch_inline_query=paper.arxiv_id)
+    save = InlineKeyboardButton(save_label(saved), callback_data=callback_data("b", ref))
+    share = InlineKeyboardButton(_("↗ Share"), switch_inline_query=arxiv_id)
     return InlineKeyboardMarkup([[similar], [save, share]])
 
 

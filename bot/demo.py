@@ -11,6 +11,7 @@ actual handlers over HTTP, and the chat is printed as a transcript. No token, no
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import io
 import logging
@@ -23,12 +24,14 @@ from bot import cli
 from bot.app import running
 from bot.config import Settings
 from bot.emulator import BotApiEmulator, SentMessage
+from bot.render import shorten
 
 READER, ADMIN, MEMBER, OPERATOR, VISITOR = 42, 7, 8, 1000, 77
 GROUP = -1001234567890
 CHANNEL, CHANNEL_NAME = -1009876543210, "ai_papers_ko"
 SEEDS = Path(__file__).resolve().parent.parent / "seeds"
 HELD_BACK = "2024-04-25.md"
+DIGEST = "📰 Daily Papers · 2024-04-25"  # how the held-back day's digest is headed
 
 
 class Transcript:
@@ -41,6 +44,7 @@ class Transcript:
             OPERATOR: "운영자",
             VISITOR: "Alex (English)",
         }
+        self.shown: set[int] = set()  # bot posts shown by arrival()
 
     def show(self, message: SentMessage, edited: bool = False) -> None:
         label = "🤖 봇 (메시지 수정)" if edited else "🤖 봇"
@@ -74,14 +78,21 @@ class Transcript:
             self.show(message)
 
     async def arrival(self, chat_id: int, starts: str) -> None:
-        """Wait for a message the bot posts on its own (a digest, an alert) and show it."""
+        """Wait for a message the bot posts on its own (a digest, an alert) and show it
+        (and only it: cards users posted in the chat meanwhile were shown already)."""
 
-        def arrived() -> bool:
-            return any(m.text.startswith(starts) for m in self.emulator.messages_in(chat_id))
+        def arrived() -> list[SentMessage]:
+            return [
+                m
+                for m in self.emulator.messages_in(chat_id)
+                if m.text.startswith(starts) and not m.via_bot and m.message_id not in self.shown
+            ]
 
-        await self.emulator.wait_until(arrived)
-        for message in await self.emulator.replies(chat_id, 1):
+        await self.emulator.wait_until(lambda: bool(arrived()))
+        for message in arrived():
+            self.shown.add(message.message_id)
             self.show(message)
+        await self.emulator.replies(chat_id, 0)  # everything up to here is seen
 
     async def inline(self, chat_id: int, user_id: int, query: str) -> SentMessage:
         """Type ``@bot query`` in a chat, see the first results, and pick the first."""
@@ -90,7 +101,8 @@ class Transcript:
         await self.emulator.wait_until(lambda: query_id in self.emulator.inline_answers)
         results = self.emulator.inline_answers[query_id]["results"]
         for result in results[:3]:
-            print(f"    🔎 {result['title']}\n       {result['description'][:70]}", file=self.out)
+            description = shorten(result["description"], 70)
+            print(f"    🔎 {result['title']}\n       {description}", file=self.out)
         print(f"    … 모두 {len(results)}건\n", file=self.out)
         card = self.emulator.choose_inline(chat_id, user_id, query_id, results[0]["id"])
         print(f"👆 {self.names[user_id]}: 첫 결과를 골라 채팅에 올림 (봇을 통해)\n", file=self.out)
@@ -100,9 +112,15 @@ class Transcript:
     async def toast(self, chat_id: int, user_id: int, message: SentMessage, label: str) -> None:
         """Press a button that answers with a toast (a notice over the chat, not a message)."""
         print(f"👆 {self.names[user_id]}: [{label}] 버튼\n", file=self.out)
+        edits = message.edits
         query = self.emulator.press(chat_id, message.message_id, message.button(label), user_id)
         await self.emulator.wait_until(lambda: query in self.emulator.callback_answers)
         print(f"💬 (알림) {self.emulator.callback_answers[query].get('text', '')}\n", file=self.out)
+        with contextlib.suppress(TimeoutError):  # a button that says what it did
+            await self.emulator.wait_until(lambda: message.edits > edits, timeout=1.0)
+        if message.edits > edits:
+            buttons = " ".join(f"[{text}]" for text, _ in message.buttons())
+            print(f"🤖 봇 (버튼 수정): {buttons}\n", file=self.out)
 
     async def open(self, chat_id: int, user_id: int, message: SentMessage, label: str) -> None:
         """Press a button that answers with a new message, and show it."""
@@ -136,6 +154,7 @@ async def conversation(settings: Settings, out: TextIO) -> None:
         async with running(settings, poll_timeout=1):
             t.heading("개인 채팅")
             await t.say(READER, READER, "/start")
+            await t.say(READER, READER, "/frob")
             await t.say(READER, READER, "/day latest")
             (results,) = await t.say(READER, READER, "/search 확산")
             await t.press(READER, READER, results, "다음")
@@ -178,10 +197,10 @@ async def conversation(settings: Settings, out: TextIO) -> None:
             t.heading("운영자: 지금 전달")
             await t.say(OPERATOR, OPERATOR, "/deliver", replies=2)
             arrivals = (
-                (READER, "민수의 채팅", "📰 오늘의 AI 논문"),
-                (GROUP, "논문 읽기 모임", "📰 오늘의 AI 논문"),
-                (CHANNEL, "채널", "📰 오늘의 AI 논문"),
-                (VISITOR, "Alex의 채팅 (영어)", "📰 Today's AI papers"),
+                (READER, "민수의 채팅", DIGEST),
+                (GROUP, "논문 읽기 모임", DIGEST),
+                (CHANNEL, "채널", DIGEST),
+                (VISITOR, "Alex의 채팅 (영어)", DIGEST),
             )
             for chat_id, title, starts in arrivals:
                 t.heading(f"{title}에 도착한 다이제스트")

@@ -151,12 +151,18 @@ def inline_description(paper: PaperView) -> str:
     return " · ".join(parts)
 
 
+def day_heading(day: date) -> str:
+    """What a day's papers are headed by, in ``/day`` and in digests alike: its date,
+    never "today" (the day may be long past in the reader's zone)."""
+    return f"📰 <b>Daily Papers</b> · {day_label(day)}"
+
+
 def day_blocks(
     day: date, papers: Sequence[PaperView], point_limit: int = 0, shown: int | None = None
 ) -> list[str]:
     """A day's papers, most votes first; past ``shown`` papers, how many more there are."""
     count = ngettext("{count} paper", "{count} papers", len(papers)).format(count=len(papers))
-    header = f"📰 <b>Daily Papers</b> · {day_label(day)} · {count}"
+    header = f"{day_heading(day)} · {count}"
     listed = papers[:shown]
     blocks = [header] + [compact_entry(i, p, point_limit) for i, p in enumerate(listed, 1)]
     if len(papers) > len(listed):
@@ -170,7 +176,7 @@ def day_blocks(
 
 def digest_blocks(day: date, papers: Sequence[PaperView], total: int) -> list[str]:
     """The daily digest: compact, so that it fits one message per chat."""
-    header = _("📰 <b>Today's AI papers</b>") + f" · {day_label(day)}{_top_of(papers, total)}"
+    header = day_heading(day) + _top_of(papers, total)
     footer = _("Press a number for the whole summary.")
     return [header] + [compact_entry(i, p) for i, p in enumerate(papers, 1)] + [footer]
 
@@ -184,7 +190,7 @@ def _top_of(papers: Sequence[PaperView], total: int) -> str:
 def weekly_blocks(first: date, last: date, papers: Sequence[PaperView], total: int) -> list[str]:
     """The weekly digest: the most-voted papers of seven days, each with its best vote."""
     header = (
-        _("🗓 <b>This week's AI papers</b>")
+        _("🗓 <b>Weekly AI papers</b>")
         + f" · {first.isoformat()} … {last.isoformat()}{_top_of(papers, total)}"
     )
     entries = [compact_entry(i, p, show_day=True) for i, p in enumerate(papers, 1)]
@@ -331,7 +337,7 @@ def split_message(blocks: Iterable[str], limit: int = MESSAGE_LIMIT) -> list[str
 def stats_lines(stats: Stats) -> Iterable[str]:
     """Counts for operators, as plain lines (escape them for HTML)."""
     yield f"papers: {stats.papers}"
-    yield f"days: {stats.days} ({stats.first_day or '-'} … {stats.last_day or '-'})"
+    yield f"days: {stats.days} ({stats.first_day} … {stats.last_day})" if stats.days else "days: 0"
     yield f"day entries: {stats.entries}"
     yield f"subscribed chats: {stats.subscribed_chats}"
     if stats.stopped:

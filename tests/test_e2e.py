@@ -5,14 +5,15 @@ from __future__ import annotations
 
 import dataclasses
 import io
+import re
 from pathlib import Path
 
 import pytest
 
 from bot.emulator.telegram_html import parse_html, utf16_length
 from bot.handlers.registry import COMMANDS, help_text, menu
-from tests.conftest import load_paths
-from tests.e2e import GROUP, MEMBER, USER, Conversation, bot_session
+from tests.helpers.digests import load_paths
+from tests.helpers.e2e import GROUP, MEMBER, USER, Conversation, bot_session
 
 
 @pytest.fixture
@@ -253,7 +254,32 @@ def test_the_demo_shows_alerts_bookmarks_top_inline_links_and_a_channel(settings
     assert "MoDE: CLIP Data Experts" in alert.split("━━━")[0]
     assert "👤 Luke Zettlemoyer" in alert.split("━━━")[0]
     assert "👤 태호: @DailyPapersBot 확산 모델" in transcript  # inline, then its deep link
-    assert "/start p_2403_12015" in transcript and "[🔖 저장 / 저장 취소] [↗ 공유]" in transcript
+    assert "/start p_2403_12015" in transcript and "[🔖 저장] [↗ 공유]" in transcript
     channel = transcript[transcript.index("━━━ 채널에 도착한 다이제스트") :]
-    assert "📰 오늘의 AI 논문 · 2024-04-25" in channel
+    assert "📰 Daily Papers · 2024-04-25" in channel
     assert "거절 0회, 429 0회" in transcript
+    assert_well_worded(transcript)
+
+
+def section(transcript: str, heading: str) -> str:
+    start = transcript.index(f"━━━ {heading}")
+    end = transcript.find("\n━━━", transcript.index("\n", start))
+    return transcript[start : end if end > 0 else None]
+
+
+def assert_well_worded(transcript: str) -> None:
+    """What a reader of the demo must never meet (each was once there)."""
+    assert not re.search(r"\((은|는|이|가|을|를|과|와|으)\)", transcript)  # 은(는) and kin
+    assert "오늘의" not in transcript and "Today's" not in transcript  # digests go by date
+    assert "👤 Rémi Munos · " in transcript  # /author remi munos: as the papers write it
+    assert "🤖 봇: 없는 명령이에요: /frob · 명령 목록: /help" in transcript
+    assert "/subscribe [@채널] [HH:MM]" in transcript  # /help shows the channel form
+    assert "바꾸려면 /settings @ai_papers_ko" in transcript  # the channel's own settings
+    assert "🤖 봇 (버튼 수정): [🧭 비슷한 논문] [✅ 저장됨 (누르면 저장 취소)]" in transcript
+    for line in transcript.splitlines():  # inline descriptions: whole, or cut with "…"
+        if line.startswith("       ") and "· 👍" in line:
+            assert len(line.strip()) < 69 or line.endswith("…"), line
+    group_digest = section(transcript, "논문 읽기 모임에 도착한 다이제스트")
+    assert group_digest.count("🤖 봇:") == 1  # the digest alone, not the card posted before
+    delivered = next(line for line in transcript.splitlines() if "📤 전달 완료" in line)
+    assert " 0곳" not in delivered and "이전" not in delivered  # counters that happened

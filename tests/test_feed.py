@@ -12,8 +12,8 @@ from sqlalchemy import func, select
 from bot.arguments import UsageError, parse_top_arg
 from bot.store import feed
 from bot.store.models import Entry
-from tests.conftest import load_paths
-from tests.e2e import GROUP, MEMBER, USER, Conversation, bot_session
+from tests.helpers.digests import load_paths
+from tests.helpers.e2e import GROUP, MEMBER, USER, Conversation, bot_session
 
 
 @pytest.mark.parametrize(
@@ -88,7 +88,7 @@ async def shown(chat: Conversation, arxiv_id: str):  # type: ignore[no-untyped-d
 
     def with_button() -> list:  # type: ignore[type-arg]
         new = emulator.messages_in(chat.chat_id)[before:]
-        return [m for m in new if any("🔖" in label for label, _ in m.buttons())]
+        return [m for m in new if any(data.startswith("b:") for _label, data in m.buttons())]
 
     emulator.send(chat.chat_id, chat.user_id, f"/paper {arxiv_id}")
     await emulator.wait_until(lambda: bool(with_button()))
@@ -96,17 +96,25 @@ async def shown(chat: Conversation, arxiv_id: str):  # type: ignore[no-untyped-d
     return with_button()[0]
 
 
+def save_label(message) -> str:  # type: ignore[no-untyped-def]
+    return next(label for label, data in message.buttons() if data.startswith("b:"))
+
+
 async def test_bookmarks_are_per_user_and_private(seeded, settings) -> None:
     async with bot_session(settings) as (emulator, _app):
         reader = Conversation(emulator, USER, USER)
         detail = await shown(reader, "2312.02120")
+        assert save_label(detail) == "🔖 저장"  # the reader's own state, in a private chat
         query = emulator.press(USER, detail.message_id, detail.button("🔖"), USER)
         await emulator.wait_until(lambda: query in emulator.callback_answers)
         assert emulator.callback_answers[query]["text"].startswith("🔖 저장했어요")
+        await emulator.wait_until(lambda: save_label(detail) == "✅ 저장됨 (누르면 저장 취소)")
+        assert save_label(await shown(reader, "2312.02120")) == "✅ 저장됨 (누르면 저장 취소)"
 
         # in a group: the member's own bookmark, answered with a toast, nothing in the group
         group = Conversation(emulator, GROUP, MEMBER)
         in_group = await shown(group, "2312.00845")
+        assert save_label(in_group) == "🔖 저장 / 저장 취소"  # many read it: for whoever presses
         sent_before = len(emulator.messages_in(GROUP))
         query = emulator.press(GROUP, in_group.message_id, in_group.button("🔖"), MEMBER)
         await emulator.wait_until(lambda: query in emulator.callback_answers)
@@ -120,10 +128,11 @@ async def test_bookmarks_are_per_user_and_private(seeded, settings) -> None:
         theirs = await Conversation(emulator, MEMBER, MEMBER).ask("/saved")
         assert "1건" in theirs.text and "Magicoder" not in theirs.text
 
-        # pressing 🔖 again unsaves; removing from the list; clearing
-        query = emulator.press(USER, detail.message_id, detail.button("🔖"), USER)
+        # pressing it again unsaves; removing from the list; clearing
+        query = emulator.press(USER, detail.message_id, detail.button("저장됨"), USER)
         await emulator.wait_until(lambda: query in emulator.callback_answers)
         assert emulator.callback_answers[query]["text"] == "저장을 취소했어요."
+        await emulator.wait_until(lambda: save_label(detail) == "🔖 저장")
         for arxiv_id in ("2312.02120", "2312.00845", "2312.13286"):
             view = await shown(reader, arxiv_id)
             query = emulator.press(USER, view.message_id, view.button("🔖"), USER)
@@ -141,4 +150,20 @@ async def test_bookmarks_are_per_user_and_private(seeded, settings) -> None:
         # a forged button for a paper that does not exist
         query = emulator.press(USER, listing.message_id, "b:2499.99999", USER)
         await emulator.wait_until(lambda: query in emulator.callback_answers)
-        assert emulator.callback_answers[query]["text"] == "저장할 수 없는 논문입니다."
+        assert emulator.callback_answers[query]["text"] == "아카이브에 없는 논문입니다."
+
+
+async def test_a_full_shelf_of_bookmarks_says_so(seeded, settings, monkeypatch) -> None:
+    """The cap (MAX_BOOKMARKS a user, 1,000) is named when it is met, not a vague refusal."""
+    monkeypatch.setattr(feed, "MAX_BOOKMARKS", 3)
+    with seeded() as session:
+        for arxiv_id in ("2312.02120", "2312.00845", "2312.13286"):
+            assert feed.toggle_bookmark(session, USER, arxiv_id)[0] is feed.Toggled.SAVED
+        assert feed.toggle_bookmark(session, USER, "2403.12015")[0] is feed.Toggled.FULL
+    async with bot_session(settings) as (emulator, _app):
+        view = await shown(Conversation(emulator, USER, USER), "2403.12015")
+        query = emulator.press(USER, view.message_id, view.button("🔖"), USER)
+        await emulator.wait_until(lambda: query in emulator.callback_answers)
+    assert emulator.callback_answers[query]["text"] == (
+        "저장한 논문이 이미 최대인 3편이에요. /saved 에서 몇 편 지운 뒤 저장해 주세요."
+    )

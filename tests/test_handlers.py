@@ -15,14 +15,22 @@ from bot.handlers.registry import help_text
 from bot.i18n import catalogue
 from bot.store import queries
 from bot.store import search as search_module
-from tests.conftest import load_paths
-from tests.e2e import GROUP, MEMBER, OPERATOR, USER, Conversation, add_subscribers, bot_session
+from tests.helpers.digests import load_paths
+from tests.helpers.e2e import (
+    GROUP,
+    MEMBER,
+    OPERATOR,
+    USER,
+    Conversation,
+    add_subscribers,
+    bot_session,
+)
 
 
 def test_help_keeps_the_space_between_a_command_and_its_argument() -> None:
     text = help_text(operator=True)
     assert "/day [날짜] — " in text and "/search 검색어 — " in text
-    assert "/subscribe [HH:MM] — " in text and "/deliver [날짜] — " in text
+    assert "/subscribe [@채널] [HH:MM] — " in text and "/deliver [날짜] — " in text
     assert "/day[" not in text and "/search검색어" not in text
 
 
@@ -230,3 +238,34 @@ async def test_an_upload_is_parsed_off_the_event_loop(settings, tmp_path) -> Non
     # Parsed on the loop, it stood still for 1.2 s; off it, the longest gap is one C call
     # that holds the GIL (a few tenths on a busy machine).
     assert max(gaps) < 0.6, f"the event loop stood still for {max(gaps):.2f} s"
+
+
+async def test_an_unknown_command_gets_a_pointer_in_private_and_silence_in_groups(
+    seeded, settings
+) -> None:
+    async with bot_session(settings) as (emulator, _app):
+        reply = await Conversation(emulator, USER, USER).ask("/frob now")
+        assert reply.text == "없는 명령이에요: /frob · 명령 목록: /help"
+        group = Conversation(emulator, GROUP, MEMBER)
+        emulator.send(GROUP, MEMBER, "/frob")  # another bot's command, perhaps
+        emulator.send(GROUP, MEMBER, "/help@DailyPapersBot")
+        (answer,) = await emulator.replies(GROUP, 1)
+        assert answer.text.startswith("명령어") and not emulator.messages_in(GROUP)[1:]
+        assert group.chat_id == GROUP
+
+
+@pytest.mark.parametrize(
+    ("typed", "heading"),
+    [
+        ("remi munos", "👤 Rémi Munos · 1건"),  # as the papers write the name
+        ("MUNOS", "👤 Rémi Munos · 1건"),
+        ("juan c perez", "👤 Juan C. Pérez · "),
+        ("sun", "👤 sun · "),  # a surname many authors share: as typed
+    ],
+)
+async def test_an_author_is_named_as_the_papers_write_it(
+    seeded, settings, typed: str, heading: str
+) -> None:
+    async with bot_session(settings) as (emulator, _app):
+        reply = await Conversation(emulator, USER, USER).ask(f"/author {typed}")
+    assert reply.text.startswith(heading), reply.text

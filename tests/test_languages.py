@@ -13,12 +13,12 @@ import pytest
 from babel.messages.extract import extract_from_dir
 from babel.messages.pofile import read_po
 
-from bot.i18n import LANGUAGES, LOCALES, catalogue, language_of, speaking
+from bot.i18n import LANGUAGES, LOCALES, PARTICLES, Text, catalogue, language_of, particle, speaking
 from bot.render import day_label, digest_blocks
-from tests.conftest import ROOT
-from tests.e2e import ADMIN, GROUP, MEMBER, USER, Conversation, add_subscribers, bot_session
+from tests.helpers.digests import ROOT
+from tests.helpers.e2e import ADMIN, GROUP, MEMBER, USER, Conversation, add_subscribers, bot_session
 
-PLACEHOLDER_RE = re.compile(r"\{\w*\}")
+PLACEHOLDER_RE = re.compile(r"\{(\w*)(?::[^}]*)?\}")  # the name; a Korean particle spec aside
 TAG_RE = re.compile(r"</?\w+>")
 
 
@@ -83,6 +83,104 @@ def test_languages_of_telegram_users() -> None:
     assert catalogue("ko").gettext("No similar papers found.") != "No similar papers found."
 
 
+# A particle written after a placeholder or in brackets: what only particle() may choose.
+BRACKETED = re.compile(r"[은는이가을를과와]\((은|는|이|가|을|를|과|와)\)|\(으\)로|\(이\)라")
+AFTER_PLACEHOLDER = re.compile(r"\{\w*\}(은|는|이|가|을|를|과|와|으로|로|이라|라)(?![가-힣])")
+
+
+def _strings(message) -> tuple[str, ...]:  # type: ignore[no-untyped-def]
+    return message.string if isinstance(message.string, tuple) else (message.string,)
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_no_message_leaves_a_particle_to_chance(lang: str) -> None:
+    """No ``은(는)``; a particle after a placeholder is the placeholder's spec (``{x:은}``)."""
+    for message in po(lang):
+        for string in _strings(message):
+            assert not BRACKETED.search(string), (message.id, string)
+            assert not AFTER_PLACEHOLDER.search(string), (message.id, string)
+
+
+SAMPLES = {"consonant": "이 채팅", "vowel": "비디오", "rieul": "채널 모델"}
+EXPECTED = {
+    ("consonant", "은"): "은",
+    ("vowel", "은"): "는",
+    ("rieul", "은"): "은",
+    ("consonant", "이"): "이",
+    ("vowel", "이"): "가",
+    ("rieul", "이"): "이",
+    ("consonant", "을"): "을",
+    ("vowel", "을"): "를",
+    ("rieul", "을"): "을",
+    ("consonant", "과"): "과",
+    ("vowel", "과"): "와",
+    ("rieul", "과"): "과",
+    ("consonant", "으로"): "으로",
+    ("vowel", "으로"): "로",
+    ("rieul", "으로"): "로",
+}
+
+
+@pytest.mark.parametrize("sample", list(SAMPLES))
+def test_every_korean_message_with_a_placeholder_agrees_with_its_value(sample: str) -> None:
+    """Each Korean message that takes a placeholder, filled with a word ending in a
+    consonant, a vowel and ㄹ: every particle after it agrees."""
+    word = SAMPLES[sample]
+    specs = re.compile(r"\{(\w+):(" + "|".join(PARTICLES) + r")\}")
+    checked = 0
+    for message in po("ko"):
+        for string in _strings(message):
+            names = set(PLACEHOLDER_RE.findall(string)) - {""}
+            if not names:
+                continue
+            filled = Text(string).format(**dict.fromkeys(names, word))
+            for _name, form in specs.findall(string):
+                pair = next(
+                    p
+                    for p in (
+                        ("은", "는"),
+                        ("이", "가"),
+                        ("을", "를"),
+                        ("과", "와"),
+                        ("으로", "로"),
+                    )
+                    if form in p
+                )
+                want = EXPECTED[sample, pair[0]]
+                assert word + want in filled, (message.id, filled)
+                checked += 1
+    assert checked >= 4
+
+
+@pytest.mark.parametrize(
+    ("word", "form", "expected"),
+    [
+        ("채팅", "는", "은"),
+        ("그룹", "는", "은"),
+        ("채널", "은", "은"),
+        ("비디오", "은", "는"),
+        ("모델", "으로", "로"),
+        ("한국어", "으로", "로"),
+        ("서울", "으로", "로"),
+        ("집", "로", "으로"),
+        ("English", "으로", "로"),
+        ("LLM", "은", "은"),
+        ("GPT-4", "는", "는"),
+        ("7B", "을", "를"),
+        ("3", "을", "을"),
+        ("2", "을", "를"),
+        ("Rémi Munos", "이", "가"),
+        ("@ai_papers_ko", "은", "는"),
+        ("top", "은", "은"),
+        ("minvotes", "은", "는"),
+        ("(채널 @x)", "이", "가"),
+        ("", "은", "는"),
+    ],
+)
+def test_particles_agree_with_the_word_before(word: str, form: str, expected: str) -> None:
+    assert particle(word, form) == expected
+
+
 def test_no_korean_left_outside_the_catalogues() -> None:
     """User-facing text lives in the catalogues: Korean in the code is only what users may
     type (오늘, 주간…), language names, examples inside English messages, and comments."""
@@ -90,7 +188,8 @@ def test_no_korean_left_outside_the_catalogues() -> None:
     docstrings = re.compile(r'"""[\s\S]*?"""')
     allowed = re.compile(
         r"#|\bin \(|\bin \[|removesuffix\(|^WEEKDAY_NAMES = |^LANGUAGE_NAMES = |\bN?_\(\"|"
-        r'^"[^"]+": "(ko|en)",$'
+        r'^"[^"]+": "(ko|en)",$|'
+        r'^(\w+ = )?\(?(\("[\uac00-\ud7a3]{1,2}", "[\uac00-\ud7a3]{1,2}"\),? ?)+\)?,?$'  # particles
     )
     for path in sorted(Path(ROOT / "bot").rglob("*.py")):
         if "emulator" in path.parts or path.name == "demo.py":
@@ -115,7 +214,7 @@ async def test_an_english_user_is_answered_in_english(seeded, settings) -> None:
         assert " found (1/" in found.text and "Next ▶" in [b for b, _d in found.buttons()]
         paper = await chat.ask("/paper 2312.02120")
         labels = [b for b, _d in paper.buttons()]
-        assert labels == ["🧭 Similar papers", "🔖 Save / unsave", "↗ Share"]
+        assert labels == ["🧭 Similar papers", "🔖 Save", "↗ Share"]  # not saved yet
         assert (await chat.ask("/top sometime")).text.startswith("Usage: /top")
         # A Korean member of the same app sees Korean; the menus are there in both.
         emulator.private_chat(MEMBER)
@@ -136,7 +235,7 @@ async def test_a_chat_chooses_its_language(seeded, settings) -> None:
         emulator.languages[USER] = "en"
         chat = Conversation(emulator, USER, USER)
         chosen = await chat.ask("/settings lang ko")
-        assert "한국어" in chosen.text and "답해요" in chosen.text
+        assert chosen.text == "⚙️ 이 채팅은 이제 한국어로 답해요."
         assert "명령어" in (await chat.ask("/help")).text  # chosen beats the app's language
         assert (await chat.ask("/settings lang klingon")).text == "사용법: /settings lang ko|en"
         assert "English" in (await chat.ask("/settings lang en")).text
@@ -144,6 +243,10 @@ async def test_a_chat_chooses_its_language(seeded, settings) -> None:
         # In a group, only admins choose; then everyone there is answered in it.
         refused = await Conversation(emulator, GROUP, MEMBER).ask("/settings lang en")
         assert "관리자" in refused.text
+        group = await Conversation(emulator, GROUP, ADMIN).ask("/settings lang en")
+        assert group.text == "⚙️ This group is now answered in English."
+        again = await Conversation(emulator, GROUP, ADMIN).ask("/settings lang ko")
+        assert again.text == "⚙️ 이 그룹은 이제 한국어로 답해요."
         await Conversation(emulator, GROUP, ADMIN).ask("/settings lang en")
         assert "Commands" in (await Conversation(emulator, GROUP, MEMBER).ask("/help")).text
 
@@ -158,6 +261,6 @@ async def test_digests_speak_the_language_of_who_subscribed(seeded, settings) ->
         await deliverer.run_pass()
         (english,) = emulator.messages_in(USER)[-1:]
         (korean,) = emulator.messages_in(GROUP)[-1:]
-        assert "Today's AI papers" in english.text and "(Thu)" in english.text
+        assert english.text.startswith("📰 Daily Papers · 2024-04-25 (Thu)")
         assert "Press a number" in english.text
-        assert "오늘의 AI 논문" in korean.text and "(목)" in korean.text
+        assert korean.text.startswith("📰 Daily Papers · 2024-04-25 (목)")

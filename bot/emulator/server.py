@@ -764,7 +764,12 @@ class BotApiEmulator:
             raise ApiError(400, "Bad Request: link preview URL is invalid")
         if preview.get("prefer_small_media") and preview.get("prefer_large_media"):
             raise ApiError(400, "Bad Request: can't prefer both small and large media")
-        markup = params.get("reply_markup")
+        self._check_markup(params.get("reply_markup"))
+        return html_text, visible
+
+    def _check_markup(self, markup: dict[str, Any] | None) -> None:
+        """An inline keyboard as Telegram takes it: at most 100 buttons, 8 a row, each with
+        a label and exactly one action, callback data of at most 64 bytes."""
         rows = (markup or {}).get("inline_keyboard", [])
         if sum(map(len, rows)) > 100 or any(len(row) > 8 for row in rows):
             raise ApiError(400, "Bad Request: reply markup is too long")
@@ -777,7 +782,6 @@ class BotApiEmulator:
                 url = button.get("url")
                 if url is not None and not re.match(r"(https?|tg)://", str(url)):
                     raise ApiError(400, "Bad Request: BUTTON_URL_INVALID")
-        return html_text, visible
 
     def _record(self, sent: SentMessage) -> None:
         if self.on_send:
@@ -870,6 +874,24 @@ class BotApiEmulator:
                 "markup of the message",
             )
         sent.html, sent.text, sent.reply_markup = html_text, visible, markup
+        sent.edits += 1
+        return self._message_dict(sent)
+
+    async def _m_editmessagereplymarkup(self, params: dict[str, Any]) -> dict[str, Any]:
+        markup = params.get("reply_markup")
+        self._check_markup(markup)
+        key = (int(params["chat_id"]), int(params["message_id"]))
+        sent = self.by_id.get(key)
+        if sent is None or key in self.deleted:
+            raise ApiError(400, "Bad Request: message to edit not found")
+        if sent.reply_markup == markup:
+            raise ApiError(
+                400,
+                "Bad Request: message is not modified: specified new message content "
+                "and reply markup are exactly the same as a current content and reply "
+                "markup of the message",
+            )
+        sent.reply_markup = markup
         sent.edits += 1
         return self._message_dict(sent)
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from sqlalchemy.orm import Session
-from telegram import LinkPreviewOptions, Message, Update
+from telegram import Chat, LinkPreviewOptions, Message, Update
 
 from bot import render
 from bot.arguments import (
@@ -30,7 +30,7 @@ from bot.handlers.common import (
 )
 from bot.i18n import N_, _
 from bot.services import BotContext
-from bot.store import queries
+from bot.store import feed, queries
 from bot.store.queries import DayListing, Page, PaperView
 from bot.store.search import COUNT_CAP, is_slow, search_papers
 from bot.store.similar import similar_papers
@@ -67,24 +67,33 @@ class Lookup:
     find: Callable[[Session, str, int, int], Page]
     snippets: bool  # show the summary point that matches the query
     slow: Callable[[str], bool] = lambda text: False  # needs the slow lane?
+    # What the results are headed by, if not the query as typed (an author's name as the
+    # papers write it).
+    name: Callable[[Session, str], str | None] = lambda session, text: None
 
-    def page(self, session: Session, text: str, number: int) -> tuple[str, Page]:
-        """Page ``number`` of the results (past the end: the last page)."""
+    def page(self, session: Session, text: str, number: int) -> tuple[str, Page, str]:
+        """Page ``number`` of the results (past the end: the last page), and its heading."""
         key = queries.save_query(session, self.kind, text)
         page = self.find(session, text, number * PAGE_SIZE, PAGE_SIZE)
         if not page.items and page.total:
             last = (min(page.total, COUNT_CAP) - 1) // PAGE_SIZE
             page = self.find(session, text, last * PAGE_SIZE, PAGE_SIZE)
-        return key, page
+        return key, page, (self.name(session, text) if page.total else None) or text
 
-    def blocks(self, text: str, page: Page) -> list[str]:
+    def blocks(self, text: str, page: Page, heading: str) -> list[str]:
         terms = [t.text for t in parse_query(text)] if self.snippets else []
-        return render.results_blocks(f"{self.icon} <b>{render.esc(text)}</b>", page, terms)
+        return render.results_blocks(f"{self.icon} <b>{render.esc(heading)}</b>", page, terms)
 
 
 SEARCH = Lookup("s", SEARCH_USAGE, "🔎", N_("No papers match '{q}'."), search_papers, True, is_slow)
 AUTHOR = Lookup(
-    "a", AUTHOR_USAGE, "👤", N_("No papers by '{q}' were found."), queries.papers_by_author, False
+    "a",
+    AUTHOR_USAGE,
+    "👤",
+    N_("No papers by '{q}' were found."),
+    queries.papers_by_author,
+    False,
+    name=queries.author_name,
 )
 LOOKUPS = {lookup.kind: lookup for lookup in (SEARCH, AUTHOR)}
 
@@ -95,7 +104,7 @@ async def _hint(message: Message, text: str) -> None:
 
 async def _find(
     context: BotContext, lookup: Lookup, chat_id: int, text: str, number: int
-) -> tuple[str, Page] | None:
+) -> tuple[str, Page, str] | None:
     """A page of a lookup's results. A slow search (one the index cannot answer alone) runs
     in its own lane, one at a time per chat, so that it never holds up the others;
     ``None``: this chat has one running already."""
@@ -132,10 +141,11 @@ async def _lookup(update: Update, context: BotContext, lookup: Lookup) -> None:
     found = await _find(context, lookup, message.chat_id, text, 0)
     if found is None:
         return await _hint(message, _(STILL_SEARCHING))
-    key, page = found
+    key, page, heading = found
     if not page.total:
         return await _hint(message, _(lookup.nothing).format(q=text))
-    await reply_blocks(message, lookup.blocks(text, page), results_keyboard(lookup.kind, key, page))
+    blocks = lookup.blocks(text, page, heading)
+    await reply_blocks(message, blocks, results_keyboard(lookup.kind, key, page))
 
 
 async def search(update: Update, context: BotContext) -> None:
@@ -159,6 +169,41 @@ def picture(paper: PaperView) -> LinkPreviewOptions | None:
     )
 
 
+def reader(update: Update) -> int | None:
+    """Whose bookmarks a paper view shows the state of: the reader's, in a private chat
+    (where many read, the 🔖 button acts for whoever presses it)."""
+    chat, user = update.effective_chat, update.effective_user
+    return user.id if chat is not None and chat.type == Chat.PRIVATE and user else None
+
+
+def _paper_for(
+    session: Session, ref: str, user_id: int | None
+) -> tuple[PaperView, bool | None] | None:
+    """A paper, and whether ``user_id`` saved it (one trip to the database)."""
+    found = queries.get_paper(session, ref)
+    if found is None:
+        return None
+    return found, feed.is_saved(session, user_id, found.arxiv_id) if user_id else None
+
+
+async def find_paper(
+    update: Update, context: BotContext, ref: str
+) -> tuple[PaperView, bool | None] | None:
+    return await context.services.db(_paper_for, ref, reader(update))
+
+
+async def send_paper(
+    update: Update, found: tuple[PaperView, bool | None], reply_to: Message | None = None
+) -> None:
+    """A paper in full: as a reply to ``reply_to``, else as a new message in the chat."""
+    view, saved = found
+    blocks, keys = [render.paper_detail(view)], paper_keyboard(view.arxiv_id, saved)
+    if reply_to is not None:
+        await reply_blocks(reply_to, blocks, keys, picture(view))
+    else:
+        await send_blocks(update, blocks, keys, picture(view))
+
+
 async def paper(update: Update, context: BotContext) -> None:
     message = update.effective_message
     assert message is not None
@@ -166,10 +211,10 @@ async def paper(update: Update, context: BotContext) -> None:
         arxiv_id = parse_paper_arg(command_args(message.text))
     except UsageError as exc:
         return await _hint(message, str(exc))
-    found = await context.services.db(queries.get_paper, arxiv_id)
+    found = await find_paper(update, context, arxiv_id)
     if found is None:
         return await _hint(message, _("{id} is not in the archive.").format(id=arxiv_id))
-    await reply_blocks(message, [render.paper_detail(found)], paper_keyboard(found), picture(found))
+    await send_paper(update, found, reply_to=message)
 
 
 async def open_link(update: Update, context: BotContext, payload: str) -> bool:
@@ -187,12 +232,9 @@ async def open_link(update: Update, context: BotContext, payload: str) -> bool:
         await reply_blocks(message, day_reply(listing, asked.day), day_keyboard(listing, DAY_SHOWN))
         return True
     for ref in asked.refs:
-        arxiv_id = await db(queries.arxiv_id_for_ref, ref)
-        found = await db(queries.get_paper, arxiv_id) if arxiv_id else None
+        found = await find_paper(update, context, ref)
         if found is not None:
-            await reply_blocks(
-                message, [render.paper_detail(found)], paper_keyboard(found), picture(found)
-            )
+            await send_paper(update, found, reply_to=message)
             return True
     await _hint(message, _("The linked paper is not in the archive. Try /search."))
     return True
@@ -229,14 +271,12 @@ async def button(update: Update, context: BotContext) -> None:
         return
     services = context.services
     if pressed.kind == "p":
-        found = await services.db(queries.get_paper, pressed.value)
+        found = await find_paper(update, context, pressed.value)
         if found is None:
             await answer(query, _(NOT_IN_ARCHIVE))
             return
         await answer(query)
-        await send_blocks(
-            update, [render.paper_detail(found)], paper_keyboard(found), picture(found)
-        )
+        await send_paper(update, found)
         return
     if pressed.kind == "m":
         return await similar(update, context, pressed.value)
@@ -256,6 +296,6 @@ async def button(update: Update, context: BotContext) -> None:
         await answer(query, _(STILL_SEARCHING))
         return
     in_time = await answer(query)
-    page = result[1]
+    _key, page, heading = result
     keys = results_keyboard(lookup.kind, pressed.value, page)
-    await edit_or_reply(update, lookup.blocks(text, page), keys, edit=in_time)
+    await edit_or_reply(update, lookup.blocks(text, page, heading), keys, edit=in_time)

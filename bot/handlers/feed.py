@@ -3,16 +3,28 @@
 
 from __future__ import annotations
 
+import contextlib
+
 from telegram import Chat, Update
+from telegram.error import TelegramError
 
 from bot import render
 from bot.arguments import UsageError, command_args, parse_callback, parse_top_arg
-from bot.buttons import results_keyboard, saved_keyboard
+from bot.buttons import paper_keyboard, results_keyboard, saved_keyboard
 from bot.handlers.common import NOTHING_LOADED, answer, edit_or_reply, reply_blocks
 from bot.i18n import N_, _, ngettext
 from bot.services import BotContext
 from bot.store import feed, queries
+from bot.store.feed import Toggled
 
+TOGGLED = {
+    Toggled.SAVED: N_("🔖 Saved. See it in /saved."),
+    Toggled.UNSAVED: N_("No longer saved."),
+    Toggled.MISSING: N_("This paper is not in the archive."),
+    Toggled.FULL: N_(
+        "You have {count} saved papers, the most there can be. Remove some in /saved."
+    ),
+}
 TOP_PAGE = 10
 SAVED_PAGE = 5
 PRIVATE_ONLY = N_("Saved papers are in your private chat with the bot: /saved")
@@ -69,9 +81,13 @@ async def button(update: Update, context: BotContext) -> None:
         await answer(query, _("This button has expired."))
         return
     if pressed.kind == "b":
-        state = await db(feed.toggle_bookmark, user.id, pressed.value)
-        toast = {True: _("🔖 Saved. See it in /saved."), False: _("No longer saved.")}
-        await answer(query, toast.get(state, _("This paper cannot be saved.")))  # type: ignore[arg-type]
+        toggled, arxiv_id = await db(feed.toggle_bookmark, user.id, pressed.value)
+        await answer(query, _(TOGGLED[toggled]).format(count=feed.MAX_BOOKMARKS))
+        private = update.effective_chat is not None and update.effective_chat.type == Chat.PRIVATE
+        if private and arxiv_id and toggled in (Toggled.SAVED, Toggled.UNSAVED):
+            saved = toggled is Toggled.SAVED  # the button says so now
+            with contextlib.suppress(TelegramError):  # a message gone or changed meanwhile
+                await query.edit_message_reply_markup(paper_keyboard(arxiv_id, saved))
         return
     if pressed.kind == "t":
         newest = await db(queries.latest_day)

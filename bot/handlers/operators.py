@@ -54,10 +54,12 @@ def load_summary(name: str, report: LoadReport) -> str:
     lines = [
         f"📥 {render.esc(name)}: {days}",
         _(
-            "added {added} · replaced {replaced} · removed {removed} · skipped or warned {warned}"
+            "added {added} · replaced {replaced} · unchanged {unchanged} · removed {removed}"
+            " · skipped or warned {warned}"
         ).format(
             added=report.added,
             replaced=report.replaced,
+            unchanged=report.unchanged,
             removed=report.removed,
             warned=len(report.warnings),
         ),

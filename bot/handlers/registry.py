@@ -84,14 +84,17 @@ COMMANDS: tuple[Command, ...] = (
     Command("saved", "[clear]", N_("🔖 Your saved papers (private chat)"), feed.saved),
     Command(
         "subscribe",
-        "[HH:MM]",
-        N_("Papers in this chat every day (default 09:00)"),
+        N_("[@channel] [HH:MM]"),
+        N_("Papers in this chat (or your channel) every day (default 09:00)"),
         subscriptions.subscribe,
     ),
-    Command("unsubscribe", "", N_("Stop the digest"), subscriptions.unsubscribe),
+    Command("unsubscribe", N_("[@channel]"), N_("Stop the digest"), subscriptions.unsubscribe),
     Command(
         "settings",
-        "[time HH:MM | top N | tz Area/City | minvotes N | keywords a, b | every daily|weekly mon | lang ko|en]",
+        N_(
+            "[@channel] [time HH:MM | top N | tz Area/City | minvotes N | keywords a, b"
+            " | every daily|weekly mon | lang ko|en]"
+        ),
         N_("See or change the digest (every weekly mon: the past 7 days, every Monday)"),
         subscriptions.settings,
     ),
@@ -126,7 +129,7 @@ INTRO = N_(
 
 
 def help_text(operator: bool = False, greeting: bool = False) -> str:
-    lines = [_(INTRO), ""] if greeting else [_("<b>Commands</b>")]
+    lines: list[str] = [_(INTRO), ""] if greeting else [_("<b>Commands</b>")]
     for command in COMMANDS:
         if command.operator_only and not operator:
             continue
@@ -161,10 +164,26 @@ async def choose_language(update: Update, context: BotContext) -> None:
     set_language(chosen or language_of(user.language_code if user else None))
 
 
+UNKNOWN_COMMAND = N_("There is no command {command}. The commands: /help")
+
+
+async def unknown_command(update: Update, context: BotContext) -> None:
+    """A command the bot does not have, in a private chat: a one-line pointer to /help (in
+    groups other bots' commands are none of its business)."""
+    message = update.effective_message
+    assert message is not None and message.text is not None
+    typed = message.text.split(maxsplit=1)[0][:40]
+    await message.reply_text(_(UNKNOWN_COMMAND).format(command=render.esc(typed)))
+
+
 def register(application: Application) -> None:  # type: ignore[type-arg]
     application.add_handler(TypeHandler(Update, choose_language), group=-1)
     for command in COMMANDS:
         application.add_handler(CommandHandler(command.name, command.callback))
+    # After every command above: only what none of them took.
+    application.add_handler(
+        MessageHandler(filters.COMMAND & filters.ChatType.PRIVATE, unknown_command)
+    )
     application.add_handler(CallbackQueryHandler(feed.button, pattern=r"^(t|b|sv|bx):"))
     application.add_handler(CallbackQueryHandler(follows.button, pattern=r"^(fx|wx):"))
     application.add_handler(CallbackQueryHandler(subscriptions.subscribe_button, pattern=r"^sub:$"))

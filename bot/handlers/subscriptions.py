@@ -179,16 +179,24 @@ async def target(update: Update, context: BotContext, posting: bool) -> Target |
     return Target(channel.id, Chat.CHANNEL, channel.title, rest, name)
 
 
-def subscribed(sub: SubscriptionView, where: str = "") -> str:
-    return _("✅ Subscribed{where}: {settings}\nTo change it: /settings").format(
-        where=where, settings=describe(sub)
+def subscribed(sub: SubscriptionView, to: Target | None = None) -> str:
+    command = f"/settings {to.channel}" if to is not None and to.channel else "/settings"
+    return _("✅ Subscribed{where}: {settings}\nTo change it: {command}").format(
+        where=_where(to), settings=describe(sub), command=render.esc(command)
     )
 
 
-def _where(to: Target) -> str:
-    if not to.channel:
+def _where(to: Target | None) -> str:
+    if to is None or not to.channel:
         return ""
     return " " + _("(channel {name})").format(name=render.esc(to.channel))
+
+
+def chat_named(to: Target) -> str:
+    """The chat a reply is about, as its subject: this chat, this group, or the channel."""
+    if to.channel:
+        return _("The channel {name}").format(name=render.esc(to.channel))
+    return _("This chat") if to.type == Chat.PRIVATE else _("This group")
 
 
 def _subscribe(
@@ -217,7 +225,7 @@ async def subscribe(update: Update, context: BotContext) -> None:
     chat = (to.id, to.type, to.title)
     sub = await context.services.db(_subscribe, chat, at, context.services.settings, current())
     ensure_slot_job(context.application, sub.slot)
-    await message.reply_text(subscribed(sub, _where(to)))
+    await message.reply_text(subscribed(sub, to))
 
 
 async def unsubscribe(update: Update, context: BotContext) -> None:
@@ -284,8 +292,8 @@ async def _choose_language(
     await context.services.db(languages.choose, to.id, lang)
     context.services.languages.put(to.id, lang)
     with speaking(lang):
-        reply = _("⚙️ This chat{where} is now answered in {language}.")
-        await message.reply_text(reply.format(where=_where(to), language=LANGUAGE_NAMES[lang]))
+        reply = _("⚙️ {chat} is now answered in {language}.")
+        await message.reply_text(reply.format(chat=chat_named(to), language=LANGUAGE_NAMES[lang]))
 
 
 INTRO = N_(

@@ -8,6 +8,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Sequence
 from datetime import UTC, date, datetime
+from enum import Enum
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
@@ -45,28 +46,43 @@ def top_in_window(session: Session, first: date, last: date, offset: int, limit:
     return Page(tuple(views), total, offset, limit)
 
 
-def toggle_bookmark(session: Session, user_id: int, ref: str) -> bool | None:
-    """Save the paper for the user, or unsave it if saved; the new state (``None``: no such
-    paper, or the user's bookmarks are full)."""
+class Toggled(Enum):
+    """What pressing 🔖 did."""
+
+    SAVED = "saved"
+    UNSAVED = "unsaved"
+    MISSING = "missing"  # no such paper (any more)
+    FULL = "full"  # the user has MAX_BOOKMARKS already
+
+
+def toggle_bookmark(session: Session, user_id: int, ref: str) -> tuple[Toggled, str | None]:
+    """Save the paper for the user, or unsave it if saved: what happened, and the paper's
+    arXiv id."""
+    arxiv_id = arxiv_id_for_ref(session, ref)
     paper_id = _paper_id(session, ref)
     if paper_id is None:
-        return None
+        return Toggled.MISSING, None
     gone = session.execute(
         delete(Bookmark).where(Bookmark.user_id == user_id, Bookmark.paper_id == paper_id)
     ).rowcount  # type: ignore[attr-defined]
     if gone:
         session.commit()
-        return False
+        return Toggled.UNSAVED, arxiv_id
     count = session.scalar(select(func.count()).where(Bookmark.user_id == user_id)) or 0
     if count >= MAX_BOOKMARKS:
         session.rollback()
-        return None
+        return Toggled.FULL, arxiv_id
     try:
         session.add(Bookmark(user_id=user_id, paper_id=paper_id, created_at=datetime.now(UTC)))
         session.commit()
     except IntegrityError:  # pressed twice at once: saved either way
         session.rollback()
-    return True
+    return Toggled.SAVED, arxiv_id
+
+
+def is_saved(session: Session, user_id: int, arxiv_id: str) -> bool:
+    paper_id = session.scalar(select(Paper.id).where(Paper.arxiv_id == arxiv_id))
+    return paper_id is not None and session.get(Bookmark, (user_id, paper_id)) is not None
 
 
 def remove_bookmark(session: Session, user_id: int, ref: str) -> None:

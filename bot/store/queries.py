@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, func, intersect, or_, select
+from sqlalchemy import and_, delete, func, intersect, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -26,6 +26,7 @@ from bot.store.models import (
     DigestDay,
     Entry,
     Paper,
+    PaperAuthor,
     SavedQuery,
     StopReason,
     Subscription,
@@ -152,20 +153,25 @@ def get_paper(session: Session, arxiv_id: str) -> PaperView | None:
     return paper_view(paper, paper.latest_day, votes, [r.day for r in rows])
 
 
-def papers_by_author(session: Session, name: str, offset: int = 0, limit: int = 5) -> Page:
-    """Papers with one author whose folded name has every query word as a word prefix."""
-    words = name_words(name)[:MAX_AUTHOR_WORDS]
-    if not words:
-        return Page((), 0, offset, limit)
-    # A prefix range per word on the indexed word column (U+FFFF sorts after every letter);
-    # intersecting (paper, author position) pairs keeps all words within one author.
+def _author_hits(words: Sequence[str]) -> Any:
+    """(paper, author position) pairs whose folded name has every word as a word prefix:
+    a prefix range per word on the indexed word column (U+FFFF sorts after every letter),
+    intersected, so that all words belong to one author."""
     parts = [
         select(AuthorWord.paper_id, AuthorWord.position).where(
             AuthorWord.word >= word, AuthorWord.word < word + "\uffff"
         )
         for word in words
     ]
-    hits = (intersect(*parts) if len(parts) > 1 else parts[0]).subquery()
+    return (intersect(*parts) if len(parts) > 1 else parts[0]).subquery()
+
+
+def papers_by_author(session: Session, name: str, offset: int = 0, limit: int = 5) -> Page:
+    """Papers with one author whose folded name has every query word as a word prefix."""
+    words = name_words(name)[:MAX_AUTHOR_WORDS]
+    if not words:
+        return Page((), 0, offset, limit)
+    hits = _author_hits(words)
     paper_ids = select(hits.c.paper_id).distinct().subquery()
     total = session.scalar(select(func.count()).select_from(paper_ids)) or 0
     ids = session.scalars(
@@ -176,6 +182,28 @@ def papers_by_author(session: Session, name: str, offset: int = 0, limit: int = 
         .limit(limit)
     ).all()
     return Page(tuple(views_for(session, ids)), total, offset, limit)
+
+
+def author_name(session: Session, name: str) -> str | None:
+    """The author ``name`` finds, written as the papers write them (``remi munos`` →
+    ``Rémi Munos``): the most common spelling of the one author every match is by; ``None``
+    when the matches are by several authors (a surname many share) or there are none."""
+    words = name_words(name)[:MAX_AUTHOR_WORDS]
+    if not words:
+        return None
+    hits = _author_hits(words)
+    rows = session.execute(
+        select(PaperAuthor.folded, PaperAuthor.name, func.count())
+        .join(
+            hits,
+            and_(PaperAuthor.paper_id == hits.c.paper_id, PaperAuthor.position == hits.c.position),
+        )
+        .group_by(PaperAuthor.folded, PaperAuthor.name)
+        .order_by(func.count().desc(), PaperAuthor.name)
+    ).all()
+    if not rows or len({folded for folded, _name, _count in rows}) > 1:
+        return None
+    return str(rows[0][1])
 
 
 @dataclass(frozen=True)
