@@ -30,7 +30,13 @@ from bot.leader import Leadership, SharedPace
 from bot.pacing import FREE_MESSAGES_PER_SECOND, PacedRateLimiter
 from bot.schedule import schedule_all
 from bot.services import BotContext, PapersApplication, Services
-from bot.store.db import init_schema, is_postgres, make_engine, session_factory
+from bot.store.db import (
+    describe_database,
+    init_schema,
+    is_postgres,
+    make_engine,
+    session_factory,
+)
 from bot.transport import JsonRequest
 from bot.updates import FairUpdateProcessor
 from bot.webhook import WebhookServer
@@ -167,6 +173,7 @@ async def running(
     ``WEBHOOK_URL`` is set), until the block exits."""
     engine = make_engine(settings.database_url)
     await asyncio.to_thread(init_schema, engine)
+    log.info("database: %s", describe_database(settings.database_url))
     services = Services(settings=settings, Session=session_factory(engine))
     several = is_postgres(engine)  # instances may share it: lead by lock, pace together
     shared = SharedPace(engine) if several else None

@@ -15,11 +15,12 @@ from typing import TextIO
 
 from bot.config import Settings
 from bot.digest import DigestError
+from bot.i18n import speaking
 from bot.leader import InstanceLocked, lock_sqlite
 from bot.loading import digest_files, load_files
 from bot.render import stats_lines
 from bot.store import queries
-from bot.store.db import open_store
+from bot.store.db import describe_database, open_store
 from bot.store.ingest import (
     LoadReport,
 )
@@ -49,7 +50,8 @@ def print_load(
     print(
         f"loaded {stored} file(s), "
         f"{days} day(s): {report.added} paper(s) added, {report.replaced} replaced, "
-        f"{report.removed} removed, {len(report.warnings)} warning(s)",
+        f"{report.unchanged} unchanged, {report.removed} removed, "
+        f"{len(report.warnings)} warning(s)",
         file=out,
     )
     for warning in report.warnings[:50]:
@@ -72,7 +74,9 @@ def sync(settings: Settings, source: str | None, out: TextIO = sys.stdout) -> in
     print(f"synced {report.summary()}", file=out)
     for error in report.rejected:
         print(f"rejected: {error}", file=out)
-    return 1 if report.rejected else 0
+    for name, why in report.still_rejected:
+        print(f"still rejected: {name}: {why} (it loads once it changes)", file=out)
+    return 1 if report.failed else 0
 
 
 def export(settings: Settings, out: TextIO = sys.stdout) -> int:
@@ -88,6 +92,7 @@ def export(settings: Settings, out: TextIO = sys.stdout) -> int:
 
 
 def stats(settings: Settings, out: TextIO = sys.stdout) -> int:
+    print(f"database: {describe_database(settings.database_url)}", file=out)
     with open_store(settings.database_url) as Session, Session() as session:
         for line in stats_lines(queries.stats(session)):
             print(line, file=out)
@@ -136,6 +141,7 @@ def deliver(settings: Settings, date_arg: str | None) -> int:
         print(f"not a date: {date_arg!r} (YYYY-MM-DD, today, yesterday or latest)", file=sys.stderr)
         return 2
     protect_logs(settings.bot_token)
+    logging.getLogger("bot.delivery").setLevel(logging.WARNING)  # the summary is printed below
     try:
         report = asyncio.run(deliver_once(settings, None if day == LATEST else day))  # type: ignore[arg-type]
     except InvalidToken:
@@ -144,7 +150,8 @@ def deliver(settings: Settings, date_arg: str | None) -> int:
     except (NetworkError, TimedOut) as exc:
         print(f"Telegram unreachable ({exc.__class__.__name__}); nothing was sent", file=sys.stderr)
         return 1
-    print(report.summary())
+    with speaking("en"):  # the command line speaks English, as the rest of it does
+        print(report.summary())
     return 0
 
 

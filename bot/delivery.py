@@ -41,7 +41,7 @@ from telegram.ext import ExtBot
 
 from bot import render
 from bot.buttons import keyboard, paper_buttons
-from bot.i18n import _, speaking
+from bot.i18n import N_, _, speaking
 from bot.pacing import Priority, update_slot
 from bot.services import Services
 from bot.store import alerts, feed, languages, queries
@@ -74,24 +74,41 @@ class PassReport:
     handled: list[int] = field(default_factory=list)  # chats this day is settled for
 
     def summary(self) -> str:
-        return _(
-            "{day}: {chats} subscribed · sent to {sent} ({messages} messages) · "
-            "had it {already} · nothing for them {empty} · stopped {stopped} · "
-            "moved {migrated} · another pass on it {busy} · failed {failed} · "
-            "left for later {postponed}"
-        ).format(
-            day=self.day,
-            chats=self.chats,
-            sent=len(self.delivered_to),
-            messages=self.messages,
-            already=self.already,
-            empty=self.empty,
-            stopped=self.deactivated,
-            migrated=self.migrated,
-            busy=self.busy,
-            failed=self.failed,
-            postponed=self.postponed,
-        )
+        """One line for operators: the day, the chats, and every counter that is not zero."""
+        counts = {
+            "sent": len(self.delivered_to),
+            "already": self.already,
+            "empty": self.empty,
+            "deactivated": self.deactivated,
+            "migrated": self.migrated,
+            "busy": self.busy,
+            "failed": self.failed,
+            "postponed": self.postponed,
+        }
+        parts = [_("{day}: {count} chats").format(day=self.day, count=self.chats)]
+        parts += [
+            _(COUNTERS[name]).format(count=count, messages=self.messages)
+            for name, count in counts.items()
+            if count
+        ]
+        return " · ".join(parts)
+
+    def log_line(self) -> str:
+        """The summary as the log has it: in English, whoever asked for the pass."""
+        with speaking("en"):
+            return self.summary()
+
+
+COUNTERS = {
+    "sent": N_("sent to {count} ({messages} messages)"),
+    "already": N_("had it already {count}"),
+    "empty": N_("nothing for them {count}"),
+    "deactivated": N_("stopped (blocked or removed) {count}"),
+    "migrated": N_("moved to a supergroup {count}"),
+    "busy": N_("another pass is on them {count}"),
+    "failed": N_("refused for good {count}"),
+    "postponed": N_("left for later {count}"),
+}
 
 
 Message = tuple[str, InlineKeyboardMarkup | None]
@@ -229,7 +246,7 @@ class Deliverer:
                 after = page[-1].chat_id
 
         await self._drive(jobs(), report)
-        log.info("delivery pass %s", report.summary())
+        log.info("delivery pass %s", report.log_line())
         return report
 
     async def run_weekly_pass(self, chats: Sequence[tuple[SubscriptionView, date]]) -> PassReport:
@@ -267,7 +284,7 @@ class Deliverer:
                 yield target, partial(weekly, chat, posted)
 
         await self._drive(jobs(), report)
-        log.info("weekly pass %s", report.summary())
+        log.info("weekly pass %s", report.log_line())
         return report
 
     async def run_alert_pass(self) -> PassReport:
@@ -299,7 +316,7 @@ class Deliverer:
 
         await self._drive(jobs(), report)
         if report.chats:
-            log.info("alert pass: %s", report.summary())
+            log.info("alert pass %s", report.log_line())
         return report
 
     async def _drive(self, jobs: AsyncIterator[Job], report: PassReport) -> None:

@@ -49,6 +49,8 @@ class SyncReport:
     changed: list[str] = field(default_factory=list)  # new or changed, loaded or rejected
     load: LoadReport = field(default_factory=LoadReport)
     rejected: list[DigestError] = field(default_factory=list)
+    # Unchanged files rejected by an earlier check: not loaded again until they change.
+    still_rejected: list[tuple[str, str]] = field(default_factory=list)  # (path, why)
     skipped: bool = False  # another instance was syncing
 
     def summary(self) -> str:
@@ -58,9 +60,15 @@ class SyncReport:
         return (
             f"{self.source}: {self.files} file(s), {len(self.changed)} new or changed; "
             f"{days} day(s) loaded: {self.load.added} paper(s) added, "
-            f"{self.load.replaced} replaced, {self.load.removed} removed; "
-            f"{len(self.rejected)} rejected"
+            f"{self.load.replaced} replaced, {self.load.unchanged} unchanged, "
+            f"{self.load.removed} removed; "
+            f"{len(self.rejected) + len(self.still_rejected)} rejected"
         )
+
+    @property
+    def failed(self) -> bool:
+        """Does some file of the source not load (rejected now or earlier, unchanged)?"""
+        return bool(self.rejected or self.still_rejected)
 
 
 def is_git_source(source: str) -> bool:
@@ -146,9 +154,26 @@ def _digest(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def changed_files(session: Session, root: Path, files: Sequence[Path]) -> list[Path]:
-    known = dict(session.execute(select(SourceFile.path, SourceFile.sha256)).all())
-    return [p for p in files if known.get(p.relative_to(root).as_posix()) != _digest(p)]
+def changed_files(
+    session: Session, root: Path, files: Sequence[Path]
+) -> tuple[list[Path], list[tuple[str, str]]]:
+    """The files that are new or changed since they were last loaded, and the unchanged
+    ones that were rejected then (with why)."""
+    known = {
+        path: (sha256, error)
+        for path, sha256, error in session.execute(
+            select(SourceFile.path, SourceFile.sha256, SourceFile.error)
+        )
+    }
+    changed, rejected = [], []
+    for path in files:
+        name = path.relative_to(root).as_posix()
+        sha256, error = known.get(name, (None, None))
+        if sha256 != _digest(path):
+            changed.append(path)
+        elif error:
+            rejected.append((name, error))
+    return changed, rejected
 
 
 def _record(session: Session, root: Path, files: Sequence[Path], errors: dict[str, str]) -> None:
@@ -178,7 +203,7 @@ def sync_once(settings: Settings, source: str | None = None) -> SyncReport:
         files = day_files(root)
         report.files = len(files)
         with Session() as session:
-            changed = changed_files(session, root, files)
+            changed, report.still_rejected = changed_files(session, root, files)
         report.changed = [p.relative_to(root).as_posix() for p in changed]
         if changed:
             report.load, report.rejected, _stored = load_files(settings, changed)

@@ -29,7 +29,7 @@ from bot.store.db import (
 from bot.store.ingest import LoadReport, store_digests
 from bot.store.models import AuthorWord, DigestDay, Entry, Paper, PaperAuthor
 from bot.store.search import index_fields, search_papers
-from tests.conftest import CORPUS, ROOT, SEEDS, corpus_files, load_paths
+from tests.helpers.digests import ROOT, SEEDS, SLICE, load_paths, synthetic_days
 
 
 def export_lines(settings: Settings) -> list[dict]:
@@ -56,8 +56,49 @@ def test_whole_corpus_in_the_store(CorpusStore) -> None:
         assert session.scalar(select(func.count()).select_from(PaperAuthor)) == expected > 19_000
 
 
-def test_load_twice_gives_identical_export(settings: Settings) -> None:
-    files = [str(p) for p in corpus_files()[:40]] + [str(SEEDS)]
+def test_reloading_identical_files_says_they_are_unchanged(settings: Settings) -> None:
+    out = io.StringIO()
+    assert cli.load(settings, [str(SEEDS)], out) == 0
+    assert "67 paper(s) added, 0 replaced, 0 unchanged" in out.getvalue()
+    again = io.StringIO()
+    assert cli.load(settings, [str(SEEDS)], again) == 0
+    assert "0 paper(s) added, 0 replaced, 67 unchanged, 0 removed" in again.getvalue()
+
+
+def test_stats_names_its_database_first_and_an_empty_store_plainly(
+    settings: Settings, tmp_path: Path
+) -> None:
+    out = io.StringIO()
+    assert cli.stats(settings, out) == 0
+    lines = out.getvalue().splitlines()
+    if settings.database_url.startswith("sqlite"):
+        assert lines[0] == f"database: SQLite {tmp_path / 'bot.sqlite3'}"
+    else:
+        assert lines[0].startswith("database: PostgreSQL ") and "@" not in lines[0]
+    assert "papers: 0" in lines and "days: 0" in lines and "last delivery: -" in lines
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("sqlite:///data/bot.sqlite3", f"SQLite {Path.cwd() / 'data/bot.sqlite3'}"),
+        ("sqlite:////srv/bot.sqlite3", "SQLite /srv/bot.sqlite3"),
+        (
+            "postgresql+psycopg://bot:s3cret@db.example:5433/papers",
+            "PostgreSQL papers on db.example:5433",
+        ),
+        ("postgresql+psycopg://bot:s3cret@db.example/papers", "PostgreSQL papers on db.example"),
+        ("postgresql+psycopg:///papers", "PostgreSQL papers on localhost"),
+    ],
+)
+def test_which_database_is_said_without_its_password(url: str, shown: str) -> None:
+    from bot.store.db import describe_database
+
+    assert describe_database(url) == shown
+
+
+def test_load_twice_gives_identical_export(settings: Settings, tmp_path: Path) -> None:
+    files = [str(p) for p in synthetic_days(tmp_path, 40)] + [str(SLICE), str(SEEDS)]
     assert cli.load(settings, files, io.StringIO()) == 0
     first = export_lines(settings)
     out = io.StringIO()
@@ -67,15 +108,16 @@ def test_load_twice_gives_identical_export(settings: Settings) -> None:
     assert [row["date"] for row in first] == sorted(row["date"] for row in first)
 
 
-def test_reloading_a_changed_day_replaces_it(Store, settings: Settings) -> None:
-    corpus_day = CORPUS / "2023/12/05.md"
-    load_paths(Store, corpus_day)
+def test_reloading_a_changed_day_replaces_it(Store, settings: Settings, tmp_path: Path) -> None:
+    (first,) = synthetic_days(tmp_path / "a", 1)
+    (changed_file,) = synthetic_days(tmp_path / "b", 1, variant=1)
+    load_paths(Store, first)
     before = {r["arxiv_id"]: r for r in export_lines(settings)}
-    load_paths(Store, SEEDS / "2023-12-05.md")
+    load_paths(Store, changed_file)
     after = {r["arxiv_id"]: r for r in export_lines(settings)}
     assert before.keys() == after.keys()
     changed = [k for k in after if after[k]["summary"] != before[k]["summary"]]
-    assert changed, "the seed and the corpus differ in their summaries"
+    assert changed, "the two files differ in their summaries"
     with Store() as session:
         assert session.scalar(select(func.count()).select_from(Entry)) == len(after)
         assert session.scalar(select(func.count()).select_from(DigestDay)) == 1
@@ -403,8 +445,8 @@ def test_loading_writes_from_its_first_read(tmp_path: Path) -> None:
     engine.dispose()
 
 
-def test_parse_workers_hand_over_every_file_in_order() -> None:
-    files = corpus_files()[:70]
+def test_parse_workers_hand_over_every_file_in_order(tmp_path: Path) -> None:
+    files = synthetic_days(tmp_path, 70)
     with loading.parsing(files) as parsed:
         batches = list(parsed)
     sources = [r.source for batch in batches for r in batch]
@@ -419,17 +461,14 @@ def test_rejected_files_among_many_never_stop_the_others(settings, tmp_path) -> 
     """Enough files that the parse workers are used; each kind of rejected file comes back
     from a worker process, is named, and the rest are stored."""
     folder = tmp_path / "archive"
-    files = corpus_files()[:44]
-    for path in files:
-        target = folder / path.relative_to(CORPUS)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(path.read_bytes())
+    synthetic_days(folder, 44)
     bad = {
         "2024/00-empty.md": b"",
         "2024/00-notes.md": "# 메모\n\n논문 없음\n".encode(),
         "2024/00-feb30.md": b"## Daily Papers (2023-02-30)\n### [T](https://arxiv.org/abs/2302.00001)\n- a\n",
         "2024/00-latin1.md": "## Daily Papers (2024-01-01)\n\xe9".encode("latin-1"),
     }
+    (folder / "2024").mkdir()
     for name, data in bad.items():
         (folder / name).write_bytes(data)
     out = io.StringIO()
@@ -457,11 +496,7 @@ _dying_worker.loader = 0  # type: ignore[attr-defined]
 
 def test_a_parse_worker_that_dies_costs_no_file(settings, tmp_path, monkeypatch) -> None:
     folder = tmp_path / "archive"
-    folder.mkdir()
-    for path in corpus_files()[:24]:
-        (folder / f"{path.parent.parent.name}-{path.parent.name}-{path.name}").write_bytes(
-            path.read_bytes()
-        )
+    synthetic_days(folder, 24)
     (folder / "zz-kill.md").write_text("KILL THE WORKER")
     monkeypatch.setattr(_dying_worker, "loader", os.getpid())
     monkeypatch.setattr(
@@ -497,7 +532,7 @@ def test_votes_past_what_the_store_holds_cost_nothing(settings, tmp_path) -> Non
 
 
 def test_export_into_a_closed_pipe_exits_quietly(seeded, settings) -> None:
-    env = {**os.environ, "DATABASE_URL": settings.database_url, "BOT_CONFIG": "/nonexistent"}
+    env = {**os.environ, "DATABASE_URL": settings.database_url, "BOT_CONFIG": os.devnull}
     done = subprocess.run(
         f"{sys.executable} -m bot export | head -3",
         shell=True,

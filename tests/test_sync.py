@@ -17,9 +17,8 @@ from bot import cli
 from bot.store import alerts
 from bot.store.models import DigestDay, RuleKind, SourceFile
 from bot.sync import SyncError, sync_once
-from tests.conftest import SEEDS
-from tests.e2e import USER, bot_session
-from tests.test_alerts import day_file
+from tests.helpers.digests import SEEDS, day_file
+from tests.helpers.e2e import USER, bot_session
 
 
 def git(*args: str, cwd: Path) -> None:
@@ -83,7 +82,7 @@ def test_a_git_source_loads_new_and_changed_days_only(Store, settings, tmp_path,
     )
     second = sync_once(settings, str(bare))
     assert sorted(second.changed) == ["paper_logs/2024/04/25.md", "paper_logs/2024/05/02.md"]
-    assert (second.load.added, second.load.replaced) == (3, 9)
+    assert (second.load.added, second.load.replaced, second.load.unchanged) == (3, 1, 8)
     assert days(Store)[-1] == "2024-05-02"
     with Store() as session:
         assert session.scalar(select(func.count()).select_from(SourceFile)) == 3
@@ -117,8 +116,13 @@ def test_a_folder_source_and_a_bad_file_in_it(Store, settings, tmp_path) -> None
     assert "rejected:" in out.getvalue() and "broken.md" in out.getvalue()
     assert days(Store) == ["2023-12-05"]
     out = io.StringIO()
-    assert cli.sync(settings, str(folder), out) == 0  # a rejected file is not retried unchanged
+    assert cli.sync(settings, str(folder), out) == 1  # not retried unchanged, but still bad
     assert "0 new or changed" in out.getvalue()
+    assert "still rejected: broken.md: " in out.getvalue()
+    (folder / "broken.md").unlink()
+    out = io.StringIO()
+    assert cli.sync(settings, str(folder), out) == 0  # gone from the source: nothing rejected
+    assert "rejected" not in out.getvalue().replace("0 rejected", "")
 
 
 async def test_the_running_bot_syncs_and_followers_are_alerted(

@@ -47,7 +47,8 @@ class LoadReport:
 
     days: list[date] = field(default_factory=list)
     added: int = 0  # entries for a (day, paper) that was not stored before
-    replaced: int = 0  # entries that existed and were rewritten
+    replaced: int = 0  # entries that existed and changed (votes, place, or the paper's text)
+    unchanged: int = 0  # entries that existed exactly as the file has them
     removed: int = 0  # entries of a reloaded day that its new file no longer has
     warnings: list[str] = field(default_factory=list)
 
@@ -55,6 +56,7 @@ class LoadReport:
         self.days += other.days
         self.added += other.added
         self.replaced += other.replaced
+        self.unchanged += other.unchanged
         self.removed += other.removed
         self.warnings += other.warnings
 
@@ -222,30 +224,66 @@ class _Batch:
         self._refresh(touched, rewritten, changes)
 
     def _old_entries(self) -> dict[date, tuple[set[str], set[int]]]:
-        """Stored entries of the days being loaded: (arXiv ids, paper ids) per day."""
+        """Stored entries of the days being loaded: (arXiv ids, paper ids) per day. Their
+        place and votes are kept aside, to tell an unchanged entry from a replaced one."""
         found: dict[date, tuple[set[str], set[int]]] = {}
+        self.old_places: dict[tuple[date, str], tuple[int, int | None]] = {}
         for chunk in _chunks(sorted(self.days)):
             rows = self.conn.execute(
-                select(ENTRY.c.day, PAPER.c.arxiv_id, PAPER.c.id)
+                select(ENTRY.c.day, PAPER.c.arxiv_id, PAPER.c.id, ENTRY.c.position, ENTRY.c.votes)
                 .join(PAPER, PAPER.c.id == ENTRY.c.paper_id)
                 .where(ENTRY.c.day.in_(chunk))
             )
-            for day, arxiv_id, paper_id in rows:
+            for day, arxiv_id, paper_id, position, votes in rows:
                 arxiv_ids, paper_ids = found.setdefault(day, (set(), set()))
                 arxiv_ids.add(arxiv_id)
                 paper_ids.add(paper_id)
+                self.old_places[day, arxiv_id] = (position, votes)
+        return found
+
+    def _stored_texts(self, arxiv_ids: Iterable[str]) -> dict[str, tuple[Any, ...]]:
+        """The stored text of these papers, as :attr:`PreparedPaper.row` holds it."""
+        found: dict[str, tuple[Any, ...]] = {}
+        columns = [PAPER.c[name] for name in PAPER_COLUMNS]
+        for chunk in _chunks(sorted(arxiv_ids)):
+            for row in self.conn.execute(select(*columns).where(PAPER.c.arxiv_id.in_(chunk))):
+                arxiv_id, title, url, authors, summary, kind, media_url, folded = row
+                kind_name = getattr(kind, "name", kind)
+                found[arxiv_id] = (
+                    arxiv_id,
+                    title,
+                    url,
+                    json_text(authors),
+                    json_text(summary),
+                    kind_name,
+                    media_url,
+                    folded,
+                )
         return found
 
     def _count(self, old_entries: dict[date, tuple[set[str], set[int]]]) -> None:
-        """Added / replaced / removed entries, as if each file were stored in turn."""
+        """Added / replaced / unchanged / removed entries, as if each file were stored in
+        turn. An entry is unchanged when its place, votes and paper text are as stored."""
         current = {day: arxiv_ids for day, (arxiv_ids, _ids) in old_entries.items()}
+        places = dict(self.old_places)
+        texts = self._stored_texts(set().union(*current.values())) if current else {}
         for digest in self.digests:
             for day, papers in digest.days:
                 new, old = {p.arxiv_id for p in papers}, current.get(day, set())
-                self.report.added += len(new - old)
-                self.report.replaced += len(new & old)
+                for position, p in enumerate(papers):
+                    if p.arxiv_id not in old:
+                        self.report.added += 1
+                    elif (
+                        places.get((day, p.arxiv_id)) == (position, p.votes)
+                        and texts.get(p.arxiv_id) == p.row
+                    ):
+                        self.report.unchanged += 1
+                    else:
+                        self.report.replaced += 1
                 self.report.removed += len(old - new)
                 current[day] = new
+                places.update(((day, p.arxiv_id), (i, p.votes)) for i, p in enumerate(papers))
+                texts.update((p.arxiv_id, p.row) for p in papers)
 
     def _paper_ids(self, arxiv_ids: list[str]) -> dict[str, int]:
         """Stored papers among ``arxiv_ids``, with their ids."""
