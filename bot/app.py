@@ -185,33 +185,35 @@ async def running(
     try:
         await connect(application, stop)
         async with application:
+            if settings.webhook_url:  # the port first: one that cannot be had stops us here
+                application.webhook = WebhookServer(application)
+                await application.webhook.listen_now()
             for language_code, commands in menus():
                 await application.bot.set_my_commands(commands, language_code=language_code)
             settle_memory()
             await application.start()
-            if several:
-                services.leader = False
-                await leadership.start()  # the schedule starts when this instance leads
-            else:
-                await schedule_all(application)
             assert application.updater is not None
-            if settings.webhook_url:
-                application.webhook = WebhookServer(application)
-                await application.webhook.start()
-            else:
-                await (
-                    application.bot.delete_webhook()
-                )  # polling: a webhook left set would refuse it
-                await application.updater.start_polling(
-                    timeout=poll_timeout, poll_interval=0, allowed_updates=Update.ALL_TYPES
-                )
             try:
+                if several:
+                    services.leader = False
+                    services.leadership = leadership
+                    await leadership.start()  # the schedule starts when this instance leads
+                else:
+                    await schedule_all(application)
+                if application.webhook is not None:
+                    await application.webhook.start()
+                else:
+                    # Polling: a webhook left set would refuse it.
+                    await application.bot.delete_webhook()
+                    await application.updater.start_polling(
+                        timeout=poll_timeout, poll_interval=0, allowed_updates=Update.ALL_TYPES
+                    )
                 yield application
             finally:
                 # Stop taking updates, let deliveries finish the message in hand, then stop.
                 if application.webhook is not None:
                     await application.webhook.stop()
-                else:
+                if application.updater.running:
                     await application.updater.stop()
                 await services.deliverer.stop()
                 await leadership.stop()  # let the lock go: another instance leads at once

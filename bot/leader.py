@@ -33,6 +33,7 @@ log = logging.getLogger(__name__)
 
 LEADER_LOCK = 0x6C65616465720001  # pg_try_advisory_lock key ("leader")
 CHECK_SECONDS = 5.0  # how often a follower tries to lead (and a leader checks its hold)
+PROOF_SECONDS = 2.0  # how long a health check waits for the lock's connection to answer
 
 _RESERVE = text(
     """
@@ -94,10 +95,33 @@ class Leadership:
         self.check_seconds = check_seconds
         self._conn: Connection | None = None
         self._task: asyncio.Task[None] | None = None
+        self._checking = asyncio.Lock()
 
     @property
     def leading(self) -> bool:
         return self._conn is not None
+
+    async def prove(self) -> bool:
+        """Does this instance still hold the lock, right now? Asked of the lock's own
+        connection, briefly; one that cannot answer ends the leadership at once."""
+        async with self._checking:  # one question at a time on that connection
+            if self._conn is None:
+                return False
+            try:
+                held = await asyncio.wait_for(asyncio.to_thread(self._still_holds), PROOF_SECONDS)
+            except TimeoutError:
+                held = False
+            if not held:
+                await self._lose()
+            return held
+
+    async def _lose(self) -> None:
+        if self._conn is not None:
+            conn, self._conn = self._conn, None
+            with contextlib.suppress(Exception):
+                conn.invalidate()
+        log.warning("lost the leader lock's connection: no longer scheduling")
+        await self.on_lose()
 
     async def start(self) -> None:
         """Try at once (a lone instance leads from its start), then every few seconds."""
@@ -123,9 +147,8 @@ class Leadership:
                 if await asyncio.to_thread(self._try_lead):
                     log.info("this instance leads: it runs the schedule now")
                     await self.on_gain()
-            elif not await asyncio.to_thread(self._still_holds):
-                log.warning("lost the leader lock's connection: no longer scheduling")
-                await self.on_lose()
+            else:
+                await self.prove()
         except Exception:
             log.exception("leader election failed; trying again")
 

@@ -87,6 +87,12 @@ class Passes(Protocol):
     async def stop(self) -> None: ...
 
 
+class Proof(Protocol):
+    """Leadership that can show it still holds (:class:`bot.leader.Leadership`)."""
+
+    async def prove(self) -> bool: ...
+
+
 @dataclass
 class Services:
     """The bot's long-lived collaborators, built once in :mod:`bot.app`."""
@@ -109,6 +115,7 @@ class Services:
     alerting: asyncio.Lock = field(default_factory=asyncio.Lock)  # one alert pass at a time
     # Does this instance run the schedule (see bot.leader)? One instance on SQLite always does.
     leader: bool = True
+    leadership: Proof | None = None  # with several instances: asked before saying so
     introduced: dict[int, float] = field(default_factory=dict)  # group → when it was greeted
 
     async def db(self, work: Callable[..., T], *args: Any) -> T:
@@ -123,6 +130,12 @@ class Services:
                 return work(session, *args)
 
         return await asyncio.get_running_loop().run_in_executor(executor, run)
+
+    async def proven_leader(self) -> bool:
+        """Does this instance lead, as far as it can show right now (not as it last knew)?"""
+        if not self.leader:
+            return False
+        return True if self.leadership is None else await self.leadership.prove()
 
     def close(self) -> None:
         self.executor.shutdown(wait=False, cancel_futures=True)

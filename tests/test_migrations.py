@@ -4,6 +4,10 @@ same schema as the models do."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
@@ -20,7 +24,7 @@ from bot.store.db import (
     session_factory,
 )
 from bot.store.models import Base, DeliveryStatus, Every, Kind, StopReason
-from tests.helpers.digests import SEEDS, load_paths
+from tests.helpers.digests import ROOT, SEEDS, load_paths
 
 
 def _first_version_database(url: str) -> None:
@@ -120,3 +124,23 @@ def test_migrations_build_the_schema_the_models_describe(db_url: str) -> None:
         differences = compare_metadata(context, Base.metadata)
     engine.dispose()
     assert differences == []
+
+
+def test_a_database_newer_than_the_bot_is_refused_in_one_line(db_url: str) -> None:
+    engine = make_engine(db_url)
+    init_schema(engine)
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE alembic_version SET version_num = '0099'"))
+    engine.dispose()
+    env = {**os.environ, "DATABASE_URL": db_url, "BOT_CONFIG": os.devnull}
+    result = subprocess.run(
+        [sys.executable, "-m", "bot", "stats"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    lines = result.stderr.strip().splitlines()
+    assert result.returncode == 2 and len(lines) == 1, result.stderr
+    assert "revision 0099, newer than this bot: upgrade the bot" in lines[0]

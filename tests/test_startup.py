@@ -131,3 +131,30 @@ def test_the_token_is_masked_in_messages_and_tracebacks() -> None:
     text = formatter.format(record)
     assert token not in text and token.split(":")[1] not in text
     assert "GET /bot<token>/getMe" in text and "was rejected" in text
+
+
+async def test_a_webhook_port_that_cannot_be_had_is_one_line(tmp_path) -> None:
+    emulator = BotApiEmulator()
+    url = await emulator.start()
+    taken = socket.socket()
+    taken.bind(("127.0.0.1", 0))
+    taken.listen()
+    try:
+        env = _env(
+            BOT_TOKEN=TOKEN,
+            TELEGRAM_API_URL=url,
+            DATABASE_URL=f"sqlite:///{tmp_path}/b.sqlite3",
+            WEBHOOK_URL="https://bot.example.org/telegram",
+            WEBHOOK_LISTEN="127.0.0.1",
+            WEBHOOK_PORT=str(taken.getsockname()[1]),
+        )
+        process = await _bot(env, "run")
+        _out, err = await asyncio.wait_for(process.communicate(), 60)
+    finally:
+        taken.close()
+        await emulator.stop()
+    text = err.decode()
+    said = [line for line in text.strip().splitlines() if " INFO " not in line]
+    assert process.returncode == 2 and "Traceback" not in text
+    assert len(said) == 1 and "cannot listen on 127.0.0.1:" in said[0], said
+    assert "WEBHOOK_PORT" in said[0] and "still running" not in text

@@ -298,6 +298,15 @@ class SendSlot(Base):
     next_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), comment="first free moment")
 
 
+class SeenUpdate(Base):
+    """An update a webhook took: Telegram may send it again, maybe to another instance."""
+
+    __tablename__ = "seen_update"
+
+    update_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+
+
 class SavedQuery(Base):
     """A search or author query behind paging buttons (callback data holds only its key)."""
 
