@@ -281,6 +281,11 @@ def paper_payload(arxiv_id: str) -> str:
     return "pk_" + paper_ref_key(arxiv_id)
 
 
+def ref_payload(ref: str) -> str:
+    """The deep-link payload of what a button carries for a paper (its id or short key)."""
+    return "pk_" + ref[1:] if ref.startswith("~") else paper_payload(ref)
+
+
 def paper_ref_key(arxiv_id: str) -> str:
     """The 20 hex digits of a long id's short key (see :func:`paper_ref`)."""
     return hashlib.sha256(arxiv_id.encode()).hexdigest()[:20]

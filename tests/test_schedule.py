@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from telegram import Chat, Message
 
-from bot.handlers.subscriptions import can_manage
+from bot.rights import can_manage
 from bot.pacing import SlotClock
 from bot.store.models import ChatType
 from bot.store.subscriptions import SubscriptionView, due_subscriptions, last_slot_before

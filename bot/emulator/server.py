@@ -547,6 +547,24 @@ class BotApiEmulator:
         )
         return query_id
 
+    def press_inline(self, inline_message_id: str, data: str, user_id: int) -> str:
+        """A user presses a button under a message posted through inline mode (Telegram
+        says which one by its id only; the bot is never shown the message)."""
+        query_id = f"cb{next(self._update_ids)}"
+        self._pressed_at[query_id] = time.monotonic()
+        self._push(
+            {
+                "callback_query": {
+                    "id": query_id,
+                    "from": self._user(user_id),
+                    "chat_instance": "inline",
+                    "data": data,
+                    "inline_message_id": inline_message_id,
+                }
+            }
+        )
+        return query_id
+
     def remove_bot(self, chat_id: int, by_user: int, status: str = "kicked") -> None:
         """The bot is blocked (private) or removed from a group: 403 from now on."""
         self.chats[chat_id].blocked = True
@@ -629,6 +647,11 @@ class BotApiEmulator:
         }
         if sent.reply_markup:
             message["reply_markup"] = sent.reply_markup
+        asked = self.user_messages.get((sent.chat_id, sent.reply_to or 0))
+        if asked is not None:  # as Telegram does: the message it answers, one level deep
+            message["reply_to_message"] = {
+                k: v for k, v in asked.items() if k != "reply_to_message"
+            }
         if sent.edits:
             message["edit_date"] = int(time.time())
         return message
@@ -903,6 +926,9 @@ class BotApiEmulator:
                 400,
                 "Bad Request: query is too old and response timeout expired or query id is invalid",
             )
+        url = params.get("url")
+        if url is not None and not str(url).startswith(f"https://t.me/{self.bot_username}?start="):
+            raise ApiError(400, "Bad Request: URL_INVALID")  # bots without games: own links only
         self.callback_answers[query_id] = params
         return True
 

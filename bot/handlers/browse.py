@@ -7,11 +7,12 @@ from dataclasses import dataclass
 from datetime import date
 
 from sqlalchemy.orm import Session
-from telegram import Chat, LinkPreviewOptions, Message, Update
+from telegram import CallbackQuery, Chat, LinkPreviewOptions, Message, Update
 
 from bot import render
 from bot.arguments import (
     LATEST,
+    Callback,
     UsageError,
     command_args,
     parse_callback,
@@ -19,16 +20,20 @@ from bot.arguments import (
     parse_paper_arg,
     parse_query_arg,
     parse_start_payload,
+    ref_payload,
 )
 from bot.buttons import day_keyboard, paper_keyboard, results_keyboard, similar_keyboard
 from bot.handlers.common import (
+    NOT_YOURS,
     NOTHING_LOADED,
     answer,
+    deep_link,
     edit_or_reply,
     reply_blocks,
     send_blocks,
 )
 from bot.i18n import N_, _
+from bot.rights import Reach, reach_of
 from bot.services import BotContext
 from bot.store import feed, queries
 from bot.store.queries import DayListing, Page, PaperView
@@ -259,16 +264,32 @@ async def similar(update: Update, context: BotContext, ref: str) -> None:
     await send_blocks(update, render.similar_blocks(paper, papers), similar_keyboard(papers))
 
 
+async def for_the_presser(query: CallbackQuery, context: BotContext, pressed: Callback) -> None:
+    """A press that may not act in its chat: a paper or a day opens in the presser's
+    private chat (a deep link their app follows); paging buttons say whose they are."""
+    username = context.bot.username
+    if pressed.kind in ("p", "m"):
+        await answer(query, url=deep_link(username, ref_payload(pressed.value)))
+    elif pressed.kind == "d":
+        await answer(query, url=deep_link(username, f"d_{pressed.value}"))
+    else:
+        await answer(query, _(NOT_YOURS))
+
+
 async def button(update: Update, context: BotContext) -> None:
     """Paging, day navigation and "open this paper" buttons (data is checked, never trusted).
     A press answered too late ("query is too old") still shows what was asked, as a new
     message: the message it was under may be far up the chat by now."""
     query = update.callback_query
-    assert query is not None and update.effective_chat is not None
+    assert query is not None
     pressed = parse_callback(query.data)
     if pressed is None:
         await answer(query, _(EXPIRED))
         return
+    if await reach_of(query, context) is Reach.PRESSER:
+        await for_the_presser(query, context, pressed)
+        return
+    assert update.effective_chat is not None
     services = context.services
     if pressed.kind == "p":
         found = await find_paper(update, context, pressed.value)

@@ -77,16 +77,24 @@ async def send_blocks(
         )
 
 
-async def answer(query: CallbackQuery, text: str | None = None) -> bool:
-    """Answer a button press; False if it came too late to be answered (the press is
-    still served)."""
+async def answer(query: CallbackQuery, text: str | None = None, url: str | None = None) -> bool:
+    """Answer a button press (with a notice, or a link the presser's app opens); False if
+    it came too late to be answered (the press is still served)."""
     try:
-        await query.answer(text)
+        await query.answer(text, url=url)
     except BadRequest as exc:
         if "query is too old" in str(exc).lower() or "query id is invalid" in str(exc).lower():
             return False
         raise
     return True
+
+
+NOT_YOURS = N_("These buttons answer whoever asked. Ask the bot yourself, here or in private.")
+
+
+def deep_link(username: str, payload: str) -> str:
+    """A link that opens a private chat with the bot and sends ``/start payload``."""
+    return f"https://t.me/{username}?start={payload}"
 
 
 _GONE = ("message to edit not found", "message can't be edited", "message_id_invalid")

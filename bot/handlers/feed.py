@@ -11,8 +11,9 @@ from telegram.error import TelegramError
 from bot import render
 from bot.arguments import UsageError, command_args, parse_callback, parse_top_arg
 from bot.buttons import paper_keyboard, results_keyboard, saved_keyboard
-from bot.handlers.common import NOTHING_LOADED, answer, edit_or_reply, reply_blocks
+from bot.handlers.common import NOT_YOURS, NOTHING_LOADED, answer, edit_or_reply, reply_blocks
 from bot.i18n import N_, _, ngettext
+from bot.rights import Reach, reach_of
 from bot.services import BotContext
 from bot.store import feed, queries
 from bot.store.feed import Toggled
@@ -79,6 +80,9 @@ async def button(update: Update, context: BotContext) -> None:
     db = context.services.db
     if pressed is None:
         await answer(query, _("This button has expired."))
+        return
+    if pressed.kind != "b" and await reach_of(query, context) is Reach.PRESSER:
+        await answer(query, _(NOT_YOURS))  # a page of someone else's, or a forged one
         return
     if pressed.kind == "b":
         toggled, arxiv_id = await db(feed.toggle_bookmark, user.id, pressed.value)

@@ -15,8 +15,9 @@ from bot import render
 from bot.arguments import command_args, parse_callback
 from bot.buttons import rules_keyboard
 from bot.handlers.common import answer, edit_or_reply, reply_blocks
-from bot.handlers.subscriptions import allowed, may_manage
+from bot.handlers.subscriptions import allowed
 from bot.i18n import N_, _
+from bot.rights import may_manage
 from bot.services import BotContext
 from bot.store import alerts
 from bot.store.alerts import MAX_RULES, Added

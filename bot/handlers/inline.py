@@ -21,6 +21,7 @@ from telegram import (
 from bot import render
 from bot.arguments import MAX_QUERY_LENGTH, UsageError, paper_payload, parse_query_arg
 from bot.handlers.browse import picture
+from bot.handlers.common import deep_link
 from bot.i18n import _
 from bot.services import BotContext
 from bot.store import queries
@@ -30,10 +31,6 @@ from bot.store.search import COUNT_CAP, is_slow, search_papers
 INLINE_PAGE = 20
 CACHE_SECONDS = 300  # the archive changes once a day: Telegram may reuse an answer a while
 MAX_OFFSET = COUNT_CAP  # as far as /search pages go
-
-
-def deep_link(username: str, payload: str) -> str:
-    return f"https://t.me/{username}?start={payload}"
 
 
 def result(paper: PaperView, username: str) -> InlineQueryResultArticle:

@@ -13,13 +13,11 @@ from dataclasses import dataclass
 from sqlalchemy.orm import Session
 from telegram import (
     Chat,
-    ChatMember,
     ChatMemberAdministrator,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
     Message,
     Update,
-    User,
 )
 from telegram.constants import ChatMemberStatus
 from telegram.error import TelegramError
@@ -35,6 +33,7 @@ from bot.arguments import (
 from bot.config import Settings
 from bot.handlers.common import answer, edit_or_reply
 from bot.i18n import N_, _, current, speaking
+from bot.rights import ADMIN_STATUSES, can_manage, may_manage
 from bot.schedule import ensure_slot_job
 from bot.services import BotContext
 from bot.store import alerts, languages
@@ -54,35 +53,6 @@ WEEKDAY_NAMES = (
     N_("Sunday"),
 )
 LANGUAGE_NAMES = {"ko": "한국어", "en": "English"}
-ADMIN_STATUSES = {ChatMemberStatus.ADMINISTRATOR, ChatMemberStatus.OWNER}
-
-
-def can_manage(chat: Chat, message: Message, member_status: str | None, is_operator: bool) -> bool:
-    """May the sender change this chat's subscription?"""
-    if chat.type == Chat.PRIVATE or is_operator:
-        return True
-    if message.sender_chat is not None and message.sender_chat.id == chat.id:
-        return True  # an administrator posting anonymously as the group
-    return member_status in ADMIN_STATUSES
-
-
-async def may_manage(context: BotContext, chat: Chat, user: User | None) -> bool:
-    """Is ``user`` an administrator of ``chat`` (or an operator, or is it their private
-    chat)? Answers are cached briefly."""
-    services = context.services
-    if chat.type == Chat.PRIVATE or services.is_operator(user.id if user else None):
-        return True
-    if user is None:
-        return False
-    cached = services.admins.get(chat.id, user.id)
-    if cached is None:
-        try:
-            member: ChatMember = await context.bot.get_chat_member(chat.id, user.id)
-            cached = member.status in ADMIN_STATUSES
-        except TelegramError:
-            cached = False
-        services.admins.put(chat.id, user.id, cached)
-    return cached
 
 
 async def allowed(update: Update, context: BotContext) -> bool:
@@ -322,8 +292,8 @@ async def introduce(update: Update, context: BotContext) -> None:
 async def subscribe_button(update: Update, context: BotContext) -> None:
     """``sub:`` under the introduction: subscribe the group, for an administrator."""
     query, chat = update.callback_query, update.effective_chat
-    assert query is not None and chat is not None
-    if not await may_manage(context, chat, update.effective_user):
+    assert query is not None
+    if chat is None or not await may_manage(context, chat, update.effective_user):
         await answer(query, _("Only the group's admins can subscribe it."))
         return
     title = chat.title or chat.full_name

@@ -1,0 +1,99 @@
+"""Who may press what: a button under a message in a channel or group acts in that chat only
+for whoever asked for the message, or for someone who may manage the chat; everyone else is
+answered alone. Forged button data never reaches past that."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from bot.rights import Reach, button_reach
+from tests.helpers.e2e import ADMIN, GROUP, MEMBER, USER, Conversation, add_subscribers, bot_session
+
+CHANNEL = -100_777_000_001
+READER = 4242  # reads the channel; manages nothing
+NOT_YOURS = "이 버튼은 요청한 사람의 것이에요. 개인 채팅이나 이 채팅에서 직접 물어보세요."
+LINK = "https://t.me/DailyPapersBot?start="
+
+
+@pytest.mark.parametrize(
+    ("chat_type", "asked", "manages", "reach"),
+    [
+        ("private", False, False, Reach.CHAT),
+        ("supergroup", True, False, Reach.CHAT),
+        ("supergroup", False, True, Reach.CHAT),
+        ("supergroup", False, False, Reach.PRESSER),
+        ("group", False, False, Reach.PRESSER),
+        ("channel", True, True, Reach.PRESSER),  # the bot never posts in a channel for a reader
+        (None, True, True, Reach.PRESSER),  # a message posted through inline mode
+    ],
+)
+def test_the_rule(chat_type, asked: bool, manages: bool, reach: Reach) -> None:  # type: ignore[no-untyped-def]
+    assert button_reach(chat_type, asked, manages) is reach
+
+
+async def press(emulator, chat_id: int, message, data: str, user: int) -> dict:  # type: ignore[no-untyped-def]
+    query = emulator.press(chat_id, message.message_id, data, user)
+    await emulator.wait_until(lambda: query in emulator.callback_answers)
+    await asyncio.sleep(0.2)  # anything it would post or edit has come by now
+    return emulator.callback_answers[query]
+
+
+async def test_a_channel_reader_never_holds_the_bots_pen(seeded, settings) -> None:
+    add_subscribers(seeded, settings, [CHANNEL])
+    async with bot_session(settings) as (emulator, app):
+        emulator.channel(CHANNEL, "AI 논문 채널", "papers_ko", admins=(ADMIN,))
+        emulator.private_chat(READER)
+        await app.services.deliverer.run_pass()
+        (digest,) = emulator.messages_in(CHANNEL)
+        html = digest.html
+        # what the attacker searched privately made a saved query key of their own
+        found = await Conversation(emulator, READER, READER).ask("/search 확산")
+        key = next(d for _l, d in found.buttons() if d.startswith("s:")).split(":")[1]
+
+        real = await press(emulator, CHANNEL, digest, digest.button("1"), READER)
+        assert real["url"].startswith(LINK + "p_")  # the paper opens in the reader's own chat
+        similar = await press(emulator, CHANNEL, digest, "m:2404.14396", READER)
+        assert similar["url"] == LINK + "p_2404_14396"
+        day = await press(emulator, CHANNEL, digest, "d:2024-03-19", READER)
+        assert day["url"] == LINK + "d_2024-03-19"
+        for forged in (f"s:{key}:0", f"a:{key}:0", "sv:0", "t:w:0", "bx:2404.14396:0"):
+            answer = await press(emulator, CHANNEL, digest, forged, READER)
+            assert answer.get("text") == NOT_YOURS, forged
+        admin = await press(emulator, CHANNEL, digest, "d:2024-03-19", ADMIN)
+        assert admin["url"] == LINK + "d_2024-03-19"  # its admins read alone too
+        assert len(emulator.messages_in(CHANNEL)) == 1 and digest.edits == 0
+        assert digest.html == html
+
+
+async def test_in_a_group_buttons_act_for_who_asked_or_an_admin(seeded, settings) -> None:
+    add_subscribers(seeded, settings, [GROUP])
+    async with bot_session(settings) as (emulator, app):
+        await app.services.deliverer.run_pass()
+        (digest,) = await emulator.replies(GROUP, 1)
+        member = Conversation(emulator, GROUP, MEMBER)
+        listing = await member.ask("/day 2024-03-19")
+        other = USER
+        answer = await press(emulator, GROUP, listing, "d:2024-03-11", other)
+        assert answer["url"] == LINK + "d_2024-03-11" and listing.edits == 0
+        await member.press(listing, "◀")  # the member who asked pages their own
+        assert listing.edits == 1 and "2024-03-11" in listing.text
+        await Conversation(emulator, GROUP, ADMIN).press(listing, "▶")  # an admin may too
+        assert listing.edits == 2
+        # under the digest (nobody asked for it): members read alone, admins in the group
+        before = len(emulator.messages_in(GROUP))
+        answer = await press(emulator, GROUP, digest, digest.button("1"), MEMBER)
+        assert answer["url"].startswith(LINK + "p_") and len(emulator.messages_in(GROUP)) == before
+        forged = await press(emulator, GROUP, digest, "sv:0", MEMBER)
+        assert forged["text"] == NOT_YOURS and digest.edits == 0
+        await press(emulator, GROUP, digest, digest.button("1"), ADMIN)
+        await emulator.wait_until(lambda: len(emulator.messages_in(GROUP)) == before + 1)
+
+
+async def test_a_press_under_an_inline_message_is_answered(seeded, settings, caplog) -> None:
+    async with bot_session(settings) as (emulator, _app):
+        for data in ("p:2404.14396", "d:2024-03-19", "sv:0", "b:2404.14396", "fx:1", "sub:"):
+            query = emulator.press_inline("AgAAAAx", data, USER)
+            await emulator.wait_until(lambda q=query: q in emulator.callback_answers)
+    assert not [r for r in caplog.records if r.exc_info], "no tracebacks"
