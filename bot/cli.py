@@ -74,6 +74,8 @@ def sync(settings: Settings, source: str | None, out: TextIO = sys.stdout) -> in
     print(f"synced {report.summary()}", file=out)
     for error in report.rejected:
         print(f"rejected: {error}", file=out)
+    for name in report.links:
+        print(f"skipped (a link): {name}", file=out)
     for name, why in report.still_rejected:
         print(f"still rejected: {name}: {why} (it loads once it changes)", file=out)
     return 1 if report.failed else 0
@@ -106,6 +108,7 @@ def run(settings: Settings) -> int:
     from telegram.error import InvalidToken
 
     from bot.app import protect_logs, serve
+    from bot.webhook import ListenError
 
     protect_logs(settings.bot_token)
     try:
@@ -117,6 +120,9 @@ def run(settings: Settings) -> int:
         asyncio.run(serve(settings))
     except InvalidToken:
         print(REFUSED_TOKEN, file=sys.stderr)
+        return 2
+    except ListenError as exc:
+        print(str(exc), file=sys.stderr)
         return 2
     finally:
         if instance is not None:

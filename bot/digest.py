@@ -11,6 +11,8 @@ never costs the rest of the file. :class:`DigestError` is the only exception rai
 
 from __future__ import annotations
 
+import os
+
 import html
 import re
 import unicodedata
@@ -270,9 +272,15 @@ def decode_digest(data: bytes, source: str) -> str:
         raise DigestError(source, f"not UTF-8 (byte 0x{data[exc.start]:02x})", line) from exc
 
 
+def shown_path(path: Path | str) -> str:
+    """A path as text that can be stored and printed, whatever bytes its name holds: a name
+    that is not UTF-8 keeps its odd bytes as ``\\xff`` escapes (the same each time)."""
+    return os.fsencode(path).decode("utf-8", "backslashreplace")
+
+
 def read_digest(path: Path) -> Digest:
     """Read and parse one file, checking its size before reading it whole."""
-    source = str(path)
+    source = shown_path(path)
     try:
         size = path.stat().st_size
         if size > MAX_FILE_BYTES:

@@ -26,7 +26,7 @@ from sqlalchemy import Engine, select, text
 from sqlalchemy.orm import Session
 
 from bot.config import Settings
-from bot.digest import DigestError
+from bot.digest import DigestError, shown_path
 from bot.loading import load_files
 from bot.store.db import open_store
 from bot.store.ingest import LoadReport
@@ -51,6 +51,7 @@ class SyncReport:
     rejected: list[DigestError] = field(default_factory=list)
     # Unchanged files rejected by an earlier check: not loaded again until they change.
     still_rejected: list[tuple[str, str]] = field(default_factory=list)  # (path, why)
+    links: list[str] = field(default_factory=list)  # symbolic links, never followed
     skipped: bool = False  # another instance was syncing
 
     def summary(self) -> str:
@@ -114,9 +115,22 @@ def checkout(settings: Settings, source: str) -> Path:
         clone.parent.mkdir(parents=True, exist_ok=True)
         partial = clone.with_name(clone.name + ".partial")
         shutil.rmtree(partial, ignore_errors=True)
-        _git("clone", "--quiet", "--depth", "1", "--", origin, str(partial))
+        # Links are checked out as plain files holding their target: nothing of the host
+        # is ever reached through the source (and day_files skips them by their mode).
+        _git(
+            "clone",
+            "--quiet",
+            "--depth",
+            "1",
+            "-c",
+            "core.symlinks=false",
+            "--",
+            origin,
+            str(partial),
+        )
         partial.rename(clone)
         return clone
+    _git("config", "core.symlinks", "false", cwd=clone)  # a clone made before this rule
     _git("fetch", "--quiet", "--depth", "1", "origin", "HEAD", cwd=clone)
     _git("reset", "--quiet", "--hard", "FETCH_HEAD", cwd=clone)
     return clone
@@ -136,18 +150,60 @@ def _remote(clone: Path) -> str | None:
     return result.stdout.strip() or None
 
 
-def day_files(root: Path) -> list[Path]:
+def _name(root: Path, path: Path) -> str:
+    """A file's name within the source, as stored and shown (see :func:`shown_path`)."""
+    return shown_path(path.relative_to(root).as_posix())
+
+
+def _git_links(root: Path) -> set[str]:
+    """The paths a git checkout holds as symbolic links (mode 120000): checked out as plain
+    files (``core.symlinks=false``), and never read as digests."""
+    if not (root / ".git").exists():
+        return set()
+    result = subprocess.run(
+        ["git", "ls-files", "-s", "-z"], cwd=root, capture_output=True, timeout=GIT_TIMEOUT
+    )
+    links = set()
+    for entry in result.stdout.split(b"\0"):
+        meta, _tab, name = entry.partition(b"\t")
+        if meta.startswith(b"120000"):
+            links.add(shown_path(os.fsdecode(name)))
+    return links
+
+
+def day_files(root: Path) -> tuple[list[Path], list[str]]:
     """The day files under a checkout: ``paper_logs/`` in the upstream layout, else any
-    ``*.md`` (hidden folders such as ``.git`` left out)."""
-    base = root / "paper_logs" if (root / "paper_logs").is_dir() else root
-    found = [
-        p
-        for p in base.rglob("*.md")
-        if p.is_file() and not any(part.startswith(".") for part in p.relative_to(root).parts)
-    ]
-    if base == root:
-        found = [p for p in found if p.name.lower() != "readme.md"]
-    return sorted(found)
+    ``*.md`` (hidden folders such as ``.git`` left out); and the links it skipped. No link
+    is followed, to a file or a folder, inside the source or out of it: the source is
+    someone else's, and what it points at is this host's."""
+    real_root = root.resolve()
+    links = _git_links(root)
+    base = root / "paper_logs"
+    if base.is_symlink():
+        return [], [_name(root, base)]
+    if not base.is_dir():
+        base = root
+    found: list[Path] = []
+    skipped: list[str] = []
+    for folder, dirs, names in os.walk(base, followlinks=False):
+        here = Path(folder)
+        for name in list(dirs):
+            if name.startswith(".") or (here / name).is_symlink():
+                dirs.remove(name)
+                if not name.startswith("."):
+                    skipped.append(_name(root, here / name))
+        for name in names:
+            path = here / name
+            if not name.endswith(".md") or (base == root and name.lower() == "readme.md"):
+                continue
+            shown = _name(root, path)
+            if path.is_symlink() or shown in links or not path.resolve().is_relative_to(real_root):
+                skipped.append(shown)
+            elif path.is_file():
+                found.append(path)
+    prefix = "" if base == root else _name(root, base) + "/"
+    skipped += [link for link in links if link.startswith(prefix) and link not in skipped]
+    return sorted(found), sorted(skipped)
 
 
 def _digest(path: Path) -> str:
@@ -167,7 +223,7 @@ def changed_files(
     }
     changed, rejected = [], []
     for path in files:
-        name = path.relative_to(root).as_posix()
+        name = _name(root, path)
         sha256, error = known.get(name, (None, None))
         if sha256 != _digest(path):
             changed.append(path)
@@ -179,12 +235,12 @@ def changed_files(
 def _record(session: Session, root: Path, files: Sequence[Path], errors: dict[str, str]) -> None:
     now = datetime.now(UTC)
     for path in files:
-        name = path.relative_to(root).as_posix()
+        name = _name(root, path)
         row = session.get(SourceFile, name)
         if row is None:
             row = SourceFile(path=name)
             session.add(row)
-        row.sha256, row.loaded_at, row.error = _digest(path), now, errors.get(str(path))
+        row.sha256, row.loaded_at, row.error = _digest(path), now, errors.get(shown_path(path))
     session.commit()
 
 
@@ -200,11 +256,11 @@ def sync_once(settings: Settings, source: str | None = None) -> SyncReport:
             report.skipped = True
             return report
         root = checkout(settings, source)
-        files = day_files(root)
+        files, report.links = day_files(root)
         report.files = len(files)
         with Session() as session:
             changed, report.still_rejected = changed_files(session, root, files)
-        report.changed = [p.relative_to(root).as_posix() for p in changed]
+        report.changed = [_name(root, p) for p in changed]
         if changed:
             report.load, report.rejected, _stored = load_files(settings, changed)
             errors = {e.source: e.reason for e in report.rejected}

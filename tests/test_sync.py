@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import io
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -142,3 +143,56 @@ async def test_the_running_bot_syncs_and_followers_are_alerted(
         )
     assert "👤 munos" in emulator.messages_in(USER)[-1].text
     assert days(Store) == ["2024-04-25", "2024-05-02"]
+
+
+def test_a_file_name_that_is_not_utf8_costs_nothing(Store, settings, tmp_path) -> None:
+    """A day file whose name is not UTF-8 is loaded (named with its odd bytes escaped), and
+    neither it nor the good ones ever stop a load or a sync."""
+    folder = tmp_path / "digests"
+    folder.mkdir()
+    shutil.copy(SEEDS / "2023-12-05.md", folder / "2023-12-05.md")
+    odd = os.fsdecode(bytes(folder) + b"/\xff\xfe-2024-04-25.md")
+    shutil.copy(SEEDS / "2024-04-25.md", odd)
+    out = io.StringIO()
+    assert cli.load(settings, [str(folder)], out) == 0, out.getvalue()
+    assert days(Store) == ["2023-12-05", "2024-04-25"]
+    for _ in range(2):
+        out = io.StringIO()
+        assert cli.sync(settings, str(folder), out) == 0, out.getvalue()
+    with Store() as session:
+        names = session.scalars(select(SourceFile.path)).all()
+    assert sorted(names) == ["2023-12-05.md", "\\xff\\xfe-2024-04-25.md"]
+
+
+@pytest.mark.parametrize("kind", ["folder", "git"])
+def test_sync_never_follows_a_link_out_of_its_source(
+    Store, settings, tmp_path, upstream, kind: str
+) -> None:
+    """The source is someone else's: a file symlink to a digest elsewhere on the host and a
+    paper_logs symlink to an outside folder are neither read nor stored."""
+    outside = tmp_path / "outside"
+    (outside / "2024" / "03").mkdir(parents=True)
+    shutil.copy(SEEDS / "2024-03-19.md", outside / "2024" / "03" / "19.md")
+    secret = tmp_path / "secret.md"
+    shutil.copy(SEEDS / "2024-03-11.md", secret)
+    if kind == "folder":
+        source = tmp_path / "source"
+        (source / "paper_logs" / "2024" / "04").mkdir(parents=True)
+        shutil.copy(SEEDS / "2024-04-25.md", source / "paper_logs" / "2024" / "04" / "25.md")
+        (source / "paper_logs" / "2024" / "04" / "11.md").symlink_to(secret)
+        (source / "paper_logs" / "2023").symlink_to(outside)
+        where = str(source)
+    else:
+        bare, work = upstream
+        (work / "paper_logs" / "2024" / "04").mkdir(parents=True)
+        shutil.copy(SEEDS / "2024-04-25.md", work / "paper_logs" / "2024" / "04" / "25.md")
+        (work / "paper_logs" / "2024" / "04" / "11.md").symlink_to(secret)
+        (work / "paper_logs" / "2023").symlink_to(outside)
+        publish(work, {})
+        where = str(bare)
+    settings = dataclasses.replace(settings, data_dir=str(tmp_path / "data"))
+    out = io.StringIO()
+    cli.sync(settings, where, out)
+    assert days(Store) == ["2024-04-25"], out.getvalue()
+    assert "skipped (a link): paper_logs/2024/04/11.md" in out.getvalue()
+    assert "skipped (a link): paper_logs/2023" in out.getvalue()
