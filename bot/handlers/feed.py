@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Awaitable, Callable
 
 from telegram import Chat, Update
 from telegram.error import TelegramError
@@ -17,6 +18,7 @@ from bot.rights import Reach, reach_of
 from bot.services import BotContext
 from bot.store import feed, queries
 from bot.store.feed import Toggled
+from bot.store.queries import Page
 
 TOGGLED = {
     Toggled.SAVED: N_("🔖 Saved. See it in /saved."),
@@ -70,6 +72,15 @@ async def saved(update: Update, context: BotContext) -> None:
     await reply_blocks(message, render.saved_blocks(page), saved_keyboard(page))
 
 
+async def _within(fetch: Callable[[int], Awaitable[Page]], offset: int, size: int) -> Page:
+    """The page at ``offset``, or the last page when that is past the end (its last item
+    removed meanwhile, or a button from when the list was longer)."""
+    page = await fetch(offset)
+    if not page.items and page.total:
+        page = await fetch((page.total - 1) // size * size)
+    return page
+
+
 async def button(update: Update, context: BotContext) -> None:
     """``t`` (a page of /top), ``b`` (🔖: save or unsave, for the presser), ``sv`` (a page of
     /saved), ``bx`` (remove one bookmark). The presser is who the data is about: a forged
@@ -99,8 +110,10 @@ async def button(update: Update, context: BotContext) -> None:
             await answer(query, _("This button has expired."))
             return
         window = parse_top_arg(pressed.value, newest)  # "w", "m" or a month: checked above
-        page = await db(
-            feed.top_in_window, window.first, window.last, pressed.page * TOP_PAGE, TOP_PAGE
+        page = await _within(
+            lambda at: db(feed.top_in_window, window.first, window.last, at, TOP_PAGE),
+            pressed.page * TOP_PAGE,
+            TOP_PAGE,
         )
         in_time = await answer(query)
         await edit_or_reply(
@@ -112,8 +125,8 @@ async def button(update: Update, context: BotContext) -> None:
         return
     if pressed.kind == "bx":
         await db(feed.remove_bookmark, user.id, pressed.value)
-    page = await db(feed.bookmarks, user.id, pressed.page * SAVED_PAGE, SAVED_PAGE)
-    if not page.items and page.total:  # the last one of its page went: show the one before
-        page = await db(feed.bookmarks, user.id, max(0, page.offset - SAVED_PAGE), SAVED_PAGE)
+    page = await _within(
+        lambda at: db(feed.bookmarks, user.id, at, SAVED_PAGE), pressed.page * SAVED_PAGE, SAVED_PAGE
+    )
     in_time = await answer(query, _("Removed.") if pressed.kind == "bx" else None)
     await edit_or_reply(update, render.saved_blocks(page), saved_keyboard(page), edit=in_time)

@@ -20,7 +20,7 @@ from bot.i18n import N_, _
 from bot.rights import may_manage
 from bot.services import BotContext
 from bot.store import alerts
-from bot.store.alerts import MAX_RULES, Added
+from bot.store.alerts import MAX_RULE_LENGTH, MAX_RULES, Added, tidy_rule
 from bot.store.models import RuleKind
 
 
@@ -81,7 +81,7 @@ async def _add(update: Update, context: BotContext, words: _Words) -> None:
         Added.FULL: words.full,
         Added.EMPTY: words.usage,
     }[added]
-    text = _(reply).format(rule=typed[: alerts.MAX_RULE_LENGTH], count=MAX_RULES)
+    text = _(reply).format(rule=tidy_rule(typed), count=MAX_RULES)  # as it is kept
     await message.reply_text(render.esc(text))
 
 
@@ -95,8 +95,9 @@ async def _remove(update: Update, context: BotContext, words: _Words) -> None:
     if not await allowed(update, context):
         return
     removed = await context.services.db(alerts.remove_rule, chat.id, words.kind, typed)
-    if removed is None:
-        reply = _(words.unknown).format(rule=typed)
+    if removed is None:  # echoed as typed, but never longer than a rule can be
+        shown = typed if len(typed) <= MAX_RULE_LENGTH else typed[:MAX_RULE_LENGTH] + "…"
+        reply = _(words.unknown).format(rule=shown)
     else:
         reply = _(words.removed).format(rule=removed)
     await message.reply_text(render.esc(reply))

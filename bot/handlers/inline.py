@@ -50,7 +50,9 @@ def result(paper: PaperView, username: str) -> InlineQueryResultArticle:
 
 
 def _offset(text: str) -> int:
-    return int(text) if text.isdigit() and int(text) < MAX_OFFSET else 0
+    """The offset a next page asked for; anything this bot did not write starts over."""
+    mine = text.isascii() and text.isdigit() and int(text) < MAX_OFFSET
+    return int(text) if mine else 0
 
 
 async def answer(update: Update, context: BotContext) -> None:

@@ -12,6 +12,7 @@ second message for that day: papers a later reload of the same day adds are not 
 
 from __future__ import annotations
 
+import unicodedata
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -86,8 +87,15 @@ def rule_key(kind: RuleKind, typed: str) -> str:
     return " ".join(t.text for t in parse_query(typed))
 
 
+def tidy_rule(typed: str) -> str:
+    """A rule as it is kept: invisible format characters (zero-width spaces, joiners, soft
+    hyphens, byte-order marks) dropped, spaces collapsed, at most MAX_RULE_LENGTH long."""
+    visible = "".join(c for c in typed if unicodedata.category(c) != "Cf")
+    return " ".join(visible.split())[:MAX_RULE_LENGTH]
+
+
 def add_rule(session: Session, chat_id: int, kind: RuleKind, typed: str) -> Added:
-    typed = " ".join(typed.split())[:MAX_RULE_LENGTH]
+    typed = tidy_rule(typed)
     key = rule_key(kind, typed)
     if not key:
         return Added.EMPTY
@@ -108,7 +116,7 @@ def remove_rule(
 ) -> str | None:
     """Remove the chat's rule, named as typed or by id; the text it had, if it existed."""
     where = [Rule.chat_id == chat_id, Rule.kind == kind]
-    where.append(Rule.id == rule_id if typed is None else Rule.folded == rule_key(kind, typed))
+    where.append(Rule.id == rule_id if typed is None else Rule.folded == rule_key(kind, tidy_rule(typed)))
     removed = session.scalar(select(Rule.text).where(*where))
     if removed is not None:
         session.execute(delete(Rule).where(*where))
