@@ -27,6 +27,7 @@ from functools import partial
 from typing import Any
 
 import httpx
+from sqlalchemy.exc import InterfaceError, OperationalError
 from telegram import InlineKeyboardMarkup
 from telegram.error import (
     BadRequest,
@@ -474,12 +475,36 @@ class Deliverer:
                 else:
                     report.messages += 1
                 done = number + 1 == len(messages)
-                await db(subs.mark_sent, chat_id, day, owner, number + 1, done, self.lease, kind)
+                await self._record(
+                    subs.mark_sent, chat_id, day, owner, number + 1, done, self.lease, kind
+                )
                 repeat = False
             else:
                 report.delivered_to.append(chat_id)
                 return True
         return claim is Held.DONE  # after a migration: the new id had it, or another pass has
+
+    async def _record(self, work: Callable[..., None], *args: Any) -> None:
+        """Write what Telegram accepted. The message is out: the record must follow it, so a
+        database that does not answer is asked again (kept in memory meanwhile) rather than
+        letting the claim run out and a later pass send the message again. Only when the
+        bot is stopping and the database stayed away a whole lease is the record given up."""
+        delay, waited, warned = 0.1, 0.0, False
+        while True:
+            try:
+                await self.services.db(work, *args)
+                if warned:
+                    log.info("delivery record written once the database answered again")
+                return
+            except (OperationalError, InterfaceError):
+                if self.stopping and waited >= self.lease.total_seconds():
+                    raise
+                if not warned:
+                    log.warning("the database did not take a delivery record; trying again")
+                    warned = True
+            await asyncio.sleep(delay)
+            waited += delay
+            delay = min(2 * delay, 2.0)
 
     async def _refused(
         self, target: Target, owner: str, error: TelegramError, report: PassReport

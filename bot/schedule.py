@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 from telegram.ext import Application
 
 from bot.services import BotContext, Services
-from bot.store import alerts, queries
+from bot.store import alerts, queries, updates
 from bot.store import subscriptions as subs
 from bot.store.models import Every
 from bot.store.subscriptions import SubscriptionView
@@ -170,10 +170,12 @@ async def sync_job(context: BotContext) -> None:
 
 
 async def expire_queries(context: BotContext) -> None:
-    """Paging buttons of queries nobody used for a while expire (the table stays small)."""
+    """Paging buttons of queries nobody used for a while expire, and so do the records of
+    webhook updates older than Telegram would resend (both tables stay small)."""
     gone = await context.services.db(queries.expire_saved_queries)
     if gone:
         log.info("%d saved queries expired", gone)
+    await context.services.db(updates.forget_old)
 
 
 async def refresh(context: BotContext) -> None:
@@ -220,5 +222,5 @@ async def schedule_all(application: Application) -> None:  # type: ignore[type-a
         expire_queries,  # type: ignore[arg-type]
         interval=3600,
         first=60,
-        name="expire saved queries",
+        name="expire saved queries and seen updates",
     )

@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import select, update
+from sqlalchemy.engine import make_url
 
 from bot.app import running
 from bot.emulator import BotApiEmulator, SentMessage
@@ -45,6 +46,7 @@ from tests.helpers.e2e import (
     add_subscribers,
     bot_session,
 )
+from tests.helpers.proxy import CuttableRelay
 from tests.helpers.processes import bot_env, interrupted_fan_out, stop_after
 
 DIGEST = "📰 Daily Papers · "
@@ -633,3 +635,60 @@ def test_paid_broadcasts_are_at_most_1000_a_second(tmp_path) -> None:
         load_settings({**env, "BOT_MESSAGES_PER_SECOND": "1500"}, Path(os.devnull))
     with pytest.raises(ConfigError, match="BOT_PAID_BROADCAST"):
         load_settings({"BOT_PAID_BROADCAST": "maybe"}, Path(os.devnull))
+
+
+@pytest.mark.skipif(
+    not os.environ.get("TEST_DATABASE_URL", "").startswith("postgresql"),
+    reason="a database server to cut off: the PostgreSQL run has one",
+)
+async def test_a_database_blip_mid_fan_out_never_doubles_a_digest(seeded, settings) -> None:
+    """PostgreSQL unreachable for 4 s while sends are in flight and Telegram answers in
+    0.8 s: what Telegram accepted is recorded once the database answers, nothing is sent
+    twice, and the next pass finishes the rest. Meanwhile the instance does not call itself
+    leader (it cannot show it is), leads again once the database is back, and the shared
+    pace draws no 429."""
+    chats = list(range(6001, 6061))
+    add_subscribers(seeded, settings, chats)
+    url = make_url(settings.database_url)
+    relay = CuttableRelay(url.host or "127.0.0.1", url.port or 5432)
+    await relay.start()
+    through = url.set(host="127.0.0.1", port=relay.port).render_as_string(hide_password=False)
+    blip = dataclasses.replace(settings, database_url=through, delivery_lease_seconds=3)
+    try:
+        async with bot_session(blip) as (emulator, app):
+            for chat_id in chats:
+                emulator.private_chat(chat_id)
+            emulator.late_answers.update(dict.fromkeys(chats, 0.8))
+            cuts: list[float] = []
+            leading_during_cut: list[bool] = []
+
+            async def ask_leader() -> None:
+                await asyncio.sleep(1.0)
+                leading_during_cut.append(await app.services.proven_leader())
+
+            def cut_after_some(sent: SentMessage) -> None:
+                if emulator.sent_count.total() == 12 and not cuts:
+                    cuts.append(sent.at)
+                    relay.cut()
+                    asyncio.get_running_loop().call_later(4.0, relay.restore)
+                    asks.append(asyncio.ensure_future(ask_leader()))
+
+            asks: list[asyncio.Task[None]] = []
+
+            emulator.on_send = cut_after_some
+            deliverer = app.services.deliverer
+            first = await asyncio.wait_for(deliverer.run_pass(), 60)
+            emulator.on_send = None
+            await asyncio.sleep(3.5)  # any claim left behind has run out by now
+            second = await asyncio.wait_for(deliverer.run_pass(), 60)
+            third = await asyncio.wait_for(deliverer.run_pass(), 60)
+            await asyncio.gather(*asks)
+            await emulator.wait_until(lambda: app.services.leader, timeout=15)
+            assert await app.services.proven_leader()
+    finally:
+        await relay.stop()
+    assert cuts and first.postponed, first  # the cut did happen, mid-pass
+    assert leading_during_cut == [False] and emulator.throttled == 0
+    counts = {c: len(digests(emulator, c)) for c in chats}
+    assert {c: n for c, n in counts.items() if n != 1} == {}
+    assert third.already == len(chats) and not third.delivered_to, (first, second, third)

@@ -9,14 +9,21 @@ import json
 import os
 import re
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from types import SimpleNamespace
 
 import aiohttp
 import pytest
+from sqlalchemy import select
+from sqlalchemy import update as sa_update
 
 from bot import webhook
 from bot.config import ConfigError, load_settings
 from bot.emulator import BotApiEmulator
+from bot.schedule import expire_queries
+from bot.store import updates
+from bot.store.models import SeenUpdate
 from tests.helpers.e2e import USER, Conversation, bot_session
 
 PUBLIC = "https://bot.example.org/telegram"
@@ -178,3 +185,19 @@ async def test_a_half_sent_request_is_not_kept_forever(seeded, settings, monkeyp
             rest = await asyncio.wait_for(reader.read(), 10)  # b"" or a 408: closed either way
             assert reader.at_eof() and time.monotonic() - started < 8, rest
             writer.close()
+
+
+async def test_records_of_handled_updates_expire_with_the_hourly_tidy_up(Store, settings) -> None:
+    with Store() as session:
+        assert updates.first_sighting(session, 7) and updates.first_sighting(session, 8)
+        assert not updates.first_sighting(session, 8)
+        session.execute(
+            sa_update(SeenUpdate)
+            .where(SeenUpdate.update_id == 7)
+            .values(seen_at=datetime.now(UTC) - updates.KEEP - timedelta(hours=1))
+        )
+        session.commit()
+    async with bot_session(settings) as (_emulator, app):
+        await expire_queries(SimpleNamespace(services=app.services))  # type: ignore[arg-type]
+    with Store() as session:
+        assert session.scalars(select(SeenUpdate.update_id)).all() == [8]
