@@ -532,36 +532,21 @@ class BotApiEmulator:
 
     def press(self, chat_id: int, message_id: int, data: str, user_id: int) -> str:
         """A user presses an inline button under one of the bot's messages."""
-        query_id = f"cb{next(self._update_ids)}"
-        self._pressed_at[query_id] = time.monotonic()
-        self._push(
-            {
-                "callback_query": {
-                    "id": query_id,
-                    "from": self._user(user_id),
-                    "chat_instance": str(chat_id),
-                    "data": data,
-                    "message": self._message_dict(self.by_id[(chat_id, message_id)]),
-                }
-            }
-        )
-        return query_id
+        message = self._message_dict(self.by_id[(chat_id, message_id)])
+        return self._press(user_id, data, chat_instance=str(chat_id), message=message)
 
     def press_inline(self, inline_message_id: str, data: str, user_id: int) -> str:
         """A user presses a button under a message posted through inline mode (Telegram
         says which one by its id only; the bot is never shown the message)."""
+        return self._press(
+            user_id, data, chat_instance="inline", inline_message_id=inline_message_id
+        )
+
+    def _press(self, user_id: int, data: str, **where: object) -> str:
         query_id = f"cb{next(self._update_ids)}"
         self._pressed_at[query_id] = time.monotonic()
         self._push(
-            {
-                "callback_query": {
-                    "id": query_id,
-                    "from": self._user(user_id),
-                    "chat_instance": "inline",
-                    "data": data,
-                    "inline_message_id": inline_message_id,
-                }
-            }
+            {"callback_query": {"id": query_id, "from": self._user(user_id), "data": data, **where}}
         )
         return query_id
 
