@@ -264,7 +264,7 @@ async def deliver_once(settings: Settings, day: date | None) -> PassReport:
     deliverer = Deliverer(application.bot, services)
     try:
         async with application:
-            return await deliverer.run_pass(day)
+            return await deliverer.run_pass(day, finish=True)
     finally:
         services.close()
         if shared is not None:

@@ -69,10 +69,22 @@ class PassReport:
     migrated: int = 0
     postponed: int = 0  # left for the next pass (shutdown, network trouble, flood waits)
     busy: int = 0  # another pass is sending to them right now
+    looked_again: int = 0  # held by another pass; looked at again once its claims could lapse
     unsure: int = 0  # a message went out without an answer: the next pass repeats it once
     failed: int = 0  # Telegram refused the day for good (bounded tries)
     delivered_to: list[int] = field(default_factory=list)
     handled: list[int] = field(default_factory=list)  # chats this day is settled for
+    busy_chats: list[int] = field(default_factory=list)
+
+    def then(self, later: PassReport) -> None:
+        """Add a second look at this pass's busy chats to this report."""
+        self.busy, self.busy_chats = later.busy, later.busy_chats
+        for name in ("messages", "already", "empty", "deactivated", "migrated", "postponed"):
+            setattr(self, name, getattr(self, name) + getattr(later, name))
+        self.unsure += later.unsure
+        self.failed += later.failed
+        self.delivered_to += later.delivered_to
+        self.handled += later.handled
 
     def summary(self) -> str:
         """One line for operators: the day, the chats, and every counter that is not zero."""
@@ -82,6 +94,7 @@ class PassReport:
             "empty": self.empty,
             "deactivated": self.deactivated,
             "migrated": self.migrated,
+            "looked_again": self.looked_again,
             "busy": self.busy,
             "failed": self.failed,
             "postponed": self.postponed,
@@ -106,6 +119,7 @@ COUNTERS = {
     "empty": N_("nothing for them {count}"),
     "deactivated": N_("stopped (blocked or removed) {count}"),
     "migrated": N_("moved to a supergroup {count}"),
+    "looked_again": N_("looked at again once another pass's claims lapsed {count}"),
     "busy": N_("another pass is on them {count}"),
     "failed": N_("refused for good {count}"),
     "postponed": N_("left for later {count}"),
@@ -209,11 +223,31 @@ class Deliverer:
             self._passes.discard(task)
 
     async def run_pass(
-        self, day: date | None = None, chat_ids: Sequence[int] | None = None
+        self, day: date | None = None, chat_ids: Sequence[int] | None = None, finish: bool = False
     ) -> PassReport:
         """Deliver the daily digest of ``day`` (default: the newest) to the given chats
-        (default: every active daily subscription)."""
-        return await self._tracked(self._run_pass(day, chat_ids))
+        (default: every active daily subscription). ``finish`` (an operator asked for the
+        pass): chats another pass holds are looked at again once its claims could have
+        lapsed, so that a pass that died (its claims never let go) leaves nobody behind."""
+        return await self._tracked(
+            self._finished(day, chat_ids) if finish else self._run_pass(day, chat_ids)
+        )
+
+    async def _finished(self, day: date | None, chat_ids: Sequence[int] | None) -> PassReport:
+        report = await self._run_pass(day, chat_ids)
+        if report.busy_chats:
+            report.looked_again = len(report.busy_chats)
+            log.info(
+                "%d chats held by another pass: looking again until its claims lapse", report.busy
+            )
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.lease.total_seconds() + 1.0
+        while report.busy_chats and not self.stopping and loop.time() < deadline:
+            # Each look is one claim attempt a chat: the chats a live pass finishes come
+            # back as had, those of a dead one once its leases lapsed.
+            await asyncio.sleep(min(1.0, max(0.0, deadline - loop.time())))
+            report.then(await self._run_pass(report.day, report.busy_chats))
+        return report
 
     async def _run_pass(self, day: date | None, chat_ids: Sequence[int] | None) -> PassReport:
         db = self.services.db
@@ -385,6 +419,7 @@ class Deliverer:
             return
         if claim is Held.BUSY:
             report.busy += 1
+            report.busy_chats.append(chat_id)
             return
         assert isinstance(claim, Claim)
         try:
@@ -449,6 +484,7 @@ class Deliverer:
                     )
                     if claim is Held.BUSY:
                         report.busy += 1
+                        report.busy_chats.append(chat_id)
                     elif claim is Held.DONE:
                         report.already += 1
                     break  # on with the new id's claim, if this pass got it
@@ -546,10 +582,10 @@ class Deliverer:
         return True
 
     def start_pass(
-        self, day: date | None = None, chat_ids: Sequence[int] | None = None
+        self, day: date | None = None, chat_ids: Sequence[int] | None = None, finish: bool = False
     ) -> asyncio.Task[PassReport]:
         """Run a pass in the background (it is awaited on shutdown)."""
-        return asyncio.ensure_future(self.run_pass(day, chat_ids))
+        return asyncio.ensure_future(self.run_pass(day, chat_ids, finish))
 
     async def stop(self) -> None:
         """Graceful stop: no new chats or messages; wait for the messages in flight (their

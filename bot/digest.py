@@ -11,9 +11,8 @@ never costs the rest of the file. :class:`DigestError` is the only exception rai
 
 from __future__ import annotations
 
-import os
-
 import html
+import os
 import re
 import unicodedata
 from collections.abc import Iterator, Sequence

@@ -692,3 +692,24 @@ async def test_a_database_blip_mid_fan_out_never_doubles_a_digest(seeded, settin
     counts = {c: len(digests(emulator, c)) for c in chats}
     assert {c: n for c, n in counts.items() if n != 1} == {}
     assert third.already == len(chats) and not third.delivered_to, (first, second, third)
+
+
+async def test_deliver_after_a_dead_pass_delivers_the_chats_it_held(seeded, settings) -> None:
+    """A pass killed mid fan-out leaves claims nobody lets go; ``/deliver`` looks at those
+    chats again once their leases lapsed, and every chat gets the day once."""
+    chats = list(range(14001, 14011))
+    add_subscribers(seeded, settings, chats)
+    with seeded() as session:
+        day = queries.latest_day(session)
+        for chat_id in chats[:4]:  # what the dead pass held (it sent nothing yet)
+            subs.claim_delivery(session, chat_id, day, 1, "dead:1:pass", timedelta(seconds=3))
+    quick = dataclasses.replace(settings, delivery_lease_seconds=3)
+    async with bot_session(quick) as (emulator, _app):
+        for chat_id in chats:
+            emulator.private_chat(chat_id)
+        emulator.send(OPERATOR, OPERATOR, "/deliver")
+        done = lambda: any("전달 완료" in m.text for m in emulator.messages_in(OPERATOR))  # noqa: E731
+        await emulator.wait_until(done, timeout=20)
+    assert {c: len(digests(emulator, c)) for c in chats} == dict.fromkeys(chats, 1)
+    reply = [m.text for m in emulator.messages_in(OPERATOR) if "전달 완료" in m.text][0]
+    assert "10" in reply and "4" in reply, reply

@@ -127,7 +127,7 @@ async def deliver(update: Update, context: BotContext) -> None:
         return
     assert services.deliverer is not None
     await message.reply_text(_("📤 Delivering now."))
-    report = await services.deliverer.start_pass(chosen)  # type: ignore[arg-type]
+    report = await services.deliverer.start_pass(chosen, finish=True)  # type: ignore[arg-type]
     await message.reply_text(
         render.esc(_("📤 Delivered · {report}").format(report=report.summary()))
     )
