@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Sequence
-from datetime import UTC, date, datetime, time
+from datetime import date, datetime, time
 from typing import cast
 from zoneinfo import ZoneInfo
 
@@ -124,9 +124,7 @@ async def alert_job(context: BotContext) -> None:
     lapse = await services.db(alerts.next_lapse)
     if lapse is None or context.job_queue is None:
         return
-    if lapse.tzinfo is None:
-        lapse = lapse.replace(tzinfo=UTC)
-    wait = (lapse - subs.now_utc()).total_seconds() + 0.5
+    wait = lapse + 0.5
     if wait < ALERT_SECONDS and not context.job_queue.get_jobs_by_name("alerts retry"):
         context.job_queue.run_once(alert_job, max(wait, 2.0), name="alerts retry")  # type: ignore[arg-type]
 

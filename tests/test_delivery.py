@@ -9,6 +9,7 @@ import bisect
 import dataclasses
 import functools
 import os
+import shutil
 import signal
 import sys
 import time
@@ -46,8 +47,8 @@ from tests.helpers.e2e import (
     add_subscribers,
     bot_session,
 )
-from tests.helpers.proxy import CuttableRelay
 from tests.helpers.processes import bot_env, interrupted_fan_out, stop_after
+from tests.helpers.proxy import CuttableRelay
 
 DIGEST = "📰 Daily Papers · "
 
@@ -711,5 +712,48 @@ async def test_deliver_after_a_dead_pass_delivers_the_chats_it_held(seeded, sett
         done = lambda: any("전달 완료" in m.text for m in emulator.messages_in(OPERATOR))  # noqa: E731
         await emulator.wait_until(done, timeout=20)
     assert {c: len(digests(emulator, c)) for c in chats} == dict.fromkeys(chats, 1)
-    reply = [m.text for m in emulator.messages_in(OPERATOR) if "전달 완료" in m.text][0]
+    reply = next(m.text for m in emulator.messages_in(OPERATOR) if "전달 완료" in m.text)
     assert "10" in reply and "4" in reply, reply
+
+
+@pytest.mark.skipif(
+    not os.environ.get("TEST_DATABASE_URL", "").startswith("postgresql")
+    or not shutil.which("faketime"),
+    reason="instances with their own clocks on one PostgreSQL (and libfaketime to skew one)",
+)
+async def test_a_host_whose_clock_is_ahead_takes_no_live_lease(seeded, settings) -> None:
+    """``python -m bot deliver`` on a host 35 s ahead while another pass holds three chats
+    with a 30 s lease: leases are measured on PostgreSQL's clock, so it leaves them to
+    that pass (which then finishes them) instead of taking them for lapsed."""
+    chats = list(range(15001, 15007))
+    held = chats[:3]
+    add_subscribers(seeded, settings, chats)
+    with seeded() as session:
+        day = queries.latest_day(session)
+        for chat_id in held:
+            subs.claim_delivery(session, chat_id, day, 1, "live:1:pass", timedelta(seconds=30))
+    emulator = BotApiEmulator()
+    url = await emulator.start()
+    for chat_id in chats:
+        emulator.private_chat(chat_id)
+    env = bot_env(settings, url) | {
+        "BOT_DELIVERY_LEASE_SECONDS": "30",
+        "FAKETIME_DONT_FAKE_MONOTONIC": "1",
+    }
+    try:
+        command = await asyncio.create_subprocess_exec(
+            "faketime", "-f", "+35s", sys.executable, "-m", "bot", "deliver",
+            cwd=ROOT, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        )  # fmt: skip
+        await emulator.wait_until(lambda: len(emulator.sent) >= 3, timeout=30)
+        await asyncio.sleep(1.5)
+        with seeded() as session:  # the live pass sends its three, and says so
+            for chat_id in held:
+                subs.mark_sent(session, chat_id, day, "live:1:pass", 1, True, timedelta(seconds=30))
+        out, err = await asyncio.wait_for(command.communicate(), 60)
+    finally:
+        await emulator.stop()
+    assert command.returncode == 0, err.decode()
+    assert {c: len(emulator.messages_in(c)) for c in chats} == {
+        c: 0 if c in held else 1 for c in chats
+    }, out.decode()

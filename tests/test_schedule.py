@@ -10,8 +10,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 from telegram import Chat, Message
 
-from bot.rights import can_manage
 from bot.pacing import SlotClock
+from bot.rights import can_manage
 from bot.store.models import ChatType
 from bot.store.subscriptions import SubscriptionView, due_subscriptions, last_slot_before
 

@@ -114,9 +114,8 @@ async def test_without_a_configured_secret_the_webhook_still_has_one(seeded, set
         assert secret and re.fullmatch(r"[A-Za-z0-9_-]{32,256}", secret)
         assert (await Conversation(emulator, USER, USER).ask("/help")).text.startswith("명령어")
         local = f"http://127.0.0.1:{app.webhook.port}/telegram"
-        async with aiohttp.ClientSession() as http:
-            async with http.post(local, json=forged(5000)) as answer:
-                assert answer.status == 403
+        async with aiohttp.ClientSession() as http, http.post(local, json=forged(5000)) as answer:
+            assert answer.status == 403
         await asyncio.sleep(0.3)
         assert not [m for m in emulator.messages_in(USER) if m.text.startswith("papers:")]
     async with bot_session(unset, route_webhook=True) as (again, _app):
@@ -144,9 +143,11 @@ async def test_a_body_that_is_no_update_is_dropped_with_200_and_one_warning(
     async with bot_session(webhook_settings(settings), route_webhook=True) as (emulator, app):
         local = f"http://127.0.0.1:{app.webhook.port}/telegram"
         headers = {"X-Telegram-Bot-Api-Secret-Token": SECRET, "Content-Type": "application/json"}
-        async with aiohttp.ClientSession() as http:
-            async with http.post(local, data=body, headers=headers) as answer:
-                assert answer.status == 200
+        async with (
+            aiohttp.ClientSession() as http,
+            http.post(local, data=body, headers=headers) as answer,
+        ):
+            assert answer.status == 200
         assert (await Conversation(emulator, USER, USER).ask("/help")).text  # still answering
     warnings = [r for r in caplog.records if r.name == "bot.webhook" and r.levelname == "WARNING"]
     assert len(warnings) == 1 and "dropped" in warnings[0].getMessage()

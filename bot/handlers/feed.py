@@ -126,7 +126,9 @@ async def button(update: Update, context: BotContext) -> None:
     if pressed.kind == "bx":
         await db(feed.remove_bookmark, user.id, pressed.value)
     page = await _within(
-        lambda at: db(feed.bookmarks, user.id, at, SAVED_PAGE), pressed.page * SAVED_PAGE, SAVED_PAGE
+        lambda at: db(feed.bookmarks, user.id, at, SAVED_PAGE),
+        pressed.page * SAVED_PAGE,
+        SAVED_PAGE,
     )
     in_time = await answer(query, _("Removed.") if pressed.kind == "bx" else None)
     await edit_or_reply(update, render.saved_blocks(page), saved_keyboard(page), edit=in_time)

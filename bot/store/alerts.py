@@ -51,7 +51,7 @@ from bot.store.models import (
     RuleKind,
 )
 from bot.store.queries import MAX_AUTHOR_WORDS, PaperView, paper_view, top_papers
-from bot.store.subscriptions import choose_papers, subscription_views
+from bot.store.subscriptions import choose_papers, lease_now, subscription_views
 from bot.textindex import MAX_QUERY_TERMS, folded_words, name_words, parse_query, term_matches
 
 MAX_RULES = 50  # per chat, of each kind
@@ -116,7 +116,9 @@ def remove_rule(
 ) -> str | None:
     """Remove the chat's rule, named as typed or by id; the text it had, if it existed."""
     where = [Rule.chat_id == chat_id, Rule.kind == kind]
-    where.append(Rule.id == rule_id if typed is None else Rule.folded == rule_key(kind, tidy_rule(typed)))
+    where.append(
+        Rule.id == rule_id if typed is None else Rule.folded == rule_key(kind, tidy_rule(typed))
+    )
     removed = session.scalar(select(Rule.text).where(*where))
     if removed is not None:
         session.execute(delete(Rule).where(*where))
@@ -412,7 +414,7 @@ def pending_alerts(
     session: Session, after: tuple[int, date] | None = None, limit: int = 500
 ) -> list[tuple[int, date]]:
     """(chat, day) alert messages not yet settled, and not held by a live pass."""
-    now = datetime.now(UTC)
+    now = lease_now(session)
     stmt = (
         select(Delivery.chat_id, Delivery.day)
         .where(
@@ -431,17 +433,23 @@ def pending_alerts(
     return [(chat_id, day) for chat_id, day in session.execute(stmt)]
 
 
-def next_lapse(session: Session) -> datetime | None:
-    """When the first claim on an unsettled alert runs out (or ran out), if one is held: a
-    pass that stopped holds its claims until then, and a pass that read the alerts due
-    while they were held left them."""
-    return session.scalar(
+def next_lapse(session: Session) -> float | None:
+    """Seconds until the first claim on an unsettled alert runs out (or since it ran out:
+    negative), if one is held: a pass that stopped holds its claims until then, and a pass
+    that read the alerts due while they were held left them. Measured by the clock the
+    leases are (:func:`bot.store.subscriptions.lease_now`)."""
+    lapse = session.scalar(
         select(func.min(Delivery.lease_until)).where(
             Delivery.kind == Kind.ALERT,
             Delivery.status.in_(OPEN_STATUSES),
             Delivery.lease_owner.is_not(None),
         )
     )
+    if lapse is None:
+        return None
+    if lapse.tzinfo is None:  # SQLite keeps no zone: the leases are written in UTC
+        lapse = lapse.replace(tzinfo=UTC)
+    return (lapse - lease_now(session)).total_seconds()
 
 
 def alert_rows(

@@ -95,6 +95,15 @@ def now_utc() -> datetime:
     return datetime.now(UTC)
 
 
+def lease_now(session: Session) -> datetime:
+    """Now, as leases are measured: by PostgreSQL's clock, which every instance shares
+    (a host whose clock is off neither takes a live lease nor keeps a dead one); SQLite
+    serves one process, whose clock is the only one."""
+    if session.get_bind().dialect.name == "postgresql":
+        return session.scalar(select(func.clock_timestamp()))  # type: ignore[return-value]
+    return now_utc()
+
+
 def get_subscription(session: Session, chat_id: int) -> SubscriptionView | None:
     sub = session.get(Subscription, chat_id)
     return _view(sub) if sub else None
@@ -362,7 +371,7 @@ def claim_delivery(
     let the claim go, no (or, ``unsure``, maybe: a repeat); after a pass died holding it,
     maybe, so it is sent as a repeat too, and one that died during its repeat is not
     repeated again. Either way a message goes out at most twice."""
-    now = now_utc()
+    now = lease_now(session)
     key = _key(chat_id, day, kind)
     open_row = and_(key, Delivery.status.in_(OPEN_STATUSES))
     for died in (False, True):
@@ -472,7 +481,7 @@ def mark_sent(
         parts_sent=parts_sent,
         status=DeliveryStatus.SENT if done else DeliveryStatus.SENDING,
         lease_owner=None if done else owner,
-        lease_until=None if done else now_utc() + lease,
+        lease_until=None if done else lease_now(session) + lease,
     )
 
 
@@ -557,7 +566,7 @@ def renew_leases(session: Session, owner: str, lease: timedelta) -> int:
     renewed = session.execute(
         update(Delivery)
         .where(Delivery.lease_owner == owner, Delivery.status.in_(OPEN_STATUSES))
-        .values(lease_until=now_utc() + lease)
+        .values(lease_until=lease_now(session) + lease)
     )
     session.commit()
     return renewed.rowcount  # type: ignore[attr-defined,no-any-return]
