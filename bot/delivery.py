@@ -78,13 +78,9 @@ class PassReport:
 
     def then(self, later: PassReport) -> None:
         """Add a second look at this pass's busy chats to this report."""
-        self.busy, self.busy_chats = later.busy, later.busy_chats
-        for name in ("messages", "already", "empty", "deactivated", "migrated", "postponed"):
+        for name in ADDED_UP:
             setattr(self, name, getattr(self, name) + getattr(later, name))
-        self.unsure += later.unsure
-        self.failed += later.failed
-        self.delivered_to += later.delivered_to
-        self.handled += later.handled
+        self.busy, self.busy_chats = later.busy, later.busy_chats
 
     def summary(self) -> str:
         """One line for operators: the day, the chats, and every counter that is not zero."""
@@ -113,6 +109,10 @@ class PassReport:
             return self.summary()
 
 
+ADDED_UP = (  # what a second look adds to a report (what is still busy, it replaces)
+    "messages", "already", "empty", "deactivated", "migrated", "postponed", "unsure", "failed",
+    "delivered_to", "handled",
+)  # fmt: skip
 COUNTERS = {
     "sent": N_("sent to {count} ({messages} messages)"),
     "already": N_("had it already {count}"),
