@@ -16,7 +16,7 @@ from bot.store.ingest import store_digest
 ROOT = Path(__file__).resolve().parents[2]
 SEEDS = ROOT / "seeds"
 # Ten real day files, one per notation the parser must survive (see tests/corpus/README.md).
-SLICE = ROOT / "tests" / "corpus" / "hf-daily-ko"
+SLICE = ROOT / "tests" / "corpus" / "days"
 CORPUS_VARIABLE = "DAILY_PAPERS_CORPUS"
 
 
