@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import re
 import subprocess
-import sys
 from datetime import time
 from pathlib import Path
 
@@ -15,6 +14,7 @@ import pytest
 from bot.config import DEFAULT_DATABASE_URL, SETTINGS, ConfigError, load_settings
 from bot.store.db import make_engine
 from tests.helpers.digests import ROOT
+from tests.helpers.processes import run_command
 
 NO_FILE = Path(os.devnull)  # an empty settings file: nothing set there
 EXAMPLE = ROOT / "config" / "settings.example.toml"
@@ -165,16 +165,8 @@ def test_the_embedded_database_gets_its_folder(tmp_path: Path) -> None:
     assert (tmp_path / "deep" / "er").is_dir()
 
 
-def run_cli(tmp_path: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    environment = {"PATH": "/usr/bin:/bin", "BOT_CONFIG": os.devnull, **env}
-    return subprocess.run(
-        [sys.executable, "-m", "bot", *args],
-        cwd=ROOT,
-        env=environment,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+def run_cli(_tmp_path: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    return run_command(*args, **env)
 
 
 STARTUP_PROBLEMS = [

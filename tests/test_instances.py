@@ -11,8 +11,6 @@ import bisect
 import json
 import os
 import signal
-import subprocess
-import sys
 import time
 import urllib.request
 from datetime import UTC, datetime, timedelta
@@ -24,9 +22,8 @@ from bot.emulator import BotApiEmulator
 from bot.emulator.server import ApiError
 from bot.leader import lock_sqlite
 from bot.store.models import Delivery, DeliveryStatus, Subscription
-from tests.helpers.digests import ROOT
 from tests.helpers.e2e import add_subscribers, free_port
-from tests.helpers.processes import LOGS, bot_env, start_bot
+from tests.helpers.processes import LOGS, bot_env, run_command, start_bot
 
 PUBLIC = "https://bot.example.org/telegram"
 SECRET = "instances-secret"
@@ -170,16 +167,7 @@ def test_a_second_instance_on_one_sqlite_file_is_refused(tmp_path, link: str) ->
         (tmp_path / "alias").symlink_to(tmp_path / "real")
         other = tmp_path / "alias" / "bot.sqlite3"
     try:
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("BOT_", "DATABASE_URL"))}
-        env.update(BOT_TOKEN="1:x", DATABASE_URL=f"sqlite:///{other}", BOT_CONFIG=os.devnull)
-        result = subprocess.run(
-            [sys.executable, "-m", "bot", "run"],
-            cwd=ROOT,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
+        result = run_command("run", BOT_TOKEN="1:x", DATABASE_URL=f"sqlite:///{other}")
     finally:
         held.close()
     assert result.returncode == 2, result.stderr

@@ -4,10 +4,6 @@ same schema as the models do."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
@@ -24,7 +20,8 @@ from bot.store.db import (
     session_factory,
 )
 from bot.store.models import Base, DeliveryStatus, Every, Kind, StopReason
-from tests.helpers.digests import ROOT, SEEDS, load_paths
+from tests.helpers.digests import SEEDS, load_paths
+from tests.helpers.processes import run_command
 
 
 def _first_version_database(url: str) -> None:
@@ -132,15 +129,7 @@ def test_a_database_newer_than_the_bot_is_refused_in_one_line(db_url: str) -> No
     with engine.begin() as conn:
         conn.execute(text("UPDATE alembic_version SET version_num = '0099'"))
     engine.dispose()
-    env = {**os.environ, "DATABASE_URL": db_url, "BOT_CONFIG": os.devnull}
-    result = subprocess.run(
-        [sys.executable, "-m", "bot", "stats"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    result = run_command("stats", DATABASE_URL=db_url)
     lines = result.stderr.strip().splitlines()
     assert result.returncode == 2 and len(lines) == 1, result.stderr
     assert "revision 0099, newer than this bot: upgrade the bot" in lines[0]

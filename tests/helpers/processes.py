@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import subprocess
 import sys
 from pathlib import Path
 
@@ -97,3 +98,16 @@ async def interrupted_fan_out(  # type: ignore[no-untyped-def]
             await asyncio.wait_for(process.wait(), 30)
         await emulator.stop()
     return emulator
+
+
+def run_command(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    """``python -m bot ARGS`` to its end, with only the environment given (no settings file)."""
+    environment = {"PATH": "/usr/bin:/bin", "BOT_CONFIG": os.devnull, **env}
+    return subprocess.run(
+        [sys.executable, "-m", "bot", *args],
+        cwd=ROOT,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
