@@ -37,7 +37,7 @@ from bot.store.db import (
     make_engine,
     session_factory,
 )
-from bot.transport import JsonRequest
+from bot.transport import AiohttpRequest
 from bot.updates import FairUpdateProcessor
 from bot.webhook import WebhookServer
 
@@ -103,8 +103,8 @@ def build_application(
         .token(settings.bot_token)
         .base_url(f"{api}/bot")
         .base_file_url(f"{api}/file/bot")
-        .request(JsonRequest(connection_pool_size=256))  # the builder's pools, as JSON
-        .get_updates_request(JsonRequest(connection_pool_size=1))
+        .request(AiohttpRequest(connection_pool_size=256))
+        .get_updates_request(AiohttpRequest(connection_pool_size=1))
         .rate_limiter(rate_limiter(settings, shared))
         .defaults(
             Defaults(
