@@ -12,6 +12,7 @@ from sqlalchemy import func, select, update
 
 from bot.schedule import run_alerts
 from bot.store import alerts
+from bot.store import deliveries as ledger
 from bot.store import subscriptions as subs
 from bot.store.alerts import Added, Matcher, _Paper, _prefixes
 from bot.store.models import (
@@ -229,9 +230,9 @@ async def test_a_load_alerts_the_followers_once(Store, settings, tmp_path) -> No
 
 
 def test_an_alert_is_one_message_however_many_papers_match() -> None:
-    from bot.delivery import alert_messages
     from bot.digest import Bullet
     from bot.emulator.telegram_html import parse_html, utf16_length
+    from bot.posts import alert_posts
     from bot.store.queries import PaperView
 
     long = "아주 긴 요약 문장입니다. " * 20
@@ -251,16 +252,17 @@ def test_an_alert_is_one_message_however_many_papers_match() -> None:
         )
         for n in range(150)
     ]
-    (message,) = alert_messages(DAY, found)
-    text, markup = message
+    (message,) = alert_posts(DAY, found)
+    text, markup = message.text, message.buttons
     assert utf16_length(parse_html(text)) <= 4096
     assert "그리고" in text and "/day 2024-05-02" in text
-    buttons = [b for row in markup.inline_keyboard for b in row]
+    assert markup is not None
+    buttons = [b for row in markup["inline_keyboard"] for b in row]
     assert 0 < len(buttons) <= 100
     shown = text.count("👤 Some Author")
     assert len(buttons) == shown
-    few = alert_messages(DAY, found[:3])
-    assert len(few) == 1 and long.strip()[:20] in few[0][0]  # room for the summary points
+    few = alert_posts(DAY, found[:3])
+    assert len(few) == 1 and long.strip()[:20] in few[0].text  # room for the summary points
 
 
 async def test_an_alert_a_stopped_pass_held_goes_out_when_its_claim_lapses(
@@ -275,10 +277,10 @@ async def test_an_alert_a_stopped_pass_held_goes_out_when_its_claim_lapses(
     with Store() as session:
         alerts.plan_alerts(session)
         (day,) = session.scalars(select(Delivery.day).where(Delivery.kind == Kind.ALERT)).all()
-        claimed = subs.claim_delivery(
+        claimed = ledger.claim(
             session, USER, day, 1, "stopped-instance", timedelta(seconds=3), Kind.ALERT
         )
-        assert isinstance(claimed, subs.Claim)
+        assert isinstance(claimed, ledger.Claim)
         session.commit()
     async with bot_session(settings) as (emulator, app):
         # The first round (a second after the start) finds it held, and looks again after

@@ -25,6 +25,7 @@ from bot.app import running
 from bot.emulator import BotApiEmulator, SentMessage
 from bot.schedule import ensure_slot_job
 from bot.store import alerts, queries
+from bot.store import deliveries as ledger
 from bot.store import subscriptions as subs
 from bot.store.models import (
     Delivery,
@@ -167,7 +168,7 @@ async def test_scheduled_delivery_fires_at_each_chats_time_in_two_zones(seeded, 
                 views = [subs.get_subscription(session, c) for c in (seoul, new_york)]
                 recent = datetime.now(UTC) - timedelta(seconds=30)
                 return all(v is not None and v.last_slot_at > recent for v in views) and all(
-                    subs.received(session, c, queries.latest_day(session))
+                    ledger.received(session, c, queries.latest_day(session))
                     for c in (seoul, new_york)
                 )
 
@@ -207,7 +208,7 @@ async def test_nothing_new_means_nothing_sent(seeded, settings) -> None:
 
         def settled() -> bool:
             with seeded() as session:
-                return subs.received(session, USER, queries.latest_day(session))
+                return ledger.received(session, USER, queries.latest_day(session))
 
         await emulator.wait_until(settled)  # the catch-up at start found nothing to send
         report = await app.services.deliverer.run_pass()
@@ -335,7 +336,7 @@ async def test_blocked_chat_is_deactivated_and_migrated_group_moves(seeded, sett
         assert subs.get_subscription(session, GROUP) is None  # moved to the new id
         moved = subs.get_subscription(session, new_group)
         assert moved and moved.active and moved.send_time == "09:00"
-        assert subs.received(session, new_group, queries.latest_day(session))
+        assert ledger.received(session, new_group, queries.latest_day(session))
 
 
 async def test_fan_out_at_the_real_limit_provokes_no_429(seeded, settings) -> None:
@@ -473,22 +474,59 @@ async def test_the_deliver_command_while_the_bot_delivers_sends_each_chat_once(
 def test_a_claim_is_taken_over_only_when_its_lease_ran_out(seeded) -> None:
     lease, day = timedelta(seconds=30), date(2024, 4, 25)
     with seeded() as session:
-        first = subs.claim_delivery(session, USER, day, 3, "pass-a", lease)
-        assert first == subs.Claim("pass-a", 0)
-        subs.mark_sent(session, USER, day, "pass-a", 1, False, lease)
-        assert subs.claim_delivery(session, USER, day, 3, "pass-b", lease) is subs.Held.BUSY
+        first = ledger.claim(session, USER, day, 3, "pass-a", lease)
+        assert first == ledger.Claim("pass-a", 0)
+        ledger.mark_sent(session, USER, day, "pass-a", 1, False, lease)
+        assert ledger.claim(session, USER, day, 3, "pass-b", lease) is ledger.Held.BUSY
         # pass-a stops renewing (it died): once its lease lapses, pass-b resumes after it
         session.execute(
             update(Delivery).values(lease_until=datetime.now(UTC) - timedelta(seconds=1))
         )
         session.commit()
         # message 2 may have been on its way when pass-a died: it goes as its one repeat
-        took = subs.claim_delivery(session, USER, day, 3, "pass-b", lease)
-        assert took == subs.Claim("pass-b", 1, repeat=True)
-        with pytest.raises(subs.LeaseLost):
-            subs.mark_sent(session, USER, day, "pass-a", 2, False, lease)
-        subs.mark_sent(session, USER, day, "pass-b", 3, True, lease)
-        assert subs.claim_delivery(session, USER, day, 3, "pass-c", lease) is subs.Held.DONE
+        took = ledger.claim(session, USER, day, 3, "pass-b", lease)
+        assert took == ledger.Claim("pass-b", 1, repeat=True)
+        with pytest.raises(ledger.LeaseLost):
+            ledger.mark_sent(session, USER, day, "pass-a", 2, False, lease)
+        ledger.mark_sent(session, USER, day, "pass-b", 3, True, lease)
+        assert ledger.claim(session, USER, day, 3, "pass-c", lease) is ledger.Held.DONE
+
+
+def test_one_batch_of_claims_gives_each_row_its_own_answer(seeded) -> None:
+    """A batch claims new rows, free ones and lapsed ones, and leaves settled and live
+    ones, each as one claim would; the batch of records then finds the row another pass
+    took over, and writes the others."""
+    lease, day = timedelta(seconds=30), date(2024, 4, 25)
+    new, done, live, lapsed, unsure = 501, 502, 503, 504, 505
+    with seeded() as session:
+        for chat_id in (done, live, lapsed, unsure):
+            ledger.claim(session, chat_id, day, 1, "old", lease)
+        ledger.mark_sent(session, done, day, "old", 1, True, lease)
+        ledger.mark_unsure(session, unsure, day, "old", 0)
+        session.execute(
+            update(Delivery)
+            .where(Delivery.chat_id == lapsed)
+            .values(lease_until=datetime.now(UTC) - timedelta(seconds=1))
+        )
+        session.commit()
+        wants = [ledger.Want(c, day, Kind.DAILY, 1) for c in (new, done, live, lapsed, unsure)]
+        assert ledger.claim_many(session, wants, "batch", lease) == [
+            ledger.Claim("batch", 0),
+            ledger.Held.DONE,
+            ledger.Held.BUSY,
+            ledger.Claim("batch", 0, repeat=True),
+            ledger.Claim("batch", 0, repeat=True),
+        ]
+        session.execute(  # another pass takes one of the batch's rows over
+            update(Delivery).where(Delivery.chat_id == unsure).values(lease_owner="thief")
+        )
+        session.commit()
+        records = [ledger.Sent((c, day, Kind.DAILY), 1, True) for c in (new, lapsed, unsure)]
+        assert ledger.record_sent(session, records, "batch", lease) == {(unsure, day, Kind.DAILY)}
+        statuses = [
+            session.get(Delivery, (c, day, Kind.DAILY)).status for c in (new, lapsed, unsure)
+        ]
+        assert statuses == [DeliveryStatus.SENT, DeliveryStatus.SENT, DeliveryStatus.UNSURE]
 
 
 def test_a_message_in_flight_at_a_kill_and_unanswered_goes_at_most_twice(seeded) -> None:
@@ -496,31 +534,31 @@ def test_a_message_in_flight_at_a_kill_and_unanswered_goes_at_most_twice(seeded)
     lease, day = timedelta(seconds=30), date(2024, 4, 25)
     lapse = update(Delivery).values(lease_until=datetime.now(UTC) - timedelta(seconds=1))
     with seeded() as session:
-        subs.claim_delivery(session, USER, day, 1, "a", lease)  # sends; killed, no answer yet
+        ledger.claim(session, USER, day, 1, "a", lease)  # sends; killed, no answer yet
         session.execute(lapse)
         session.commit()
-        again = subs.claim_delivery(session, USER, day, 1, "b", lease)
-        assert again == subs.Claim("b", 0, repeat=True)  # the second and last send
-        subs.mark_repeating(session, USER, day, "b")
+        again = ledger.claim(session, USER, day, 1, "b", lease)
+        assert again == ledger.Claim("b", 0, repeat=True)  # the second and last send
+        ledger.mark_repeating(session, USER, day, "b")
         session.execute(lapse)  # b dies too, during its repeat
         session.commit()
-        assert subs.claim_delivery(session, USER, day, 1, "c", lease) is subs.Held.DONE
+        assert ledger.claim(session, USER, day, 1, "c", lease) is ledger.Held.DONE
 
 
 def test_an_unsure_message_is_repeated_once_and_never_twice(seeded) -> None:
     lease, day = timedelta(seconds=30), date(2024, 4, 25)
     with seeded() as session:
-        subs.claim_delivery(session, USER, day, 2, "a", lease)
-        subs.mark_unsure(session, USER, day, "a", 0)
-        repeat = subs.claim_delivery(session, USER, day, 2, "b", lease)
-        assert repeat == subs.Claim("b", 0, repeat=True)
-        subs.mark_repeating(session, USER, day, "b")
+        ledger.claim(session, USER, day, 2, "a", lease)
+        ledger.mark_unsure(session, USER, day, "a", 0)
+        repeat = ledger.claim(session, USER, day, 2, "b", lease)
+        assert repeat == ledger.Claim("b", 0, repeat=True)
+        ledger.mark_repeating(session, USER, day, "b")
         # b dies during the repeat: its message may be out, so c goes on after it
         session.execute(
             update(Delivery).values(lease_until=datetime.now(UTC) - timedelta(seconds=1))
         )
         session.commit()
-        assert subs.claim_delivery(session, USER, day, 2, "c", lease) == subs.Claim("c", 1)
+        assert ledger.claim(session, USER, day, 2, "c", lease) == ledger.Claim("c", 1)
 
 
 async def test_a_late_answer_is_not_taken_for_a_failure(seeded, settings) -> None:
@@ -703,7 +741,7 @@ async def test_deliver_after_a_dead_pass_delivers_the_chats_it_held(seeded, sett
     with seeded() as session:
         day = queries.latest_day(session)
         for chat_id in chats[:4]:  # what the dead pass held (it sent nothing yet)
-            subs.claim_delivery(session, chat_id, day, 1, "dead:1:pass", timedelta(seconds=3))
+            ledger.claim(session, chat_id, day, 1, "dead:1:pass", timedelta(seconds=3))
     quick = dataclasses.replace(settings, delivery_lease_seconds=3)
     async with bot_session(quick) as (emulator, _app):
         for chat_id in chats:
@@ -731,7 +769,7 @@ async def test_a_host_whose_clock_is_ahead_takes_no_live_lease(seeded, settings)
     with seeded() as session:
         day = queries.latest_day(session)
         for chat_id in held:
-            subs.claim_delivery(session, chat_id, day, 1, "live:1:pass", timedelta(seconds=30))
+            ledger.claim(session, chat_id, day, 1, "live:1:pass", timedelta(seconds=30))
     emulator = BotApiEmulator()
     url = await emulator.start()
     for chat_id in chats:
@@ -749,7 +787,9 @@ async def test_a_host_whose_clock_is_ahead_takes_no_live_lease(seeded, settings)
         await asyncio.sleep(1.5)
         with seeded() as session:  # the live pass sends its three, and says so
             for chat_id in held:
-                subs.mark_sent(session, chat_id, day, "live:1:pass", 1, True, timedelta(seconds=30))
+                ledger.mark_sent(
+                    session, chat_id, day, "live:1:pass", 1, True, timedelta(seconds=30)
+                )
         out, err = await asyncio.wait_for(command.communicate(), 60)
     finally:
         await emulator.stop()

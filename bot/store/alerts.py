@@ -36,6 +36,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
+from bot.store import deliveries
+from bot.store.deliveries import lease_now
 from bot.store.models import (
     OPEN_STATUSES,
     Alert,
@@ -51,7 +53,7 @@ from bot.store.models import (
     RuleKind,
 )
 from bot.store.queries import MAX_AUTHOR_WORDS, PaperView, paper_view, top_papers
-from bot.store.subscriptions import choose_papers, lease_now, subscription_views
+from bot.store.subscriptions import choose_papers, subscription_views
 from bot.textindex import MAX_QUERY_TERMS, folded_words, name_words, parse_query, term_matches
 
 MAX_RULES = 50  # per chat, of each kind
@@ -61,7 +63,6 @@ _CHUNK = 500
 # pg_advisory_xact_lock key: one planner at a time across instances ("alerts" in ASCII).
 PLAN_LOCK = 0x616C65727473
 ALERT = cast(Table, Alert.__table__)
-DELIVERY = cast(Table, Delivery.__table__)
 
 
 @dataclass(frozen=True)
@@ -366,7 +367,8 @@ def _plan_day(
             )
         )
     carried = _digest_papers(session, day, chats)
-    alerts, deliveries, now = [], [], datetime.now(UTC)
+    alerts: list[dict[str, object]] = []
+    rows: list[dict[str, object]] = []
     for chat_id in chats:
         chosen = {
             paper_id: reasons
@@ -382,24 +384,20 @@ def _plan_day(
             {"chat_id": chat_id, "paper_id": p, "day": day, "reason": "\n".join(r)}
             for p, r in chosen.items()
         ]
-        deliveries.append(
+        rows.append(
             {
                 "chat_id": chat_id,
                 "day": day,
                 "kind": Kind.ALERT,
                 "status": DeliveryStatus.SENDING,
                 "parts_total": 1,
-                "parts_sent": 0,
-                "updated_at": now,
-                "attempts": 0,
             }
         )
     for start in range(0, len(alerts), _CHUNK):
         session.connection().execute(insert(ALERT), alerts[start : start + _CHUNK])
-    for start in range(0, len(deliveries), _CHUNK):
-        session.connection().execute(insert(DELIVERY), deliveries[start : start + _CHUNK])
+    deliveries.create(session, rows)
     report.alerts += len(alerts)
-    report.messages += len(deliveries)
+    report.messages += len(rows)
     report.days.append(day)
 
 
@@ -437,7 +435,7 @@ def next_lapse(session: Session) -> float | None:
     """Seconds until the first claim on an unsettled alert runs out (or since it ran out:
     negative), if one is held: a pass that stopped holds its claims until then, and a pass
     that read the alerts due while they were held left them. Measured by the clock the
-    leases are (:func:`bot.store.subscriptions.lease_now`)."""
+    leases are (:func:`bot.store.deliveries.lease_now`)."""
     lapse = session.scalar(
         select(func.min(Delivery.lease_until)).where(
             Delivery.kind == Kind.ALERT,

@@ -1,0 +1,374 @@
+"""Running a pass: claims in batches, many sends in flight, records in batches.
+
+A pass is a stream of :class:`Job` (a row of the ledger and its messages). The runner
+claims the rows a batch at a time (one statement per batch), hands the claimed ones to
+workers (enough of them to keep the pace's slots filled however far Telegram is), and
+writes what Telegram accepted in batches: every record waiting is written by one
+statement, and a worker goes on only once its record is written, so the messages whose
+fate the database does not know yet are never more than the workers, each with one
+message in flight. A heartbeat renews the pass's claims while it runs; on shutdown no
+new message starts, the messages in flight finish, and the claims not started are let go.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import socket
+import uuid
+from collections.abc import AsyncIterator, Callable, Sequence
+from dataclasses import dataclass, replace
+from datetime import date, timedelta
+
+from sqlalchemy.exc import InterfaceError, OperationalError
+
+from bot.delivery.report import PassReport
+from bot.delivery.sender import Outcome, Result, Sender
+from bot.posts import Post
+from bot.services import Services
+from bot.store import alerts
+from bot.store import deliveries as ledger
+from bot.store import subscriptions as subs
+from bot.store.deliveries import Claim, Held, LeaseLost, Sent, Want
+from bot.store.models import Kind, StopReason
+
+log = logging.getLogger("bot.delivery")
+
+MIN_WORKERS = 24
+MAX_WORKERS = 256
+IN_FLIGHT_SECONDS = 0.2  # workers enough for this long a round trip at the pace
+CLAIM_SECONDS = 0.25  # claims taken at once: this long a stretch of the pace
+MAX_CLAIM_BATCH = 100
+MAX_REFUSALS = 3  # passes a chat may refuse a row in (e.g. no rights to post) before it stops
+
+
+def workers_for(rate: float) -> int:
+    """Workers to keep ``rate`` messages a second going."""
+    return max(MIN_WORKERS, min(MAX_WORKERS, round(rate * IN_FLIGHT_SECONDS)))
+
+
+def claim_batch_for(rate: float) -> int:
+    """Rows claimed by one statement at ``rate`` messages a second: enough to spare the
+    database, few enough that other passes (other instances) still share the work."""
+    return max(8, min(MAX_CLAIM_BATCH, round(rate * CLAIM_SECONDS)))
+
+
+def pass_owner() -> str:
+    """A name for one pass, unique across processes and hosts (it holds the claims)."""
+    return f"{socket.gethostname()[:16]}:{os.getpid()}:{uuid.uuid4().hex[:10]}"
+
+
+@dataclass(frozen=True)
+class Target:
+    """What a delivery row sends: one chat's digest of a day, weekly digest or alert."""
+
+    chat_id: int
+    day: date
+    kind: Kind = Kind.DAILY
+    covers: date | None = None  # a weekly digest: the newest day it is made of
+
+    def want(self, parts: int) -> Want:
+        return Want(self.chat_id, self.day, self.kind, parts, self.covers)
+
+
+@dataclass(frozen=True)
+class Job:
+    target: Target
+    posts: list[Post]
+
+
+class Recorder:
+    """Writes what Telegram accepted: all records waiting, by one statement, while the
+    senders wait for theirs. A database that does not answer is asked again (the records
+    kept in memory) rather than letting the claims run out and a later pass send the
+    messages again; only when the bot is stopping and the database stayed away a whole
+    lease are the records given up."""
+
+    def __init__(
+        self, services: Services, owner: str, lease: timedelta, stopping: Callable[[], bool]
+    ) -> None:
+        self.services = services
+        self.owner = owner
+        self.lease = lease
+        self.stopping = stopping
+        self.waiting: list[tuple[Sent, asyncio.Future[None]]] = []
+        self.wake = asyncio.Event()
+        self.task = asyncio.ensure_future(self._run())
+
+    async def sent(self, record: Sent) -> None:
+        """Once the record is written; :class:`LeaseLost` if another pass took the row."""
+        done = asyncio.get_running_loop().create_future()
+        self.waiting.append((record, done))
+        self.wake.set()
+        await done
+
+    async def close(self) -> None:
+        self.task.cancel()
+        for _record, done in self.waiting:
+            done.cancel()
+
+    async def _run(self) -> None:
+        while True:
+            await self.wake.wait()
+            self.wake.clear()
+            batch, self.waiting = self.waiting, []
+            if not batch:
+                continue
+            try:
+                lost = await self._write([record for record, _done in batch])
+            except Exception as exc:
+                for _record, done in batch:
+                    if not done.done():
+                        done.set_exception(exc)
+                continue
+            for record, done in batch:
+                if done.done():
+                    continue
+                if record.key in lost:
+                    done.set_exception(LeaseLost(f"the claim on {record.key} was taken over"))
+                else:
+                    done.set_result(None)
+
+    async def _write(self, records: list[Sent]) -> set[ledger.RowKey]:
+        delay, waited, warned = 0.1, 0.0, False
+        while True:
+            try:
+                lost = await self.services.db(ledger.record_sent, records, self.owner, self.lease)
+                if warned:
+                    log.info("delivery records written once the database answered again")
+                return lost
+            except (OperationalError, InterfaceError):
+                if self.stopping() and waited >= self.lease.total_seconds():
+                    raise
+                if not warned:
+                    log.warning("the database did not take delivery records; trying again")
+                    warned = True
+            await asyncio.sleep(delay)
+            waited += delay
+            delay = min(2 * delay, 2.0)
+
+
+class Runner:
+    """One pass over a stream of jobs (see the module's description)."""
+
+    def __init__(
+        self,
+        services: Services,
+        sender: Sender,
+        report: PassReport,
+        lease: timedelta,
+        workers: int,
+        batch: int,
+        stopping: Callable[[], bool],
+    ) -> None:
+        self.services = services
+        self.db = services.db
+        self.sender = sender
+        self.report = report
+        self.lease = lease
+        self.workers = workers
+        self.batch = batch
+        self.stopping = stopping
+        self.owner = pass_owner()
+        self.claimed: asyncio.Queue[tuple[Job, Claim] | None] = asyncio.Queue(batch)
+        self.recorder = Recorder(services, self.owner, lease, stopping)
+
+    async def run(self, jobs: AsyncIterator[Job]) -> None:
+        heartbeat = asyncio.ensure_future(self._renew())
+        try:
+            await asyncio.gather(
+                self._claim_all(jobs), *(self._work() for _ in range(self.workers))
+            )
+        finally:
+            heartbeat.cancel()
+            await self.recorder.close()
+
+    async def _renew(self) -> None:
+        """Keep this pass's claims alive while it runs (a dead pass's claims run out)."""
+        while True:
+            await asyncio.sleep(self.lease.total_seconds() / 3)
+            try:
+                await self.db(ledger.renew_leases, self.owner, self.lease)
+            except Exception:
+                log.warning("could not renew delivery claims", exc_info=True)
+
+    # --- claiming ---------------------------------------------------------------------------
+
+    async def _claim_all(self, jobs: AsyncIterator[Job]) -> None:
+        batch: list[Job] = []
+        try:
+            async for job in jobs:
+                if self.stopping():
+                    break
+                self.report.chats += 1
+                if not job.posts:
+                    try:
+                        await self._empty(job.target)
+                    except Exception:
+                        self.report.postponed += 1
+                        log.warning("could not record chat %s as empty", job.target.chat_id)
+                    continue
+                batch.append(job)
+                # The first batch small, so that the first messages go out at once.
+                if len(batch) >= (self.batch if self.report.chats > self.batch else 8):
+                    await self._claim(batch)
+                    batch = []
+            if batch and not self.stopping():
+                await self._claim(batch)
+        finally:
+            for _worker in range(self.workers):
+                await self.claimed.put(None)
+
+    async def _empty(self, target: Target) -> None:
+        self.report.handled.append(target.chat_id)
+        if await self.db(ledger.mark_empty, target.chat_id, target.day, target.kind):
+            self.report.empty += 1
+        else:
+            self.report.already += 1
+
+    async def _claim(self, batch: Sequence[Job]) -> None:
+        wants = [job.target.want(len(job.posts)) for job in batch]
+        try:
+            claims = await self.db(ledger.claim_many, wants, self.owner, self.lease)
+        except Exception:  # nothing claimed, nothing sent: the next pass has them
+            self.report.postponed += len(batch)
+            log.warning(
+                "could not claim %d chats; left for the next pass", len(batch), exc_info=True
+            )
+            return
+        for job, claim in zip(batch, claims, strict=True):
+            self._count_held(job.target.chat_id, claim)
+            if isinstance(claim, Claim):
+                await self.claimed.put((job, claim))
+
+    def _count_held(self, chat_id: int, claim: Claim | Held) -> None:
+        if claim is Held.DONE:
+            self.report.already += 1
+            self.report.handled.append(chat_id)
+        elif claim is Held.BUSY:
+            self.report.busy += 1
+            self.report.busy_chats.append(chat_id)
+
+    # --- sending ----------------------------------------------------------------------------
+
+    async def _work(self) -> None:
+        let_go: list[ledger.RowKey] = []
+        while (item := await self.claimed.get()) is not None:
+            job, claim = item
+            target = job.target
+            if self.stopping():
+                let_go.append((target.chat_id, target.day, target.kind))
+                self.report.postponed += 1
+                continue
+            try:
+                settled = await self._deliver(target, claim, job.posts)
+            except LeaseLost:
+                log.warning("chat %s: another pass took over its %s", target.chat_id, target.kind)
+                settled = False
+            except Exception:  # one chat's failure must not stop the others
+                self.report.postponed += 1
+                log.exception("delivery to chat %s failed", target.chat_id)
+                settled = False
+            if settled:  # else the chat's slot stays due, and the next pass looks again
+                self.report.handled.append(target.chat_id)
+        if let_go:
+            try:
+                await self.db(ledger.release_many, let_go, self.owner)
+            except Exception:  # they lapse with the lease instead
+                log.warning("could not let %d claims go", len(let_go), exc_info=True)
+
+    async def _deliver(self, target: Target, claim: Claim | Held, posts: list[Post]) -> bool:
+        """Send the claimed messages in turn, recording each; every way out leaves the row
+        settled (True) or its claim let go for a later pass (False)."""
+        db, owner = self.db, self.owner
+        while isinstance(claim, Claim):
+            chat_id, day, kind = target.chat_id, target.day, target.kind
+            repeat = claim.repeat
+            if claim.resume_at >= len(posts):  # what is left to send got shorter
+                await self.recorder.sent(Sent((chat_id, day, kind), claim.resume_at, True))
+                return True
+            for number in range(claim.resume_at, len(posts)):
+                if self.stopping():
+                    await db(ledger.release, chat_id, day, owner, kind)
+                    self.report.postponed += 1
+                    return False
+                if repeat:
+                    await db(ledger.mark_repeating, chat_id, day, owner, kind)
+                result = await self.sender.send(chat_id, posts[number])
+                if result.outcome is Outcome.MIGRATED:  # the same chat, a new id: claim that
+                    target = replace(target, chat_id=result.new_chat_id)
+                    claim = await self._migrated(chat_id, target, len(posts))
+                    break
+                if result.outcome in (Outcome.GONE, Outcome.REFUSED):
+                    return await self._refused(target, result)
+                if result.outcome is Outcome.NOT_SENT:
+                    await db(ledger.release, chat_id, day, owner, kind)
+                    self.report.postponed += 1
+                    return False
+                if result.outcome is Outcome.UNSURE and not repeat:
+                    log.warning(
+                        "chat %s: no answer to a %s message; repeating it once later", chat_id, kind
+                    )
+                    await db(ledger.mark_unsure, chat_id, day, owner, number, kind)
+                    self.report.unsure += 1
+                    self.report.postponed += 1
+                    return False
+                if result.outcome is Outcome.UNSURE:
+                    log.warning(
+                        "chat %s: its one repeat got no answer either; taken as sent", chat_id
+                    )
+                else:
+                    self.report.messages += 1
+                done = number + 1 == len(posts)
+                await self.recorder.sent(Sent((chat_id, day, kind), number + 1, done))
+                repeat = False
+            else:
+                self.report.delivered_to.append(chat_id)
+                return True
+        return claim is Held.DONE  # after a migration: the new id had it, or another pass has
+
+    async def _migrated(self, old_id: int, target: Target, parts: int) -> Claim | Held:
+        await self.db(subs.migrate_chat, old_id, target.chat_id)
+        self.report.migrated += 1
+        (claim,) = await self.db(ledger.claim_many, [target.want(parts)], self.owner, self.lease)
+        self._count_held(target.chat_id, claim)
+        if claim is Held.DONE:  # counted as handled under the new id by the caller
+            self.report.handled.pop()
+        return claim
+
+    async def _refused(self, target: Target, result: Result) -> bool:
+        """Telegram refused the chat: stop for good (blocked, gone), or count the refusal
+        and stop after a few (no rights to post yet, or anything else it may get over).
+        True when the row is settled for the chat."""
+        db, owner = self.db, self.owner
+        chat_id, day, kind = target.chat_id, target.day, target.kind
+        message = str(result.error)
+        if result.outcome is Outcome.GONE:
+            await db(ledger.mark_failed, chat_id, day, owner, message, kind)
+            await db(subs.deactivate, chat_id, StopReason.BLOCKED)
+            await db(alerts.drop_chat, chat_id)
+            self.report.deactivated += 1
+            return True
+        if not await db(ledger.refused, chat_id, day, owner, message, MAX_REFUSALS, kind):
+            log.warning("chat %s refused the %s (%s); trying again later", chat_id, kind, message)
+            self.report.postponed += 1
+            return False
+        self.report.failed += 1
+        if "rights" in message.lower():
+            await db(subs.deactivate, chat_id, StopReason.NO_RIGHTS)
+            await db(alerts.drop_chat, chat_id)
+            self.report.deactivated += 1
+            log.warning(
+                "chat %s: the bot may not post there (%s); subscription stopped", chat_id, message
+            )
+        else:
+            log.warning(
+                "chat %s refused %s %s %d times (%s); given up",
+                chat_id,
+                kind,
+                day,
+                MAX_REFUSALS,
+                message,
+            )
+        return True

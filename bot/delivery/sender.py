@@ -1,0 +1,96 @@
+"""Sending one message of a digest or alert, and what came of it.
+
+Every way a send can end is one :class:`Outcome`; the runner decides what the ledger
+records for each (:mod:`bot.delivery.runner`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+from typing import Any, cast
+
+from telegram import InlineKeyboardMarkup
+from telegram.error import (
+    BadRequest,
+    ChatMigrated,
+    Forbidden,
+    NetworkError,
+    RetryAfter,
+    TelegramError,
+    TimedOut,
+)
+from telegram.ext import ExtBot
+
+from bot.pacing import Priority
+from bot.posts import Post
+from bot.transport import NotSent
+
+
+class Outcome(Enum):
+    SENT = "sent"  # Telegram accepted it
+    UNSURE = "unsure"  # it went out, and no answer came: it may have arrived
+    NOT_SENT = "not sent"  # it surely never reached Telegram (no connection, a flood wait)
+    MIGRATED = "migrated"  # the group is a supergroup now, under a new id
+    GONE = "gone"  # blocked, removed, or the chat is no more
+    REFUSED = "refused"  # Telegram refused it (no rights to post yet, a bad request)
+
+
+@dataclass(frozen=True)
+class Result:
+    outcome: Outcome
+    error: TelegramError | None = None
+
+    @property
+    def new_chat_id(self) -> int:
+        assert isinstance(self.error, ChatMigrated)
+        return self.error.new_chat_id
+
+
+def outcome_unknown(error: TelegramError) -> bool:
+    """May Telegram have accepted the request this error ended? A read timeout or a
+    connection lost after sending: yes. A connection never made or none free in time:
+    no (:class:`bot.transport.NotSent`; Telegram acts on whole requests only)."""
+    if not isinstance(error, TimedOut | NetworkError) or isinstance(error, BadRequest):
+        return False
+    return not isinstance(error.__cause__, NotSent)
+
+
+def classify(error: TelegramError) -> Result:
+    """What a send that raised ``error`` came to."""
+    if isinstance(error, ChatMigrated):
+        return Result(Outcome.MIGRATED, error)
+    if isinstance(error, Forbidden) or (
+        isinstance(error, BadRequest) and "chat not found" in str(error).lower()
+    ):
+        return Result(Outcome.GONE, error)
+    if isinstance(error, BadRequest):
+        return Result(Outcome.REFUSED, error)
+    if isinstance(error, RetryAfter) or not outcome_unknown(error):
+        return Result(Outcome.NOT_SENT, error)
+    return Result(Outcome.UNSURE, error)
+
+
+class Sender:
+    """Posts one message at a time as bulk (digest) traffic, paced by the bot's limiter."""
+
+    def __init__(self, bot: ExtBot[Any], paid: bool, timeout: float) -> None:
+        self.bot = bot
+        self.paid = paid  # as paid broadcasts (their own, faster pace)
+        self.timeout = timeout
+
+    async def send(self, chat_id: int, post: Post) -> Result:
+        try:
+            await self.bot.send_message(
+                chat_id,
+                post.text,
+                # Serialized once per digest (the library takes the JSON object as it is).
+                reply_markup=cast(InlineKeyboardMarkup, post.buttons),
+                rate_limit_args=Priority.BULK,
+                allow_paid_broadcast=self.paid or None,
+                read_timeout=self.timeout,
+                write_timeout=self.timeout,
+            )
+        except TelegramError as error:
+            return classify(error)
+        return Result(Outcome.SENT)

@@ -1,0 +1,488 @@
+"""The delivery ledger: what was sent to whom, and who is sending it now.
+
+A delivery row per (chat, day, kind) makes delivery exactly-once: a chat's daily digest
+of a day, its weekly digest posted on a day, its alert for the papers a load added to a
+day. A pass claims rows before their first message goes out and holds them by a lease
+(``lease_owner``, ``lease_until``) that it renews while it runs: no other pass, in this
+process or another, sends to that chat while the lease holds, and a pass that died is
+taken over once its lease runs out. Each message Telegram accepted advances its row, so a
+takeover or a restart resumes where it stopped; a message whose answer never came is
+marked ``unsure`` and sent again at most once.
+
+Claims and records come in batches (one statement per batch and kind of change; on
+PostgreSQL rows another pass is claiming right now are skipped, ``SKIP LOCKED``, rather
+than waited for). Lease times are on PostgreSQL's clock, which every instance shares.
+Every row is created by :func:`create`.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from enum import Enum
+from typing import Any
+
+from sqlalchemy import ColumnElement, and_, delete, func, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from bot.store.models import OPEN_STATUSES, Delivery, DeliveryStatus, Kind
+
+BATCH = 500  # rows per statement (well under SQLite's bound parameters)
+
+RowKey = tuple[int, date, Kind]
+
+
+def now_utc() -> datetime:
+    return datetime.now(UTC)
+
+
+def lease_now(session: Session) -> datetime:
+    """Now, as leases are measured: by PostgreSQL's clock, which every instance shares
+    (a host whose clock is off neither takes a live lease nor keeps a dead one); SQLite
+    serves one process, whose clock is the only one."""
+    if _postgres(session):
+        return session.scalar(select(func.clock_timestamp()))  # type: ignore[return-value]
+    return now_utc()
+
+
+def _postgres(session: Session) -> bool:
+    return session.get_bind().dialect.name == "postgresql"
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)  # SQLite keeps no zone
+
+
+def _key(chat_id: int, day: date, kind: Kind = Kind.DAILY) -> ColumnElement[bool]:
+    return and_(Delivery.chat_id == chat_id, Delivery.day == day, Delivery.kind == kind)
+
+
+def _groups(keys: Iterable[RowKey]) -> dict[tuple[date, Kind], list[int]]:
+    """Chat ids by (day, kind): what one statement can name with ``chat_id IN (…)``."""
+    groups: dict[tuple[date, Kind], list[int]] = defaultdict(list)
+    for chat_id, day, kind in keys:
+        groups[day, kind].append(chat_id)
+    return groups
+
+
+def _in_group(day: date, kind: Kind, chat_ids: Sequence[int]) -> ColumnElement[bool]:
+    return and_(Delivery.day == day, Delivery.kind == kind, Delivery.chat_id.in_(chat_ids))
+
+
+def create(session: Session, rows: Sequence[Mapping[str, Any]]) -> set[RowKey]:
+    """Add delivery rows (``chat_id``, ``day``, ``kind``, ``status`` and what else the row
+    starts with); a row that exists already stays as it is. The keys of the rows added."""
+    insert = postgresql.insert if _postgres(session) else sqlite.insert
+    added: set[RowKey] = set()
+    now = now_utc()
+    for start in range(0, len(rows), BATCH):
+        values = [
+            {"parts_total": 0, "parts_sent": 0, "attempts": 0, "updated_at": now, **row}
+            for row in rows[start : start + BATCH]
+        ]
+        stmt = (
+            insert(Delivery)
+            .values(values)
+            .on_conflict_do_nothing()
+            .returning(Delivery.chat_id, Delivery.day, Delivery.kind)
+        )
+        added.update((c, d, k) for c, d, k in session.execute(stmt))
+    return added
+
+
+# --- claims: one pass at a time sends a row -------------------------------------------------
+
+
+class Held(Enum):
+    """Why a claim was not granted."""
+
+    DONE = "done"  # the chat has it (sent, nothing to send, or given up)
+    BUSY = "busy"  # another pass holds it, and its lease has not run out
+
+
+@dataclass(frozen=True)
+class Claim:
+    """The exclusive right, for one pass (``owner``), to send a row to its chat from message
+    ``resume_at`` on, until the lease runs out (it is renewed while the pass runs)."""
+
+    owner: str
+    resume_at: int
+    repeat: bool = False  # message ``resume_at`` may have arrived: sending it is its one repeat
+
+
+@dataclass(frozen=True)
+class Want:
+    """A row a pass means to send, and how many messages it is now."""
+
+    chat_id: int
+    day: date
+    kind: Kind
+    parts: int
+    covers: date | None = None  # a weekly digest: the newest day it is made of
+
+    @property
+    def key(self) -> RowKey:
+        return (self.chat_id, self.day, self.kind)
+
+
+class LeaseLost(RuntimeError):
+    """Another pass took the claim over (this one was presumed dead): stop sending."""
+
+
+def claim_many(
+    session: Session, wants: Sequence[Want], owner: str, lease: timedelta
+) -> list[Claim | Held]:
+    """Claim sending each wanted row (in order): a new row, one let go, or one whose lease
+    ran out (its pass died, maybe while a message was on its way); otherwise why not. A
+    claim held is never shared, not even between the workers of one pass.
+
+    Whether the next message may have arrived already decides how it is sent: after a pass
+    let the claim go, no (or, ``unsure``, maybe: a repeat); after a pass died holding it,
+    maybe, so it is sent as a repeat too, and one that died during its repeat is not
+    repeated again. Either way a message goes out at most twice."""
+    now = lease_now(session)
+    until = now + lease
+    # Creating first also serializes claimers on SQLite: its write lock is taken here.
+    added = create(
+        session,
+        [
+            {
+                "chat_id": w.chat_id,
+                "day": w.day,
+                "kind": w.kind,
+                "status": DeliveryStatus.SENDING,
+                "parts_total": w.parts,
+                "lease_owner": owner,
+                "lease_until": until,
+                "covers": w.covers,
+            }
+            for w in wants
+        ],
+    )
+    results: dict[RowKey, Claim | Held] = {key: Claim(owner, 0) for key in added}
+    parts = {w.key: w.parts for w in wants}
+    for (day, kind), chat_ids in _groups(w.key for w in wants if w.key not in added).items():
+        for start in range(0, len(chat_ids), BATCH):
+            chunk = chat_ids[start : start + BATCH]
+            stmt = select(
+                Delivery.chat_id,
+                Delivery.status,
+                Delivery.parts_sent,
+                Delivery.parts_total,
+                Delivery.lease_owner,
+                Delivery.lease_until,
+            ).where(_in_group(day, kind, chunk))
+            if _postgres(session):  # rows another claimer has locked right now: busy
+                stmt = stmt.with_for_update(skip_locked=True)
+            found = {row.chat_id: row for row in session.execute(stmt)}
+            free = [
+                c
+                for c, row in found.items()
+                if row.status in OPEN_STATUSES
+                and (row.lease_owner is None or _aware(row.lease_until) < now)
+            ]
+            taken = set()
+            if free:
+                taken = set(
+                    session.scalars(
+                        update(Delivery)
+                        .where(
+                            _in_group(day, kind, free),
+                            Delivery.status.in_(OPEN_STATUSES),
+                            or_(Delivery.lease_owner.is_(None), Delivery.lease_until < now),
+                        )
+                        .values(lease_owner=owner, lease_until=until, updated_at=now)
+                        .returning(Delivery.chat_id)
+                    )
+                )
+            for chat_id in chunk:
+                row = found.get(chat_id)
+                key = (chat_id, day, kind)
+                if row is None or (chat_id not in taken and row.status in OPEN_STATUSES):
+                    results[key] = Held.BUSY
+                elif chat_id not in taken:
+                    results[key] = Held.DONE
+                else:
+                    results[key] = _taken(session, key, row, parts[key], owner, until)
+    session.commit()
+    return [results[w.key] for w in wants]
+
+
+def _taken(
+    session: Session, key: RowKey, row: Any, parts: int, owner: str, until: datetime
+) -> Claim | Held:
+    """The claim on a row this pass just took from a pass that let it go or died."""
+    where = _key(*key)
+    if row.parts_total != parts:  # a planned alert learns its length when it is first rendered
+        session.execute(update(Delivery).where(where).values(parts_total=parts))
+    died = row.lease_owner is not None
+    if died and row.status is DeliveryStatus.REPEATING:  # it died during the repeat: no third
+        sent = row.parts_sent + 1
+        done = sent >= parts
+        session.execute(
+            update(Delivery)
+            .where(where)
+            .values(
+                parts_sent=sent,
+                status=DeliveryStatus.SENT if done else DeliveryStatus.SENDING,
+                lease_owner=None if done else owner,
+                lease_until=None if done else until,
+            )
+        )
+        return Held.DONE if done else Claim(owner, sent)
+    return Claim(owner, row.parts_sent, repeat=died or row.status is not DeliveryStatus.SENDING)
+
+
+def claim(
+    session: Session,
+    chat_id: int,
+    day: date,
+    parts: int,
+    owner: str,
+    lease: timedelta,
+    kind: Kind = Kind.DAILY,
+    covers: date | None = None,
+) -> Claim | Held:
+    """One row's claim (see :func:`claim_many`)."""
+    return claim_many(session, [Want(chat_id, day, kind, parts, covers)], owner, lease)[0]
+
+
+# --- records: what Telegram accepted ---------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Sent:
+    """Telegram accepted a row's messages up to ``parts_sent``; the claim ends when ``done``."""
+
+    key: RowKey
+    parts_sent: int
+    done: bool
+
+
+def record_sent(
+    session: Session, records: Sequence[Sent], owner: str, lease: timedelta
+) -> set[RowKey]:
+    """Write what Telegram accepted, one statement per kind of change; the rows ``owner``
+    no longer holds (another pass took them over) are returned, untouched."""
+    now = lease_now(session)
+    changes: dict[tuple[date, Kind, int, bool], list[int]] = defaultdict(list)
+    for record in records:
+        chat_id, day, kind = record.key
+        changes[day, kind, record.parts_sent, record.done].append(chat_id)
+    kept: set[RowKey] = set()
+    for (day, kind, parts_sent, done), chat_ids in changes.items():
+        for start in range(0, len(chat_ids), BATCH):
+            chunk = chat_ids[start : start + BATCH]
+            written = session.scalars(
+                update(Delivery)
+                .where(_in_group(day, kind, chunk), Delivery.lease_owner == owner)
+                .values(
+                    parts_sent=parts_sent,
+                    status=DeliveryStatus.SENT if done else DeliveryStatus.SENDING,
+                    lease_owner=None if done else owner,
+                    lease_until=None if done else now + lease,
+                    updated_at=now,
+                )
+                .returning(Delivery.chat_id)
+            )
+            kept.update((chat_id, day, kind) for chat_id in written)
+    session.commit()
+    return {record.key for record in records} - kept
+
+
+def mark_sent(
+    session: Session,
+    chat_id: int,
+    day: date,
+    owner: str,
+    parts_sent: int,
+    done: bool,
+    lease: timedelta,
+    kind: Kind = Kind.DAILY,
+) -> None:
+    """One row's record (see :func:`record_sent`); :class:`LeaseLost` if taken over."""
+    if record_sent(session, [Sent((chat_id, day, kind), parts_sent, done)], owner, lease):
+        raise LeaseLost(f"the claim on chat {chat_id}, {kind} {day} was taken over")
+
+
+def _held(
+    session: Session, chat_id: int, day: date, owner: str, kind: Kind, **values: object
+) -> None:
+    """Change the claimed row; :class:`LeaseLost` if ``owner`` holds it no more."""
+    changed = session.execute(
+        update(Delivery)
+        .where(_key(chat_id, day, kind), Delivery.lease_owner == owner)
+        .values(updated_at=now_utc(), **values)
+    )
+    session.commit()
+    if not changed.rowcount:  # type: ignore[attr-defined]
+        raise LeaseLost(f"the claim on chat {chat_id}, {kind} {day} was taken over")
+
+
+def mark_unsure(
+    session: Session, chat_id: int, day: date, owner: str, part: int, kind: Kind = Kind.DAILY
+) -> None:
+    """Message ``part`` went out but no answer came: it may have arrived. The claim is let
+    go; the pass that takes it next sends that message once more, and only once."""
+    _held(
+        session,
+        chat_id,
+        day,
+        owner,
+        kind,
+        parts_sent=part,
+        status=DeliveryStatus.UNSURE,
+        lease_owner=None,
+        lease_until=None,
+    )
+
+
+def mark_repeating(
+    session: Session, chat_id: int, day: date, owner: str, kind: Kind = Kind.DAILY
+) -> None:
+    """The one repeat of an unsure message starts (a pass that dies now leaves it sent)."""
+    _held(session, chat_id, day, owner, kind, status=DeliveryStatus.REPEATING)
+
+
+def release(session: Session, chat_id: int, day: date, owner: str, kind: Kind = Kind.DAILY) -> None:
+    """Let the claim go, so that a later pass resumes it."""
+    _held(session, chat_id, day, owner, kind, lease_owner=None, lease_until=None)
+
+
+def release_many(session: Session, keys: Sequence[RowKey], owner: str) -> None:
+    """Let go of claims nothing was sent for yet (a pass stopping)."""
+    for (day, kind), chat_ids in _groups(keys).items():
+        for start in range(0, len(chat_ids), BATCH):
+            session.execute(
+                update(Delivery)
+                .where(
+                    _in_group(day, kind, chat_ids[start : start + BATCH]),
+                    Delivery.lease_owner == owner,
+                )
+                .values(lease_owner=None, lease_until=None, updated_at=now_utc())
+            )
+    session.commit()
+
+
+def refused(
+    session: Session,
+    chat_id: int,
+    day: date,
+    owner: str,
+    reason: str,
+    tries: int,
+    kind: Kind = Kind.DAILY,
+) -> bool:
+    """Telegram refused the row (``reason``): count the attempt and let the claim go, or,
+    at the ``tries``-th refusal, give it up (True)."""
+    attempts = session.execute(
+        select(Delivery.attempts).where(_key(chat_id, day, kind))
+    ).scalar_one()
+    given_up = attempts + 1 >= tries
+    _held(
+        session,
+        chat_id,
+        day,
+        owner,
+        kind,
+        attempts=attempts + 1,
+        last_error=reason[:500],
+        status=DeliveryStatus.FAILED if given_up else DeliveryStatus.SENDING,
+        lease_owner=None,
+        lease_until=None,
+    )
+    return given_up
+
+
+def mark_failed(
+    session: Session, chat_id: int, day: date, owner: str, reason: str, kind: Kind = Kind.DAILY
+) -> None:
+    """Give the row up: Telegram refused it for good."""
+    _held(
+        session,
+        chat_id,
+        day,
+        owner,
+        kind,
+        status=DeliveryStatus.FAILED,
+        last_error=reason[:500],
+        lease_owner=None,
+        lease_until=None,
+    )
+
+
+def renew_leases(session: Session, owner: str, lease: timedelta) -> int:
+    """Extend every claim ``owner`` holds (the pass is alive); how many it holds."""
+    renewed = session.execute(
+        update(Delivery)
+        .where(Delivery.lease_owner == owner, Delivery.status.in_(OPEN_STATUSES))
+        .values(lease_until=lease_now(session) + lease)
+    )
+    session.commit()
+    return renewed.rowcount  # type: ignore[attr-defined,no-any-return]
+
+
+def mark_empty(session: Session, chat_id: int, day: date, kind: Kind = Kind.DAILY) -> bool:
+    """Record that the chat's filters left nothing of ``day``; False if already settled.
+    A planned row nothing was sent for yet (an alert whose papers a reload removed) is
+    settled as empty too."""
+    emptied = session.execute(
+        update(Delivery)
+        .where(
+            _key(chat_id, day, kind),
+            Delivery.status == DeliveryStatus.SENDING,
+            Delivery.parts_sent == 0,
+            Delivery.lease_owner.is_(None),
+        )
+        .values(status=DeliveryStatus.EMPTY, updated_at=now_utc())
+    )
+    added = bool(emptied.rowcount) or bool(  # type: ignore[attr-defined]
+        create(
+            session,
+            [{"chat_id": chat_id, "day": day, "kind": kind, "status": DeliveryStatus.EMPTY}],
+        )
+    )
+    session.commit()
+    return added
+
+
+def move_chat(session: Session, old_id: int, new_id: int) -> None:
+    """A group became a supergroup: its rows move to the new id, one per (day, kind): a row
+    either id settled counts as settled (it is the same chat's history). Claims on the
+    moved rows end (the pass that held them goes on under the new id's claim)."""
+    there_rows = session.scalars(select(Delivery).where(Delivery.chat_id == new_id))
+    kept = {(d.day, d.kind): d for d in there_rows}
+    for moving in session.scalars(select(Delivery).where(Delivery.chat_id == old_id)).all():
+        old_key = _key(old_id, moving.day, moving.kind)
+        there = kept.get((moving.day, moving.kind))
+        if there is None:
+            session.execute(
+                update(Delivery)
+                .where(old_key)
+                .values(chat_id=new_id, lease_owner=None, lease_until=None)
+            )
+            continue
+        if there.status in OPEN_STATUSES and moving.status not in OPEN_STATUSES:
+            there.status, there.parts_sent = moving.status, moving.parts_sent
+            there.lease_owner = there.lease_until = None
+        session.execute(delete(Delivery).where(old_key))
+
+
+def last_weekly_cover(session: Session, chat_id: int, before: date) -> date | None:
+    """The newest day an earlier weekly digest (posted before ``before``) was made of."""
+    return session.scalar(
+        select(func.max(Delivery.covers)).where(
+            Delivery.chat_id == chat_id,
+            Delivery.kind == Kind.WEEKLY,
+            Delivery.day < before,
+            Delivery.status.not_in((DeliveryStatus.EMPTY, DeliveryStatus.FAILED)),
+        )
+    )
+
+
+def received(session: Session, chat_id: int, day: date, kind: Kind = Kind.DAILY) -> bool:
+    delivery = session.get(Delivery, (chat_id, day, kind))
+    return delivery is not None and delivery.status != DeliveryStatus.SENDING
