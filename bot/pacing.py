@@ -33,6 +33,7 @@ MAX_RETRIES = 8
 FREE_MESSAGES_PER_SECOND = 30.0  # Telegram's limit for messages that are not paid broadcasts
 SHARED_MARGIN = 0.10  # shared paces are this much slower than the limit
 SHARED_LATE = 0.05  # seconds a send may be behind its shared slot and still use it
+SHARED_BLOCK_SECONDS = 0.02  # a fast shared pace hands out its slots this many at a time
 
 
 # The shared update slot the running handler holds (set by :mod:`bot.updates`): waiting
@@ -106,6 +107,28 @@ class SlotClock:
         return send
 
 
+class SlotBlock:
+    """Consecutive slots of a shared pace taken by one round trip: at a fast pace (paid
+    broadcasts) one trip to the database per message would be the limit."""
+
+    __slots__ = ("interval", "left", "next_at")
+
+    def __init__(self, start: float, interval: float, count: int) -> None:
+        self.next_at, self.interval, self.left = start, interval, count
+
+    def take(self, now: float) -> float | None:
+        """The next slot, if one is left that is not already too late to use."""
+        while self.left and self.next_at + SHARED_LATE < now:
+            self.next_at += self.interval  # gone unused while this process was busy
+            self.left -= 1
+        if not self.left:
+            return None
+        slot = self.next_at
+        self.next_at += self.interval
+        self.left -= 1
+        return slot
+
+
 class SharedSlots(Protocol):
     """Send slots shared by several instances (:class:`bot.leader.SharedPace`)."""
 
@@ -137,6 +160,8 @@ class PacedRateLimiter(BaseRateLimiter[Priority]):
         self.shared = shared
         self.paid_rate = paid_per_second
         self.groups: dict[int | str, SlotClock] = {}
+        self.blocks: dict[str, SlotBlock] = {}
+        self._block_locks: dict[str, asyncio.Lock] = {}
         self.resume_at = 0.0  # after a 429, nobody sends before this
         self.bulk_after = 0.0  # after a start, no bulk send before this
         self.interactive_waiting = 0
@@ -226,15 +251,37 @@ class PacedRateLimiter(BaseRateLimiter[Priority]):
             paces.append(("all", (1.0 + SHARED_MARGIN) / self.rate))
         for key, interval in paces:
             while True:
-                delay = await asyncio.to_thread(self.shared.reserve, key, interval)
-                slot = self.clock() + delay
-                if delay > 0:
+                slot = await self._shared_slot(key, interval)
+                if slot > self.clock():
                     async with pace_wait():
                         await self._sleep_until(slot)
                 # Late for the slot (this process was busy): sending now could bunch with
                 # the next ones. Take a new slot instead; the old one goes unused.
                 if self.clock() <= slot + SHARED_LATE:
                     break
+
+    async def _shared_slot(self, key: str, interval: float) -> float:
+        """The next slot of a shared pace, on this process's clock: from the block this
+        instance holds, or from a new block (one slot at the free pace)."""
+        block = self.blocks.get(key)
+        if block is not None and (slot := block.take(self.clock())) is not None:
+            return slot
+        lock = self._block_locks.setdefault(key, asyncio.Lock())
+        async with lock:
+            block = self.blocks.get(key)
+            if block is not None and (slot := block.take(self.clock())) is not None:
+                return slot
+            count = max(1, int(SHARED_BLOCK_SECONDS / interval))
+            assert self.shared is not None
+            delay = await asyncio.to_thread(self.shared.reserve, key, interval * count)
+            block = SlotBlock(self.clock() + delay, interval, count)
+            if count > 1:
+                self.blocks[key] = block
+            else:
+                self.blocks.pop(key, None)
+            slot = block.take(self.clock())
+            assert slot is not None
+            return slot
 
     def pause(self, seconds: float) -> None:
         """Telegram asked to wait: nobody sends until then, and pacing restarts after it."""
