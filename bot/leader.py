@@ -1,11 +1,14 @@
 """Several instances on one PostgreSQL: one leader runs the schedule; all share the pace.
 
-- **Leadership** is a PostgreSQL advisory lock (``pg_try_advisory_lock``) held on a
-  connection of its own. Every instance tries for it every few seconds; the one holding it
-  runs the JobQueue's delivery slots, catch-up, alerts and digest sync. An instance that
-  dies loses its connection, so the lock is free at once, and another takes over at its
-  next try (within ``CHECK_SECONDS``). A leader whose connection breaks stops scheduling.
-  Claims (:mod:`bot.store.subscriptions`) keep each chat's day exactly once meanwhile:
+- **Leadership** is a lease: the ``leader_lease`` row names the instance that runs the
+  JobQueue's delivery slots, catch-up, alerts and digest sync, until a moment on
+  PostgreSQL's clock. The leader renews it every ``CHECK_SECONDS``; every other instance
+  tries to take it as often, and can once it has lapsed (``LEASE_SECONDS`` after the last
+  renewal: an instance that dies is followed within that), or at once when the leader let
+  it go on its way out. Each try is one statement, so it holds through a transaction
+  pooler such as PgBouncer (a session advisory lock would belong to whichever server
+  connection the pooler lent). A leader that cannot renew stops scheduling at once.
+  Claims (:mod:`bot.store.deliveries`) keep each chat's day exactly once meanwhile:
   what the old leader held is taken over when its leases run out.
 - **The pace** is shared: each send takes the next slot of the paces it counts against
   (overall or paid, and its group) from ``send_slot`` rows, one short transaction each, on
@@ -21,7 +24,10 @@ import asyncio
 import contextlib
 import fcntl
 import logging
+import os
+import socket
 import threading
+import uuid
 from collections.abc import Awaitable, Callable
 from typing import IO
 
@@ -31,9 +37,23 @@ from bot.config import ConfigError, sqlite_file
 
 log = logging.getLogger(__name__)
 
-LEADER_LOCK = 0x6C65616465720001  # pg_try_advisory_lock key ("leader")
-CHECK_SECONDS = 5.0  # how often a follower tries to lead (and a leader checks its hold)
-PROOF_SECONDS = 2.0  # how long a health check waits for the lock's connection to answer
+CHECK_SECONDS = 5.0  # how often a follower tries to lead (and a leader renews its lease)
+LEASE_SECONDS = 15.0  # a leader that stops renewing is followed this long after
+PROOF_SECONDS = 2.0  # how long a renewal (a health check's too) may take before it fails
+
+_TAKE = text(
+    """
+    INSERT INTO leader_lease (name, holder, until)
+    VALUES ('schedule', :me, clock_timestamp() + make_interval(secs => :lease))
+    ON CONFLICT (name) DO UPDATE SET holder = EXCLUDED.holder, until = EXCLUDED.until
+        WHERE leader_lease.holder = EXCLUDED.holder OR leader_lease.until < clock_timestamp()
+    RETURNING holder
+    """
+)
+_LET_GO = text(
+    "UPDATE leader_lease SET until = clock_timestamp() - interval '1 second'"
+    " WHERE name = 'schedule' AND holder = :me"
+)
 
 _RESERVE = text(
     """
@@ -80,8 +100,8 @@ class SharedPace:
 
 
 class Leadership:
-    """Try for the leader lock until stopped; call ``on_gain`` / ``on_lose`` as it comes
-    and goes."""
+    """Try for the leader's lease until stopped, and renew it while leading; call
+    ``on_gain`` / ``on_lose`` as it comes and goes."""
 
     def __init__(
         self,
@@ -89,38 +109,46 @@ class Leadership:
         on_gain: Callable[[], Awaitable[None]],
         on_lose: Callable[[], Awaitable[None]],
         check_seconds: float = CHECK_SECONDS,
+        lease_seconds: float = LEASE_SECONDS,
     ) -> None:
         self.engine = engine
         self.on_gain, self.on_lose = on_gain, on_lose
         self.check_seconds = check_seconds
-        self._conn: Connection | None = None
+        self.lease_seconds = lease_seconds
+        self.me = f"{socket.gethostname()[:24]}:{os.getpid()}:{uuid.uuid4().hex[:12]}"
+        self._leading = False
         self._task: asyncio.Task[None] | None = None
         self._checking = asyncio.Lock()
 
     @property
     def leading(self) -> bool:
-        return self._conn is not None
+        return self._leading
 
     async def prove(self) -> bool:
-        """Does this instance still hold the lock, right now? Asked of the lock's own
-        connection, briefly; one that cannot answer ends the leadership at once."""
-        async with self._checking:  # one question at a time on that connection
-            if self._conn is None:
+        """Does this instance still lead, right now? It renews its lease to know; one that
+        cannot (in ``PROOF_SECONDS``) ends the leadership at once."""
+        async with self._checking:  # one renewal at a time
+            if not self._leading:
                 return False
-            try:
-                held = await asyncio.wait_for(asyncio.to_thread(self._still_holds), PROOF_SECONDS)
-            except TimeoutError:
-                held = False
-            if not held:
+            if not await self._renewed():
                 await self._lose()
-            return held
+            return self._leading
+
+    async def _renewed(self) -> bool:
+        try:
+            return await asyncio.wait_for(asyncio.to_thread(self._take), PROOF_SECONDS)
+        except Exception as exc:
+            log.warning("could not renew the leader's lease (%s)", exc.__class__.__name__)
+            return False
+
+    def _take(self) -> bool:
+        with self.engine.begin() as conn:
+            holder = conn.scalar(_TAKE, {"me": self.me, "lease": self.lease_seconds})
+        return holder == self.me
 
     async def _lose(self) -> None:
-        if self._conn is not None:
-            conn, self._conn = self._conn, None
-            with contextlib.suppress(Exception):
-                conn.invalidate()
-        log.warning("lost the leader lock's connection: no longer scheduling")
+        self._leading = False
+        log.warning("no longer the leader: not scheduling")
         await self.on_lose()
 
     async def start(self) -> None:
@@ -133,8 +161,14 @@ class Leadership:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
-        if self._conn is not None:
-            await asyncio.to_thread(self._release)
+        if self._leading:
+            self._leading = False
+            with contextlib.suppress(Exception):  # else it lapses on its own
+                await asyncio.to_thread(self._let_go)
+
+    def _let_go(self) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(_LET_GO, {"me": self.me})
 
     async def _run(self) -> None:
         while True:
@@ -143,49 +177,17 @@ class Leadership:
 
     async def _step(self) -> None:
         try:
-            if self._conn is None:
-                if await asyncio.to_thread(self._try_lead):
-                    log.info("this instance leads: it runs the schedule now")
-                    await self.on_gain()
-            else:
+            if self._leading:
                 await self.prove()
+                return
+            async with self._checking:
+                if not await self._renewed():
+                    return
+                self._leading = True
+            log.info("this instance leads: it runs the schedule now")
+            await self.on_gain()
         except Exception:
             log.exception("leader election failed; trying again")
-
-    def _try_lead(self) -> bool:
-        conn = self.engine.connect()
-        try:
-            got = bool(conn.scalar(text("SELECT pg_try_advisory_lock(:k)"), {"k": LEADER_LOCK}))
-            conn.commit()
-        except Exception:
-            conn.close()
-            raise
-        if got:
-            self._conn = conn
-        else:
-            conn.close()
-        return got
-
-    def _still_holds(self) -> bool:
-        assert self._conn is not None
-        try:
-            self._conn.execute(text("SELECT 1"))
-            self._conn.commit()
-            return True
-        except Exception:
-            with contextlib.suppress(Exception):
-                self._conn.invalidate()
-                self._conn.close()
-            self._conn = None
-            return False
-
-    def _release(self) -> None:
-        assert self._conn is not None
-        with contextlib.suppress(Exception):
-            self._conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": LEADER_LOCK})
-            self._conn.commit()
-        self._conn.close()
-        self._conn = None
 
 
 class InstanceLocked(RuntimeError):

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import bisect
+import contextlib
+import dataclasses
 import json
 import os
 import signal
@@ -20,9 +22,11 @@ from sqlalchemy import select, update
 
 from bot.emulator import BotApiEmulator
 from bot.emulator.server import ApiError
-from bot.leader import lock_sqlite
+from bot.leader import Leadership, lock_sqlite
+from bot.store.db import make_engine
 from bot.store.models import Delivery, DeliveryStatus, Subscription
 from tests.helpers.e2e import add_subscribers, free_port
+from tests.helpers.pgbouncer import PGBOUNCER, transaction_pooler
 from tests.helpers.processes import LOGS, bot_env, run_command, start_bot
 
 PUBLIC = "https://bot.example.org/telegram"
@@ -53,15 +57,27 @@ async def leader_among(ports: list[int], timeout: float = 30) -> int:
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("path", ["direct", "pgbouncer"])
 async def test_three_instances_lose_two_leaders_mid_fan_out_and_deliver_once(
-    seeded, settings
+    seeded, settings, path: str
 ) -> None:
     """All three start and one leads; the chats' slot then passes and the leader fans out.
     A third of the way it gets SIGTERM (it finishes the message in hand and lets its
     claims go); the next leader goes on, and two thirds of the way it gets SIGKILL (the
-    message on its way is lost with it); the last one finishes."""
+    message on its way is lost with it); the last one finishes. Directly on PostgreSQL,
+    and through PgBouncer in transaction mode."""
     if not settings.database_url.startswith("postgresql"):
         pytest.skip("several instances share a PostgreSQL (this run is SQLite)")
+    if path == "pgbouncer" and PGBOUNCER is None:
+        pytest.skip("pgbouncer is not installed (CI installs it)")
+    with contextlib.ExitStack() as stack:
+        if path == "pgbouncer":
+            pooled = stack.enter_context(transaction_pooler(settings.database_url, 10))
+            settings = dataclasses.replace(settings, database_url=pooled)
+        await three_instances(seeded, settings)
+
+
+async def three_instances(seeded, settings) -> None:  # type: ignore[no-untyped-def]
     chats = list(range(1, CHATS + 1))
     add_subscribers(seeded, settings, chats)
     emulator = BotApiEmulator(messages_per_second=RATE)
@@ -174,3 +190,43 @@ def test_a_second_instance_on_one_sqlite_file_is_refused(tmp_path, link: str) ->
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and "another bot instance is running on" in lines[0]
     assert "PostgreSQL" in lines[0]
+
+
+@pytest.mark.skipif(PGBOUNCER is None, reason="pgbouncer is not installed (CI installs it)")
+async def test_through_a_transaction_pooler_one_instance_leads(seeded, settings) -> None:
+    """Behind PgBouncer in transaction mode two instances share one server connection: a
+    session lock taken there would be both's. The leader's lease is one row: one leads,
+    and when it stops the other takes over."""
+    if not settings.database_url.startswith("postgresql"):
+        pytest.skip("several instances share a PostgreSQL (this run is SQLite)")
+    with transaction_pooler(settings.database_url, server_connections=1) as through:
+        engine = make_engine(through)
+        changes: list[tuple[int, str]] = []
+
+        def leadership(number: int) -> Leadership:
+            async def gain() -> None:
+                changes.append((number, "gain"))
+
+            async def lose() -> None:
+                changes.append((number, "lose"))
+
+            return Leadership(engine, gain, lose, check_seconds=0.2, lease_seconds=2.0)
+
+        instances = [leadership(0), leadership(1)]
+        try:
+            for instance in instances:
+                await instance.start()
+            await asyncio.sleep(1.0)
+            assert [i.leading for i in instances].count(True) == 1, changes
+            leader = next(i for i in instances if i.leading)
+            other = next(i for i in instances if not i.leading)
+            assert await leader.prove() and not await other.prove()
+            await leader.stop()  # it lets the lease go: the other leads at its next try
+            deadline = time.monotonic() + 3
+            while not other.leading and time.monotonic() < deadline:
+                await asyncio.sleep(0.05)
+            assert other.leading and not leader.leading, changes
+        finally:
+            for instance in instances:
+                await instance.stop()
+            engine.dispose()

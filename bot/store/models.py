@@ -298,6 +298,17 @@ class SendSlot(Base):
     next_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), comment="first free moment")
 
 
+class LeaderLease(Base):
+    """Which instance runs the schedule, until when (PostgreSQL's clock): a lease the
+    leader renews, taken over once it lapses (see :mod:`bot.leader`)."""
+
+    __tablename__ = "leader_lease"
+
+    name: Mapped[str] = mapped_column(String(16), primary_key=True, comment="what is led")
+    holder: Mapped[str] = mapped_column(String(64), comment="the leading instance")
+    until: Mapped[datetime] = mapped_column(DateTime(timezone=True), comment="it lapses then")
+
+
 class SeenUpdate(Base):
     """An update a webhook took: Telegram may send it again, maybe to another instance."""
 

@@ -1,8 +1,7 @@
-"""Webhook updates handled once, and leadership that holds through a pooler.
+"""Webhook updates handled once.
 
 - ``seen_update``: the update ids a webhook took, so that one Telegram sends again (to this
   instance or another) is handled once.
-- ``leader_lease``: which instance runs the schedule, until when (PostgreSQL's clock).
 
 Revision ID: 0007
 """
