@@ -20,6 +20,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select, update
 
+from bot.delivery.runner import workers_for
 from bot.emulator import BotApiEmulator
 from bot.emulator.server import ApiError
 from bot.leader import Leadership, lock_sqlite
@@ -64,7 +65,7 @@ async def test_three_instances_lose_two_leaders_mid_fan_out_and_deliver_once(
     """All three start and one leads; the chats' slot then passes and the leader fans out.
     A third of the way it gets SIGTERM (it finishes the message in hand and lets its
     claims go); the next leader goes on, and two thirds of the way it gets SIGKILL (the
-    message on its way is lost with it); the last one finishes. Directly on PostgreSQL,
+    message on its way is lost with it); the last one finishes, and no 429 is drawn. Directly on PostgreSQL,
     and through PgBouncer in transaction mode."""
     if not settings.database_url.startswith("postgresql"):
         pytest.skip("several instances share a PostgreSQL (this run is SQLite)")
@@ -102,6 +103,8 @@ async def three_instances(seeded, settings) -> None:  # type: ignore[no-untyped-
     leaders: list[asyncio.subprocess.Process] = []  # each leader, once known
     stops = [(CHATS // 3, signal.SIGTERM), (2 * CHATS // 3, signal.SIGKILL)]
     stopped: list[asyncio.subprocess.Process] = []
+    stopped_at: list[tuple[float, str]] = []
+    in_flight: set[int] = set()
 
     def interrupt(method: str, params: dict) -> None:
         sent = sum(emulator.sent_count[c] for c in chats)
@@ -109,6 +112,9 @@ async def three_instances(seeded, settings) -> None:  # type: ignore[no-untyped-
             if sent == at and len(stopped) == number:
                 assert len(leaders) > number, "the leader was not found in time"
                 stopped.append(leaders[number])
+                stopped_at.append((time.monotonic(), stop.name))
+                if stop == signal.SIGKILL:  # what it may have sent without recording yet
+                    in_flight.update(m.chat_id for m in emulator.sent[-workers_for(RATE) :])
                 os.kill(leaders[number].pid, stop)
                 if stop == signal.SIGKILL:
                     raise ApiError(500, "Internal Server Error: the bot died before this")
@@ -151,16 +157,19 @@ async def three_instances(seeded, settings) -> None:  # type: ignore[no-untyped-
         await emulator.stop()
     assert len({id(p) for p in leaders}) == 3  # three leaders in turn
     counts = {c: len(emulator.messages_in(c)) for c in chats}
-    assert set(counts.values()) == {1}, {c: n for c, n in counts.items() if n != 1}
+    # Once each; a message Telegram took just before the SIGKILL and the killed instance had
+    # not recorded yet goes once more (the one exception the guarantees name).
+    twice = {c for c, n in counts.items() if n > 1}
+    assert set(counts.values()) <= {1, 2} and twice <= in_flight, (twice, in_flight)
     assert all(emulator.messages_in(r)[0].text.startswith("📰") for r in READERS)
     arrivals = sorted(emulator.arrivals)  # digests and replies, from all instances
     busiest = max(bisect.bisect_left(arrivals, t + 1.0) - i for i, t in enumerate(arrivals))
     assert busiest <= RATE
-    # Alone on a machine this run has no 429 (5 of 5); on a busy 2-core one a takeover has
-    # drawn up to 6, each waited out and retried (nothing lost, no window over the limit).
+    # No 429, on a loaded 2-core machine too (each would be waited out and retried).
     start = min(emulator.arrivals)
     refused = [(round(t - start, 3), c) for t, c in emulator.throttled_at]
-    assert emulator.throttled <= 10, refused
+    stopped_at = [(round(t - start, 3), name) for t, name in stopped_at]
+    assert emulator.throttled == 0, (refused, stopped_at)
     with seeded() as session:
         statuses = session.scalars(select(Delivery.status)).all()
     assert statuses.count(DeliveryStatus.SENT) == CHATS
