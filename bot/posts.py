@@ -7,10 +7,10 @@ filters, top N and language), and its buttons are serialized once with it.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
 
 from bot import render
 from bot.buttons import keyboard, paper_buttons
@@ -19,18 +19,19 @@ from bot.store.queries import PaperView
 
 @dataclass(frozen=True)
 class Post:
-    """One message of a digest or alert: its HTML text and its buttons, as the Bot API
-    takes them (a JSON object), or none."""
+    """One message of a digest or alert: its HTML text and its buttons, serialized as the
+    Bot API takes them (JSON text, written once per digest however many chats get it), or
+    none."""
 
     text: str
-    buttons: dict[str, Any] | None = None
+    buttons: str | None = None
 
 
 def _with_buttons(blocks: list[str], papers: Sequence[PaperView]) -> list[Post]:
     """Blocks as messages; the paper buttons go under the last one."""
     parts = render.split_message(blocks)
     markup = keyboard(paper_buttons(papers))
-    buttons = markup.to_dict() if markup is not None else None
+    buttons = json.dumps(markup.to_dict(), ensure_ascii=False) if markup is not None else None
     return [Post(text, buttons if i == len(parts) - 1 else None) for i, text in enumerate(parts)]
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import json
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func, select, update
@@ -257,7 +258,7 @@ def test_an_alert_is_one_message_however_many_papers_match() -> None:
     assert utf16_length(parse_html(text)) <= 4096
     assert "그리고" in text and "/day 2024-05-02" in text
     assert markup is not None
-    buttons = [b for row in markup["inline_keyboard"] for b in row]
+    buttons = [b for row in json.loads(markup)["inline_keyboard"] for b in row]
     assert 0 < len(buttons) <= 100
     shown = text.count("👤 Some Author")
     assert len(buttons) == shown

@@ -27,7 +27,7 @@ from bot.pacing import Priority
 from bot.posts import Post
 from bot.transport import NotSent
 
-NO_PREVIEW = {"is_disabled": True}  # as every message the bot sends (bot.app's defaults)
+NO_PREVIEW = '{"is_disabled":true}'  # as every message the bot sends (bot.app's defaults)
 
 # The library asks for send_message instead; the raw request is what is meant here.
 warnings.filterwarnings("ignore", message=r"Please use 'Bot\.sendMessage'", category=PTBUserWarning)
