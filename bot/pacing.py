@@ -33,7 +33,7 @@ MAX_RETRIES = 8
 FREE_MESSAGES_PER_SECOND = 30.0  # Telegram's limit for messages that are not paid broadcasts
 SHARED_MARGIN = 0.10  # shared paces are this much slower than the limit
 SHARED_LATE = 0.05  # seconds a send may be behind its shared slot and still use it
-SHARED_BLOCK_SECONDS = 0.02  # a fast shared pace hands out its slots this many at a time
+SHARED_BLOCK_SECONDS = 0.05  # a fast shared pace hands out its slots this many at a time
 
 
 # The shared update slot the running handler holds (set by :mod:`bot.updates`): waiting
@@ -219,10 +219,19 @@ class PacedRateLimiter(BaseRateLimiter[Priority]):
                 if self.resume_at > self.clock():  # a flood wait: long, give the slot back
                     async with pace_wait():
                         await self._sleep_until(self.resume_at)
-                slot = overall.reserve(self.clock())
-                await self._sleep_until(slot)
+                if self.shared is None:
+                    slot = overall.reserve(self.clock())
+                    await self._sleep_until(slot)
+                else:  # the shared pace spaces the sends (as wide or wider): not twice
+                    slot = self.clock()
+                stalled = False
                 while (free := overall.free_at(self.clock())) > self.clock():
+                    stalled = True
                     await self._sleep_until(free)
+                if stalled and self.shared is None:
+                    # The window was full (a send still unanswered): every waiter's slot
+                    # passed meanwhile. New slots, in turn, or they would all go at once.
+                    continue
                 if self.resume_at <= slot:
                     if self.shared is not None:
                         # Last, so that nothing holds the message between its shared slot
