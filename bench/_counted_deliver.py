@@ -4,16 +4,15 @@ Prints ``statements N`` and ``peak_rss_mb M`` last on stderr."""
 
 from __future__ import annotations
 
-import resource
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from sqlalchemy import event  # noqa: E402
-from sqlalchemy.engine import Engine  # noqa: E402
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
 
-from bot.__main__ import main  # noqa: E402
+from bot.__main__ import main
 
 statements = 0
 
@@ -26,6 +25,8 @@ def _count(*_args: object) -> None:
 
 if __name__ == "__main__":
     code = main(["deliver", *sys.argv[1:]])
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    # This process's own peak (getrusage's would carry the parent's over the fork).
+    status = Path("/proc/self/status").read_text().splitlines()
+    peak = next(int(line.split()[1]) for line in status if line.startswith("VmHWM:")) / 1024
     print(f"statements {statements}\npeak_rss_mb {peak:.0f}", file=sys.stderr)
     raise SystemExit(code)

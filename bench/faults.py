@@ -42,7 +42,7 @@ def bot_env(url: str, api: str, rate: float) -> dict[str, str]:
         BOT_MESSAGES_PER_SECOND=str(rate),
         BOT_SEND_TIMEOUT_SECONDS="1.5",
         BOT_DELIVERY_LEASE_SECONDS="5",
-        BOT_CONFIG=str(ROOT / "no-such-config.toml"),
+        BOT_CONFIG=os.devnull,  # no settings file: the environment alone
     )
     return env
 

@@ -40,7 +40,7 @@ def env(url: str, api: str, port: int, rate: float, paid: bool, log_dir: str) ->
         TELEGRAM_API_URL=api,
         DATABASE_URL=url,
         BOT_MESSAGES_PER_SECOND=str(rate),
-        BOT_CONFIG=str(Path(log_dir) / "none.toml"),
+        BOT_CONFIG=os.devnull,  # no settings file: the environment alone
         WEBHOOK_URL="https://bot.example.org/telegram",
         WEBHOOK_SECRET="bench",
         WEBHOOK_LISTEN="127.0.0.1",
