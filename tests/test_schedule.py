@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import heapq
+import itertools
 import time
 from datetime import UTC, datetime
 
@@ -189,3 +191,70 @@ async def test_a_fast_shared_pace_takes_its_slots_a_block_at_a_time() -> None:
     assert all(interval == pytest.approx(45 * 1.1 / 1000) for interval in paid)
     await asyncio.gather(*(limiter.wait_turn(1, Priority.INTERACTIVE) for _ in range(3)))
     assert [key for key, _interval in shared.trips[len(paid) :]] == ["all"] * 3
+
+
+class VirtualTime:
+    """A clock that moves only when every sleeper has run as far as it can: pacing tested
+    in virtual seconds, the same on any machine."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.sleepers: list[tuple[float, int, object]] = []
+        self.turns = 0
+
+    def clock(self) -> float:
+        return self.now
+
+    async def sleep_until(self, moment: float) -> None:
+        import asyncio
+
+        if moment <= self.now:
+            await asyncio.sleep(0)
+            return
+        woken = asyncio.get_running_loop().create_future()
+        self.turns += 1
+        heapq.heappush(self.sleepers, (moment, self.turns, woken))
+        await woken
+
+    async def run_until(self, end: float) -> None:
+        import asyncio
+
+        while True:
+            for _ in range(20):  # everything runnable runs before time moves
+                await asyncio.sleep(0)
+            if not self.sleepers or self.sleepers[0][0] > end:
+                self.now = max(self.now, end)
+                return
+            moment, _turn, woken = heapq.heappop(self.sleepers)
+            self.now = max(self.now, moment)
+            woken.set_result(None)  # type: ignore[attr-defined]
+
+
+async def test_waiters_held_by_a_full_window_go_one_slot_apart_when_it_frees() -> None:
+    """A send whose answer is slow keeps the window full; the sends waiting behind it
+    must not all go the moment it frees (their slots passed meanwhile): a burst like that
+    draws 429s and leaves many messages unrecorded at a kill."""
+    import asyncio
+
+    from bot.pacing import PacedRateLimiter, Priority
+
+    time_ = VirtualTime()
+    limiter = PacedRateLimiter(messages_per_second=10, clock=time_.clock)
+    limiter._sleep_until = time_.sleep_until  # type: ignore[method-assign]
+    first = None
+    for number in range(10):  # a full window; the first send's answer has not come
+        task = asyncio.ensure_future(limiter.wait_turn(100 + number, Priority.BULK))
+        await time_.run_until(time_.now + 0.2)
+        send = await task
+        first = first or send
+        if number:
+            send.answered = time_.now
+    waiting = [asyncio.ensure_future(limiter.wait_turn(200 + n, Priority.BULK)) for n in range(5)]
+    await time_.run_until(time_.now + 1.0)
+    assert not any(task.done() for task in waiting)
+    assert first is not None
+    first.answered = time_.now  # the slow answer comes: the window frees a second on
+    await time_.run_until(time_.now + 3.0)
+    went = sorted([(await task).started for task in waiting])
+    gaps = [later - earlier for earlier, later in itertools.pairwise(went)]
+    assert min(gaps) >= 1.0 / 10, went
