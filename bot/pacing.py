@@ -237,6 +237,8 @@ class PacedRateLimiter(BaseRateLimiter[Priority]):
                         # Last, so that nothing holds the message between its shared slot
                         # and the send (a held message goes late and bunches).
                         await self._shared_turn(chat_id, is_group, priority)
+                        if self.resume_at > self.clock():  # a flood wait began meanwhile
+                            continue
                     return overall.record(self.clock())
                 # A flood wait began while this one waited: queue again behind it, so that
                 # the waiters do not all go at once when it ends.
