@@ -64,24 +64,17 @@ def _weekly_date(chat: SubscriptionView, moment: datetime) -> date:
     return chat.last_slot(moment).astimezone(ZoneInfo(chat.timezone)).date()
 
 
-async def _deliver_and_record(
+async def _deliver(
     context: BotContext,
-    daily: Sequence[int],
+    daily: Sequence[SubscriptionView],
     weekly: Sequence[tuple[SubscriptionView, date]] = (),
 ) -> None:
-    """Post the newest day's digest to the daily chats and their week's digest to the
-    weekly ones; record the slot as handled for every chat a pass settled."""
+    """The slot's passes (they record the slot for the chats they settled); a chat another
+    pass held, or one Telegram asked to wait for, is looked at again later."""
     services = context.services
     if not (daily or weekly) or services.deliverer is None:
         return
-    started = subs.now_utc()
-    reports = []
-    if daily:
-        reports.append(await services.deliverer.run_pass(None, list(daily)))
-    if weekly:
-        reports.append(await services.deliverer.run_weekly_pass(weekly))
-    handled = [chat_id for report in reports for chat_id in report.handled]
-    await services.db(subs.record_slot, handled, started)
+    reports = await services.deliverer.run_slot(daily, weekly)
     if services.deliverer.stopping or context.job_queue is None:
         return
     # Chats another pass was sending to are looked at again once its claims could lapse.
@@ -98,9 +91,9 @@ async def slot_job(context: BotContext) -> None:
     send_time, zone = cast(tuple[str, str], context.job.data)
     chats = await context.services.db(subs.slot_subscriptions, (send_time, zone))
     today = subs.now_utc().astimezone(ZoneInfo(zone)).date()
-    daily = [c.chat_id for c in chats if c.every is Every.DAILY]
+    daily = [c for c in chats if c.every is Every.DAILY]
     weekly = [(c, today) for c in chats if c.every is Every.WEEKLY and c.weekday == today.weekday()]
-    await _deliver_and_record(context, daily, weekly)
+    await _deliver(context, daily, weekly)
 
 
 async def catch_up(context: BotContext) -> None:
@@ -110,9 +103,9 @@ async def catch_up(context: BotContext) -> None:
     due = subs.due_subscriptions(chats, now)
     if due:
         log.info("catching up with %d chat(s) whose slot passed", len(due))
-    daily = [c.chat_id for c in due if c.every is Every.DAILY]
+    daily = [c for c in due if c.every is Every.DAILY]
     weekly = [(c, _weekly_date(c, now)) for c in due if c.every is Every.WEEKLY]
-    await _deliver_and_record(context, daily, weekly)
+    await _deliver(context, daily, weekly)
 
 
 async def alert_job(context: BotContext) -> None:

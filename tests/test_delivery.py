@@ -117,7 +117,12 @@ async def test_group_rights(seeded, settings) -> None:
 
 
 async def test_removed_bot_deactivates_the_subscription(seeded, settings) -> None:
+    """Removed from a group: its subscription stops and its follows go with it."""
+    from bot.store import alerts
+
     add_subscribers(seeded, settings, [GROUP])
+    with seeded() as session:
+        alerts.add_rule(session, GROUP, RuleKind.FOLLOW, "Ada Lovelace")
     async with bot_session(settings) as (emulator, _app):
         emulator.remove_bot(GROUP, ADMIN)
 
@@ -127,6 +132,10 @@ async def test_removed_bot_deactivates_the_subscription(seeded, settings) -> Non
                 return view is not None and not view.active
 
         await emulator.wait_until(inactive)
+    with seeded() as session:
+        assert alerts.chat_rules(session, GROUP, RuleKind.FOLLOW) == []
+        row = session.get(Subscription, GROUP)
+        assert row is not None and row.stopped_reason is StopReason.BLOCKED
 
 
 # --- schedules -------------------------------------------------------------------------------

@@ -88,19 +88,21 @@ async def test_a_weekly_digest_is_the_weeks_top_once_and_only_when_something_is_
         with seeded() as session:
             chat = subs.get_subscription(session, USER)
         friday = date(2024, 4, 26)
-        first, second = await asyncio.gather(
-            deliverer.run_weekly_pass([(chat, friday)]), deliverer.run_weekly_pass([(chat, friday)])
-        )
+
+        def run_weekly(posted: date):  # the weekly pass of a slot with no daily chats
+            return deliverer.run_slot([], [(chat, posted)])
+
+        (first,), (second,) = await asyncio.gather(run_weekly(friday), run_weekly(friday))
         (digest,) = emulator.messages_in(USER)
         assert digest.html.startswith("🗓 <b>주간 AI 논문</b> · 2024-04-19 … 2024-04-25")
         assert "CatLIP" in digest.text and digest.button("1")
         assert len(first.delivered_to) + len(second.delivered_to) == 1
         # A week later with nothing loaded since: nothing.
-        later = await deliverer.run_weekly_pass([(chat, friday + timedelta(days=7))])
+        (later,) = await run_weekly(friday + timedelta(days=7))
         assert later.empty == 1 and len(emulator.messages_in(USER)) == 1
         # A day loaded since: the next week's digest comes, with that day's papers.
         load_paths(seeded, day_file(tmp_path, date(2024, 5, 2)))
-        await deliverer.run_weekly_pass([(chat, friday + timedelta(days=14))])
+        await run_weekly(friday + timedelta(days=14))
         weekly = emulator.messages_in(USER)[-1]
         assert "2024-04-26 … 2024-05-02" in weekly.text and "Paper 0 of 2024-05-02" in weekly.text
         # The daily pass leaves weekly chats alone.
@@ -147,6 +149,32 @@ async def test_the_slot_posts_weekly_digests_on_their_weekday_only(seeded, setti
     assert emulator.messages_in(mine)[0].text.startswith("🗓 주간 AI 논문")
     assert emulator.messages_in(daily)[0].text.startswith("📰 Daily Papers · ")
     assert not emulator.messages_in(other)
+
+
+async def test_a_slot_speaks_each_chats_language_weekly_and_daily(seeded, settings) -> None:
+    """The slot's chats are read with their language: an English weekly chat gets its week
+    in English on its weekday (it came in Korean, the default, before)."""
+    from bot.store import languages
+
+    today = datetime.now(SEOUL).date().weekday()
+    weekly, daily = USER, OPERATOR
+    add_subscribers(seeded, settings, [weekly, daily], "09:00", "Asia/Seoul")
+    make_weekly(seeded, [weekly], weekday=today)
+    with seeded() as session:
+        languages.choose(session, weekly, "en")
+        languages.choose(session, daily, "en")
+    async with bot_session(settings) as (emulator, app):
+        for job in app.job_queue.jobs():
+            if job.name.startswith("slot"):
+                job.schedule_removal()
+        soon = (datetime.now(SEOUL) + timedelta(seconds=1)).timetz()
+        ensure_slot_job(app, ("09:00", "Asia/Seoul"), at=soon)
+        await emulator.wait_until(
+            lambda: emulator.messages_in(weekly) and emulator.messages_in(daily), timeout=15
+        )
+    assert emulator.messages_in(weekly)[0].text.startswith("🗓 Weekly AI papers")
+    assert emulator.messages_in(daily)[0].text.startswith("📰 Daily Papers · ")
+    assert "Press a number" in emulator.messages_in(daily)[0].text
 
 
 async def test_a_weekly_slot_missed_while_down_is_posted_at_start_once(seeded, settings) -> None:

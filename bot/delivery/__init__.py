@@ -143,8 +143,14 @@ class Deliverer:
         return report
 
     async def _daily(
-        self, day: date | None, chat_ids: Sequence[int] | None, quiet: bool = False
+        self,
+        day: date | None,
+        chat_ids: Sequence[int] | None,
+        quiet: bool = False,
+        chats: Sequence[SubscriptionView] | None = None,
     ) -> PassReport:
+        """The daily digest to ``chats`` (views a caller read already), or else to the
+        active daily subscriptions (only ``chat_ids``, if given), read a page at a time."""
         db = self.services.db
         report = PassReport(day=day or await db(queries.latest_day))
         if report.day is None or self.stopping:
@@ -154,6 +160,12 @@ class Deliverer:
         digests = Digests(papers, lambda chosen: digest_posts(the_day, chosen, len(papers)))
 
         async def jobs() -> AsyncIterator[Job]:
+            if chats is not None:
+                for chat in chats:
+                    if self.stopping:
+                        return
+                    yield Job(Target(chat.chat_id, the_day), digests.of(chat))
+                return
             # Chats are read a page at a time: memory does not grow with their number.
             after = None
             while not self.stopping:
@@ -170,15 +182,32 @@ class Deliverer:
             log.info("delivery pass %s", report.log_line())
         return report
 
+    # --- a schedule's slot ------------------------------------------------------------------
+
+    async def run_slot(
+        self,
+        daily: Sequence[SubscriptionView],
+        weekly: Sequence[tuple[SubscriptionView, date]] = (),
+    ) -> list[PassReport]:
+        """A slot came (or passed while the bot was down): the newest day's digest to the
+        ``daily`` chats, their week's digest to the ``weekly`` ones (each with the local date
+        of its slot); then the slot is recorded as handled for every chat a pass settled."""
+        started = subs.now_utc()
+        reports = []
+        if daily:
+            reports.append(await self._tracked(self._daily(None, None, chats=daily)))
+        if weekly:
+            reports.append(await self._tracked(self._weekly(weekly)))
+        handled = [chat_id for report in reports for chat_id in report.handled]
+        await self.services.db(subs.record_slot, handled, started)
+        return reports
+
     # --- the weekly digest ------------------------------------------------------------------
 
-    async def run_weekly_pass(self, chats: Sequence[tuple[SubscriptionView, date]]) -> PassReport:
-        """Post weekly digests: for each (chat, the local date of its weekly slot), the top
-        papers of the 7 days ending with the newest loaded day, once per (chat, that date),
-        and only when a day was loaded since its last weekly digest."""
-        return await self._tracked(self._weekly(chats))
-
     async def _weekly(self, chats: Sequence[tuple[SubscriptionView, date]]) -> PassReport:
+        """For each (chat, the local date of its weekly slot): the top papers of the 7 days
+        ending with the newest loaded day, once per (chat, that date), and only when a day
+        was loaded since its last weekly digest."""
         db = self.services.db
         report = PassReport(day=await db(queries.latest_day))
         if report.day is None or self.stopping or not chats:

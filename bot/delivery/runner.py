@@ -27,7 +27,6 @@ from bot.delivery.report import PassReport
 from bot.delivery.sender import Outcome, Result, Sender
 from bot.posts import Post
 from bot.services import Services
-from bot.store import alerts
 from bot.store import deliveries as ledger
 from bot.store import subscriptions as subs
 from bot.store.deliveries import Claim, Held, LeaseLost, Sent, Want
@@ -346,8 +345,7 @@ class Runner:
         message = str(result.error)
         if result.outcome is Outcome.GONE:
             await db(ledger.mark_failed, chat_id, day, owner, message, kind)
-            await db(subs.deactivate, chat_id, StopReason.BLOCKED)
-            await db(alerts.drop_chat, chat_id)
+            await db(subs.forget_chat, chat_id, StopReason.BLOCKED)
             self.report.deactivated += 1
             return True
         if not await db(ledger.refused, chat_id, day, owner, message, MAX_REFUSALS, kind):
@@ -356,8 +354,7 @@ class Runner:
             return False
         self.report.failed += 1
         if "rights" in message.lower():
-            await db(subs.deactivate, chat_id, StopReason.NO_RIGHTS)
-            await db(alerts.drop_chat, chat_id)
+            await db(subs.forget_chat, chat_id, StopReason.NO_RIGHTS)
             self.report.deactivated += 1
             log.warning(
                 "chat %s: the bot may not post there (%s); subscription stopped", chat_id, message

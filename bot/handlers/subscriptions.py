@@ -36,7 +36,7 @@ from bot.i18n import N_, _, current, speaking
 from bot.rights import ADMIN_STATUSES, can_manage, may_manage
 from bot.schedule import ensure_slot_job
 from bot.services import BotContext
-from bot.store import alerts, languages
+from bot.store import languages
 from bot.store import subscriptions as subs
 from bot.store.models import Every
 from bot.store.subscriptions import SubscriptionView
@@ -311,8 +311,7 @@ async def membership(update: Update, context: BotContext) -> None:
     if change is None:
         return
     if change.new_chat_member.status in (ChatMemberStatus.BANNED, ChatMemberStatus.LEFT):
-        await context.services.db(subs.deactivate, change.chat.id)
-        await context.services.db(alerts.drop_chat, change.chat.id)
+        await context.services.db(subs.forget_chat, change.chat.id)
         return
     joined = change.old_chat_member.status in (ChatMemberStatus.LEFT, ChatMemberStatus.BANNED)
     if joined and change.chat.type in (Chat.GROUP, Chat.SUPERGROUP):

@@ -134,12 +134,6 @@ def chat_rules(session: Session, chat_id: int, kind: RuleKind) -> list[RuleView]
     return [RuleView(r.id, r.chat_id, RuleKind(r.kind), r.text) for r in rows]
 
 
-def drop_chat(session: Session, chat_id: int) -> None:
-    """The chat is gone for the bot (blocked, removed): its rules go too."""
-    session.execute(delete(Rule).where(Rule.chat_id == chat_id))
-    session.commit()
-
-
 # --- loads queue what they added ---------------------------------------------------------
 
 

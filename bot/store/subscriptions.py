@@ -159,12 +159,15 @@ def change_setting(
     return _view(sub)
 
 
-def deactivate(session: Session, chat_id: int, reason: StopReason = StopReason.BLOCKED) -> None:
+def forget_chat(session: Session, chat_id: int, reason: StopReason = StopReason.BLOCKED) -> None:
+    """The chat is gone for the bot (blocked, removed, no right to post): its subscription
+    stops and its follows and watches go, in one transaction."""
     session.execute(
         update(Subscription)
         .where(Subscription.chat_id == chat_id)
         .values(active=False, stopped_reason=reason)
     )
+    session.execute(delete(Rule).where(Rule.chat_id == chat_id))
     session.commit()
 
 
@@ -221,11 +224,17 @@ def active_subscriptions(
 
 
 def slot_subscriptions(session: Session, slot: tuple[str, str]) -> list[SubscriptionView]:
-    """Active chats whose digest time is this (HH:MM, time zone)."""
-    stmt = select(Subscription).where(
-        Subscription.active, Subscription.send_time == slot[0], Subscription.timezone == slot[1]
+    """Active chats whose digest time is this (HH:MM, time zone), with their language."""
+    stmt = (
+        select(Subscription)
+        .where(
+            Subscription.active,
+            Subscription.send_time == slot[0],
+            Subscription.timezone == slot[1],
+        )
+        .order_by(Subscription.chat_id)
     )
-    return [_view(sub) for sub in session.scalars(stmt)]
+    return [_view(sub, lang) for sub, lang in session.execute(_with_language(stmt))]
 
 
 def active_slots(session: Session) -> list[tuple[str, str]]:
