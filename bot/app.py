@@ -15,6 +15,7 @@ import signal
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import date
+from typing import cast
 
 from telegram import Update
 from telegram.constants import ParseMode
@@ -97,7 +98,9 @@ def build_application(
     # Flood waits as timedelta (the library's future behaviour; the limiter reads either).
     os.environ.setdefault("PTB_TIMEDELTA", "1")
     api = settings.telegram_api_url
-    application = (
+    # The builder is typed for the base class; it builds the class it is given.
+    application = cast(
+        PapersApplication,
         ApplicationBuilder()
         .application_class(PapersApplication, kwargs={"services": services})
         .token(settings.bot_token)
@@ -114,11 +117,11 @@ def build_application(
         )
         .context_types(ContextTypes(context=BotContext))
         .concurrent_updates(FairUpdateProcessor(UPDATE_SLOTS, on_dropped=tell_busy))
-        .build()
+        .build(),
     )
     register(application)
     application.add_error_handler(on_error)
-    return application  # type: ignore[return-value]
+    return application
 
 
 async def on_error(update: object, context: BotContext) -> None:

@@ -21,14 +21,12 @@ class UsageError(ValueError):
     """Bad arguments; the message is the hint shown to the user."""
 
 
-LATEST = "latest"
-
-
-def parse_day_arg(text: str, today: date) -> date | str:
-    """``YYYY-MM-DD``, ``today``, ``yesterday``, ``latest`` (also 오늘/어제/최신); default latest."""
+def parse_day_arg(text: str, today: date) -> date | None:
+    """``YYYY-MM-DD``, ``today``, ``yesterday``, ``latest`` (also 오늘/어제/최신); default
+    latest, which is ``None``: the newest day loaded, whichever it is."""
     value = text.strip().lower()
     if value in ("", "latest", "최신"):
-        return LATEST
+        return None
     if value in ("today", "오늘"):
         return today
     if value in ("yesterday", "어제"):

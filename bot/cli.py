@@ -139,7 +139,7 @@ def deliver(settings: Settings, date_arg: str | None) -> int:
     from telegram.error import InvalidToken, NetworkError, TimedOut
 
     from bot.app import deliver_once, protect_logs
-    from bot.arguments import LATEST, UsageError, parse_day_arg
+    from bot.arguments import UsageError, parse_day_arg
 
     try:
         day = parse_day_arg(date_arg or "", datetime.now().date())
@@ -149,7 +149,7 @@ def deliver(settings: Settings, date_arg: str | None) -> int:
     protect_logs(settings.bot_token)
     logging.getLogger("bot.delivery").setLevel(logging.WARNING)  # the summary is printed below
     try:
-        report = asyncio.run(deliver_once(settings, None if day == LATEST else day))  # type: ignore[arg-type]
+        report = asyncio.run(deliver_once(settings, day))
     except InvalidToken:
         print(REFUSED_TOKEN, file=sys.stderr)
         return 2

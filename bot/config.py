@@ -329,6 +329,7 @@ def load_settings(
     for setting in SETTINGS:
         if environ.get(setting.env):
             values[setting.field] = setting.parse(setting.env, environ[setting.env])
+    # Each value was parsed by its own setting's parser: checked there, not here.
     settings = Settings(**values)  # type: ignore[arg-type]
     if settings.paid_broadcast and settings.messages_per_second > MAX_PAID_PER_SECOND:
         raise ConfigError("BOT_MESSAGES_PER_SECOND may be at most 1000 with paid broadcasts")

@@ -61,10 +61,10 @@ class Transcript:
         print(f"━━━ {text} ━━━\n", file=self.out)
 
     async def say(
-        self, chat_id: int, user_id: int, text: str, replies: int = 1, **kwargs: object
+        self, chat_id: int, user_id: int, text: str, replies: int = 1
     ) -> list[SentMessage]:
         print(f"👤 {self.names[user_id]}: {text}\n", file=self.out)
-        self.emulator.send(chat_id, user_id, text, **kwargs)  # type: ignore[arg-type]
+        self.emulator.send(chat_id, user_id, text)
         new = await self.emulator.replies(chat_id, replies)
         for message in new:
             self.show(message)

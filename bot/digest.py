@@ -358,7 +358,8 @@ class _Parser:
                 day = date(int(match[1]), int(match[2]), int(match[3])) if match else None
             except ValueError:
                 day = None
-                written = f"{match[1]}-{match[2]}-{match[3]}"  # type: ignore[index]
+                assert match is not None  # only a match's numbers make an impossible date
+                written = f"{match[1]}-{match[2]}-{match[3]}"
                 self.impossible_day = (line, f"impossible date {written} in the day heading")
                 self.first_impossible_day = self.first_impossible_day or self.impossible_day
                 self.warn(line, f"impossible date {written}: the day's papers are skipped")

@@ -85,7 +85,7 @@ class _Formatter(string.Formatter):
         if format_spec in PARTICLES:
             text = str(value)
             return text + particle(text, format_spec)
-        return super().format_field(value, format_spec)
+        return str(super().format_field(value, format_spec))
 
 
 _FORMATTER = _Formatter()
@@ -100,6 +100,7 @@ class Text(str):
     def format(self, *args: object, **kwargs: object) -> str:
         return _FORMATTER.vformat(str(self), args, kwargs)
 
+    # ``str.format_map`` is typed for a ``_FormatMapMapping``; any mapping does here.
     def format_map(self, mapping: Mapping[str, object]) -> str:  # type: ignore[override]
         return _FORMATTER.vformat(str(self), (), mapping)
 

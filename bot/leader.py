@@ -144,7 +144,7 @@ class Leadership:
     def _take(self) -> bool:
         with self.engine.begin() as conn:
             holder = conn.scalar(_TAKE, {"me": self.me, "lease": self.lease_seconds})
-        return holder == self.me
+        return bool(holder == self.me)
 
     async def _lose(self) -> None:
         self._leading = False

@@ -15,9 +15,7 @@ from datetime import date, datetime, time
 from typing import cast
 from zoneinfo import ZoneInfo
 
-from telegram.ext import Application
-
-from bot.services import BotContext, Services
+from bot.services import BotContext, PapersApplication, Services
 from bot.store import alerts, queries, updates
 from bot.store import subscriptions as subs
 from bot.store.models import Every
@@ -36,13 +34,13 @@ def slot_name(slot: tuple[str, str]) -> str:
 
 
 def ensure_slot_job(
-    application: Application, slot: tuple[str, str], at: time | None = None
-) -> None:  # type: ignore[type-arg]
+    application: PapersApplication, slot: tuple[str, str], at: time | None = None
+) -> None:
     """Make sure a daily job exists for the slot (``at`` overrides its time, for tests), if
     this instance runs the schedule (the leader's regular look finds it otherwise)."""
     job_queue = application.job_queue
     assert job_queue is not None
-    if not application.services.leader:  # type: ignore[attr-defined]
+    if not application.services.leader:
         return
     name = slot_name(slot)
     if job_queue.get_jobs_by_name(name):
@@ -54,7 +52,7 @@ def ensure_slot_job(
         slot_job,
         time=at,
         name=name,
-        data=slot,  # type: ignore[arg-type]
+        data=slot,
         job_kwargs={"misfire_grace_time": 3600, "coalesce": True},
     )
 
@@ -82,7 +80,7 @@ async def _deliver(
     lease = services.settings.delivery_lease_seconds + 1
     wait = min(RETRY_SECONDS, lease) if busy else RETRY_SECONDS
     if busy or any(r.postponed for r in reports):
-        context.job_queue.run_once(catch_up, wait, name="catch-up retry")  # type: ignore[arg-type]
+        context.job_queue.run_once(catch_up, wait, name="catch-up retry")
 
 
 async def slot_job(context: BotContext) -> None:
@@ -119,7 +117,7 @@ async def alert_job(context: BotContext) -> None:
         return
     wait = lapse + 0.5
     if wait < ALERT_SECONDS and not context.job_queue.get_jobs_by_name("alerts retry"):
-        context.job_queue.run_once(alert_job, max(wait, 2.0), name="alerts retry")  # type: ignore[arg-type]
+        context.job_queue.run_once(alert_job, max(wait, 2.0), name="alerts retry")
 
 
 async def run_alerts(services: Services) -> None:
@@ -179,22 +177,22 @@ async def refresh(context: BotContext) -> None:
         await catch_up(context)
 
 
-async def schedule_all(application: Application) -> None:  # type: ignore[type-arg]
-    services = application.services  # type: ignore[attr-defined]
+async def schedule_all(application: PapersApplication) -> None:
+    services = application.services
     for slot in await services.db(subs.active_slots):
         ensure_slot_job(application, slot)
     assert application.job_queue is not None
-    application.job_queue.run_once(catch_up, 0, name="catch-up at start")  # type: ignore[arg-type]
+    application.job_queue.run_once(catch_up, 0, name="catch-up at start")
     check = services.settings.schedule_check_seconds
     application.job_queue.run_repeating(
-        refresh,  # type: ignore[arg-type]
+        refresh,
         interval=check,
         first=check,
         name="refresh slots",
         job_kwargs={"coalesce": True, "max_instances": 1},
     )
     application.job_queue.run_repeating(
-        alert_job,  # type: ignore[arg-type]
+        alert_job,
         interval=ALERT_SECONDS,
         first=1,
         name="alerts",
@@ -203,14 +201,14 @@ async def schedule_all(application: Application) -> None:  # type: ignore[type-a
     settings = services.settings
     if settings.digest_source:
         application.job_queue.run_repeating(
-            sync_job,  # type: ignore[arg-type]
+            sync_job,
             interval=settings.digest_sync_minutes * 60,
             first=SYNC_FIRST_SECONDS,
             name="digest sync",
             job_kwargs={"coalesce": True, "max_instances": 1},
         )
     application.job_queue.run_repeating(
-        expire_queries,  # type: ignore[arg-type]
+        expire_queries,
         interval=3600,
         first=60,
         name="expire saved queries and seen updates",

@@ -12,14 +12,16 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Any, Protocol, TypeVar, cast
+from typing import Any, Concatenate, ParamSpec, Protocol, TypeVar, cast
 
+from sqlalchemy import orm
 from sqlalchemy.orm import Session, sessionmaker
-from telegram.ext import Application, CallbackContext, ExtBot
+from telegram.ext import Application, CallbackContext, ExtBot, JobQueue
 
 from bot.config import Settings
 
 T = TypeVar("T")
+P = ParamSpec("P")
 DB_THREADS = 10  # short queries at once (SQLite readers; PostgreSQL's pool holds 15)
 SLOW_THREADS = 2  # searches the index cannot answer alone, at once (see bot.store.search)
 
@@ -120,16 +122,26 @@ class Services:
     leadership: Proof | None = None  # with several instances: asked before saying so
     introduced: dict[int, float] = field(default_factory=dict)  # group → when it was greeted
 
-    async def db(self, work: Callable[..., T], *args: Any) -> T:
-        """Run ``work(session, *args)`` in a database thread with its own session."""
-        return await self.run(self.executor, work, *args)
+    async def db(
+        self, work: Callable[Concatenate[orm.Session, P], T], *args: P.args, **kwargs: P.kwargs
+    ) -> T:
+        """Run ``work(session, *args, **kwargs)`` in a database thread with its own session
+        (typed: a call site's arguments are checked against ``work``'s own)."""
+        return await self.run(self.executor, work, *args, **kwargs)
 
-    async def run(self, executor: ThreadPoolExecutor, work: Callable[..., T], *args: Any) -> T:
-        """Run ``work(session, *args)`` in a thread of ``executor`` with its own session."""
+    async def run(
+        self,
+        executor: ThreadPoolExecutor,
+        work: Callable[Concatenate[orm.Session, P], T],
+        *args: P.args,
+        **kwargs: P.kwargs,
+    ) -> T:
+        """Run ``work(session, *args, **kwargs)`` in a thread of ``executor`` with its own
+        session."""
 
         def run() -> T:
             with self.Session() as session:
-                return work(session, *args)
+                return work(session, *args, **kwargs)
 
         return await asyncio.get_running_loop().run_in_executor(executor, run)
 
@@ -151,18 +163,37 @@ class Services:
         return user_id is not None and user_id in self.settings.admin_ids
 
 
-class PapersApplication(Application):  # type: ignore[type-arg]
+class BotContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], dict[Any, Any]]):
+    """Handlers' context, with the bot's services as a typed property."""
+
+    # python-telegram-bot types these two with a type variable nothing binds (the context's
+    # own type); narrowed here to what this bot builds, so that callers need no casts.
+    @property
+    def application(self) -> PapersApplication:  # type: ignore[override]
+        return cast("PapersApplication", super().application)
+
+    @property
+    def job_queue(self) -> JobQueue[BotContext] | None:  # type: ignore[override]
+        return self.application.job_queue
+
+    @property
+    def services(self) -> Services:
+        return self.application.services
+
+
+class PapersApplication(
+    Application[
+        ExtBot[None],
+        BotContext,
+        dict[Any, Any],
+        dict[Any, Any],
+        dict[Any, Any],
+        JobQueue[BotContext],
+    ]
+):
     """An ``Application`` that carries the bot's services (see ``BotContext.services``)."""
 
     def __init__(self, *, services: Services, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.services = services
         self.webhook: Any = None  # the webhook server, in webhook mode (bot.webhook)
-
-
-class BotContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], dict[Any, Any]]):
-    """Handlers' context, with the bot's services as a typed property."""
-
-    @property
-    def services(self) -> Services:
-        return cast(PapersApplication, self.application).services

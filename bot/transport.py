@@ -17,7 +17,7 @@ been acted on (see :func:`bot.delivery.outcome_unknown`).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import aiohttp
 from telegram.error import NetworkError, TimedOut
@@ -70,7 +70,7 @@ class AiohttpRequest(BaseRequest):
             value = given[name]
             if value is BaseRequest.DEFAULT_NONE:
                 return self.timeouts["media" if files and name == "write" else name]
-            return value  # type: ignore[no-any-return]
+            return cast("float | None", value)
 
         read, write, connect, pool = (chosen(n) for n in ("read", "write", "connect", "pool"))
         parts = (read, write, connect, pool)

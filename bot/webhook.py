@@ -116,6 +116,7 @@ class WebhookServer:
                 f"the webhook server cannot listen on {self.listen}:{self.port} "
                 f"({exc.strerror or exc}): check WEBHOOK_LISTEN and WEBHOOK_PORT"
             ) from None
+        # aiohttp keeps the listening server private (and typed as maybe not started).
         sockets = site._server.sockets  # type: ignore[union-attr]
         self.port = sockets[0].getsockname()[1]  # the one chosen, when 0 was asked for
 

@@ -7,7 +7,6 @@ from datetime import date, time
 import pytest
 
 from bot.arguments import (
-    LATEST,
     Callback,
     SettingChange,
     UsageError,
@@ -27,10 +26,10 @@ TODAY = date(2024, 3, 1)
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        ("", LATEST),
-        ("latest", LATEST),
-        (" LATEST ", LATEST),
-        ("최신", LATEST),
+        ("", None),
+        ("latest", None),
+        (" LATEST ", None),
+        ("최신", None),
         ("today", TODAY),
         ("오늘", TODAY),
         ("yesterday", date(2024, 2, 29)),

@@ -210,6 +210,7 @@ class BotApiEmulator:
         await self._runner.setup()
         site = web.TCPSite(self._runner, host, port)
         await site.start()
+        # aiohttp keeps the listening server private (and typed as maybe not started).
         sockets = site._server.sockets  # type: ignore[union-attr]
         self.url = f"http://{host}:{sockets[0].getsockname()[1]}"
         return self.url
@@ -364,13 +365,13 @@ class BotApiEmulator:
                     await asyncio.sleep(0.2)
 
     def _push(self, update: dict[str, Any]) -> int:
-        update["update_id"] = next(self._update_ids)
+        update_id = update["update_id"] = next(self._update_ids)
         if self.webhook is not None and self._webhook_queue is not None:
             self._webhook_queue.put_nowait(update)
-            return update["update_id"]
+            return update_id
         self._updates.append(update)
         self._new_update.set()
-        return update["update_id"]
+        return update_id
 
     def inline_query(self, user_id: int, query: str, offset: str = "") -> str:
         """A user types ``@bot query`` somewhere; the id to find the bot's answer by."""
@@ -508,7 +509,7 @@ class BotApiEmulator:
                 message["reply_to_message"] = original
         self.user_messages[(chat_id, message["message_id"])] = message
         self._push({"message": message})
-        return message["message_id"]
+        return int(message["message_id"])
 
     def send_document(
         self,

@@ -11,7 +11,6 @@ from telegram import CallbackQuery, Chat, LinkPreviewOptions, Message, Update
 
 from bot import render
 from bot.arguments import (
-    LATEST,
     Callback,
     UsageError,
     command_args,
@@ -52,7 +51,7 @@ NOT_IN_ARCHIVE = N_("This paper is not in the archive.")
 DAY_SHOWN = 30  # papers (and buttons) a /day reply shows; a huge day says how many more
 
 
-def day_reply(listing: DayListing, asked: object) -> list[str]:
+def day_reply(listing: DayListing, asked: date | None) -> list[str]:
     if listing.papers:
         return render.day_blocks(listing.day, listing.papers, shown=DAY_SHOWN)
     if listing.previous is None and listing.following is None:
@@ -132,7 +131,7 @@ async def day(update: Update, context: BotContext) -> None:
         asked = parse_day_arg(command_args(message.text), context.services.today())
     except UsageError as exc:
         return await _hint(message, str(exc))
-    listing = await context.services.db(queries.day_listing, None if asked == LATEST else asked)
+    listing = await context.services.db(queries.day_listing, asked)
     await reply_blocks(message, day_reply(listing, asked), day_keyboard(listing, DAY_SHOWN))
 
 
@@ -302,10 +301,11 @@ async def button(update: Update, context: BotContext) -> None:
     if pressed.kind == "m":
         return await similar(update, context, pressed.value)
     if pressed.kind == "d":
-        listing = await services.db(queries.day_listing, date.fromisoformat(pressed.value))
+        asked = date.fromisoformat(pressed.value)
+        listing = await services.db(queries.day_listing, asked)
         in_time = await answer(query)
         keys = day_keyboard(listing, DAY_SHOWN)
-        await edit_or_reply(update, day_reply(listing, pressed.value), keys, edit=in_time)
+        await edit_or_reply(update, day_reply(listing, asked), keys, edit=in_time)
         return
     lookup = LOOKUPS[pressed.kind]
     text = await services.db(queries.saved_query, lookup.kind, pressed.value)

@@ -6,7 +6,7 @@ from sqlalchemy.orm import Session
 from telegram import Document, Message, Update
 
 from bot import render
-from bot.arguments import LATEST, UsageError, command_args, parse_day_arg
+from bot.arguments import UsageError, command_args, parse_day_arg
 from bot.digest import DigestError, decode_digest, parse_digest
 from bot.i18n import N_, _
 from bot.schedule import run_alerts
@@ -117,17 +117,16 @@ async def deliver(update: Update, context: BotContext) -> None:
         return
     services = context.services
     try:
-        day = parse_day_arg(command_args(message.text), services.today())
+        chosen = parse_day_arg(command_args(message.text), services.today())
     except UsageError as exc:
         await message.reply_text(render.esc(str(exc).replace("/day", "/deliver")))
         return
-    chosen = None if day == LATEST else day
     if chosen is not None and not await services.db(queries.has_day, chosen):
         await message.reply_text(render.esc(_("No digest for {day}.").format(day=chosen)))
         return
     assert services.deliverer is not None
     await message.reply_text(_("📤 Delivering now."))
-    report = await services.deliverer.start_pass(chosen, finish=True)  # type: ignore[arg-type]
+    report = await services.deliverer.start_pass(chosen, finish=True)
     await message.reply_text(
         render.esc(_("📤 Delivered · {report}").format(report=report.summary()))
     )

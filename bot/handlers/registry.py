@@ -8,7 +8,6 @@ from typing import Any
 
 from telegram import BotCommand, InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.ext import (
-    Application,
     CallbackQueryHandler,
     ChatMemberHandler,
     CommandHandler,
@@ -22,7 +21,7 @@ from bot import render
 from bot.arguments import command_args
 from bot.handlers import browse, feed, follows, inline, operators, subscriptions
 from bot.i18n import N_, _, language_of, set_language, speaking
-from bot.services import BotContext
+from bot.services import BotContext, PapersApplication
 from bot.store import languages
 
 Callback = Callable[[Update, BotContext], Coroutine[Any, Any, Any]]
@@ -176,7 +175,7 @@ async def unknown_command(update: Update, context: BotContext) -> None:
     await message.reply_text(_(UNKNOWN_COMMAND).format(command=render.esc(typed)))
 
 
-def register(application: Application) -> None:  # type: ignore[type-arg]
+def register(application: PapersApplication) -> None:
     application.add_handler(TypeHandler(Update, choose_language), group=-1)
     for command in COMMANDS:
         application.add_handler(CommandHandler(command.name, command.callback))

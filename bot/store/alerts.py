@@ -23,6 +23,7 @@ from typing import cast
 
 from sqlalchemy import (
     Connection,
+    Row,
     String,
     Table,
     and_,
@@ -325,13 +326,13 @@ def _plan_batch(session: Session, batch: int, report: PlanReport) -> bool:
 def _plan_day(
     session: Session,
     day: date,
-    entries: Sequence[object],
+    entries: Sequence[Row[date, int, datetime]],
     papers: dict[int, _Paper],
     arxiv: dict[int, str],
     matcher: Matcher,
     report: PlanReport,
 ) -> None:
-    queued_at = {e.paper_id: _aware(e.queued_at) for e in entries}  # type: ignore[attr-defined]
+    queued_at = {e.paper_id: _aware(e.queued_at) for e in entries}
     found = matcher.match([papers[i] for i in queued_at if i in papers])
     wanted: dict[int, dict[int, list[str]]] = defaultdict(dict)  # chat → paper → why
     for paper_id, hits in found.items():

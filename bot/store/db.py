@@ -13,8 +13,9 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
+from typing import Any, cast
 
-from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
+from sqlalchemy import Connection, CursorResult, Engine, Result, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
@@ -57,6 +58,12 @@ class SchemaError(RuntimeError):
 _JSON = json.JSONEncoder(ensure_ascii=False)
 
 
+def changed_rows(result: Result[Any]) -> int:
+    """How many rows an UPDATE or DELETE changed (``Session.execute`` types its result as a
+    plain ``Result``; for those statements it is a ``CursorResult``)."""
+    return cast("CursorResult[Any]", result).rowcount
+
+
 def json_text(value: object) -> str:
     """JSON columns keep Korean as it is (escaped, it takes twice the bytes)."""
     return _JSON.encode(value)
@@ -74,7 +81,7 @@ def make_engine(url: str) -> Engine:
         )
 
         @event.listens_for(engine, "connect")
-        def _pragmas(dbapi_connection, _record):  # type: ignore[no-untyped-def]
+        def _pragmas(dbapi_connection: Any, _record: Any) -> None:
             cursor = dbapi_connection.cursor()
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA synchronous=NORMAL")

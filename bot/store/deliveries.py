@@ -22,12 +22,13 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from enum import Enum
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import ColumnElement, and_, delete, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from bot.store.db import changed_rows
 from bot.store.models import OPEN_STATUSES, Delivery, DeliveryStatus, Kind
 
 BATCH = 500  # rows per statement (well under SQLite's bound parameters)
@@ -44,7 +45,7 @@ def lease_now(session: Session) -> datetime:
     (a host whose clock is off neither takes a live lease nor keeps a dead one); SQLite
     serves one process, whose clock is the only one."""
     if _postgres(session):
-        return session.scalar(select(func.clock_timestamp()))  # type: ignore[return-value]
+        return cast(datetime, session.scalar(select(func.clock_timestamp())))
     return now_utc()
 
 
@@ -318,7 +319,7 @@ def _held(
         .values(updated_at=now_utc(), **values)
     )
     session.commit()
-    if not changed.rowcount:  # type: ignore[attr-defined]
+    if not changed_rows(changed):
         raise LeaseLost(f"the claim on chat {chat_id}, {kind} {day} was taken over")
 
 
@@ -422,7 +423,7 @@ def renew_leases(session: Session, owner: str, lease: timedelta) -> int:
         .values(lease_until=lease_now(session) + lease)
     )
     session.commit()
-    return renewed.rowcount  # type: ignore[attr-defined,no-any-return]
+    return changed_rows(renewed)
 
 
 def mark_empty(session: Session, chat_id: int, day: date, kind: Kind = Kind.DAILY) -> bool:
@@ -439,7 +440,7 @@ def mark_empty(session: Session, chat_id: int, day: date, kind: Kind = Kind.DAIL
         )
         .values(status=DeliveryStatus.EMPTY, updated_at=now_utc())
     )
-    added = bool(emptied.rowcount) or bool(  # type: ignore[attr-defined]
+    added = bool(changed_rows(emptied)) or bool(
         create(
             session,
             [{"chat_id": chat_id, "day": day, "kind": kind, "status": DeliveryStatus.EMPTY}],

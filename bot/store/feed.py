@@ -14,6 +14,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from bot.store.db import changed_rows
 from bot.store.models import Bookmark, Entry, Paper
 from bot.store.queries import Page, arxiv_id_for_ref, views_for
 
@@ -62,9 +63,11 @@ def toggle_bookmark(session: Session, user_id: int, ref: str) -> tuple[Toggled, 
     paper_id = _paper_id(session, ref)
     if paper_id is None:
         return Toggled.MISSING, None
-    gone = session.execute(
-        delete(Bookmark).where(Bookmark.user_id == user_id, Bookmark.paper_id == paper_id)
-    ).rowcount  # type: ignore[attr-defined]
+    gone = changed_rows(
+        session.execute(
+            delete(Bookmark).where(Bookmark.user_id == user_id, Bookmark.paper_id == paper_id)
+        )
+    )
     if gone:
         session.commit()
         return Toggled.UNSAVED, arxiv_id
@@ -96,7 +99,7 @@ def remove_bookmark(session: Session, user_id: int, ref: str) -> None:
 
 def clear_bookmarks(session: Session, user_id: int) -> int:
     """Delete all of a user's bookmarks; how many there were."""
-    gone = session.execute(delete(Bookmark).where(Bookmark.user_id == user_id)).rowcount  # type: ignore[attr-defined]
+    gone = changed_rows(session.execute(delete(Bookmark).where(Bookmark.user_id == user_id)))
     session.commit()
     return int(gone)
 

@@ -11,7 +11,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from itertools import repeat
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 from sqlalchemy import Table, bindparam, delete, insert, select, update
 from sqlalchemy.orm import Session
@@ -23,6 +23,7 @@ from bot.store.models import AuthorWord, DigestDay, Entry, Paper, PaperAuthor
 from bot.store.search import IndexFields, index_fields, index_papers, search_text, unindex_keys
 from bot.textindex import fold, folded_words
 
+T = TypeVar("T")
 _CHUNK = 500
 PAPER = cast(Table, Paper.__table__)
 ENTRY = cast(Table, Entry.__table__)
@@ -66,7 +67,7 @@ def search_key(day: date, position: int) -> int:
     return day.toordinal() * 100_000 + (99_999 - min(position, 99_999))
 
 
-def _chunks(items: list, size: int = _CHUNK) -> Iterable[list]:
+def _chunks(items: list[T], size: int = _CHUNK) -> Iterable[list[T]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
 

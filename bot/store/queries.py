@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from bot.arguments import MAX_REF_LENGTH, paper_ref
 from bot.digest import Bullet, Media
+from bot.store.db import changed_rows
 from bot.store.models import (
     OPEN_STATUSES,
     AuthorWord,
@@ -308,14 +309,18 @@ def expire_saved_queries(
     """Forget queries unused for ``days``, and the least recently used past ``keep``
     (however fast they are made, the table stays bounded); how many went."""
     old = datetime.now(UTC) - timedelta(days=days)
-    gone = session.execute(
-        delete(SavedQuery).where(or_(SavedQuery.used_at < old, SavedQuery.used_at.is_(None)))
-    ).rowcount  # type: ignore[attr-defined]
+    gone = changed_rows(
+        session.execute(
+            delete(SavedQuery).where(or_(SavedQuery.used_at < old, SavedQuery.used_at.is_(None)))
+        )
+    )
     cutoff = session.scalar(
         select(SavedQuery.used_at).order_by(SavedQuery.used_at.desc()).offset(keep).limit(1)
     )
     if cutoff is not None:
-        gone += session.execute(delete(SavedQuery).where(SavedQuery.used_at <= cutoff)).rowcount  # type: ignore[attr-defined]
+        gone += changed_rows(
+            session.execute(delete(SavedQuery).where(SavedQuery.used_at <= cutoff))
+        )
     session.commit()
     return int(gone)
 

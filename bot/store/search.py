@@ -279,10 +279,10 @@ def is_slow(query: str) -> bool:
     return bool(terms) and not all(_EXACT_TERM_RE.fullmatch(t.text) and t.indexable for t in terms)
 
 
-def _substring_filter(terms: Sequence[QueryTerm]) -> Select[Any]:
+def _substring_filter(terms: Sequence[QueryTerm]) -> Select[int, int, str]:
     """Candidate rows whose folded text holds every term (a superset: anchoring is checked
     afterwards by :func:`term_matches`)."""
-    stmt: Select[Any] = select(Paper.search_key, Paper.id, Paper.search_text)  # type: ignore[assignment]
+    stmt = select(Paper.search_key, Paper.id, Paper.search_text)
     for term in terms:
         stmt = stmt.where(Paper.search_text.contains(term.text, autoescape=True))
     return stmt
@@ -324,7 +324,7 @@ def _streamed_page(
     session: Session,
     terms: Sequence[QueryTerm],
     index: _Index,
-    stmt: Select[Any],
+    stmt: Select[int, int, str],
     offset: int,
     limit: int,
     cap: int,

@@ -18,6 +18,7 @@ from bot.arguments import SettingChange
 from bot.config import Settings
 from bot.i18n import DEFAULT
 from bot.store import deliveries, languages
+from bot.store.db import changed_rows
 from bot.store.models import (
     Alert,
     ChatLanguage,
@@ -141,7 +142,7 @@ def unsubscribe(session: Session, chat_id: int) -> bool:
         .values(active=False, stopped_reason=StopReason.UNSUBSCRIBED)
     )
     session.commit()
-    return bool(result.rowcount)  # type: ignore[attr-defined]
+    return bool(changed_rows(result))
 
 
 def change_setting(

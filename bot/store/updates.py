@@ -8,6 +8,7 @@ from sqlalchemy import delete
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from bot.store.db import changed_rows
 from bot.store.models import SeenUpdate
 
 KEEP = timedelta(days=2)  # Telegram keeps an update it could not deliver for 24 hours
@@ -26,8 +27,8 @@ def first_sighting(session: Session, update_id: int) -> bool:
 
 def forget_old(session: Session) -> int:
     """Drop records older than any update Telegram could still send; how many went."""
-    gone = session.execute(
-        delete(SeenUpdate).where(SeenUpdate.seen_at < datetime.now(UTC) - KEEP)
-    ).rowcount  # type: ignore[attr-defined]
+    gone = changed_rows(
+        session.execute(delete(SeenUpdate).where(SeenUpdate.seen_at < datetime.now(UTC) - KEEP))
+    )
     session.commit()
     return int(gone)
