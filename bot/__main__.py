@@ -64,7 +64,9 @@ def main(argv: list[str] | None = None) -> int:
                     return 2
                 return cli.run(settings)
             case "demo":
-                return cli.demo(settings)
+                from bot.demo import demo  # the emulator loads only for the demo
+
+                return demo(settings)
             case "sync":
                 return cli.sync(settings, args.source)
     except (OperationalError, InterfaceError) as exc:  # the database is not there

@@ -1,7 +1,7 @@
 """Inline keyboards: views, like :mod:`bot.render`, used by handlers and deliveries alike.
 
-A button carries at most 64 bytes of callback data (:func:`bot.arguments.callback_data`);
-a paper is carried by :func:`bot.arguments.paper_ref`, short whatever its id. Telegram
+A button carries at most 64 bytes of callback data (:func:`bot.codec.callback_data`);
+a paper is carried by :func:`bot.codec.paper_ref`, short whatever its id. Telegram
 takes at most 100 buttons under one message: keyboards are built within that.
 """
 
@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
-from bot.arguments import callback_data, paper_ref
+from bot.codec import CallbackKind, callback_data, paper_ref
 from bot.i18n import _
 from bot.store.queries import DayListing, Page, PaperView
 
@@ -33,7 +33,7 @@ def paper_buttons(
     papers: Sequence[PaperView], first_rank: int = 1, per_row: int = 5
 ) -> list[list[tuple[str, str]]]:
     buttons = [
-        (str(first_rank + i), callback_data("p", paper_ref(p.arxiv_id)))
+        (str(first_rank + i), callback_data(CallbackKind.PAPER, paper_ref(p.arxiv_id)))
         for i, p in enumerate(papers)
     ]
     return [buttons[i : i + per_row] for i in range(0, len(buttons), per_row)]
@@ -44,13 +44,16 @@ def day_keyboard(listing: DayListing, shown: int) -> InlineKeyboardMarkup | None
     nav = []
     if listing.previous:
         nav.append(
-            (f"◀ {listing.previous.isoformat()}", callback_data("d", listing.previous.isoformat()))
+            (
+                f"◀ {listing.previous.isoformat()}",
+                callback_data(CallbackKind.DAY, listing.previous.isoformat()),
+            )
         )
     if listing.following:
         nav.append(
             (
                 f"{listing.following.isoformat()} ▶",
-                callback_data("d", listing.following.isoformat()),
+                callback_data(CallbackKind.DAY, listing.following.isoformat()),
             )
         )
     return keyboard([*paper_buttons(listing.papers[:shown], per_row=6), nav])
@@ -67,7 +70,7 @@ def pager(page: Page, data: Callable[[int], str]) -> list[tuple[str, str]]:
     return buttons
 
 
-def results_keyboard(kind: str, key: str, page: Page) -> InlineKeyboardMarkup | None:
+def results_keyboard(kind: CallbackKind, key: str, page: Page) -> InlineKeyboardMarkup | None:
     pages = pager(page, lambda number: callback_data(kind, key, number))
     return keyboard([*paper_buttons(page.items, page.offset + 1), pages])
 
@@ -84,8 +87,12 @@ def paper_keyboard(arxiv_id: str, saved: bool | None = None) -> InlineKeyboardMa
     """Under a paper shown in full: papers like it, save it (🔖, for whoever presses), and
     share it in any chat (an inline query for its id)."""
     ref = paper_ref(arxiv_id)
-    similar = InlineKeyboardButton(_("🧭 Similar papers"), callback_data=callback_data("m", ref))
-    save = InlineKeyboardButton(save_label(saved), callback_data=callback_data("b", ref))
+    similar = InlineKeyboardButton(
+        _("🧭 Similar papers"), callback_data=callback_data(CallbackKind.SIMILAR, ref)
+    )
+    save = InlineKeyboardButton(
+        save_label(saved), callback_data=callback_data(CallbackKind.BOOKMARK, ref)
+    )
     share = InlineKeyboardButton(_("↗ Share"), switch_inline_query=arxiv_id)
     return InlineKeyboardMarkup([[similar], [save, share]])
 
@@ -98,15 +105,20 @@ def saved_keyboard(page: Page) -> InlineKeyboardMarkup | None:
     """A page of bookmarks: open each, remove each, and the pages around."""
     first = page.offset + 1
     removes = [
-        (f"✕ {first + i}", callback_data("bx", paper_ref(p.arxiv_id), page.offset // page.limit))
+        (
+            f"✕ {first + i}",
+            callback_data(CallbackKind.UNSAVE, paper_ref(p.arxiv_id), page.offset // page.limit),
+        )
         for i, p in enumerate(page.items)
     ]
-    pages = pager(page, lambda number: callback_data("sv", str(number)))
+    pages = pager(page, lambda number: callback_data(CallbackKind.SAVED, str(number)))
     return keyboard([*paper_buttons(page.items, first), removes, pages])
 
 
-def rules_keyboard(kind: str, rules: Sequence[tuple[int, str]]) -> InlineKeyboardMarkup | None:
-    """Under ``/following`` or ``/watching``: a ✕ button per rule (``kind`` ``fx`` or ``wx``)."""
+def rules_keyboard(
+    kind: CallbackKind, rules: Sequence[tuple[int, str]]
+) -> InlineKeyboardMarkup | None:
+    """Under ``/following`` or ``/watching``: a ✕ button per rule (``kind`` UNFOLLOW or UNWATCH)."""
     buttons = [(f"✕ {_label(text)}", callback_data(kind, str(rule_id))) for rule_id, text in rules]
     return keyboard([buttons[i : i + 2] for i in range(0, len(buttons), 2)])
 

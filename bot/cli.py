@@ -1,4 +1,4 @@
-"""Operator commands behind ``python -m bot``: load, sync, export, stats, deliver, run, demo.
+"""Operator commands behind ``python -m bot``: load, sync, export, stats, deliver, run.
 
 Each returns a process exit code. Loading itself is :mod:`bot.loading`.
 """
@@ -159,9 +159,3 @@ def deliver(settings: Settings, date_arg: str | None) -> int:
     with speaking("en"):  # the command line speaks English, as the rest of it does
         print(report.summary())
     return 0
-
-
-def demo(settings: Settings) -> int:
-    from bot.demo import demo as run_demo
-
-    return run_demo(settings)

@@ -1,8 +1,10 @@
-"""Daily slots on python-telegram-bot's JobQueue (APScheduler underneath).
+"""The bot's clockwork on python-telegram-bot's JobQueue (APScheduler underneath): digest
+slots (daily and weekly chats), keyword alerts, the digest sync and housekeeping.
 
 What must survive a restart lives in the database: each subscription's time, zone and the
-last slot handled. At start one daily job is made per distinct (time, zone) and a catch-up
-pass delivers to every chat whose slot passed while the bot was down. A job's time carries
+last slot handled. At start one daily job is made per distinct slot (its weekly chats ride
+the same job on their weekday) and a catch-up pass delivers to every chat whose slot passed
+while the bot was down. A job's time carries
 its zone, so daylight-saving changes move it with the chats' clocks.
 """
 
@@ -15,6 +17,7 @@ from datetime import date, datetime, time
 from typing import cast
 from zoneinfo import ZoneInfo
 
+from bot.choices import Slot
 from bot.services import BotContext, PapersApplication, Services
 from bot.store import alerts, queries, updates
 from bot.store import subscriptions as subs
@@ -29,29 +32,19 @@ SYNC_FIRST_SECONDS = 2  # the first digest sync, after start
 ALERT_SECONDS = 30  # how often loads' new papers are matched against follows and watches
 
 
-def slot_name(slot: tuple[str, str]) -> str:
-    return f"slot {slot[1]} {slot[0]}"
-
-
-def ensure_slot_job(
-    application: PapersApplication, slot: tuple[str, str], at: time | None = None
-) -> None:
+def ensure_slot_job(application: PapersApplication, slot: Slot, at: time | None = None) -> None:
     """Make sure a daily job exists for the slot (``at`` overrides its time, for tests), if
     this instance runs the schedule (the leader's regular look finds it otherwise)."""
     job_queue = application.job_queue
     assert job_queue is not None
     if not application.services.leader:
         return
-    name = slot_name(slot)
-    if job_queue.get_jobs_by_name(name):
+    if job_queue.get_jobs_by_name(slot.name):
         return
-    if at is None:
-        hour, minute = map(int, slot[0].split(":"))
-        at = time(hour, minute, tzinfo=ZoneInfo(slot[1]))
     job_queue.run_daily(
         slot_job,
-        time=at,
-        name=name,
+        time=at or slot.local_time(),
+        name=slot.name,
         data=slot,
         job_kwargs={"misfire_grace_time": 3600, "coalesce": True},
     )
@@ -84,11 +77,11 @@ async def _deliver(
 
 
 async def slot_job(context: BotContext) -> None:
-    """A (time, zone) slot came: its daily chats, and the weekly chats whose weekday it is."""
+    """A slot came: its daily chats, and the weekly chats whose weekday it is."""
     assert context.job is not None
-    send_time, zone = cast(tuple[str, str], context.job.data)
-    chats = await context.services.db(subs.slot_subscriptions, (send_time, zone))
-    today = subs.now_utc().astimezone(ZoneInfo(zone)).date()
+    slot = cast(Slot, context.job.data)
+    chats = await context.services.db(subs.slot_subscriptions, slot)
+    today = subs.now_utc().astimezone(ZoneInfo(slot.zone)).date()
     daily = [c for c in chats if c.every is Every.DAILY]
     weekly = [(c, today) for c in chats if c.every is Every.WEEKLY and c.weekday == today.weekday()]
     await _deliver(context, daily, weekly)

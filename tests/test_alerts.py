@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func, select, update
 
+from bot.choices import Setting, SettingChange
 from bot.schedule import run_alerts
 from bot.store import alerts
 from bot.store import deliveries as ledger
@@ -142,7 +143,7 @@ def test_an_alert_leaves_out_what_the_chats_digest_of_that_day_carries(
 ) -> None:
     with Store() as session:
         subs.subscribe(session, USER, "private", None, "09:00", settings)
-        subs.change_setting(session, USER, subs.SettingChange("top_n", 1))  # carries paper 0
+        subs.change_setting(session, USER, SettingChange(Setting.TOP_N, 1))  # carries paper 0
         alerts.add_rule(session, USER, RuleKind.WATCH, "모델")
     load_paths(Store, day_file(tmp_path))
     with Store() as session:

@@ -1,4 +1,4 @@
-"""Pure argument parsing: dates, times, settings, callback data."""
+"""Parsing what users type: dates, times, settings, papers, queries."""
 
 from __future__ import annotations
 
@@ -7,18 +7,15 @@ from datetime import date, time
 import pytest
 
 from bot.arguments import (
-    Callback,
-    SettingChange,
     UsageError,
-    callback_data,
     command_args,
-    parse_callback,
     parse_day_arg,
     parse_paper_arg,
     parse_query_arg,
     parse_settings_args,
     parse_time_arg,
 )
+from bot.choices import Setting, SettingChange
 
 TODAY = date(2024, 3, 1)
 
@@ -68,12 +65,12 @@ def test_bad_time_arg(text: str) -> None:
     ("text", "expected"),
     [
         ("", None),
-        ("time 07:30", SettingChange("send_time", "07:30")),
-        ("top 5", SettingChange("top_n", 5)),
-        ("tz Europe/Berlin", SettingChange("timezone", "Europe/Berlin")),
-        ("minvotes 10", SettingChange("min_votes", 10)),
-        ("keywords 확산, LLM ,  agent ", SettingChange("keywords", ["확산", "LLM", "agent"])),
-        ("keywords -", SettingChange("keywords", [])),
+        ("time 07:30", SettingChange(Setting.SEND_TIME, "07:30")),
+        ("top 5", SettingChange(Setting.TOP_N, 5)),
+        ("tz Europe/Berlin", SettingChange(Setting.TIMEZONE, "Europe/Berlin")),
+        ("minvotes 10", SettingChange(Setting.MIN_VOTES, 10)),
+        ("keywords 확산, LLM ,  agent ", SettingChange(Setting.KEYWORDS, ["확산", "LLM", "agent"])),
+        ("keywords -", SettingChange(Setting.KEYWORDS, [])),
     ],
 )
 def test_settings_args(text: str, expected: SettingChange | None) -> None:
@@ -108,33 +105,6 @@ def test_query_and_paper_args() -> None:
     assert parse_paper_arg("https://arxiv.org/abs/2312.02120v2") == "2312.02120"
     with pytest.raises(UsageError, match="/paper"):
         parse_paper_arg("hello")
-
-
-@pytest.mark.parametrize(
-    ("data", "expected"),
-    [
-        ("p:2312.02120", Callback("p", "2312.02120")),
-        ("d:2024-03-01", Callback("d", "2024-03-01")),
-        ("s:0123456789ab:3", Callback("s", "0123456789ab", 3)),
-        ("a:0123456789ab:0", Callback("a", "0123456789ab", 0)),
-        ("p:../../etc/passwd", None),
-        ("d:2024-02-30", None),
-        ("s:xyz:1", None),
-        ("s:0123456789ab:-1", None),
-        ("x:1", None),
-        ("", None),
-        (None, None),
-        ("p:" + "1" * 80, None),
-    ],
-)
-def test_callbacks_are_validated(data: str | None, expected: Callback | None) -> None:
-    assert parse_callback(data) == expected
-
-
-def test_callback_data_limit() -> None:
-    assert callback_data("s", "0123456789ab", 99999) == "s:0123456789ab:99999"
-    with pytest.raises(ValueError):
-        callback_data("p", "x" * 70)
 
 
 def test_command_args() -> None:

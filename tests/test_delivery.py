@@ -22,6 +22,7 @@ from sqlalchemy import select, update
 from sqlalchemy.engine import make_url
 
 from bot.app import running
+from bot.choices import Setting, SettingChange, Slot
 from bot.emulator import BotApiEmulator, SentMessage
 from bot.schedule import ensure_slot_job
 from bot.store import alerts, queries
@@ -160,8 +161,8 @@ async def test_scheduled_delivery_fires_at_each_chats_time_in_two_zones(seeded, 
         for job in app.job_queue.jobs():
             job.schedule_removal()
         for slot, zone in [
-            (("09:00", "Asia/Seoul"), "Asia/Seoul"),
-            (("18:30", "America/New_York"), "America/New_York"),
+            (Slot("09:00", "Asia/Seoul"), "Asia/Seoul"),
+            (Slot("18:30", "America/New_York"), "America/New_York"),
         ]:
             soon = (datetime.now(ZoneInfo(zone)) + timedelta(seconds=2)).timetz()
             ensure_slot_job(app, slot, at=soon)
@@ -196,8 +197,8 @@ async def test_missed_slot_is_delivered_at_start_and_only_once(seeded, settings)
 async def test_digest_is_compact_filtered_and_opens_papers(seeded, settings) -> None:
     add_subscribers(seeded, settings, [USER], due=True)
     with seeded() as session:
-        subs.change_setting(session, USER, subs.SettingChange("top_n", 3))
-        subs.change_setting(session, USER, subs.SettingChange("keywords", ["diffusion", "확산"]))
+        subs.change_setting(session, USER, SettingChange(Setting.TOP_N, 3))
+        subs.change_setting(session, USER, SettingChange(Setting.KEYWORDS, ["diffusion", "확산"]))
     async with bot_session(settings) as (emulator, _app):
         await emulator.wait_until(lambda: digests(emulator, USER))
         (digest,) = digests(emulator, USER)
@@ -212,7 +213,7 @@ async def test_digest_is_compact_filtered_and_opens_papers(seeded, settings) -> 
 async def test_nothing_new_means_nothing_sent(seeded, settings) -> None:
     add_subscribers(seeded, settings, [USER], due=True)
     with seeded() as session:
-        subs.change_setting(session, USER, subs.SettingChange("min_votes", 1000))
+        subs.change_setting(session, USER, SettingChange(Setting.MIN_VOTES, 1000))
     async with bot_session(settings) as (emulator, app):
 
         def settled() -> bool:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.arguments import callback_data, paper_ref, parse_callback
+from bot.codec import CallbackKind, callback_data, paper_ref, parse_callback
 from bot.handlers.common import BUSY
 from bot.handlers.registry import help_text
 from bot.i18n import catalogue
@@ -130,7 +130,9 @@ async def test_a_page_past_the_end_shows_the_last_page(seeded, settings) -> None
         results = await chat.ask("/search 확산")
         key = parse_callback(results.button("다음"))
         assert key is not None
-        emulator.press(USER, results.message_id, callback_data("s", key.value, 999), USER)
+        emulator.press(
+            USER, results.message_id, callback_data(CallbackKind.SEARCH, key.value, 999), USER
+        )
         await emulator.wait_until(lambda: results.edits == 1)
     assert results.text.startswith("🔎 확산 · 24건 (5/5)") and "21. " in results.text
 

@@ -10,7 +10,7 @@ from datetime import date
 import aiohttp
 import pytest
 
-from bot.arguments import paper_payload, paper_ref, parse_start_payload
+from bot.codec import paper_payload, paper_ref, parse_start_payload
 from bot.emulator import BotApiEmulator
 from bot.store.search import search_papers
 from tests.helpers.e2e import GROUP, USER, Conversation, bot_session

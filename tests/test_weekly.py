@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import select, update
 
 from bot.arguments import UsageError, parse_settings_args
+from bot.choices import Setting, SettingChange, Slot
 from bot.schedule import ensure_slot_job
 from bot.store import subscriptions as subs
 from bot.store.models import Delivery, DeliveryStatus, Every, Kind, Subscription
@@ -25,7 +26,7 @@ SEOUL = ZoneInfo("Asia/Seoul")
 def make_weekly(Store, chat_ids, weekday: int = 0) -> None:
     with Store() as session:
         for chat_id in chat_ids:
-            change = subs.SettingChange("every", ("weekly", weekday))
+            change = SettingChange(Setting.EVERY, ("weekly", weekday))
             assert subs.change_setting(session, chat_id, change)
 
 
@@ -133,7 +134,7 @@ async def test_the_slot_posts_weekly_digests_on_their_weekday_only(seeded, setti
             if job.name.startswith("slot"):
                 job.schedule_removal()
         soon = (datetime.now(SEOUL) + timedelta(seconds=1)).timetz()
-        ensure_slot_job(app, ("09:00", "Asia/Seoul"), at=soon)
+        ensure_slot_job(app, Slot("09:00", "Asia/Seoul"), at=soon)
         started = time.monotonic()
         await emulator.wait_until(
             lambda: emulator.messages_in(mine) and emulator.messages_in(daily), timeout=15
@@ -168,7 +169,7 @@ async def test_a_slot_speaks_each_chats_language_weekly_and_daily(seeded, settin
             if job.name.startswith("slot"):
                 job.schedule_removal()
         soon = (datetime.now(SEOUL) + timedelta(seconds=1)).timetz()
-        ensure_slot_job(app, ("09:00", "Asia/Seoul"), at=soon)
+        ensure_slot_job(app, Slot("09:00", "Asia/Seoul"), at=soon)
         await emulator.wait_until(
             lambda: emulator.messages_in(weekly) and emulator.messages_in(daily), timeout=15
         )

@@ -11,17 +11,22 @@ from telegram import CallbackQuery, Chat, LinkPreviewOptions, Message, Update
 
 from bot import render
 from bot.arguments import (
-    Callback,
     UsageError,
     command_args,
-    parse_callback,
     parse_day_arg,
     parse_paper_arg,
     parse_query_arg,
+)
+from bot.buttons import day_keyboard, paper_keyboard, results_keyboard, similar_keyboard
+from bot.codec import (
+    Callback,
+    CallbackKind,
+    PayloadKind,
+    day_payload,
+    parse_callback,
     parse_start_payload,
     ref_payload,
 )
-from bot.buttons import day_keyboard, paper_keyboard, results_keyboard, similar_keyboard
 from bot.handlers.common import (
     NOT_YOURS,
     NOTHING_LOADED,
@@ -64,7 +69,7 @@ def day_reply(listing: DayListing, asked: date | None) -> list[str]:
 class Lookup:
     """``/search`` and ``/author``: the same recipe with a different query and wording."""
 
-    kind: str  # the saved query's kind, and the paging buttons' prefix
+    kind: CallbackKind  # the saved query's kind, and the paging buttons' prefix
     usage: str
     icon: str
     nothing: str  # hint when nothing matches; {q} is the query
@@ -89,9 +94,17 @@ class Lookup:
         return render.results_blocks(f"{self.icon} <b>{render.esc(heading)}</b>", page, terms)
 
 
-SEARCH = Lookup("s", SEARCH_USAGE, "🔎", N_("No papers match '{q}'."), search_papers, True, is_slow)
+SEARCH = Lookup(
+    CallbackKind.SEARCH,
+    SEARCH_USAGE,
+    "🔎",
+    N_("No papers match '{q}'."),
+    search_papers,
+    True,
+    is_slow,
+)
 AUTHOR = Lookup(
-    "a",
+    CallbackKind.AUTHOR,
     AUTHOR_USAGE,
     "👤",
     N_("No papers by '{q}' were found."),
@@ -227,10 +240,10 @@ async def open_link(update: Update, context: BotContext, payload: str) -> bool:
     message = update.effective_message
     assert message is not None
     asked = parse_start_payload(payload)
-    if asked is None or asked.kind == "subscribe":
+    if asked is None or asked.kind is PayloadKind.SUBSCRIBE:
         return False
     db = context.services.db
-    if asked.kind == "day":
+    if asked.kind is PayloadKind.DAY:
         assert asked.day is not None
         listing = await db(queries.day_listing, asked.day)
         await reply_blocks(message, day_reply(listing, asked.day), day_keyboard(listing, DAY_SHOWN))
@@ -267,10 +280,10 @@ async def for_the_presser(query: CallbackQuery, context: BotContext, pressed: Ca
     """A press that may not act in its chat: a paper or a day opens in the presser's
     private chat (a deep link their app follows); paging buttons say whose they are."""
     username = context.bot.username
-    if pressed.kind in ("p", "m"):
+    if pressed.kind in (CallbackKind.PAPER, CallbackKind.SIMILAR):
         await answer(query, url=deep_link(username, ref_payload(pressed.value)))
-    elif pressed.kind == "d":
-        await answer(query, url=deep_link(username, f"d_{pressed.value}"))
+    elif pressed.kind is CallbackKind.DAY:
+        await answer(query, url=deep_link(username, day_payload(date.fromisoformat(pressed.value))))
     else:
         await answer(query, _(NOT_YOURS))
 
@@ -290,7 +303,7 @@ async def button(update: Update, context: BotContext) -> None:
         return
     assert update.effective_chat is not None
     services = context.services
-    if pressed.kind == "p":
+    if pressed.kind is CallbackKind.PAPER:
         found = await find_paper(update, context, pressed.value)
         if found is None:
             await answer(query, _(NOT_IN_ARCHIVE))
@@ -298,9 +311,9 @@ async def button(update: Update, context: BotContext) -> None:
         await answer(query)
         await send_paper(update, found)
         return
-    if pressed.kind == "m":
+    if pressed.kind is CallbackKind.SIMILAR:
         return await similar(update, context, pressed.value)
-    if pressed.kind == "d":
+    if pressed.kind is CallbackKind.DAY:
         asked = date.fromisoformat(pressed.value)
         listing = await services.db(queries.day_listing, asked)
         in_time = await answer(query)

@@ -10,8 +10,9 @@ from telegram import Chat, Update
 from telegram.error import TelegramError
 
 from bot import render
-from bot.arguments import UsageError, command_args, parse_callback, parse_top_arg
+from bot.arguments import UsageError, command_args, parse_top_arg
 from bot.buttons import paper_keyboard, results_keyboard, saved_keyboard
+from bot.codec import CallbackKind, parse_callback
 from bot.handlers.common import NOT_YOURS, NOTHING_LOADED, answer, edit_or_reply, reply_blocks
 from bot.i18n import N_, _, ngettext
 from bot.rights import Reach, reach_of
@@ -51,7 +52,9 @@ async def top(update: Update, context: BotContext) -> None:
         await message.reply_text(render.esc(render.empty_window(window, stats)))
         return
     await reply_blocks(
-        message, render.top_blocks(window, page), results_keyboard("t", window.key, page)
+        message,
+        render.top_blocks(window, page),
+        results_keyboard(CallbackKind.TOP, window.key, page),
     )
 
 
@@ -92,10 +95,13 @@ async def button(update: Update, context: BotContext) -> None:
     if pressed is None:
         await answer(query, _("This button has expired."))
         return
-    if pressed.kind != "b" and await reach_of(query, context) is Reach.PRESSER:
+    if (
+        pressed.kind is not CallbackKind.BOOKMARK
+        and await reach_of(query, context) is Reach.PRESSER
+    ):
         await answer(query, _(NOT_YOURS))  # a page of someone else's, or a forged one
         return
-    if pressed.kind == "b":
+    if pressed.kind is CallbackKind.BOOKMARK:
         toggled, arxiv_id = await db(feed.toggle_bookmark, user.id, pressed.value)
         await answer(query, _(TOGGLED[toggled]).format(count=feed.MAX_BOOKMARKS))
         private = update.effective_chat is not None and update.effective_chat.type == Chat.PRIVATE
@@ -104,7 +110,7 @@ async def button(update: Update, context: BotContext) -> None:
             with contextlib.suppress(TelegramError):  # a message gone or changed meanwhile
                 await query.edit_message_reply_markup(paper_keyboard(arxiv_id, saved))
         return
-    if pressed.kind == "t":
+    if pressed.kind is CallbackKind.TOP:
         newest = await db(queries.latest_day)
         if newest is None:
             await answer(query, _("This button has expired."))
@@ -119,16 +125,16 @@ async def button(update: Update, context: BotContext) -> None:
         await edit_or_reply(
             update,
             render.top_blocks(window, page),
-            results_keyboard("t", window.key, page),
+            results_keyboard(CallbackKind.TOP, window.key, page),
             edit=in_time,
         )
         return
-    if pressed.kind == "bx":
+    if pressed.kind is CallbackKind.UNSAVE:
         await db(feed.remove_bookmark, user.id, pressed.value)
     page = await _within(
         lambda at: db(feed.bookmarks, user.id, at, SAVED_PAGE),
         pressed.page * SAVED_PAGE,
         SAVED_PAGE,
     )
-    in_time = await answer(query, _("Removed.") if pressed.kind == "bx" else None)
+    in_time = await answer(query, _("Removed.") if pressed.kind is CallbackKind.UNSAVE else None)
     await edit_or_reply(update, render.saved_blocks(page), saved_keyboard(page), edit=in_time)

@@ -12,8 +12,9 @@ from dataclasses import dataclass
 from telegram import InlineKeyboardMarkup, Update
 
 from bot import render
-from bot.arguments import command_args, parse_callback
+from bot.arguments import command_args
 from bot.buttons import rules_keyboard
+from bot.codec import CallbackKind, parse_callback
 from bot.handlers.common import answer, edit_or_reply, reply_blocks
 from bot.handlers.subscriptions import allowed
 from bot.i18n import N_, _
@@ -29,7 +30,7 @@ class _Words:
     """What the replies of one kind of rule say."""
 
     kind: RuleKind
-    button: str  # callback kind of its ✕ buttons
+    button: CallbackKind  # the kind of its ✕ buttons
     title: str
     usage: str
     added: str
@@ -42,7 +43,7 @@ class _Words:
 # Each message is formatted with ``rule`` (what was typed) and ``count`` (the most rules).
 FOLLOW = _Words(
     RuleKind.FOLLOW,
-    "fx",
+    CallbackKind.UNFOLLOW,
     N_("👤 Authors followed"),
     N_("Usage: /follow NAME (e.g. /follow Yann LeCun; a surname alone works)"),
     N_("👤 Following: {rule}\nWhen a newly loaded day has a paper by this author, you'll hear."),
@@ -53,7 +54,7 @@ FOLLOW = _Words(
 )
 WATCH = _Words(
     RuleKind.WATCH,
-    "wx",
+    CallbackKind.UNWATCH,
     N_("🔎 Words watched"),
     N_("Usage: /watch WORDS (e.g. /watch diffusion model)"),
     N_("🔎 Watching: {rule}\nWhen a newly loaded paper matches these words, you'll hear."),

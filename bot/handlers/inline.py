@@ -19,7 +19,8 @@ from telegram import (
 )
 
 from bot import render
-from bot.arguments import MAX_QUERY_LENGTH, UsageError, paper_payload, parse_query_arg
+from bot.arguments import MAX_QUERY_LENGTH, UsageError, parse_query_arg
+from bot.codec import paper_payload
 from bot.handlers.browse import picture
 from bot.handlers.common import deep_link
 from bot.i18n import _

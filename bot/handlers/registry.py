@@ -19,6 +19,8 @@ from telegram.ext import (
 
 from bot import render
 from bot.arguments import command_args
+from bot.codec import CallbackKind as K
+from bot.codec import callback_pattern
 from bot.handlers import browse, feed, follows, inline, operators, subscriptions
 from bot.i18n import N_, _, language_of, set_language, speaking
 from bot.services import BotContext, PapersApplication
@@ -183,9 +185,17 @@ def register(application: PapersApplication) -> None:
     application.add_handler(
         MessageHandler(filters.COMMAND & filters.ChatType.PRIVATE, unknown_command)
     )
-    application.add_handler(CallbackQueryHandler(feed.button, pattern=r"^(t|b|sv|bx):"))
-    application.add_handler(CallbackQueryHandler(follows.button, pattern=r"^(fx|wx):"))
-    application.add_handler(CallbackQueryHandler(subscriptions.subscribe_button, pattern=r"^sub:$"))
+    application.add_handler(
+        CallbackQueryHandler(
+            feed.button, pattern=callback_pattern(K.TOP, K.BOOKMARK, K.SAVED, K.UNSAVE)
+        )
+    )
+    application.add_handler(
+        CallbackQueryHandler(follows.button, pattern=callback_pattern(K.UNFOLLOW, K.UNWATCH))
+    )
+    application.add_handler(
+        CallbackQueryHandler(subscriptions.subscribe_button, pattern=callback_pattern(K.SUBSCRIBE))
+    )
     application.add_handler(CallbackQueryHandler(browse.button))
     application.add_handler(InlineQueryHandler(inline.answer))
     # "/load" as the caption of a document (captions are not commands to CommandHandler).

@@ -23,13 +23,9 @@ from telegram.constants import ChatMemberStatus
 from telegram.error import TelegramError
 
 from bot import render
-from bot.arguments import (
-    SettingChange,
-    UsageError,
-    command_args,
-    parse_settings_args,
-    parse_time_arg,
-)
+from bot.arguments import UsageError, command_args, parse_settings_args, parse_time_arg
+from bot.choices import Setting, SettingChange
+from bot.codec import CallbackKind, callback_data
 from bot.config import Settings
 from bot.handlers.common import answer, edit_or_reply
 from bot.i18n import N_, _, current, speaking
@@ -242,7 +238,7 @@ async def settings(update: Update, context: BotContext) -> None:
         else:
             await message.reply_text(render.esc(_(NOT_SUBSCRIBED)))
         return
-    if change.field == "lang":
+    if change.field is Setting.LANG:
         return await _choose_language(message, context, to, change)
     changed = await context.services.db(subs.change_setting, to.id, change)
     if changed is None:
@@ -284,7 +280,14 @@ async def introduce(update: Update, context: BotContext) -> None:
         return
     services.introduced[chat.id] = time.monotonic()
     markup = InlineKeyboardMarkup(
-        [[InlineKeyboardButton(_("🔔 Subscribe this group (admins)"), callback_data="sub:")]]
+        [
+            [
+                InlineKeyboardButton(
+                    _("🔔 Subscribe this group (admins)"),
+                    callback_data=callback_data(CallbackKind.SUBSCRIBE),
+                )
+            ]
+        ]
     )
     await context.bot.send_message(chat.id, render.esc(_(INTRO)), reply_markup=markup)
 

@@ -16,7 +16,7 @@ from sqlalchemy import and_, delete, func, intersect, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from bot.arguments import MAX_REF_LENGTH, paper_ref
+from bot.codec import MAX_REF_LENGTH, paper_ref
 from bot.digest import Bullet, Media
 from bot.store.db import changed_rows
 from bot.store.models import (
@@ -128,7 +128,7 @@ def views_for(session: Session, paper_ids: Sequence[int]) -> list[PaperView]:
 
 
 def arxiv_id_for_ref(session: Session, ref: str) -> str | None:
-    """The id a button's paper reference stands for (:func:`bot.arguments.paper_ref`)."""
+    """The id a button's paper reference stands for (:func:`bot.codec.paper_ref`)."""
     if not ref.startswith("~"):
         return ref
     # Only ids too long to carry have short keys: few rows, read from the id's own index.

@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Select, delete, exists, select, update
 from sqlalchemy.orm import Session, aliased
 
-from bot.arguments import SettingChange
+from bot.choices import Setting, SettingChange, Slot
 from bot.config import Settings
 from bot.i18n import DEFAULT
 from bot.store import deliveries, languages
@@ -48,8 +48,8 @@ class SubscriptionView:
     lang: str = DEFAULT  # what its digests are written in (bot.store.languages)
 
     @property
-    def slot(self) -> tuple[str, str]:
-        return (self.send_time, self.timezone)
+    def slot(self) -> Slot:
+        return Slot(self.send_time, self.timezone)
 
     def last_slot(self, now: datetime) -> datetime:
         """The chat's most recent digest time at or before ``now`` (UTC)."""
@@ -151,11 +151,22 @@ def change_setting(
     sub = session.get(Subscription, chat_id)
     if sub is None or not sub.active:
         return None
-    if change.field == "every":
-        every, weekday = cast(tuple[str, int], change.value)
-        sub.every, sub.weekday = Every(every), weekday
-    else:
-        setattr(sub, change.field, change.value)
+    match change.field:
+        case Setting.SEND_TIME:
+            sub.send_time = cast(str, change.value)
+        case Setting.TIMEZONE:
+            sub.timezone = cast(str, change.value)
+        case Setting.TOP_N:
+            sub.top_n = cast(int, change.value)
+        case Setting.MIN_VOTES:
+            sub.min_votes = cast(int, change.value)
+        case Setting.KEYWORDS:
+            sub.keywords = list(cast(list[str], change.value))
+        case Setting.EVERY:
+            every, weekday = cast(tuple[str, int], change.value)
+            sub.every, sub.weekday = Every(every), weekday
+        case Setting.LANG:
+            raise ValueError("a chat's language is kept by bot.store.languages")
     session.commit()
     return _view(sub)
 
@@ -224,26 +235,26 @@ def active_subscriptions(
     return [_view(sub, lang) for sub, lang in rows]
 
 
-def slot_subscriptions(session: Session, slot: tuple[str, str]) -> list[SubscriptionView]:
+def slot_subscriptions(session: Session, slot: Slot) -> list[SubscriptionView]:
     """Active chats whose digest time is this (HH:MM, time zone), with their language."""
     stmt = (
         select(Subscription)
         .where(
             Subscription.active,
-            Subscription.send_time == slot[0],
-            Subscription.timezone == slot[1],
+            Subscription.send_time == slot.time,
+            Subscription.timezone == slot.zone,
         )
         .order_by(Subscription.chat_id)
     )
     return [_view(sub, lang) for sub, lang in session.execute(_with_language(stmt))]
 
 
-def active_slots(session: Session) -> list[tuple[str, str]]:
-    """Distinct (HH:MM, time zone) pairs that some active chat is subscribed at."""
+def active_slots(session: Session) -> list[Slot]:
+    """The distinct slots some active chat is subscribed at."""
     rows = session.execute(
         select(Subscription.send_time, Subscription.timezone).where(Subscription.active).distinct()
     )
-    return sorted((t, z) for t, z in rows)
+    return sorted(Slot(t, z) for t, z in rows)
 
 
 def record_slot(session: Session, chat_ids: Sequence[int], at: datetime) -> None:

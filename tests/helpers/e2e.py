@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import update
 
 from bot.app import PapersApplication, running
+from bot.choices import Setting, SettingChange
 from bot.config import Settings
 from bot.emulator import BotApiEmulator, SentMessage
 from bot.store import subscriptions as subs
@@ -105,7 +106,7 @@ def add_subscribers(
         for chat_id in chat_ids:
             kind = "private" if chat_id > 0 else "supergroup"
             subs.subscribe(session, chat_id, kind, None, send_time, settings)
-            subs.change_setting(session, chat_id, subs.SettingChange("timezone", zone))
+            subs.change_setting(session, chat_id, SettingChange(Setting.TIMEZONE, zone))
         if due:
             session.execute(
                 update(Subscription).values(last_slot_at=datetime.now(UTC) - timedelta(days=2))
