@@ -130,8 +130,11 @@ def _drain(
             log.warning("a parse worker stopped; parsing %d file(s) in this process", len(chunk))
             batch += [_parse(path) for path in chunk]
         submit()
+        while len(batch) >= _BATCH_FILES:  # chunks need not add up to a whole batch
+            yield batch[:_BATCH_FILES]
+            batch = batch[_BATCH_FILES:]
         waiting = bool(pending) and not pending[0][0].done()
-        if len(batch) >= _BATCH_FILES or not pending or (waiting and len(batch) >= _EARLY_FILES):
+        if batch and (not pending or (waiting and len(batch) >= _EARLY_FILES)):
             yield batch
             batch = []
 

@@ -15,6 +15,7 @@ import pytest
 from sqlalchemy import func, select, text
 
 from bot import cli, loading
+from bot.codec import CallbackKind
 from bot.config import Settings
 from bot.digest import read_digest
 from bot.store import queries
@@ -544,3 +545,41 @@ def test_export_into_a_closed_pipe_exits_quietly(seeded, settings) -> None:
     )
     assert len(done.stdout.splitlines()) == 3
     assert done.stderr == "", done.stderr
+
+
+def test_saved_queries_expire(seeded) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from sqlalchemy import func, select, update
+
+    from bot.store.models import SavedQuery
+
+    with seeded() as session:
+        keys = [queries.save_query(session, CallbackKind.SEARCH, f"spam {n}") for n in range(30)]
+        session.execute(
+            update(SavedQuery)
+            .where(SavedQuery.key.in_(keys[:10]))
+            .values(used_at=datetime.now(UTC) - timedelta(days=30))
+        )
+        session.commit()
+        assert queries.expire_saved_queries(session, keep=15) == 15
+        assert session.scalar(select(func.count()).select_from(SavedQuery)) == 15
+        assert queries.saved_query(session, CallbackKind.SEARCH, keys[0]) is None
+        assert queries.saved_query(session, CallbackKind.SEARCH, keys[-1]) == "spam 29"
+
+
+def test_parsed_batches_stay_within_their_size_when_the_workers_are_ahead() -> None:
+    """Every chunk parsed before storing asks for it (the workers ahead, as on an idle
+    machine): batches are still at most ``_BATCH_FILES`` files (they were 52 and 18)."""
+    from collections import deque
+    from concurrent.futures import Future
+
+    chunks = [[Path(f"{n}-{i}.md") for i in range(4)] for n in range(18)]
+    pending: deque[tuple[Future[list[object]], list[Path]]] = deque()
+    for chunk in chunks:
+        future: Future[list[object]] = Future()
+        future.set_result(list(chunk))
+        pending.append((future, chunk))
+    batches = list(loading._drain(pending, lambda: None))  # type: ignore[arg-type]
+    assert [path for batch in batches for path in batch] == [p for c in chunks for p in c]
+    assert all(0 < len(batch) <= loading._BATCH_FILES for batch in batches), list(map(len, batches))
