@@ -61,7 +61,7 @@ async def run(url: str, chats: int, rate: float, log_path: str) -> dict[str, obj
     for chat_id in ids:
         emulator.private_chat(chat_id)
     slow = set(ids[::25])
-    emulator.late_answers = dict.fromkeys(slow, 2.5)  # past the 1.5 s send timeout
+    emulator.late_answers.update(dict.fromkeys(slow, 2.5))  # past the 1.5 s send timeout
     subscribe_many(url, ids, due=True)
     env = bot_env(url, api, rate)
     floods = {chats // 5, chats // 2 + 10, (4 * chats) // 5}

@@ -1,0 +1,115 @@
+"""The Bot API emulator's parts on their own: Telegram's rules, its flood windows, the update
+stream, and the methods answered from the world (as Telegram documents them)."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.emulator import rules
+from bot.emulator.methods import METHODS, BotApi
+from bot.emulator.rules import ApiError, FloodLimits
+from bot.emulator.script import Faults, ScriptedUsers
+from bot.emulator.transport import UpdateStream
+from bot.emulator.world import BOT_ID, World
+
+
+def refused(call, *args) -> tuple[int, str]:  # type: ignore[no-untyped-def]
+    with pytest.raises(ApiError) as caught:
+        call(*args)
+    return caught.value.code, caught.value.description
+
+
+def keyboard(rows: int, per_row: int, data: str = "x") -> dict[str, object]:
+    return {
+        "inline_keyboard": [
+            [{"text": "b", "callback_data": data} for _ in range(per_row)] for _ in range(rows)
+        ]
+    }
+
+
+def test_texts_are_taken_as_telegram_takes_them() -> None:
+    assert rules.checked_text({"text": "<b>a</b> &amp; b", "parse_mode": "HTML"}) == (
+        "<b>a</b> &amp; b",
+        "a & b",
+    )
+    assert refused(rules.checked_text, {"text": "<b>a", "parse_mode": "HTML"})[1].startswith(
+        "Bad Request: can't parse entities"
+    )
+    assert refused(rules.checked_text, {"text": "  "}) == (
+        400,
+        "Bad Request: message text is empty",
+    )
+    assert rules.checked_text({"text": "가" * 4096})[1] == "가" * 4096
+    assert (
+        refused(rules.checked_text, {"text": "😀" * 2049})[1] == "Bad Request: message is too long"
+    )
+
+
+def test_keyboards_are_bounded_as_telegram_bounds_them() -> None:
+    rules.check_markup(keyboard(12, 8))  # 96 buttons, 8 a row
+    assert "too long" in refused(rules.check_markup, keyboard(1, 9))[1]
+    assert "too long" in refused(rules.check_markup, keyboard(13, 8))[1]
+    rules.check_markup(keyboard(1, 1, "가" * 21))  # 63 bytes
+    assert refused(rules.check_markup, keyboard(1, 1, "가" * 22))[1].endswith("DATA_INVALID")
+    two_actions = {"inline_keyboard": [[{"text": "b", "callback_data": "x", "url": "https://a"}]]}
+    assert refused(rules.check_markup, two_actions)[1].endswith("BUTTON_TYPE_INVALID")
+
+
+def test_the_flood_windows_answer_429_with_the_wait() -> None:
+    limits = FloodLimits(per_second=30, group_per_minute=20, paid_per_second=1000)
+    for chat in range(30):
+        limits.admit(chat)
+    code, description = refused(limits.admit, 31)
+    assert code == 429 and description == "Too Many Requests: retry after 1"
+    for _ in range(100):
+        limits.admit(32, paid=True)  # paid broadcasts have a window of their own
+    group = FloodLimits(per_second=1000, group_per_minute=20, paid_per_second=1000)
+    for _ in range(20):
+        group.admit(-100)
+    code, description = refused(group.admit, -100)
+    assert code == 429 and int(description.rsplit(" ", 1)[1]) > 50  # most of a minute
+    assert limits.throttled == 1 and group.throttled == 1 and group.throttled_at[0][1] == -100
+
+
+async def test_updates_wait_for_their_offset_and_a_webhook_stops_polling() -> None:
+    stream = UpdateStream()
+    first = stream.push({"message": {"text": "a"}})
+    second = stream.push({"message": {"text": "b"}})
+    assert [u["update_id"] for u in await stream.fetch(0, 100, 0)] == [first, second]
+    assert [u["update_id"] for u in await stream.fetch(second, 100, 0)] == [second]
+    assert await stream.fetch(second + 1, 100, 0.01) == []
+    stream.set_webhook("https://bot.example/telegram", None)
+    try:
+        with pytest.raises(ApiError) as caught:
+            await stream.fetch(0, 100, 0)
+        assert caught.value.code == 409
+    finally:
+        stream.close()
+
+
+async def test_methods_answer_from_the_world_under_the_rules() -> None:
+    world = World("DailyPapersBot", keep_messages=True)
+    updates, faults = UpdateStream(), Faults()
+    api = BotApi(world, FloodLimits(30, 20, 1000), updates, faults)
+    users = ScriptedUsers(world, updates)
+    users.private_chat(5, "민수")
+    users.channel(-1001, "c", "papers", admins=(5,), bot_status="left")
+    assert {"sendmessage", "getupdates", "answercallbackquery"} <= METHODS
+    assert "dispatch" not in METHODS and "world" not in METHODS
+    with pytest.raises(ApiError) as caught:
+        await api.dispatch("world", {})
+    assert caught.value.code == 404
+    sent = await api.dispatch("sendmessage", {"chat_id": 5, "text": "hi"})
+    assert sent["chat"]["id"] == 5 and world.messages_in(5)[0].text == "hi"
+    member = await api.dispatch("getchatmember", {"chat_id": "@papers", "user_id": BOT_ID})
+    assert member["status"] == "left"
+    world.chats[5].blocked = True
+    with pytest.raises(ApiError) as caught:
+        await api.dispatch("sendmessage", {"chat_id": 5, "text": "hi"})
+    assert caught.value.code == 403
+    faults.flood_next = 1  # a flood wait injected: the next send gets 429
+    world.chats[5].blocked = False
+    with pytest.raises(ApiError) as caught:
+        await api.dispatch("sendmessage", {"chat_id": 5, "text": "hi"})
+    assert caught.value.code == 429 and api.changed.is_set()
+    updates.close()
