@@ -33,7 +33,7 @@ from bot.config import Settings
 from bot.emulator import BotApiEmulator
 from bot.store import alerts
 from bot.store.db import open_store
-from bot.store.models import Alert, Delivery, Kind, Paper, PaperAuthor, Rule, RuleKind
+from bot.store.models import Alert, Delivery, DeliveryKind, Paper, PaperAuthor, Rule, RuleKind
 
 
 def new_day(files: list[Path], folder: str, day: date) -> Path:
@@ -134,7 +134,9 @@ def main() -> int:
         with open_store(url) as Session, Session() as session:
             alert_rows = session.scalar(select(func.count()).select_from(Alert))
             open_rows = session.scalar(
-                select(func.count()).select_from(Delivery).where(Delivery.kind == Kind.ALERT)
+                select(func.count())
+                .select_from(Delivery)
+                .where(Delivery.kind == DeliveryKind.ALERT)
             )
     store = "PostgreSQL" if url.startswith("postgresql") else "SQLite"
     print(f"{store}: {args.chats:,} chats, {rules:,} rules; rules written in {made:.1f} s\n")

@@ -29,7 +29,7 @@ from bot.handlers.registry import menus, register
 from bot.i18n import _
 from bot.leader import Leadership, SharedPace
 from bot.pacing import FREE_MESSAGES_PER_SECOND, PacedRateLimiter
-from bot.schedule import schedule_all
+from bot.schedule import Clockwork, schedule_all
 from bot.services import BotContext, PapersApplication, Services
 from bot.store.db import (
     describe_database,
@@ -119,6 +119,7 @@ def build_application(
         .concurrent_updates(FairUpdateProcessor(UPDATE_SLOTS, on_dropped=tell_busy))
         .build(),
     )
+    services.clockwork = Clockwork(application)
     register(application)
     application.add_error_handler(on_error)
     return application

@@ -5,16 +5,14 @@ is not what the command takes. What buttons and deep links carry is :mod:`bot.co
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from datetime import date, time, timedelta
 
-from bot.choices import Setting, SettingChange
-from bot.config import ConfigError, parse_hhmm, parse_timezone
+from bot.choices import Setting, SettingChange, Window
+from bot.config import MAX_TOP_N, ConfigError, parse_hhmm, parse_timezone
 from bot.digest import parse_arxiv_id
 from bot.i18n import _, parse_language
 
 MAX_QUERY_LENGTH = 200
-MAX_TOP_N = 30
 MAX_KEYWORDS = 10
 
 
@@ -45,16 +43,6 @@ def parse_day_arg(text: str, today: date) -> date | None:
 _INVISIBLE_RE = re.compile(
     r"[\u00ad\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]"
 )
-
-
-@dataclass(frozen=True)
-class Window:
-    """A stretch of days for ``/top``: its first and last day, its name, its button key."""
-
-    first: date
-    last: date
-    label: str
-    key: str  # "w", "m" or "YYYY-MM"
 
 
 def top_usage() -> str:
@@ -111,7 +99,7 @@ def settings_usage() -> str:
 
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-WEEKDAY_NAMES = ("월", "화", "수", "목", "금", "토", "일")
+KOREAN_WEEKDAYS = ("월", "화", "수", "목", "금", "토", "일")
 _FULL_WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 
 
@@ -129,7 +117,7 @@ def parse_every(value: str) -> tuple[str, int]:
     if len(words) == 1:
         return ("weekly", 0)
     day = words[1].removesuffix("요일")
-    for number, names in enumerate(zip(WEEKDAYS, WEEKDAY_NAMES, _FULL_WEEKDAYS, strict=True)):
+    for number, names in enumerate(zip(WEEKDAYS, KOREAN_WEEKDAYS, _FULL_WEEKDAYS, strict=True)):
         if day in names:
             return ("weekly", number)
     raise UsageError(every_usage())
@@ -177,6 +165,11 @@ def parse_settings_args(text: str) -> SettingChange | None:
             raise UsageError(_("Usage: /settings lang ko|en"))
         return SettingChange(Setting.LANG, lang)
     raise UsageError(settings_usage())
+
+
+def wants_clearing(args: str) -> bool:
+    """``/saved clear`` (or ``지우기``): empty the list rather than show it."""
+    return args.strip().lower() in ("clear", "지우기")
 
 
 def command_args(text: str | None) -> str:

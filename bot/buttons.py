@@ -125,3 +125,22 @@ def rules_keyboard(
 
 def _label(text: str, limit: int = 24) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def url_keyboard(label: str, url: str) -> InlineKeyboardMarkup:
+    """One button that opens a link (a deep link into the bot's private chat, say)."""
+    return InlineKeyboardMarkup([[InlineKeyboardButton(label, url=url)]])
+
+
+def subscribe_keyboard() -> InlineKeyboardMarkup:
+    """Under the introduction in a group: subscribe it (for its administrators)."""
+    return InlineKeyboardMarkup(
+        [
+            [
+                InlineKeyboardButton(
+                    _("🔔 Subscribe this group (admins)"),
+                    callback_data=callback_data(CallbackKind.SUBSCRIBE),
+                )
+            ]
+        ]
+    )

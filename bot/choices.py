@@ -1,11 +1,12 @@
-"""What a chat chooses, as values: a change to its settings, and the slot its digest comes
-at. Parsed from what users type (:mod:`bot.arguments`), kept by the store
+"""What a chat chooses, as values: a change to its settings, the slot its digest comes at,
+and the stretch of days a ``/top`` covers. Parsed from what users type (:mod:`bot.arguments`), kept by the store
 (:mod:`bot.store.subscriptions`), scheduled by :mod:`bot.schedule`."""
 
 from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from datetime import date
 from enum import StrEnum
 from zoneinfo import ZoneInfo
 
@@ -46,3 +47,13 @@ class Slot:
         """The slot's time of day, carrying its zone (so daylight saving moves it)."""
         hour, minute = map(int, self.time.split(":"))
         return dt.time(hour, minute, tzinfo=ZoneInfo(self.zone))
+
+
+@dataclass(frozen=True)
+class Window:
+    """A stretch of days for ``/top``: its first and last day, its name, its button key."""
+
+    first: date
+    last: date
+    label: str
+    key: str  # "w", "m" or "YYYY-MM"

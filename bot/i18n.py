@@ -142,6 +142,9 @@ def language_of(code: str | None) -> str:
     return "ko" if code.split("-")[0].lower() == "ko" else "en"
 
 
+LANGUAGE_NAMES = {"ko": "한국어", "en": "English"}  # each in its own language
+
+
 def parse_language(value: str) -> str | None:
     value = value.strip().lower()
     aliases = {

@@ -13,16 +13,28 @@ import re
 from collections.abc import Iterable, Sequence
 from datetime import date
 
-from bot.arguments import Window
+from bot.choices import Window
 from bot.digest import MediaKind, arxiv_url, clean_text
 from bot.i18n import N_, _, ngettext
+from bot.store.ingest import LoadReport
+from bot.store.models import Every, RuleKind
 from bot.store.queries import Page, PaperView, Stats
+from bot.store.subscriptions import SubscriptionView
 from bot.textindex import fold, term_matches
 
 MESSAGE_LIMIT = 4096
 LINE_LIMIT = 1500  # longest plain text on one line; longer text is wrapped into lines
 AUTHORS_SHOWN = 5
 WEEKDAYS = (N_("Mon"), N_("Tue"), N_("Wed"), N_("Thu"), N_("Fri"), N_("Sat"), N_("Sun"))
+WEEKDAYS_SPELLED = (
+    N_("Monday"),
+    N_("Tuesday"),
+    N_("Wednesday"),
+    N_("Thursday"),
+    N_("Friday"),
+    N_("Saturday"),
+    N_("Sunday"),
+)
 
 _TAG_RE = re.compile(r"<[^>]*>")
 
@@ -210,7 +222,7 @@ def alert_blocks(
 
     def entries(point_limit: int) -> list[str]:
         return [
-            f"{compact_entry(i, paper, point_limit=point_limit)}\n    {esc(' · '.join(why))}"
+            f"{compact_entry(i, paper, point_limit=point_limit)}\n    {esc(' · '.join(map(alert_reason, why)))}"
             for i, (paper, why) in enumerate(found, 1)
         ]
 
@@ -349,3 +361,50 @@ def stats_lines(stats: Stats) -> Iterable[str]:
     if stats.failing:
         yield f"deliveries Telegram refused, retrying: {stats.failing}"
     yield f"last delivery: {stats.last_delivery or '-'}"
+
+
+def subscription_line(sub: SubscriptionView) -> str:
+    """A subscription's settings on one line (for /settings and the replies that change them)."""
+    keywords = ", ".join(sub.keywords) if sub.keywords else _("none")
+    if sub.every is Every.WEEKLY:
+        when = _("every {weekday} {time} ({zone}) · the past 7 days'").format(
+            weekday=_(WEEKDAYS_SPELLED[sub.weekday]), time=sub.send_time, zone=sub.timezone
+        )
+    else:
+        when = _("daily {time} ({zone}) ·").format(time=sub.send_time, zone=sub.timezone)
+    what = _("top {top} · at least {votes} votes · keywords: {keywords}").format(
+        top=sub.top_n, votes=sub.min_votes, keywords=keywords
+    )
+    return esc(f"{when} {what}")
+
+
+def load_summary(name: str, report: LoadReport) -> str:
+    """What a /load did, for the operator."""
+    days = ", ".join(sorted({d.isoformat() for d in report.days}))
+    lines = [
+        f"📥 {esc(name)}: {days}",
+        _(
+            "added {added} · replaced {replaced} · unchanged {unchanged} · removed {removed}"
+            " · skipped or warned {warned}"
+        ).format(
+            added=report.added,
+            replaced=report.replaced,
+            unchanged=report.unchanged,
+            removed=report.removed,
+            warned=len(report.warnings),
+        ),
+    ]
+    lines += [f"⚠️ {esc(shorten(w, 200))}" for w in report.warnings[:5]]
+    return "\n".join(lines)
+
+
+REASON_MARKS = {RuleKind.FOLLOW: "👤", RuleKind.WATCH: "🔎"}
+
+
+def alert_reason(why: str) -> str:
+    """A stored reason (``"follow:Rémi Munos"``, see :func:`bot.store.alerts.why`) as the
+    alert shows it: ``👤 Rémi Munos``. Text in no known form is shown as it is."""
+    kind, sep, typed = why.partition(":")
+    if sep and kind in REASON_MARKS:
+        return f"{REASON_MARKS[RuleKind(kind)]} {typed}"
+    return why

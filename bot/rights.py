@@ -13,13 +13,16 @@ from __future__ import annotations
 
 from enum import Enum
 
-from telegram import CallbackQuery, Chat, ChatMember, Message, User
+from telegram import CallbackQuery, Chat, ChatMember, Message, Update, User
 from telegram.constants import ChatMemberStatus
 from telegram.error import TelegramError
 
+from bot import render
+from bot.i18n import N_, _
 from bot.services import BotContext
 
 ADMIN_STATUSES = {ChatMemberStatus.ADMINISTRATOR, ChatMemberStatus.OWNER}
+REFUSAL = N_("Only the group's admins can change its subscription.")
 
 
 def can_manage(chat: Chat, message: Message, member_status: str | None, is_operator: bool) -> bool:
@@ -48,6 +51,21 @@ async def may_manage(context: BotContext, chat: Chat, user: User | None) -> bool
             cached = False
         services.admins.put(chat.id, user.id, cached)
     return cached
+
+
+async def may_change(update: Update, context: BotContext) -> bool:
+    """May the sender of this command change what the chat receives? If not, say so."""
+    chat, message, user = update.effective_chat, update.effective_message, update.effective_user
+    assert chat is not None and message is not None
+    operator = context.services.is_operator(user.id if user else None)
+    status = None
+    if chat.type != Chat.PRIVATE and not operator and message.sender_chat is None:
+        is_admin = await may_manage(context, chat, user)
+        status = ChatMemberStatus.ADMINISTRATOR if is_admin else ChatMemberStatus.MEMBER
+    if can_manage(chat, message, status, operator):
+        return True
+    await message.reply_text(render.esc(_(REFUSAL)))
+    return False
 
 
 class Reach(Enum):

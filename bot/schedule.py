@@ -50,6 +50,19 @@ def ensure_slot_job(application: PapersApplication, slot: Slot, at: time | None 
     )
 
 
+class Clockwork:
+    """The schedule as handlers see it (:class:`bot.services.Clockwork`)."""
+
+    def __init__(self, application: PapersApplication) -> None:
+        self.application = application
+
+    def watch(self, slot: Slot) -> None:
+        ensure_slot_job(self.application, slot)
+
+    def match_alerts(self) -> None:
+        self.application.create_task(run_alerts(self.application.services))
+
+
 def _weekly_date(chat: SubscriptionView, moment: datetime) -> date:
     """The local date a weekly digest due at ``moment`` is posted on (its key)."""
     return chat.last_slot(moment).astimezone(ZoneInfo(chat.timezone)).date()

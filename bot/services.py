@@ -1,7 +1,8 @@
 """The services that handlers, deliveries and schedules share, and the typed context.
 
 Built once in :mod:`bot.app`; everything above this module (``delivery``, ``schedule``,
-``handlers/``) reaches the store and settings through it, so none of them imports another.
+``handlers/``) reaches the store and settings through it, and the deliverer and the
+schedule through the protocols here, so none of them imports another.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from sqlalchemy import orm
 from sqlalchemy.orm import Session, sessionmaker
 from telegram.ext import Application, CallbackContext, ExtBot, JobQueue
 
+from bot.choices import Slot
 from bot.config import Settings
 
 T = TypeVar("T")
@@ -91,6 +93,14 @@ class Passes(Protocol):
     async def stop(self) -> None: ...
 
 
+class Clockwork(Protocol):
+    """What handlers ask of the schedule (:class:`bot.schedule.Clockwork`)."""
+
+    def watch(self, slot: Slot) -> None: ...
+
+    def match_alerts(self) -> None: ...
+
+
 class Proof(Protocol):
     """Leadership that can show it still holds (:class:`bot.leader.Leadership`)."""
 
@@ -106,6 +116,7 @@ class Services:
     admins: AdminCache = field(default_factory=AdminCache)
     languages: LanguageCache = field(default_factory=LanguageCache)
     deliverer: Passes | None = None
+    clockwork: Clockwork | None = None  # the schedule, where this process runs one
     # Database work runs in threads of its own: a burst of slow queries never takes the
     # threads that the event loop's other work (and python-telegram-bot) rely on.
     executor: ThreadPoolExecutor = field(
@@ -154,6 +165,16 @@ class Services:
     def close(self) -> None:
         self.executor.shutdown(wait=False, cancel_futures=True)
         self.slow_lane.shutdown(wait=False, cancel_futures=True)
+
+    def watch_slot(self, slot: Slot) -> None:
+        """A chat now wants its digest at ``slot``: make sure a job runs then."""
+        if self.clockwork is not None:
+            self.clockwork.watch(slot)
+
+    def match_alerts(self) -> None:
+        """Papers were just loaded: match them against follows and watches soon."""
+        if self.clockwork is not None:
+            self.clockwork.match_alerts()
 
     def today(self) -> date:
         """Today in the digest's time zone (what "today" means to the readers)."""

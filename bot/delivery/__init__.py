@@ -23,7 +23,7 @@ from typing import Any
 from telegram.ext import ExtBot
 
 from bot.delivery.report import ADDED_UP, COUNTERS, PassReport
-from bot.delivery.runner import Job, Runner, Target, claim_batch_for, workers_for
+from bot.delivery.runner import Address, Outgoing, Runner, claim_batch_for, workers_for
 from bot.delivery.sender import Sender, outcome_unknown
 from bot.i18n import speaking
 from bot.pacing import update_slot
@@ -32,15 +32,15 @@ from bot.services import Services
 from bot.store import alerts, feed, languages, queries
 from bot.store import deliveries as ledger
 from bot.store import subscriptions as subs
-from bot.store.models import Every, Kind
+from bot.store.models import DeliveryKind, Every
 from bot.store.subscriptions import SubscriptionView
 
 __all__ = [
     "ADDED_UP",
     "COUNTERS",
+    "Address",
     "Deliverer",
     "PassReport",
-    "Target",
     "outcome_unknown",
 ]
 
@@ -101,7 +101,7 @@ class Deliverer:
         finally:
             self._passes.discard(task)
 
-    async def _run(self, jobs: AsyncIterator[Job], report: PassReport) -> None:
+    async def _run(self, jobs: AsyncIterator[Outgoing], report: PassReport) -> None:
         runner = Runner(
             self.services,
             self.sender,
@@ -159,12 +159,12 @@ class Deliverer:
         papers = await db(queries.top_papers, the_day)
         digests = Digests(papers, lambda chosen: digest_posts(the_day, chosen, len(papers)))
 
-        async def jobs() -> AsyncIterator[Job]:
+        async def jobs() -> AsyncIterator[Outgoing]:
             if chats is not None:
                 for chat in chats:
                     if self.stopping:
                         return
-                    yield Job(Target(chat.chat_id, the_day), digests.of(chat))
+                    yield Outgoing(Address(chat.chat_id, the_day), digests.of(chat))
                 return
             # Chats are read a page at a time: memory does not grow with their number.
             after = None
@@ -172,7 +172,7 @@ class Deliverer:
                 page = await db(subs.active_subscriptions, chat_ids, after, SUBSCRIPTION_PAGE)
                 for chat in page:
                     if chat.every is Every.DAILY:
-                        yield Job(Target(chat.chat_id, the_day), digests.of(chat))
+                        yield Outgoing(Address(chat.chat_id, the_day), digests.of(chat))
                 if len(page) < SUBSCRIPTION_PAGE:
                     break
                 after = page[-1].chat_id
@@ -217,12 +217,12 @@ class Deliverer:
         window = (await db(feed.top_in_window, first, last, 0, WEEK_PAPERS)).items
         digests = Digests(window, lambda chosen: weekly_posts(first, last, chosen, len(window)))
 
-        async def jobs() -> AsyncIterator[Job]:
+        async def jobs() -> AsyncIterator[Outgoing]:
             for chat, posted in chats:
                 covered = await db(ledger.last_weekly_cover, chat.chat_id, posted)
                 fresh = covered is None or covered < last
-                target = Target(chat.chat_id, posted, Kind.WEEKLY, covers=last)
-                yield Job(target, digests.of(chat) if fresh else [])
+                target = Address(chat.chat_id, posted, DeliveryKind.WEEKLY, covers=last)
+                yield Outgoing(target, digests.of(chat) if fresh else [])
 
         await self._run(jobs(), report)
         log.info("weekly pass %s", report.log_line())
@@ -240,7 +240,7 @@ class Deliverer:
         report = PassReport()
         days: dict[date, dict[int, queries.PaperView]] = {}  # each day's papers, read once
 
-        async def jobs() -> AsyncIterator[Job]:
+        async def jobs() -> AsyncIterator[Outgoing]:
             after = None
             while not self.stopping:
                 page = await db(alerts.pending_alerts, after, SUBSCRIPTION_PAGE)
@@ -252,7 +252,7 @@ class Deliverer:
                     found = alerts.arrange(days[day], chosen[chat_id, day])
                     with speaking(spoken[chat_id]):
                         posts = alert_posts(day, found)
-                    yield Job(Target(chat_id, day, Kind.ALERT), posts)
+                    yield Outgoing(Address(chat_id, day, DeliveryKind.ALERT), posts)
                 if len(page) < SUBSCRIPTION_PAGE:
                     break
                 after = page[-1]

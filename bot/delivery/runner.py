@@ -1,6 +1,6 @@
 """Running a pass: claims in batches, many sends in flight, records in batches.
 
-A pass is a stream of :class:`Job` (a row of the ledger and its messages). The runner
+A pass is a stream of :class:`Outgoing` (a row of the ledger and its messages). The runner
 claims the rows a batch at a time (one statement per batch), hands the claimed ones to
 workers (enough of them to keep the pace's slots filled however far Telegram is), and
 writes what Telegram accepted in batches: every record waiting is written by one
@@ -30,7 +30,7 @@ from bot.services import Services
 from bot.store import deliveries as ledger
 from bot.store import subscriptions as subs
 from bot.store.deliveries import Claim, Held, LeaseLost, Sent, Want
-from bot.store.models import Kind, StopReason
+from bot.store.models import DeliveryKind, StopReason
 
 log = logging.getLogger("bot.delivery")
 
@@ -59,12 +59,12 @@ def pass_owner() -> str:
 
 
 @dataclass(frozen=True)
-class Target:
+class Address:
     """What a delivery row sends: one chat's digest of a day, weekly digest or alert."""
 
     chat_id: int
     day: date
-    kind: Kind = Kind.DAILY
+    kind: DeliveryKind = DeliveryKind.DAILY
     covers: date | None = None  # a weekly digest: the newest day it is made of
 
     def want(self, parts: int) -> Want:
@@ -72,8 +72,8 @@ class Target:
 
 
 @dataclass(frozen=True)
-class Job:
-    target: Target
+class Outgoing:
+    target: Address
     posts: list[Post]
 
 
@@ -170,10 +170,10 @@ class Runner:
         self.batch = batch
         self.stopping = stopping
         self.owner = pass_owner()
-        self.claimed: asyncio.Queue[tuple[Job, Claim] | None] = asyncio.Queue(batch)
+        self.claimed: asyncio.Queue[tuple[Outgoing, Claim] | None] = asyncio.Queue(batch)
         self.recorder = Recorder(services, self.owner, lease, stopping)
 
-    async def run(self, jobs: AsyncIterator[Job]) -> None:
+    async def run(self, jobs: AsyncIterator[Outgoing]) -> None:
         heartbeat = asyncio.ensure_future(self._renew())
         try:
             await asyncio.gather(
@@ -194,8 +194,8 @@ class Runner:
 
     # --- claiming ---------------------------------------------------------------------------
 
-    async def _claim_all(self, jobs: AsyncIterator[Job]) -> None:
-        batch: list[Job] = []
+    async def _claim_all(self, jobs: AsyncIterator[Outgoing]) -> None:
+        batch: list[Outgoing] = []
         try:
             async for job in jobs:
                 if self.stopping():
@@ -219,14 +219,14 @@ class Runner:
             for _worker in range(self.workers):
                 await self.claimed.put(None)
 
-    async def _empty(self, target: Target) -> None:
+    async def _empty(self, target: Address) -> None:
         self.report.handled.append(target.chat_id)
         if await self.db(ledger.mark_empty, target.chat_id, target.day, target.kind):
             self.report.empty += 1
         else:
             self.report.already += 1
 
-    async def _claim(self, batch: Sequence[Job]) -> None:
+    async def _claim(self, batch: Sequence[Outgoing]) -> None:
         wants = [job.target.want(len(job.posts)) for job in batch]
         try:
             claims = await self.db(ledger.claim_many, wants, self.owner, self.lease)
@@ -277,7 +277,7 @@ class Runner:
             except Exception:  # they lapse with the lease instead
                 log.warning("could not let %d claims go", len(let_go), exc_info=True)
 
-    async def _deliver(self, target: Target, claim: Claim | Held, posts: list[Post]) -> bool:
+    async def _deliver(self, target: Address, claim: Claim | Held, posts: list[Post]) -> bool:
         """Send the claimed messages in turn, recording each; every way out leaves the row
         settled (True) or its claim let go for a later pass (False)."""
         db, owner = self.db, self.owner
@@ -327,7 +327,7 @@ class Runner:
                 return True
         return claim is Held.DONE  # after a migration: the new id had it, or another pass has
 
-    async def _migrated(self, old_id: int, target: Target, parts: int) -> Claim | Held:
+    async def _migrated(self, old_id: int, target: Address, parts: int) -> Claim | Held:
         await self.db(subs.migrate_chat, old_id, target.chat_id)
         self.report.migrated += 1
         (claim,) = await self.db(ledger.claim_many, [target.want(parts)], self.owner, self.lease)
@@ -336,7 +336,7 @@ class Runner:
             self.report.handled.pop()
         return claim
 
-    async def _refused(self, target: Target, result: Result) -> bool:
+    async def _refused(self, target: Address, result: Result) -> bool:
         """Telegram refused the chat: stop for good (blocked, gone), or count the refusal
         and stop after a few (no rights to post yet, or anything else it may get over).
         True when the row is settled for the chat."""

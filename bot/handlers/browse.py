@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from sqlalchemy.orm import Session
-from telegram import CallbackQuery, Chat, LinkPreviewOptions, Message, Update
+from telegram import CallbackQuery, Chat, Message, Update
 
 from bot import render
 from bot.arguments import (
@@ -33,6 +33,7 @@ from bot.handlers.common import (
     answer,
     deep_link,
     edit_or_reply,
+    picture,
     reply_blocks,
     send_blocks,
 )
@@ -171,19 +172,6 @@ async def search(update: Update, context: BotContext) -> None:
 
 async def author(update: Update, context: BotContext) -> None:
     await _lookup(update, context, AUTHOR)
-
-
-def picture(paper: PaperView) -> LinkPreviewOptions | None:
-    """A paper in full shows its thumbnail (or video) above the text, as a large link
-    preview: no extra message. Without media, previews stay off (the default)."""
-    if paper.media is None:
-        return None
-    return LinkPreviewOptions(
-        is_disabled=False,  # said outright: the default (off) would fill it in
-        url=paper.media.url,
-        prefer_large_media=True,
-        show_above_text=True,
-    )
 
 
 def reader(update: Update) -> int | None:

@@ -10,6 +10,7 @@ from telegram.error import BadRequest, TelegramError
 
 from bot.i18n import N_, _, language_of, speaking
 from bot.render import split_message
+from bot.store.queries import PaperView
 
 BUSY = N_("⏳ Too many requests to answer right now. Please send it again in a moment.")
 BUSY_TOAST = N_("Too many requests. Please press again in a moment.")
@@ -123,3 +124,16 @@ async def edit_or_reply(
             if not any(gone in reason for gone in _GONE):
                 raise
     await send_blocks(update, blocks, markup)
+
+
+def picture(paper: PaperView) -> LinkPreviewOptions | None:
+    """A paper in full shows its thumbnail (or video) above the text, as a large link
+    preview: no extra message. Without media, previews stay off (the default)."""
+    if paper.media is None:
+        return None
+    return LinkPreviewOptions(
+        is_disabled=False,  # said outright: the default (off) would fill it in
+        url=paper.media.url,
+        prefer_large_media=True,
+        show_above_text=True,
+    )

@@ -10,7 +10,7 @@ from telegram import Chat, Update
 from telegram.error import TelegramError
 
 from bot import render
-from bot.arguments import UsageError, command_args, parse_top_arg
+from bot.arguments import UsageError, command_args, parse_top_arg, wants_clearing
 from bot.buttons import paper_keyboard, results_keyboard, saved_keyboard
 from bot.codec import CallbackKind, parse_callback
 from bot.handlers.common import NOT_YOURS, NOTHING_LOADED, answer, edit_or_reply, reply_blocks
@@ -64,7 +64,7 @@ async def saved(update: Update, context: BotContext) -> None:
     if chat.type != Chat.PRIVATE or user is None:
         await message.reply_text(render.esc(_(PRIVATE_ONLY)))
         return
-    if command_args(message.text).strip().lower() in ("clear", "지우기"):
+    if wants_clearing(command_args(message.text)):
         gone = await context.services.db(feed.clear_bookmarks, user.id)
         cleared = ngettext(
             "Removed your {count} saved paper.", "Removed all {count} of your saved papers.", gone

@@ -16,9 +16,8 @@ from bot.arguments import command_args
 from bot.buttons import rules_keyboard
 from bot.codec import CallbackKind, parse_callback
 from bot.handlers.common import answer, edit_or_reply, reply_blocks
-from bot.handlers.subscriptions import allowed
 from bot.i18n import N_, _
-from bot.rights import may_manage
+from bot.rights import may_change, may_manage
 from bot.services import BotContext
 from bot.store import alerts
 from bot.store.alerts import MAX_RULE_LENGTH, MAX_RULES, Added, tidy_rule
@@ -73,7 +72,7 @@ async def _add(update: Update, context: BotContext, words: _Words) -> None:
     if not typed:
         await message.reply_text(render.esc(_(words.usage)))
         return
-    if not await allowed(update, context):
+    if not await may_change(update, context):
         return
     added = await context.services.db(alerts.add_rule, chat.id, words.kind, typed)
     reply = {
@@ -93,7 +92,7 @@ async def _remove(update: Update, context: BotContext, words: _Words) -> None:
     if not typed:
         await _list(update, context, words)
         return
-    if not await allowed(update, context):
+    if not await may_change(update, context):
         return
     removed = await context.services.db(alerts.remove_rule, chat.id, words.kind, typed)
     if removed is None:  # echoed as typed, but never longer than a rule can be

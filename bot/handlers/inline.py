@@ -10,8 +10,6 @@ bot (a deep link).
 from __future__ import annotations
 
 from telegram import (
-    InlineKeyboardButton,
-    InlineKeyboardMarkup,
     InlineQueryResultArticle,
     InputTextMessageContent,
     LinkPreviewOptions,
@@ -20,9 +18,9 @@ from telegram import (
 
 from bot import render
 from bot.arguments import MAX_QUERY_LENGTH, UsageError, parse_query_arg
+from bot.buttons import url_keyboard
 from bot.codec import paper_payload
-from bot.handlers.browse import picture
-from bot.handlers.common import deep_link
+from bot.handlers.common import deep_link, picture
 from bot.i18n import _
 from bot.services import BotContext
 from bot.store import queries
@@ -35,9 +33,6 @@ MAX_OFFSET = COUNT_CAP  # as far as /search pages go
 
 
 def result(paper: PaperView, username: str) -> InlineQueryResultArticle:
-    button = InlineKeyboardButton(
-        _("📄 The whole summary"), url=deep_link(username, paper_payload(paper.arxiv_id))
-    )
     return InlineQueryResultArticle(
         id=paper_payload(paper.arxiv_id),
         title=render.shorten(paper.title, 200),
@@ -46,7 +41,9 @@ def result(paper: PaperView, username: str) -> InlineQueryResultArticle:
             render.inline_card(paper),
             link_preview_options=picture(paper) or LinkPreviewOptions(is_disabled=True),
         ),
-        reply_markup=InlineKeyboardMarkup([[button]]),
+        reply_markup=url_keyboard(
+            _("📄 The whole summary"), deep_link(username, paper_payload(paper.arxiv_id))
+        ),
     )
 
 

@@ -9,7 +9,6 @@ from bot import render
 from bot.arguments import UsageError, command_args, parse_day_arg
 from bot.digest import DigestError, decode_digest, parse_digest
 from bot.i18n import N_, _
-from bot.schedule import run_alerts
 from bot.services import BotContext
 from bot.store import queries
 from bot.store.db import begin_writing
@@ -49,25 +48,6 @@ def rejection(error: DigestError) -> str:
     return render.esc("\n".join(lines))
 
 
-def load_summary(name: str, report: LoadReport) -> str:
-    days = ", ".join(sorted({d.isoformat() for d in report.days}))
-    lines = [
-        f"📥 {render.esc(name)}: {days}",
-        _(
-            "added {added} · replaced {replaced} · unchanged {unchanged} · removed {removed}"
-            " · skipped or warned {warned}"
-        ).format(
-            added=report.added,
-            replaced=report.replaced,
-            unchanged=report.unchanged,
-            removed=report.removed,
-            warned=len(report.warnings),
-        ),
-    ]
-    lines += [f"⚠️ {render.esc(render.shorten(w, 200))}" for w in report.warnings[:5]]
-    return "\n".join(lines)
-
-
 async def load(update: Update, context: BotContext) -> None:
     """``/load`` as a document's caption, or as a reply to a document."""
     message = await _operator(update, context)
@@ -98,9 +78,9 @@ async def load(update: Update, context: BotContext) -> None:
     except DigestError as exc:
         await message.reply_text(rejection(exc))
         return
-    await message.reply_text(load_summary(name, report))
+    await message.reply_text(render.load_summary(name, report))
     if report.added:  # follows and watches of the new papers: alerts now, not at the next round
-        context.application.create_task(run_alerts(context.services))
+        context.services.match_alerts()
 
 
 async def stats(update: Update, context: BotContext) -> None:

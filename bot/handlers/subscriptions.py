@@ -14,8 +14,6 @@ from sqlalchemy.orm import Session
 from telegram import (
     Chat,
     ChatMemberAdministrator,
-    InlineKeyboardButton,
-    InlineKeyboardMarkup,
     Message,
     Update,
 )
@@ -24,64 +22,22 @@ from telegram.error import TelegramError
 
 from bot import render
 from bot.arguments import UsageError, command_args, parse_settings_args, parse_time_arg
+from bot.buttons import subscribe_keyboard
 from bot.choices import Setting, SettingChange
-from bot.codec import CallbackKind, callback_data
 from bot.config import Settings
 from bot.handlers.common import answer, edit_or_reply
-from bot.i18n import N_, _, current, speaking
-from bot.rights import ADMIN_STATUSES, can_manage, may_manage
-from bot.schedule import ensure_slot_job
+from bot.i18n import LANGUAGE_NAMES, N_, _, current, speaking
+from bot.rights import ADMIN_STATUSES, may_change, may_manage
 from bot.services import BotContext
 from bot.store import languages
 from bot.store import subscriptions as subs
-from bot.store.models import Every
 from bot.store.subscriptions import SubscriptionView
 
-REFUSAL = N_("Only the group's admins can change its subscription.")
 NOT_SUBSCRIBED = N_("This chat is not subscribed. Start with /subscribe.")
-WEEKDAY_NAMES = (
-    N_("Monday"),
-    N_("Tuesday"),
-    N_("Wednesday"),
-    N_("Thursday"),
-    N_("Friday"),
-    N_("Saturday"),
-    N_("Sunday"),
-)
-LANGUAGE_NAMES = {"ko": "한국어", "en": "English"}
-
-
-async def allowed(update: Update, context: BotContext) -> bool:
-    """May the sender of this command change what the chat receives? If not, say so."""
-    chat, message, user = update.effective_chat, update.effective_message, update.effective_user
-    assert chat is not None and message is not None
-    operator = context.services.is_operator(user.id if user else None)
-    status = None
-    if chat.type != Chat.PRIVATE and not operator and message.sender_chat is None:
-        is_admin = await may_manage(context, chat, user)
-        status = ChatMemberStatus.ADMINISTRATOR if is_admin else ChatMemberStatus.MEMBER
-    if can_manage(chat, message, status, operator):
-        return True
-    await message.reply_text(render.esc(_(REFUSAL)))
-    return False
-
-
-def describe(sub: SubscriptionView) -> str:
-    keywords = ", ".join(sub.keywords) if sub.keywords else _("none")
-    if sub.every is Every.WEEKLY:
-        when = _("every {weekday} {time} ({zone}) · the past 7 days'").format(
-            weekday=_(WEEKDAY_NAMES[sub.weekday]), time=sub.send_time, zone=sub.timezone
-        )
-    else:
-        when = _("daily {time} ({zone}) ·").format(time=sub.send_time, zone=sub.timezone)
-    what = _("top {top} · at least {votes} votes · keywords: {keywords}").format(
-        top=sub.top_n, votes=sub.min_votes, keywords=keywords
-    )
-    return render.esc(f"{when} {what}")
 
 
 @dataclass(frozen=True)
-class Target:
+class CommandChat:
     """The chat a subscription command is about: this one, or a channel named in it."""
 
     id: int
@@ -101,7 +57,7 @@ BOT_CANNOT_POST = N_(
 )
 
 
-async def target(update: Update, context: BotContext, posting: bool) -> Target | None:
+async def target(update: Update, context: BotContext, posting: bool) -> CommandChat | None:
     """This chat, if the sender may manage it; or the channel the arguments name, if the
     sender administers it (and, when ``posting``, the bot may post there). Otherwise the
     sender is told in one line what is missing, and None."""
@@ -110,9 +66,9 @@ async def target(update: Update, context: BotContext, posting: bool) -> Target |
     args = command_args(message.text)
     first, _space, rest = args.strip().partition(" ")
     if not CHANNEL_RE.fullmatch(first):
-        if not await allowed(update, context):
+        if not await may_change(update, context):
             return None
-        return Target(chat.id, chat.type, chat.title or chat.full_name, args)
+        return CommandChat(chat.id, chat.type, chat.title or chat.full_name, args)
     if chat.type != Chat.PRIVATE or user is None:
         await message.reply_text(render.esc(_(CHANNEL_HERE)))
         return None
@@ -142,23 +98,23 @@ async def target(update: Update, context: BotContext, posting: bool) -> Target |
     if sender not in ADMIN_STATUSES:
         await message.reply_text(render.esc(_(NOT_CHANNEL_ADMIN).format(name=name)))
         return None
-    return Target(channel.id, Chat.CHANNEL, channel.title, rest, name)
+    return CommandChat(channel.id, Chat.CHANNEL, channel.title, rest, name)
 
 
-def subscribed(sub: SubscriptionView, to: Target | None = None) -> str:
+def subscribed(sub: SubscriptionView, to: CommandChat | None = None) -> str:
     command = f"/settings {to.channel}" if to is not None and to.channel else "/settings"
     return _("✅ Subscribed{where}: {settings}\nTo change it: {command}").format(
-        where=_where(to), settings=describe(sub), command=render.esc(command)
+        where=_where(to), settings=render.subscription_line(sub), command=render.esc(command)
     )
 
 
-def _where(to: Target | None) -> str:
+def _where(to: CommandChat | None) -> str:
     if to is None or not to.channel:
         return ""
     return " " + _("(channel {name})").format(name=render.esc(to.channel))
 
 
-def chat_named(to: Target) -> str:
+def chat_named(to: CommandChat) -> str:
     """The chat a reply is about, as its subject: this chat, this group, or the channel."""
     if to.channel:
         return _("The channel {name}").format(name=render.esc(to.channel))
@@ -190,7 +146,7 @@ async def subscribe(update: Update, context: BotContext) -> None:
         return
     chat = (to.id, to.type, to.title)
     sub = await context.services.db(_subscribe, chat, at, context.services.settings, current())
-    ensure_slot_job(context.application, sub.slot)
+    context.services.watch_slot(sub.slot)
     await message.reply_text(subscribed(sub, to))
 
 
@@ -220,7 +176,11 @@ async def settings(update: Update, context: BotContext) -> None:
             return
         if change is None:
             sub = await context.services.db(subs.get_subscription, chat.id)
-            text = f"⚙️ {describe(sub)}" if sub and sub.active else render.esc(_(NOT_SUBSCRIBED))
+            text = (
+                f"⚙️ {render.subscription_line(sub)}"
+                if sub and sub.active
+                else render.esc(_(NOT_SUBSCRIBED))
+            )
             await message.reply_text(text)
             return
     to = await target(update, context, posting=False)
@@ -234,7 +194,7 @@ async def settings(update: Update, context: BotContext) -> None:
     if change is None:
         sub = await context.services.db(subs.get_subscription, to.id)
         if sub and sub.active:
-            await message.reply_text(f"⚙️{_where(to)} {describe(sub)}")
+            await message.reply_text(f"⚙️{_where(to)} {render.subscription_line(sub)}")
         else:
             await message.reply_text(render.esc(_(NOT_SUBSCRIBED)))
         return
@@ -244,13 +204,15 @@ async def settings(update: Update, context: BotContext) -> None:
     if changed is None:
         await message.reply_text(render.esc(_(NOT_SUBSCRIBED)))
         return
-    ensure_slot_job(context.application, changed.slot)
+    context.services.watch_slot(changed.slot)
     reply = _("⚙️ Changed{where}: {settings}")
-    await message.reply_text(reply.format(where=_where(to), settings=describe(changed)))
+    await message.reply_text(
+        reply.format(where=_where(to), settings=render.subscription_line(changed))
+    )
 
 
 async def _choose_language(
-    message: Message, context: BotContext, to: Target, change: SettingChange
+    message: Message, context: BotContext, to: CommandChat, change: SettingChange
 ) -> None:
     """``/settings lang ko|en``: replies, digests and alerts of the chat speak it (no
     subscription needed); the answer already does."""
@@ -279,16 +241,7 @@ async def introduce(update: Update, context: BotContext) -> None:
     if services.introduced.get(chat.id, 0.0) > time.monotonic() - INTRO_SECONDS:
         return
     services.introduced[chat.id] = time.monotonic()
-    markup = InlineKeyboardMarkup(
-        [
-            [
-                InlineKeyboardButton(
-                    _("🔔 Subscribe this group (admins)"),
-                    callback_data=callback_data(CallbackKind.SUBSCRIBE),
-                )
-            ]
-        ]
-    )
+    markup = subscribe_keyboard()
     await context.bot.send_message(chat.id, render.esc(_(INTRO)), reply_markup=markup)
 
 
@@ -302,7 +255,7 @@ async def subscribe_button(update: Update, context: BotContext) -> None:
     title = chat.title or chat.full_name
     group = (chat.id, chat.type, title)
     sub = await context.services.db(_subscribe, group, None, context.services.settings, current())
-    ensure_slot_job(context.application, sub.slot)
+    context.services.watch_slot(sub.slot)
     await answer(query, _("✅ Subscribed."))
     await edit_or_reply(update, [subscribed(sub)], None)
 

@@ -44,10 +44,10 @@ from bot.store.models import (
     Alert,
     AlertQueue,
     Delivery,
+    DeliveryKind,
     DeliveryStatus,
     Entry,
     Every,
-    Kind,
     Paper,
     PaperAuthor,
     Rule,
@@ -203,13 +203,19 @@ class Matcher:
                 for first in sorted(author & self.follows.keys()):
                     for chat_id, words, typed, created in self.follows[first]:
                         if all(w in author for w in words[1:]):
-                            found[paper.id].append((chat_id, f"👤 {typed}", created))
+                            found[paper.id].append((chat_id, why(RuleKind.FOLLOW, typed), created))
         holding = {t: {p.id for p in papers if term_matches(t, p.text)} for t in self._terms}
         for chat_id, words, typed, created in self.watches:
             ids = set.intersection(*(holding[w] for w in words))
             for paper_id in ids:
-                found[paper_id].append((chat_id, f"🔎 {typed}", created))
+                found[paper_id].append((chat_id, why(RuleKind.WATCH, typed), created))
         return found
+
+
+def why(kind: RuleKind, typed: str) -> str:
+    """Why a paper is in an alert, as stored: the rule's kind and its text as typed
+    (``"follow:Rémi Munos"``); :func:`bot.render.alert_reason` shows it."""
+    return f"{kind.value}:{typed}"
 
 
 # --- planning -------------------------------------------------------------------------------
@@ -357,7 +363,9 @@ def _plan_day(
         planned.update(
             session.scalars(
                 select(Delivery.chat_id).where(
-                    Delivery.chat_id.in_(chunk), Delivery.day == day, Delivery.kind == Kind.ALERT
+                    Delivery.chat_id.in_(chunk),
+                    Delivery.day == day,
+                    Delivery.kind == DeliveryKind.ALERT,
                 )
             )
         )
@@ -383,7 +391,7 @@ def _plan_day(
             {
                 "chat_id": chat_id,
                 "day": day,
-                "kind": Kind.ALERT,
+                "kind": DeliveryKind.ALERT,
                 "status": DeliveryStatus.SENDING,
                 "parts_total": 1,
             }
@@ -411,7 +419,7 @@ def pending_alerts(
     stmt = (
         select(Delivery.chat_id, Delivery.day)
         .where(
-            Delivery.kind == Kind.ALERT,
+            Delivery.kind == DeliveryKind.ALERT,
             Delivery.status.in_(OPEN_STATUSES),
             or_(Delivery.lease_owner.is_(None), Delivery.lease_until < now),
         )
@@ -433,7 +441,7 @@ def next_lapse(session: Session) -> float | None:
     leases are (:func:`bot.store.deliveries.lease_now`)."""
     lapse = session.scalar(
         select(func.min(Delivery.lease_until)).where(
-            Delivery.kind == Kind.ALERT,
+            Delivery.kind == DeliveryKind.ALERT,
             Delivery.status.in_(OPEN_STATUSES),
             Delivery.lease_owner.is_not(None),
         )

@@ -29,11 +29,11 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from bot.store.db import changed_rows
-from bot.store.models import OPEN_STATUSES, Delivery, DeliveryStatus, Kind
+from bot.store.models import OPEN_STATUSES, Delivery, DeliveryKind, DeliveryStatus
 
 BATCH = 500  # rows per statement (well under SQLite's bound parameters)
 
-RowKey = tuple[int, date, Kind]
+RowKey = tuple[int, date, DeliveryKind]
 
 
 def now_utc() -> datetime:
@@ -57,19 +57,19 @@ def _aware(moment: datetime) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)  # SQLite keeps no zone
 
 
-def _key(chat_id: int, day: date, kind: Kind = Kind.DAILY) -> ColumnElement[bool]:
+def _key(chat_id: int, day: date, kind: DeliveryKind = DeliveryKind.DAILY) -> ColumnElement[bool]:
     return and_(Delivery.chat_id == chat_id, Delivery.day == day, Delivery.kind == kind)
 
 
-def _groups(keys: Iterable[RowKey]) -> dict[tuple[date, Kind], list[int]]:
+def _groups(keys: Iterable[RowKey]) -> dict[tuple[date, DeliveryKind], list[int]]:
     """Chat ids by (day, kind): what one statement can name with ``chat_id IN (…)``."""
-    groups: dict[tuple[date, Kind], list[int]] = defaultdict(list)
+    groups: dict[tuple[date, DeliveryKind], list[int]] = defaultdict(list)
     for chat_id, day, kind in keys:
         groups[day, kind].append(chat_id)
     return groups
 
 
-def _in_group(day: date, kind: Kind, chat_ids: Sequence[int]) -> ColumnElement[bool]:
+def _in_group(day: date, kind: DeliveryKind, chat_ids: Sequence[int]) -> ColumnElement[bool]:
     return and_(Delivery.day == day, Delivery.kind == kind, Delivery.chat_id.in_(chat_ids))
 
 
@@ -120,7 +120,7 @@ class Want:
 
     chat_id: int
     day: date
-    kind: Kind
+    kind: DeliveryKind
     parts: int
     covers: date | None = None  # a weekly digest: the newest day it is made of
 
@@ -244,7 +244,7 @@ def claim(
     parts: int,
     owner: str,
     lease: timedelta,
-    kind: Kind = Kind.DAILY,
+    kind: DeliveryKind = DeliveryKind.DAILY,
     covers: date | None = None,
 ) -> Claim | Held:
     """One row's claim (see :func:`claim_many`)."""
@@ -269,7 +269,7 @@ def record_sent(
     """Write what Telegram accepted, one statement per kind of change; the rows ``owner``
     no longer holds (another pass took them over) are returned, untouched."""
     now = lease_now(session)
-    changes: dict[tuple[date, Kind, int, bool], list[int]] = defaultdict(list)
+    changes: dict[tuple[date, DeliveryKind, int, bool], list[int]] = defaultdict(list)
     for record in records:
         chat_id, day, kind = record.key
         changes[day, kind, record.parts_sent, record.done].append(chat_id)
@@ -302,7 +302,7 @@ def mark_sent(
     parts_sent: int,
     done: bool,
     lease: timedelta,
-    kind: Kind = Kind.DAILY,
+    kind: DeliveryKind = DeliveryKind.DAILY,
 ) -> None:
     """One row's record (see :func:`record_sent`); :class:`LeaseLost` if taken over."""
     if record_sent(session, [Sent((chat_id, day, kind), parts_sent, done)], owner, lease):
@@ -310,7 +310,7 @@ def mark_sent(
 
 
 def _held(
-    session: Session, chat_id: int, day: date, owner: str, kind: Kind, **values: object
+    session: Session, chat_id: int, day: date, owner: str, kind: DeliveryKind, **values: object
 ) -> None:
     """Change the claimed row; :class:`LeaseLost` if ``owner`` holds it no more."""
     changed = session.execute(
@@ -324,7 +324,12 @@ def _held(
 
 
 def mark_unsure(
-    session: Session, chat_id: int, day: date, owner: str, part: int, kind: Kind = Kind.DAILY
+    session: Session,
+    chat_id: int,
+    day: date,
+    owner: str,
+    part: int,
+    kind: DeliveryKind = DeliveryKind.DAILY,
 ) -> None:
     """Message ``part`` went out but no answer came: it may have arrived. The claim is let
     go; the pass that takes it next sends that message once more, and only once."""
@@ -342,13 +347,15 @@ def mark_unsure(
 
 
 def mark_repeating(
-    session: Session, chat_id: int, day: date, owner: str, kind: Kind = Kind.DAILY
+    session: Session, chat_id: int, day: date, owner: str, kind: DeliveryKind = DeliveryKind.DAILY
 ) -> None:
     """The one repeat of an unsure message starts (a pass that dies now leaves it sent)."""
     _held(session, chat_id, day, owner, kind, status=DeliveryStatus.REPEATING)
 
 
-def release(session: Session, chat_id: int, day: date, owner: str, kind: Kind = Kind.DAILY) -> None:
+def release(
+    session: Session, chat_id: int, day: date, owner: str, kind: DeliveryKind = DeliveryKind.DAILY
+) -> None:
     """Let the claim go, so that a later pass resumes it."""
     _held(session, chat_id, day, owner, kind, lease_owner=None, lease_until=None)
 
@@ -375,7 +382,7 @@ def refused(
     owner: str,
     reason: str,
     tries: int,
-    kind: Kind = Kind.DAILY,
+    kind: DeliveryKind = DeliveryKind.DAILY,
 ) -> bool:
     """Telegram refused the row (``reason``): count the attempt and let the claim go, or,
     at the ``tries``-th refusal, give it up (True)."""
@@ -399,7 +406,12 @@ def refused(
 
 
 def mark_failed(
-    session: Session, chat_id: int, day: date, owner: str, reason: str, kind: Kind = Kind.DAILY
+    session: Session,
+    chat_id: int,
+    day: date,
+    owner: str,
+    reason: str,
+    kind: DeliveryKind = DeliveryKind.DAILY,
 ) -> None:
     """Give the row up: Telegram refused it for good."""
     _held(
@@ -426,7 +438,9 @@ def renew_leases(session: Session, owner: str, lease: timedelta) -> int:
     return changed_rows(renewed)
 
 
-def mark_empty(session: Session, chat_id: int, day: date, kind: Kind = Kind.DAILY) -> bool:
+def mark_empty(
+    session: Session, chat_id: int, day: date, kind: DeliveryKind = DeliveryKind.DAILY
+) -> bool:
     """Record that the chat's filters left nothing of ``day``; False if already settled.
     A planned row nothing was sent for yet (an alert whose papers a reload removed) is
     settled as empty too."""
@@ -477,13 +491,15 @@ def last_weekly_cover(session: Session, chat_id: int, before: date) -> date | No
     return session.scalar(
         select(func.max(Delivery.covers)).where(
             Delivery.chat_id == chat_id,
-            Delivery.kind == Kind.WEEKLY,
+            Delivery.kind == DeliveryKind.WEEKLY,
             Delivery.day < before,
             Delivery.status.not_in((DeliveryStatus.EMPTY, DeliveryStatus.FAILED)),
         )
     )
 
 
-def received(session: Session, chat_id: int, day: date, kind: Kind = Kind.DAILY) -> bool:
+def received(
+    session: Session, chat_id: int, day: date, kind: DeliveryKind = DeliveryKind.DAILY
+) -> bool:
     delivery = session.get(Delivery, (chat_id, day, kind))
     return delivery is not None and delivery.status != DeliveryStatus.SENDING

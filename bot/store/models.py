@@ -181,7 +181,7 @@ class DeliveryStatus(StrEnum):
 OPEN_STATUSES = (DeliveryStatus.SENDING, DeliveryStatus.UNSURE, DeliveryStatus.REPEATING)
 
 
-class Kind(StrEnum):
+class DeliveryKind(StrEnum):
     """What a delivery row sends: a chat receives each (kind, day) once."""
 
     DAILY = "daily"  # the digest of ``day``
@@ -196,8 +196,8 @@ class Delivery(Base):
 
     chat_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     day: Mapped[date] = mapped_column(Date, primary_key=True)
-    kind: Mapped[Kind] = mapped_column(
-        Enum(Kind, native_enum=False, length=8), primary_key=True, server_default="DAILY"
+    kind: Mapped[DeliveryKind] = mapped_column(
+        Enum(DeliveryKind, native_enum=False, length=8), primary_key=True, server_default="DAILY"
     )
     status: Mapped[DeliveryStatus] = mapped_column(
         Enum(DeliveryStatus, native_enum=False, length=16)

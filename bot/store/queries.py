@@ -16,7 +16,7 @@ from sqlalchemy import and_, delete, func, intersect, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from bot.codec import MAX_REF_LENGTH, paper_ref
+from bot.codec import MAX_REF_LENGTH, CallbackKind, paper_ref
 from bot.digest import Bullet, Media
 from bot.store.db import changed_rows
 from bot.store.models import (
@@ -280,7 +280,7 @@ SAVED_QUERY_DAYS = 14  # paging buttons of a query unused this long expire
 MAX_SAVED_QUERIES = 100_000  # and past this many, the least recently used go first
 
 
-def save_query(session: Session, kind: str, text: str) -> str:
+def save_query(session: Session, kind: CallbackKind, text: str) -> str:
     """Remember a query behind paging buttons; its key is stable for the same text."""
     key = hashlib.sha1(f"{kind}\x00{text}".encode()).hexdigest()[:12]
     saved = session.get(SavedQuery, key)
@@ -298,7 +298,7 @@ def save_query(session: Session, kind: str, text: str) -> str:
     return key
 
 
-def saved_query(session: Session, kind: str, key: str) -> str | None:
+def saved_query(session: Session, kind: CallbackKind, key: str) -> str | None:
     saved = session.get(SavedQuery, key)
     return saved.text if saved is not None and saved.kind == kind else None
 
