@@ -21,8 +21,8 @@ from bot.store.models import (
     Alert,
     AlertQueue,
     Delivery,
+    DeliveryKind,
     DeliveryStatus,
-    Kind,
     Paper,
     Rule,
     RuleKind,
@@ -30,6 +30,7 @@ from bot.store.models import (
 from bot.textindex import fold, folded_words
 from tests.helpers.digests import DAY, day_file, load_paths
 from tests.helpers.e2e import ADMIN, GROUP, MEMBER, OPERATOR, USER, Conversation, bot_session
+from tests.helpers.wording import says
 
 
 def paper(pid: int, text: str, *authors: str) -> _Paper:
@@ -46,17 +47,23 @@ def test_a_follow_matches_within_one_author_as_author_does() -> None:
     munos = paper(1, "t", "Rémi Munos", "Jane Doe")
     split = paper(2, "t", "Rémi Smith", "John Munos")
     follows = [(RuleKind.FOLLOW, "remi munos"), (RuleKind.FOLLOW, "Mun")]
-    assert matches(follows, munos, split) == {1: ["👤 Mun", "👤 remi munos"], 2: ["👤 Mun"]}
-    assert matches([(RuleKind.FOLLOW, "doe jane")], munos) == {1: ["👤 doe jane"]}
+    assert matches(follows, munos, split) == {
+        1: ["follow:Mun", "follow:remi munos"],
+        2: ["follow:Mun"],
+    }
+    assert matches([(RuleKind.FOLLOW, "doe jane")], munos) == {1: ["follow:doe jane"]}
     assert matches([(RuleKind.FOLLOW, "unos")], munos) == {}  # words begin where names do
 
 
 def test_a_watch_matches_as_search_does() -> None:
     korean = paper(1, "Diffusion\x1f\x1f확산모델은 이미지를 만듭니다")
     other = paper(2, "Models\x1f\x1f언어 모델을 평가합니다")
-    assert matches([(RuleKind.WATCH, "확산")], korean, other) == {1: ["🔎 확산"]}
-    assert matches([(RuleKind.WATCH, "모델")], korean, other) == {1: ["🔎 모델"], 2: ["🔎 모델"]}
-    assert matches([(RuleKind.WATCH, "DIFF 이미지")], korean, other) == {1: ["🔎 DIFF 이미지"]}
+    assert matches([(RuleKind.WATCH, "확산")], korean, other) == {1: ["watch:확산"]}
+    assert matches([(RuleKind.WATCH, "모델")], korean, other) == {
+        1: ["watch:모델"],
+        2: ["watch:모델"],
+    }
+    assert matches([(RuleKind.WATCH, "DIFF 이미지")], korean, other) == {1: ["watch:DIFF 이미지"]}
     assert matches([(RuleKind.WATCH, "iffusion")], korean) == {}
     assert matches([(RuleKind.WATCH, "확산 평가")], korean, other) == {}  # every word
 
@@ -104,8 +111,8 @@ def test_alerts_are_once_per_chat_and_paper_and_one_message_per_day(Store, tmp_p
     with Store() as session:
         found = alerts.alert_papers(session, USER, DAY)
         assert [(p.arxiv_id, why) for p, why in found][:2] == [
-            ("2405.02000", ["👤 munos", "🔎 모델"]),
-            ("2405.02001", ["🔎 확산", "🔎 모델"]),
+            ("2405.02000", ["follow:munos", "watch:모델"]),
+            ("2405.02001", ["watch:확산", "watch:모델"]),
         ]
         assert session.scalar(select(func.count()).select_from(AlertQueue)) == 0
     # The same file again adds nothing; the same papers on another day are not alerted again.
@@ -169,21 +176,38 @@ def test_alerts_follow_a_group_that_becomes_a_supergroup(Store, tmp_path) -> Non
 async def test_follow_watch_and_their_lists(Store, settings) -> None:
     async with bot_session(settings) as (emulator, _app):
         chat = Conversation(emulator, USER, USER)
-        assert "사용법: /follow" in (await chat.ask("/follow")).text
-        assert "팔로우합니다: Rémi Munos" in (await chat.ask("/follow Rémi Munos")).text
-        assert "이미 팔로우" in (await chat.ask("/follow remi  munos")).text
-        assert "팔로우합니다" in (await chat.ask("/follow <b>Kim</b>")).text
+        assert says(
+            (await chat.ask("/follow")).text,
+            "Usage: /follow NAME (e.g. /follow Yann LeCun; a surname alone works)",
+        )
+        assert says(
+            (await chat.ask("/follow Rémi Munos")).text,
+            "👤 Following: {rule}\nWhen a newly loaded day has a paper by this author, you'll hear.",
+            rule="Rémi Munos",
+        )
+        assert says((await chat.ask("/follow remi  munos")).text, "Already following: {rule}")
+        assert says(
+            (await chat.ask("/follow <b>Kim</b>")).text,
+            "👤 Following: {rule}\nWhen a newly loaded day has a paper by this author, you'll hear.",
+        )
         listing = await chat.ask("/following")
         assert "1. Rémi Munos\n2. &lt;b&gt;Kim&lt;/b&gt;" in listing.html
         await chat.press(listing, "✕ Rémi Munos")
         assert "Rémi Munos" not in listing.text and "Kim" in listing.text
-        assert "팔로우를 그만뒀어요" in (await chat.ask("/unfollow <b>kim</b>")).text
-        assert "팔로우하지 않는" in (await chat.ask("/unfollow nobody")).text
+        assert says((await chat.ask("/unfollow <b>kim</b>")).text, "No longer following: {rule}")
+        assert says(
+            (await chat.ask("/unfollow nobody")).text,
+            "Not a name this chat follows: {rule} (list: /following)",
+        )
         assert "없음" in (await chat.ask("/following")).text
-        assert "지켜봅니다: 확산 모델" in (await chat.ask("/watch 확산 모델")).text
+        assert says(
+            (await chat.ask("/watch 확산 모델")).text,
+            "🔎 Watching: {rule}\nWhen a newly loaded paper matches these words, you'll hear.",
+            rule="확산 모델",
+        )
         watching = await chat.ask("/watching")
         assert "1. 확산 모델" in watching.text
-        assert "더 이상 지켜보지 않아요" in (await chat.ask("/unwatch 확산   모델")).text
+        assert says((await chat.ask("/unwatch 확산   모델")).text, "No longer watching: {rule}")
 
 
 async def test_in_a_group_only_admins_change_follows(Store, settings) -> None:
@@ -191,7 +215,10 @@ async def test_in_a_group_only_admins_change_follows(Store, settings) -> None:
         member = Conversation(emulator, GROUP, MEMBER)
         admin = Conversation(emulator, GROUP, ADMIN)
         assert "관리자만" in (await member.ask("/follow munos")).text
-        assert "팔로우합니다" in (await admin.ask("/follow munos")).text
+        assert says(
+            (await admin.ask("/follow munos")).text,
+            "👤 Following: {rule}\nWhen a newly loaded day has a paper by this author, you'll hear.",
+        )
         listing = await member.ask("/following")  # anyone may look
         query = emulator.press(GROUP, listing.message_id, listing.button("✕ munos"), MEMBER)
         await emulator.wait_until(lambda: query in emulator.callback_answers)
@@ -226,7 +253,7 @@ async def test_a_load_alerts_the_followers_once(Store, settings, tmp_path) -> No
     assert len(emulator.messages_in(USER)) == before
     with Store() as session:
         rows = session.execute(
-            select(Delivery.chat_id, Delivery.status).where(Delivery.kind == Kind.ALERT)
+            select(Delivery.chat_id, Delivery.status).where(Delivery.kind == DeliveryKind.ALERT)
         ).all()
     assert sorted(rows) == [(GROUP, DeliveryStatus.SENT), (USER, DeliveryStatus.SENT)]
 
@@ -250,14 +277,14 @@ def test_an_alert_is_one_message_however_many_papers_match() -> None:
                 DAY,
                 n,
             ),
-            ["👤 Some Author", "🔎 확산 모델"],
+            ["follow:Some Author", "watch:확산 모델"],
         )
         for n in range(150)
     ]
     (message,) = alert_posts(DAY, found)
     text, markup = message.text, message.buttons
     assert utf16_length(parse_html(text)) <= 4096
-    assert "그리고" in text and "/day 2024-05-02" in text
+    assert says(text, "… and {count} more: /day {day}") and "/day 2024-05-02" in text
     assert markup is not None
     buttons = [b for row in json.loads(markup)["inline_keyboard"] for b in row]
     assert 0 < len(buttons) <= 100
@@ -278,9 +305,11 @@ async def test_an_alert_a_stopped_pass_held_goes_out_when_its_claim_lapses(
     load_paths(Store, day_file(tmp_path))
     with Store() as session:
         alerts.plan_alerts(session)
-        (day,) = session.scalars(select(Delivery.day).where(Delivery.kind == Kind.ALERT)).all()
+        (day,) = session.scalars(
+            select(Delivery.day).where(Delivery.kind == DeliveryKind.ALERT)
+        ).all()
         claimed = ledger.claim(
-            session, USER, day, 1, "stopped-instance", timedelta(seconds=3), Kind.ALERT
+            session, USER, day, 1, "stopped-instance", timedelta(seconds=3), DeliveryKind.ALERT
         )
         assert isinstance(claimed, ledger.Claim)
         session.commit()

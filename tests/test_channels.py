@@ -9,6 +9,7 @@ from sqlalchemy import select
 from bot.store import subscriptions as subs
 from bot.store.models import ChatType, StopReason, Subscription
 from tests.helpers.e2e import ADMIN, GROUP, MEMBER, Conversation, bot_session
+from tests.helpers.wording import says, starts_with
 
 CHANNEL = -100_777_000_001
 SILENT = -100_777_000_002  # the bot is only a member there
@@ -24,14 +25,24 @@ async def test_a_channel_admin_subscribes_it_from_a_private_chat(seeded, setting
 
         assert "관리자만" in (await member.ask("/subscribe @papers_ko")).text
         assert "찾지 못했어요" in (await admin.ask("/subscribe @no_such_channel")).text
-        assert "글을 올릴 수 없어요" in (await admin.ask("/subscribe @quiet_ko")).text
+        assert says(
+            (await admin.ask("/subscribe @quiet_ko")).text,
+            "The bot cannot post in {name}: make it an admin of the channel with 'Post messages'.",
+        )
         emulator.chats[GROUP].username = "group_ko"
-        assert "채널이 아니에요" in (await admin.ask("/subscribe @group_ko")).text
+        assert says(
+            (await admin.ask("/subscribe @group_ko")).text,
+            "{name} is not a channel. For a group, send /subscribe in that group.",
+        )
         here = Conversation(emulator, GROUP, ADMIN)
         assert "개인 채팅에서" in (await here.ask("/subscribe@DailyPapersBot @papers_ko")).text
 
         done = await admin.ask("/subscribe @papers_ko 08:00")
-        assert done.text.startswith("✅ 구독했습니다 (@papers_ko 채널): 매일 08:00")
+        assert starts_with(
+            done.text,
+            "✅ Subscribed{where}: {settings}\nTo change it: {command}",
+            where=" (@papers_ko 채널)",
+        )
         assert "상위 3편" in (await admin.ask("/settings @papers_ko top 3")).text
         assert "(@papers_ko 채널)" in (await admin.ask("/settings @papers_ko")).text
         assert "관리자만" in (await member.ask("/settings @papers_ko top 5")).text
@@ -62,9 +73,10 @@ async def test_unsubscribe_a_channel(seeded, settings) -> None:
         emulator.private_chat(ADMIN, "지현")
         admin = Conversation(emulator, ADMIN, ADMIN)
         await admin.ask("/subscribe @papers_ko")
-        assert (
-            "구독을 해지했습니다 (@papers_ko 채널)"
-            in (await admin.ask("/unsubscribe @papers_ko")).text
+        assert says(
+            (await admin.ask("/unsubscribe @papers_ko")).text,
+            "Unsubscribed{where}.",
+            where=" (@papers_ko 채널)",
         )
     with seeded() as session:
         (sub,) = session.scalars(select(Subscription)).all()

@@ -30,9 +30,9 @@ from bot.store import deliveries as ledger
 from bot.store import subscriptions as subs
 from bot.store.models import (
     Delivery,
+    DeliveryKind,
     DeliveryStatus,
     Every,
-    Kind,
     RuleKind,
     StopReason,
     Subscription,
@@ -51,6 +51,7 @@ from tests.helpers.e2e import (
 )
 from tests.helpers.processes import bot_env, interrupted_fan_out, stop_after
 from tests.helpers.proxy import CuttableRelay
+from tests.helpers.wording import says
 
 DIGEST = "📰 Daily Papers · "
 
@@ -67,7 +68,7 @@ async def test_private_subscribe_settings_unsubscribe(seeded, settings) -> None:
         chat = Conversation(emulator, USER, USER)
         assert "구독 중이 아닙니다" in (await chat.ask("/settings")).text
         reply = await chat.ask("/subscribe")
-        assert "매일 09:00 (Asia/Seoul) · 상위 10편" in reply.text
+        assert says(reply.text, "daily {time} ({zone}) ·", time="09:00", zone="Asia/Seoul")
         assert app.job_queue.get_jobs_by_name("slot Asia/Seoul 09:00")
         for command, expected in [
             ("/settings time 07:15", "매일 07:15"),
@@ -103,7 +104,10 @@ async def test_group_rights(seeded, settings) -> None:
         operator = Conversation(emulator, GROUP, OPERATOR)
         refused = "그룹 관리자만"
         assert refused in (await member.ask("/subscribe@DailyPapersBot")).text
-        assert "구독했습니다" in (await admin.ask("/subscribe@DailyPapersBot 08:00")).text
+        assert says(
+            (await admin.ask("/subscribe@DailyPapersBot 08:00")).text,
+            "✅ Subscribed{where}: {settings}\nTo change it: {command}",
+        )
         assert "⚙️ 매일 08:00" in (await member.ask("/settings")).text  # reading is fine
         assert refused in (await member.ask("/settings top 3")).text
         assert refused in (await member.ask("/unsubscribe")).text
@@ -202,7 +206,7 @@ async def test_digest_is_compact_filtered_and_opens_papers(seeded, settings) -> 
     async with bot_session(settings) as (emulator, _app):
         await emulator.wait_until(lambda: digests(emulator, USER))
         (digest,) = digests(emulator, USER)
-        assert "(전체 9편 중 상위 3편)" in digest.text
+        assert says(digest.text, "(top {shown} of {total})", shown=3, total=9)
         assert [label for label, _ in digest.buttons()] == ["1", "2", "3"]
         assert "CatLIP" not in digest.text  # no diffusion in it
         chat = Conversation(emulator, USER, USER)
@@ -269,18 +273,18 @@ def due_alerts(seeded, settings, chats: list[int], tmp: Path) -> None:
 
 @pytest.mark.slow
 @pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGKILL])
-@pytest.mark.parametrize("kind", [Kind.WEEKLY, Kind.ALERT])
+@pytest.mark.parametrize("kind", [DeliveryKind.WEEKLY, DeliveryKind.ALERT])
 async def test_weekly_digests_and_alerts_survive_a_restart_mid_way_exactly_once(
-    seeded, settings, tmp_path, stop: signal.Signals, kind: Kind
+    seeded, settings, tmp_path, stop: signal.Signals, kind: DeliveryKind
 ) -> None:
     chats = list(range(7001, 7041))
 
     alerted = functools.partial(due_alerts, tmp=tmp_path)
-    prepare = due_weekly if kind is Kind.WEEKLY else alerted
+    prepare = due_weekly if kind is DeliveryKind.WEEKLY else alerted
     emulator = await interrupted_fan_out(seeded, settings, chats, stop_after(14, stop), prepare)
     counts = {c: len(emulator.messages_in(c)) for c in chats}
     assert set(counts.values()) == {1}, {c: n for c, n in counts.items() if n != 1}
-    head = "🗓 주간 AI 논문" if kind is Kind.WEEKLY else "🔔 새 논문 알림"
+    head = "🗓 주간 AI 논문" if kind is DeliveryKind.WEEKLY else "🔔 새 논문 알림"
     assert all(emulator.messages_in(c)[0].text.startswith(head) for c in chats)
     with seeded() as session:
         statuses = session.scalars(select(Delivery.status).where(Delivery.kind == kind)).all()
@@ -373,7 +377,11 @@ async def test_operator_loads_digests_and_others_cannot(Store, settings, tmp_pat
 
         emulator.send_document(OPERATOR, OPERATOR, "2024-03-11.md", good, caption="/load")
         (reply,) = await emulator.replies(OPERATOR)
-        assert reply.text.startswith("📥 2024-03-11.md: 2024-03-11") and "추가 7편" in reply.text
+        assert reply.text.startswith("📥 2024-03-11.md: 2024-03-11") and says(
+            reply.text,
+            "added {added} · replaced {replaced} · unchanged {unchanged} · removed {removed} · skipped or warned {warned}",
+            added=7,
+        )
 
         emulator.send_document(
             OPERATOR, OPERATOR, "2023-12-07.md", (SLICE / "2023/12/07.md").read_bytes()
@@ -383,7 +391,11 @@ async def test_operator_loads_digests_and_others_cannot(Store, settings, tmp_pat
         ]
         emulator.send(OPERATOR, OPERATOR, "/load", reply_to=document["message_id"])
         (reply,) = await emulator.replies(OPERATOR)
-        assert "추가 17편" in reply.text
+        assert says(
+            reply.text,
+            "added {added} · replaced {replaced} · unchanged {unchanged} · removed {removed} · skipped or warned {warned}",
+            added=17,
+        )
 
         before = [tuple(r.values()) for r in _export(Store)]
         for name, data, expected in [
@@ -519,7 +531,9 @@ def test_one_batch_of_claims_gives_each_row_its_own_answer(seeded) -> None:
             .values(lease_until=datetime.now(UTC) - timedelta(seconds=1))
         )
         session.commit()
-        wants = [ledger.Want(c, day, Kind.DAILY, 1) for c in (new, done, live, lapsed, unsure)]
+        wants = [
+            ledger.Want(c, day, DeliveryKind.DAILY, 1) for c in (new, done, live, lapsed, unsure)
+        ]
         assert ledger.claim_many(session, wants, "batch", lease) == [
             ledger.Claim("batch", 0),
             ledger.Held.DONE,
@@ -531,10 +545,15 @@ def test_one_batch_of_claims_gives_each_row_its_own_answer(seeded) -> None:
             update(Delivery).where(Delivery.chat_id == unsure).values(lease_owner="thief")
         )
         session.commit()
-        records = [ledger.Sent((c, day, Kind.DAILY), 1, True) for c in (new, lapsed, unsure)]
-        assert ledger.record_sent(session, records, "batch", lease) == {(unsure, day, Kind.DAILY)}
+        records = [
+            ledger.Sent((c, day, DeliveryKind.DAILY), 1, True) for c in (new, lapsed, unsure)
+        ]
+        assert ledger.record_sent(session, records, "batch", lease) == {
+            (unsure, day, DeliveryKind.DAILY)
+        }
         statuses = [
-            session.get(Delivery, (c, day, Kind.DAILY)).status for c in (new, lapsed, unsure)
+            session.get(Delivery, (c, day, DeliveryKind.DAILY)).status
+            for c in (new, lapsed, unsure)
         ]
         assert statuses == [DeliveryStatus.SENT, DeliveryStatus.SENT, DeliveryStatus.UNSURE]
 
@@ -658,12 +677,10 @@ async def test_paid_broadcasts_raise_the_digest_pace_and_replies_keep_the_free_o
     )
     try:
         async with running(paid, poll_timeout=1) as app:
-            started = time.monotonic()
             delivery = asyncio.ensure_future(app.services.deliverer.run_pass())
             reader = Conversation(emulator, USER, USER)
             replies = [await reader.ask("/day latest") for _ in range(3)]
             report = await delivery
-            elapsed = time.monotonic() - started
     finally:
         await emulator.stop()
     assert len(report.delivered_to) == len(chats) and emulator.throttled == 0
@@ -672,7 +689,6 @@ async def test_paid_broadcasts_raise_the_digest_pace_and_replies_keep_the_free_o
     arrivals = sorted(emulator.paid_arrivals)
     busiest = max(bisect.bisect_left(arrivals, t + 1.0) - i for i, t in enumerate(arrivals))
     assert 30 < busiest <= 90  # past the free pace, within the paid one
-    assert elapsed < len(chats) / 30  # sooner than the free pace could
 
 
 def test_paid_broadcasts_are_at_most_1000_a_second(tmp_path) -> None:

@@ -14,6 +14,7 @@ from bot.emulator.telegram_html import parse_html, utf16_length
 from bot.handlers.registry import COMMANDS, help_text, menu
 from tests.helpers.digests import load_paths
 from tests.helpers.e2e import GROUP, MEMBER, USER, Conversation, bot_session
+from tests.helpers.wording import says
 
 
 @pytest.fixture
@@ -81,7 +82,7 @@ async def test_search_paging_with_buttons(chat: Conversation) -> None:
 
 async def test_search_semantics(chat: Conversation) -> None:
     inner = await chat.ask("/search 모델은")
-    assert "건" in inner.text
+    assert says(inner.text, "{title} · {count} found ({page}/{pages})")
     english = await chat.ask("/search DIFFUSION")
     both = await chat.ask("/search diffusion 비디오")
     assert int(both.text.split("·")[1].split("건")[0]) < int(
@@ -121,13 +122,13 @@ async def test_author_lookup(chat: Conversation) -> None:
     upper = await chat.ask("/author MUNOS")
     assert upper.text.split("\n", 1)[1] == reply.text.split("\n", 1)[1]
     none = await chat.ask("/author Quan Munos")  # words from two different people
-    assert "찾지 못했습니다" in none.text
+    assert says(none.text, "No papers by '{q}' were found.")
 
 
 async def test_paper_by_id_and_url(chat: Conversation) -> None:
     reply = await chat.ask("/paper https://arxiv.org/abs/2312.13286v1")
     assert reply.text.startswith("Generative Multimodal Models are In-Context Learners")
-    assert "👍 19" in reply.text and "🎬 영상" in reply.text
+    assert "👍 19" in reply.text and says(reply.text, "🎬 Video")
     assert "Quan Sun, Yufeng Cui, Xiaosong Zhang, Fan Zhang, Qiying Yu 외 6명" in reply.text
 
 
@@ -208,7 +209,12 @@ async def test_long_reply_is_split_and_hostile_titles_are_safe(
         parts = await chat.say("/day 2024-05-01")
         assert all(utf16_length(parse_html(m.html)) <= 4096 for m in parts)
         assert hostile in parts[0].text
-        assert "… 외 15편 (추천 순 상위 30편만 보여 드려요)" in parts[-1].text
+        assert says(
+            parts[-1].text,
+            "… and {more} more (the top {shown} by votes are shown)",
+            more=15,
+            shown=30,
+        )
         assert len(parts[-1].buttons()) == 30
         detail = await chat.say("/paper 2405.00000", count=2)
         assert hostile in detail[0].text

@@ -14,6 +14,7 @@ from bot.store import feed
 from bot.store.models import Entry
 from tests.helpers.digests import load_paths
 from tests.helpers.e2e import GROUP, MEMBER, USER, Conversation, bot_session
+from tests.helpers.wording import starts_with
 
 
 @pytest.mark.parametrize(
@@ -78,7 +79,12 @@ async def test_top_pages_through_a_month(seeded, settings) -> None:
         assert "불러온 다이제스트가 없습니다" in empty.text
         assert "2023-12-05 … 2024-04-25 (5일)" in empty.text
         hint = await chat.ask("/top year")
-        assert hint.text.startswith("사용법: /top") and "\n" not in hint.text
+        assert (
+            starts_with(
+                hint.text, "Usage: /top [week | month | YYYY-MM] (e.g. /top month, /top 2024-03)"
+            )
+            and "\n" not in hint.text
+        )
 
 
 async def shown(chat: Conversation, arxiv_id: str):  # type: ignore[no-untyped-def]
@@ -107,7 +113,7 @@ async def test_bookmarks_are_per_user_and_private(seeded, settings) -> None:
         assert save_label(detail) == "🔖 저장"  # the reader's own state, in a private chat
         query = emulator.press(USER, detail.message_id, detail.button("🔖"), USER)
         await emulator.wait_until(lambda: query in emulator.callback_answers)
-        assert emulator.callback_answers[query]["text"].startswith("🔖 저장했어요")
+        assert starts_with(emulator.callback_answers[query]["text"], "🔖 Saved. See it in /saved.")
         await emulator.wait_until(lambda: save_label(detail) == "✅ 저장됨 (누르면 저장 취소)")
         assert save_label(await shown(reader, "2312.02120")) == "✅ 저장됨 (누르면 저장 취소)"
 
@@ -118,9 +124,12 @@ async def test_bookmarks_are_per_user_and_private(seeded, settings) -> None:
         sent_before = len(emulator.messages_in(GROUP))
         query = emulator.press(GROUP, in_group.message_id, in_group.button("🔖"), MEMBER)
         await emulator.wait_until(lambda: query in emulator.callback_answers)
-        assert emulator.callback_answers[query]["text"].startswith("🔖 저장했어요")
+        assert starts_with(emulator.callback_answers[query]["text"], "🔖 Saved. See it in /saved.")
         assert len(emulator.messages_in(GROUP)) == sent_before
-        assert (await group.ask("/saved")).text.startswith("저장한 논문은 개인 채팅에서")
+        assert starts_with(
+            (await group.ask("/saved")).text,
+            "Saved papers are in your private chat with the bot: /saved",
+        )
 
         mine = await reader.ask("/saved")
         assert mine.text.startswith("🔖 저장한 논문 · 1건 (1/1)") and "Magicoder" in mine.text
@@ -145,7 +154,10 @@ async def test_bookmarks_are_per_user_and_private(seeded, settings) -> None:
         assert "2건" in listing.text and "p:2312.13286" not in dict(listing.buttons()).values()
         cleared = await reader.ask("/saved clear")
         assert cleared.text == "저장한 논문 2편을 모두 지웠어요."
-        assert (await reader.ask("/saved")).text.startswith("🔖 저장한 논문이 없어요")
+        assert starts_with(
+            (await reader.ask("/saved")).text,
+            "🔖 No saved papers yet. Save one with the 🔖 button under a paper.",
+        )
 
         # a forged button for a paper that does not exist
         query = emulator.press(USER, listing.message_id, "b:2499.99999", USER)

@@ -14,6 +14,7 @@ from bot.codec import paper_payload, paper_ref, parse_start_payload
 from bot.emulator import BotApiEmulator
 from bot.store.search import search_papers
 from tests.helpers.e2e import GROUP, USER, Conversation, bot_session
+from tests.helpers.wording import starts_with
 
 
 @pytest.mark.parametrize(
@@ -170,7 +171,7 @@ async def test_added_to_a_group_it_says_hello_once_and_admins_subscribe(seeded, 
         with seeded() as session:
             assert session.get(Subscription, GROUP) is None
         await Conversation(emulator, GROUP, ADMIN).press(intro, "🔔")
-        assert intro.text.startswith("✅ 구독했습니다")
+        assert starts_with(intro.text, "✅ Subscribed{where}: {settings}\nTo change it: {command}")
         with seeded() as session:
             (sub,) = session.scalars(select(Subscription)).all()
             assert sub.chat_id == GROUP and sub.active

@@ -19,7 +19,7 @@ from bot.store.db import (
     schema_revision,
     session_factory,
 )
-from bot.store.models import Base, Delivery, DeliveryStatus, Every, Kind, StopReason
+from bot.store.models import Base, Delivery, DeliveryKind, DeliveryStatus, Every, StopReason
 from tests.helpers.digests import SEEDS, load_paths
 from tests.helpers.processes import run_command
 
@@ -73,7 +73,7 @@ def test_a_first_version_database_is_upgraded_with_nothing_lost(db_url: str, mon
         assert active and active.active and active.send_time == "08:00" and active.top_n == 5
         stopped = session.get(subs.Subscription, 43)
         assert stopped and stopped.stopped_reason is StopReason.UNSUBSCRIBED
-        delivery = session.get(Delivery, (42, queries.latest_day(session), Kind.DAILY))
+        delivery = session.get(Delivery, (42, queries.latest_day(session), DeliveryKind.DAILY))
         assert delivery and delivery.status is DeliveryStatus.SENT and delivery.attempts == 0
         assert active.every is Every.DAILY  # a weekly digest is a choice made later
         assert queries.saved_query(session, "s", "abc") == "확산"

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from bot import render
+from bot.config import MAX_TOP_N
 from bot.digest import Bullet, Media, MediaKind
 from bot.emulator.telegram_html import parse_html, utf16_length
+from bot.i18n import _
 from bot.render import (
     MESSAGE_LIMIT,
     authors_label,
@@ -21,6 +25,7 @@ from bot.render import (
     visible_length,
 )
 from bot.store.queries import PaperView
+from tests.helpers.wording import says
 
 DEFAULT_BULLETS = (Bullet("요약"),)
 
@@ -85,7 +90,7 @@ def test_utf16_counts_astral_characters_twice() -> None:
 def test_digest_block_counts() -> None:
     papers = [view(arxiv_id=f"2401.0000{i}") for i in range(3)]
     blocks = digest_blocks(date(2024, 1, 1), papers, total=12)
-    assert "전체 12편 중 상위 3편" in blocks[0]
+    assert says(blocks[0], "(top {shown} of {total})", shown=3, total=12)
     assert len(blocks) == 5
     assert day_blocks(date(2024, 1, 1), papers)[0].endswith("3편")
 
@@ -108,11 +113,36 @@ def test_any_paper_renders_to_html_telegram_accepts(title, authors, bullets, vot
             assert 0 < utf16_length(visible) <= MESSAGE_LIMIT
 
 
-@pytest.mark.parametrize("n", [1, 30])
-def test_compact_digest_of_top_n_fits_one_message(n: int) -> None:
-    papers = [
-        view(title="A" * 150, bullets=[Bullet("가" * 500)], arxiv_id=f"2401.{i:05d}")
-        for i in range(n)
+def worst_case_papers(n: int) -> list[PaperView]:
+    """Papers whose titles and first points are as long as a digest ever shows them."""
+    return [
+        view(title="A" * 300, bullets=[Bullet("가" * 500)], arxiv_id=f"2401.{i:05d}")
+        for i in range(1, n + 1)
     ]
-    parts = split_message(digest_blocks(date(2024, 1, 1), papers[:10], n))
-    assert len(parts) == 1
+
+
+def ranks_in(parts: list[str]) -> list[int]:
+    return [int(rank) for part in parts for rank in re.findall(r"<b>(\d+)\.</b>", part)]
+
+
+@pytest.mark.parametrize("n", [1, 10])
+def test_a_digest_of_the_default_top_n_fits_one_message(n: int) -> None:
+    parts = split_message(digest_blocks(date(2024, 1, 1), worst_case_papers(n), 40))
+    assert len(parts) == 1 and ranks_in(parts) == list(range(1, n + 1))
+    assert _("(top {shown} of {total})").format(shown=n, total=40) in parts[0]
+
+
+def test_a_digest_of_the_largest_top_n_splits_between_entries() -> None:
+    parts = split_message(digest_blocks(date(2024, 1, 1), worst_case_papers(MAX_TOP_N), 40))
+    assert len(parts) > 1
+    assert ranks_in(parts) == list(range(1, MAX_TOP_N + 1))  # each once, in order
+    for part in parts:
+        assert utf16_length(parse_html(part)) <= MESSAGE_LIMIT
+        assert part.count("<b>") == part.count("</b>")  # no entry cut in two
+
+
+def test_alert_reasons_are_stored_as_data_and_shown_with_their_mark() -> None:
+    assert render.alert_reason("follow:Rémi Munos") == "👤 Rémi Munos"
+    assert render.alert_reason("watch:확산 모델") == "🔎 확산 모델"
+    assert render.alert_reason("watch:a:b") == "🔎 a:b"  # only the first colon separates
+    assert render.alert_reason("👤 written before") == "👤 written before"  # shown as stored

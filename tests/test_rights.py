@@ -5,10 +5,12 @@ answered alone. Forged button data never reaches past that."""
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime
 
 import pytest
+from telegram import Chat, Message
 
-from bot.rights import Reach, button_reach
+from bot.rights import Reach, button_reach, can_manage
 from tests.helpers.e2e import ADMIN, GROUP, MEMBER, USER, Conversation, add_subscribers, bot_session
 
 CHANNEL = -100_777_000_001
@@ -97,3 +99,38 @@ async def test_a_press_under_an_inline_message_is_answered(seeded, settings, cap
             query = emulator.press_inline("AgAAAAx", data, USER)
             await emulator.wait_until(lambda q=query: q in emulator.callback_answers)
     assert not [r for r in caplog.records if r.exc_info], "no tracebacks"
+
+
+# --- who may manage a chat ------------------------------------------------------------
+
+
+def message(chat: Chat, sender_chat: Chat | None = None) -> Message:
+    return Message(1, datetime.now(UTC), chat, sender_chat=sender_chat)
+
+
+PRIVATE_CHAT = Chat(5, Chat.PRIVATE)
+
+
+GROUP_CHAT = Chat(-100, Chat.SUPERGROUP, title="g")
+
+
+OTHER_CHANNEL = Chat(-200, Chat.CHANNEL, title="c")
+
+
+@pytest.mark.parametrize(
+    ("chat", "sender_chat", "status", "operator", "allowed"),
+    [
+        (PRIVATE_CHAT, None, None, False, True),
+        (GROUP_CHAT, None, "member", False, False),
+        (GROUP_CHAT, None, "administrator", False, True),
+        (GROUP_CHAT, None, "creator", False, True),
+        (GROUP_CHAT, None, "left", False, False),
+        (GROUP_CHAT, None, None, True, True),  # an operator
+        (GROUP_CHAT, GROUP_CHAT, None, False, True),  # anonymous admin posting as the group
+        (GROUP_CHAT, OTHER_CHANNEL, "member", False, False),  # posting as some other channel
+    ],
+)
+def test_can_manage(
+    chat: Chat, sender_chat: Chat | None, status: str | None, operator: bool, allowed: bool
+) -> None:
+    assert can_manage(chat, message(chat, sender_chat), status, operator) is allowed

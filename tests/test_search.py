@@ -10,6 +10,7 @@ import unicodedata
 import pytest
 from sqlalchemy import func, select
 
+from bot.store import search as search_module
 from bot.store.models import Paper
 from bot.store.queries import papers_by_author
 from bot.store.search import scan_search, search_papers
@@ -221,3 +222,12 @@ def test_a_korean_phrase_never_spans_two_words(Store, tmp_path) -> None:
         assert all_found(session, "확산모") == ["2401.00002"]
         assert scan_search(session, "확산모") == {"2401.00002"}
         assert sorted(all_found(session, "확산")) == ["2401.00001", "2401.00002"]
+
+
+def test_a_scan_past_its_time_budget_says_it_is_partial(seeded, monkeypatch) -> None:
+    monkeypatch.setattr(search_module, "SCAN_BUDGET", 0.0)
+    monkeypatch.setattr(search_module, "SCAN_CHUNK", 10)
+    with seeded() as session:
+        page = search_module.search_papers(session, "확")
+        full = search_module.scan_page(session, "확")
+    assert page.partial and not full.partial and page.total < full.total

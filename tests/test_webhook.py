@@ -8,7 +8,6 @@ import dataclasses
 import json
 import os
 import re
-import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import SimpleNamespace
@@ -182,9 +181,8 @@ async def test_a_half_sent_request_is_not_kept_forever(seeded, settings, monkeyp
             reader, writer = await asyncio.open_connection("127.0.0.1", app.webhook.port)
             writer.write(partial)
             await writer.drain()
-            started = time.monotonic()
             rest = await asyncio.wait_for(reader.read(), 10)  # b"" or a 408: closed either way
-            assert reader.at_eof() and time.monotonic() - started < 8, rest
+            assert reader.at_eof(), rest
             writer.close()
 
 

@@ -15,10 +15,11 @@ from bot.arguments import UsageError, parse_settings_args
 from bot.choices import Setting, SettingChange, Slot
 from bot.schedule import ensure_slot_job
 from bot.store import subscriptions as subs
-from bot.store.models import Delivery, DeliveryStatus, Every, Kind, Subscription
+from bot.store.models import Delivery, DeliveryKind, DeliveryStatus, Every, Subscription
 from bot.store.subscriptions import last_slot_before
 from tests.helpers.digests import day_file, load_paths
 from tests.helpers.e2e import OPERATOR, USER, Conversation, add_subscribers, bot_session
+from tests.helpers.wording import says
 
 SEOUL = ZoneInfo("Asia/Seoul")
 
@@ -73,10 +74,25 @@ async def test_settings_every_weekly_and_back(seeded, settings) -> None:
         chat = Conversation(emulator, USER, USER)
         await chat.ask("/subscribe 08:00")
         weekly = await chat.ask("/settings every weekly fri")
-        assert "매주 금요일 08:00 (Asia/Seoul) · 지난 7일의 상위 10편" in weekly.text
-        assert "매주 금요일" in (await chat.ask("/settings")).text
-        assert "매일 08:00" in (await chat.ask("/settings every daily")).text
-        assert "사용법: /settings every" in (await chat.ask("/settings every monthly")).text
+        assert says(
+            weekly.text,
+            "every {weekday} {time} ({zone}) · the past 7 days'",
+            weekday="금요일",
+            time="08:00",
+            zone="Asia/Seoul",
+        )
+        assert says(
+            (await chat.ask("/settings")).text,
+            "every {weekday} {time} ({zone}) · the past 7 days'",
+            weekday="금요일",
+        )
+        assert says(
+            (await chat.ask("/settings every daily")).text, "daily {time} ({zone}) ·", time="08:00"
+        )
+        assert says(
+            (await chat.ask("/settings every monthly")).text,
+            "Usage: /settings every daily, or /settings every weekly mon (mon…sun)",
+        )
 
 
 async def test_a_weekly_digest_is_the_weeks_top_once_and_only_when_something_is_new(
@@ -112,7 +128,7 @@ async def test_a_weekly_digest_is_the_weeks_top_once_and_only_when_something_is_
     with seeded() as session:
         rows = session.execute(
             select(Delivery.day, Delivery.status, Delivery.covers).where(
-                Delivery.kind == Kind.WEEKLY
+                Delivery.kind == DeliveryKind.WEEKLY
             )
         ).all()
     assert sorted(rows) == [
@@ -192,7 +208,9 @@ async def test_a_weekly_slot_missed_while_down_is_posted_at_start_once(seeded, s
             def settled() -> bool:
                 with seeded() as session:
                     return bool(
-                        session.scalar(select(Delivery.status).where(Delivery.kind == Kind.WEEKLY))
+                        session.scalar(
+                            select(Delivery.status).where(Delivery.kind == DeliveryKind.WEEKLY)
+                        )
                         is DeliveryStatus.SENT
                         and session.get(Subscription, USER).last_slot_at.replace(tzinfo=UTC)
                         > datetime.now(UTC) - timedelta(days=8)
@@ -208,6 +226,6 @@ async def test_a_weekly_slot_missed_while_down_is_posted_at_start_once(seeded, s
     with seeded() as session:
         sub = subs.get_subscription(session, USER)
         assert sub.every is Every.WEEKLY
-        (row,) = session.scalars(select(Delivery).where(Delivery.kind == Kind.WEEKLY)).all()
+        (row,) = session.scalars(select(Delivery).where(Delivery.kind == DeliveryKind.WEEKLY)).all()
         local = sub.last_slot(datetime.now(UTC)).astimezone(SEOUL).date()
         assert row.day == local and local.weekday() == 2

@@ -1,95 +1,17 @@
-"""Pure scheduling and pacing decisions: slots across DST, missed slots, rights, spacing."""
+"""Pacing: slot clocks that keep Telegram's windows, and the limiter that gives replies
+and digests their turns, in virtual time where the spacing is the point."""
 
 from __future__ import annotations
 
 import heapq
 import itertools
 import time
-from datetime import UTC, datetime
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from telegram import Chat, Message
 
 from bot.pacing import SlotClock
-from bot.rights import can_manage
-from bot.store.models import ChatType
-from bot.store.subscriptions import SubscriptionView, due_subscriptions, last_slot_before
-
-
-def utc(*args: int) -> datetime:
-    return datetime(*args, tzinfo=UTC)
-
-
-@pytest.mark.parametrize(
-    ("now", "send_time", "zone", "expected"),
-    [
-        # 09:00 in Seoul is 00:00 UTC
-        (utc(2024, 3, 1, 0, 30), "09:00", "Asia/Seoul", utc(2024, 3, 1, 0, 0)),
-        (utc(2024, 3, 1, 23, 59), "09:00", "Asia/Seoul", utc(2024, 3, 1, 0, 0)),
-        (utc(2024, 3, 1, 0, 0), "09:00", "Asia/Seoul", utc(2024, 3, 1, 0, 0)),
-        # New York: 18:30 is 23:30 UTC in winter (EST) and 22:30 UTC in summer (EDT)
-        (utc(2024, 3, 9, 23, 45), "18:30", "America/New_York", utc(2024, 3, 9, 23, 30)),
-        (utc(2024, 3, 10, 23, 0), "18:30", "America/New_York", utc(2024, 3, 10, 22, 30)),
-        (utc(2024, 11, 3, 23, 31), "18:30", "America/New_York", utc(2024, 11, 3, 23, 30)),
-        # 02:30 does not exist on 2024-03-10 in New York: the slot falls right after the gap
-        (utc(2024, 3, 10, 12, 0), "02:30", "America/New_York", utc(2024, 3, 10, 7, 30)),
-        # 01:30 happens twice on 2024-11-03: the first one counts
-        (utc(2024, 11, 3, 12, 0), "01:30", "America/New_York", utc(2024, 11, 3, 5, 30)),
-        # Berlin, the night clocks go forward
-        (utc(2024, 3, 31, 7, 0), "08:00", "Europe/Berlin", utc(2024, 3, 31, 6, 0)),
-        (utc(2024, 3, 30, 7, 30), "08:00", "Europe/Berlin", utc(2024, 3, 30, 7, 0)),
-    ],
-)
-def test_last_slot_before(now: datetime, send_time: str, zone: str, expected: datetime) -> None:
-    assert last_slot_before(now, send_time, zone) == expected
-
-
-def sub(
-    chat_id: int, last: datetime, send_time: str = "09:00", zone: str = "Asia/Seoul"
-) -> SubscriptionView:
-    return SubscriptionView(chat_id, ChatType.PRIVATE, True, send_time, zone, 10, 0, (), last)
-
-
-def test_due_subscriptions_are_those_whose_slot_passed_since() -> None:
-    now = utc(2024, 3, 1, 5, 0)  # 14:00 in Seoul
-    subs = [
-        sub(1, utc(2024, 2, 29, 23, 0)),  # handled before today's 09:00 → due
-        sub(2, utc(2024, 3, 1, 0, 1)),  # handled after today's slot → not due
-        sub(3, utc(2024, 2, 20, 0, 0)),  # down for days → due (once)
-        sub(4, utc(2024, 3, 1, 4, 0), "15:00"),  # its slot is later today → not due
-        sub(5, utc(2024, 2, 29, 12, 0), "13:00", "Europe/Berlin"),  # 12:00 UTC today not yet
-    ]
-    assert [s.chat_id for s in due_subscriptions(subs, now)] == [1, 3]
-
-
-def message(chat: Chat, sender_chat: Chat | None = None) -> Message:
-    return Message(1, datetime.now(UTC), chat, sender_chat=sender_chat)
-
-
-PRIVATE = Chat(5, Chat.PRIVATE)
-GROUP = Chat(-100, Chat.SUPERGROUP, title="g")
-OTHER = Chat(-200, Chat.CHANNEL, title="c")
-
-
-@pytest.mark.parametrize(
-    ("chat", "sender_chat", "status", "operator", "allowed"),
-    [
-        (PRIVATE, None, None, False, True),
-        (GROUP, None, "member", False, False),
-        (GROUP, None, "administrator", False, True),
-        (GROUP, None, "creator", False, True),
-        (GROUP, None, "left", False, False),
-        (GROUP, None, None, True, True),  # an operator
-        (GROUP, GROUP, None, False, True),  # anonymous admin posting as the group
-        (GROUP, OTHER, "member", False, False),  # posting as some other channel
-    ],
-)
-def test_can_manage(
-    chat: Chat, sender_chat: Chat | None, status: str | None, operator: bool, allowed: bool
-) -> None:
-    assert can_manage(chat, message(chat, sender_chat), status, operator) is allowed
 
 
 @pytest.mark.parametrize("rate", [30.0, 20.0, 150.0])
@@ -150,15 +72,19 @@ def test_reservations_made_later_start_now() -> None:
 async def test_a_reply_right_after_a_start_is_not_held_back_but_a_digest_is() -> None:
     """A previous run may have used the current second up just before it stopped: the
     first second after a start belongs to replies (one each), not to digests in bulk."""
+    import asyncio
+
     from bot.pacing import PacedRateLimiter, Priority
 
-    limiter = PacedRateLimiter(messages_per_second=30)
+    time_ = VirtualTime()
+    limiter = PacedRateLimiter(messages_per_second=30, clock=time_.clock)
+    limiter._sleep_until = time_.sleep_until  # type: ignore[method-assign]
     await limiter.initialize()
-    started = time.monotonic()
-    await limiter.wait_turn(42, Priority.INTERACTIVE)
-    assert time.monotonic() - started < 0.1
-    await limiter.wait_turn(43, Priority.BULK)
-    assert time.monotonic() - started >= 0.95
+    reply = asyncio.ensure_future(limiter.wait_turn(42, Priority.INTERACTIVE))
+    digest = asyncio.ensure_future(limiter.wait_turn(43, Priority.BULK))
+    await time_.run_until(3.0)
+    assert (await reply).started == 0.0  # at once
+    assert (await digest).started >= 1.0  # after the first second
 
 
 class CountingSlots:
