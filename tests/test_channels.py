@@ -24,7 +24,11 @@ async def test_a_channel_admin_subscribes_it_from_a_private_chat(seeded, setting
         admin, member = Conversation(emulator, ADMIN, ADMIN), Conversation(emulator, MEMBER, MEMBER)
 
         assert "관리자만" in (await member.ask("/subscribe @papers_ko")).text
-        assert "찾지 못했어요" in (await admin.ask("/subscribe @no_such_channel")).text
+        assert says(
+            (await admin.ask("/subscribe @no_such_channel")).text,
+            "Could not find the channel {name}. Is the bot an admin of that channel?",
+            name="@no_such_channel",
+        )
         assert says(
             (await admin.ask("/subscribe @quiet_ko")).text,
             "The bot cannot post in {name}: make it an admin of the channel with 'Post messages'.",
@@ -35,7 +39,10 @@ async def test_a_channel_admin_subscribes_it_from_a_private_chat(seeded, setting
             "{name} is not a channel. For a group, send /subscribe in that group.",
         )
         here = Conversation(emulator, GROUP, ADMIN)
-        assert "개인 채팅에서" in (await here.ask("/subscribe@DailyPapersBot @papers_ko")).text
+        assert says(
+            (await here.ask("/subscribe@DailyPapersBot @papers_ko")).text,
+            "Channels are managed in a private chat with the bot: /subscribe @channel",
+        )
 
         done = await admin.ask("/subscribe @papers_ko 08:00")
         assert starts_with(
@@ -43,7 +50,11 @@ async def test_a_channel_admin_subscribes_it_from_a_private_chat(seeded, setting
             "✅ Subscribed{where}: {settings}\nTo change it: {command}",
             where=" (@papers_ko 채널)",
         )
-        assert "상위 3편" in (await admin.ask("/settings @papers_ko top 3")).text
+        assert says(
+            (await admin.ask("/settings @papers_ko top 3")).text,
+            "top {top} · at least {votes} votes · keywords: {keywords}",
+            top=3,
+        )
         assert "(@papers_ko 채널)" in (await admin.ask("/settings @papers_ko")).text
         assert "관리자만" in (await member.ask("/settings @papers_ko top 5")).text
         with seeded() as session:

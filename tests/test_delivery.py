@@ -24,6 +24,7 @@ from sqlalchemy.engine import make_url
 from bot.app import running
 from bot.choices import Setting, SettingChange, Slot
 from bot.emulator import BotApiEmulator, SentMessage
+from bot.handlers.subscriptions import NOT_SUBSCRIBED
 from bot.schedule import ensure_slot_job
 from bot.store import alerts, queries
 from bot.store import deliveries as ledger
@@ -51,7 +52,7 @@ from tests.helpers.e2e import (
 )
 from tests.helpers.processes import bot_env, interrupted_fan_out, stop_after
 from tests.helpers.proxy import CuttableRelay
-from tests.helpers.wording import says
+from tests.helpers.wording import ko, says
 
 DIGEST = "📰 Daily Papers · "
 
@@ -66,7 +67,7 @@ def digests(emulator, chat_id: int) -> list:
 async def test_private_subscribe_settings_unsubscribe(seeded, settings) -> None:
     async with bot_session(settings) as (emulator, app):
         chat = Conversation(emulator, USER, USER)
-        assert "구독 중이 아닙니다" in (await chat.ask("/settings")).text
+        assert says((await chat.ask("/settings")).text, NOT_SUBSCRIBED)
         reply = await chat.ask("/subscribe")
         assert says(reply.text, "daily {time} ({zone}) ·", time="09:00", zone="Asia/Seoul")
         assert app.job_queue.get_jobs_by_name("slot Asia/Seoul 09:00")
@@ -91,7 +92,7 @@ async def test_private_subscribe_settings_unsubscribe(seeded, settings) -> None:
             reply = await chat.ask(command)
             assert hint in reply.text and "\n" not in reply.text, command
         assert (await chat.ask("/unsubscribe")).text == "구독을 해지했습니다."
-        assert "구독 중이 아닙니다" in (await chat.ask("/unsubscribe")).text
+        assert says((await chat.ask("/unsubscribe")).text, NOT_SUBSCRIBED)
         with seeded() as session:
             view = subs.get_subscription(session, USER)
             assert view and not view.active and view.top_n == 3 and view.keywords == ("확산", "LLM")
@@ -113,8 +114,14 @@ async def test_group_rights(seeded, settings) -> None:
         assert refused in (await member.ask("/unsubscribe")).text
         # an admin posting anonymously as the group
         reply = await member.say("/settings top 4", sender_chat_id=GROUP)
-        assert "상위 4편" in reply[0].text
-        assert "상위 5편" in (await operator.ask("/settings top 5")).text
+        assert says(
+            reply[0].text, "top {top} · at least {votes} votes · keywords: {keywords}", top=4
+        )
+        assert says(
+            (await operator.ask("/settings top 5")).text,
+            "top {top} · at least {votes} votes · keywords: {keywords}",
+            top=5,
+        )
         calls = emulator.calls.count("getchatmember")
         await member.ask("/settings top 6")
         assert emulator.calls.count("getchatmember") == calls  # cached for a while
@@ -418,13 +425,13 @@ async def test_operator_loads_digests_and_others_cannot(Store, settings, tmp_pat
         assert emulator.calls.count("getfile") == 5  # the two good files and three read ones
 
         emulator.send_document(USER, USER, "2024-03-11.md", good, caption="/load")
-        assert (await emulator.replies(USER))[0].text == "운영자만 쓸 수 있는 명령입니다."
+        assert (await emulator.replies(USER))[0].text == ko("Only operators can use this command.")
         for command in ("/stats", "/deliver", "/load"):
-            assert (await user.ask(command)).text == "운영자만 쓸 수 있는 명령입니다."
+            assert (await user.ask(command)).text == ko("Only operators can use this command.")
         assert "사용법" in (await operator.ask("/load")).text
         stats = await operator.ask("/stats")
         assert "papers: 24" in stats.text and "days: 2" in stats.text
-        assert "다이제스트가 없습니다" in (await operator.ask("/deliver 2020-01-01")).text
+        assert says((await operator.ask("/deliver 2020-01-01")).text, "No digest for {day}.")
 
 
 def _export(Store) -> list[dict]:

@@ -14,7 +14,7 @@ from bot.store import feed
 from bot.store.models import Entry
 from tests.helpers.digests import load_paths
 from tests.helpers.e2e import GROUP, MEMBER, USER, Conversation, bot_session
-from tests.helpers.wording import starts_with
+from tests.helpers.wording import ko, says, starts_with
 
 
 @pytest.mark.parametrize(
@@ -76,8 +76,12 @@ async def test_top_pages_through_a_month(seeded, settings) -> None:
         await chat.press(first, "다음")
         assert f"(2/{pages})" in first.text and "11. " in first.text
         empty = await chat.ask("/top 2023-01")
-        assert "불러온 다이제스트가 없습니다" in empty.text
-        assert "2023-12-05 … 2024-04-25 (5일)" in empty.text
+        assert says(
+            empty.text,
+            "No digest is loaded for {first} … {last}. Loaded days: {oldest} … {newest} ({days})",
+            oldest="2023-12-05",
+            newest="2024-04-25",
+        )
         hint = await chat.ask("/top year")
         assert (
             starts_with(
@@ -110,17 +114,17 @@ async def test_bookmarks_are_per_user_and_private(seeded, settings) -> None:
     async with bot_session(settings) as (emulator, _app):
         reader = Conversation(emulator, USER, USER)
         detail = await shown(reader, "2312.02120")
-        assert save_label(detail) == "🔖 저장"  # the reader's own state, in a private chat
+        assert save_label(detail) == ko("🔖 Save")  # the reader's own state, in a private chat
         query = emulator.press(USER, detail.message_id, detail.button("🔖"), USER)
         await emulator.wait_until(lambda: query in emulator.callback_answers)
         assert starts_with(emulator.callback_answers[query]["text"], "🔖 Saved. See it in /saved.")
         await emulator.wait_until(lambda: save_label(detail) == "✅ 저장됨 (누르면 저장 취소)")
-        assert save_label(await shown(reader, "2312.02120")) == "✅ 저장됨 (누르면 저장 취소)"
+        assert save_label(await shown(reader, "2312.02120")) == ko("✅ Saved (press to unsave)")
 
         # in a group: the member's own bookmark, answered with a toast, nothing in the group
         group = Conversation(emulator, GROUP, MEMBER)
         in_group = await shown(group, "2312.00845")
-        assert save_label(in_group) == "🔖 저장 / 저장 취소"  # many read it: for whoever presses
+        assert save_label(in_group) == ko("🔖 Save / unsave")  # many read it: for whoever presses
         sent_before = len(emulator.messages_in(GROUP))
         query = emulator.press(GROUP, in_group.message_id, in_group.button("🔖"), MEMBER)
         await emulator.wait_until(lambda: query in emulator.callback_answers)
@@ -140,7 +144,7 @@ async def test_bookmarks_are_per_user_and_private(seeded, settings) -> None:
         # pressing it again unsaves; removing from the list; clearing
         query = emulator.press(USER, detail.message_id, detail.button("저장됨"), USER)
         await emulator.wait_until(lambda: query in emulator.callback_answers)
-        assert emulator.callback_answers[query]["text"] == "저장을 취소했어요."
+        assert emulator.callback_answers[query]["text"] == ko("No longer saved.")
         await emulator.wait_until(lambda: save_label(detail) == "🔖 저장")
         for arxiv_id in ("2312.02120", "2312.00845", "2312.13286"):
             view = await shown(reader, arxiv_id)
@@ -153,7 +157,12 @@ async def test_bookmarks_are_per_user_and_private(seeded, settings) -> None:
         await reader.press(listing, "✕ 1")
         assert "2건" in listing.text and "p:2312.13286" not in dict(listing.buttons()).values()
         cleared = await reader.ask("/saved clear")
-        assert cleared.text == "저장한 논문 2편을 모두 지웠어요."
+        assert cleared.text == ko(
+            "Removed your {count} saved paper.",
+            "Removed all {count} of your saved papers.",
+            2,
+            count=2,
+        )
         assert starts_with(
             (await reader.ask("/saved")).text,
             "🔖 No saved papers yet. Save one with the 🔖 button under a paper.",
@@ -162,7 +171,7 @@ async def test_bookmarks_are_per_user_and_private(seeded, settings) -> None:
         # a forged button for a paper that does not exist
         query = emulator.press(USER, listing.message_id, "b:2499.99999", USER)
         await emulator.wait_until(lambda: query in emulator.callback_answers)
-        assert emulator.callback_answers[query]["text"] == "아카이브에 없는 논문입니다."
+        assert emulator.callback_answers[query]["text"] == ko("This paper is not in the archive.")
 
 
 async def test_a_full_shelf_of_bookmarks_says_so(seeded, settings, monkeypatch) -> None:
