@@ -189,8 +189,8 @@ async def running(
     try:
         await connect(application, stop)
         async with application:
-            if settings.webhook_url:  # the port first: one that cannot be had stops us here
-                application.webhook = WebhookServer(application)
+            if settings.webhook_url or settings.webapp_url:  # the port first: one that
+                application.webhook = WebhookServer(application)  # cannot be had stops us here
                 await application.webhook.listen_now()
             for language_code, commands in menus():
                 await application.bot.set_my_commands(commands, language_code=language_code)
@@ -206,7 +206,7 @@ async def running(
                     await schedule_all(application)
                 if application.webhook is not None:
                     await application.webhook.start()
-                else:
+                if not settings.webhook_url:
                     # Polling: a webhook left set would refuse it.
                     await application.bot.delete_webhook()
                     await application.updater.start_polling(

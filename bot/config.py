@@ -73,6 +73,10 @@ class Settings:
     webhook_secret: str | None = field(default=None, repr=False)
     webhook_listen: str = "0.0.0.0"
     webhook_port: int = 8443
+    # The archive on the web and as a Mini App: its public https address; the same server
+    # (``webhook_listen``:``webhook_port``) serves it under that address's path, in polling
+    # mode too.
+    webapp_url: str | None = None
 
     @property
     def tz(self) -> ZoneInfo:
@@ -208,6 +212,19 @@ def _webhook_url(name: str, raw: object) -> str:
     return text
 
 
+def _webapp_url(name: str, raw: object) -> str:
+    text = str(raw).strip().rstrip("/")
+    try:
+        parts = urllib.parse.urlsplit(text)
+    except ValueError:
+        parts = urllib.parse.urlsplit("")
+    if parts.scheme != "https" or not parts.hostname or " " in text:
+        raise ConfigError(f"{name} must be an https:// address (Telegram opens Mini Apps only so)")
+    if parts.query or parts.fragment:
+        raise ConfigError(f"{name} must not have a query or a fragment: {text!r}")
+    return text
+
+
 def _secret(name: str, raw: object) -> str:
     text = str(raw)
     if not re.fullmatch(r"[A-Za-z0-9_-]{1,256}", text):
@@ -286,6 +303,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("WEBHOOK_SECRET", "webhook_secret", _secret, secret=True),
     Setting("WEBHOOK_LISTEN", "webhook_listen", _text),
     Setting("WEBHOOK_PORT", "webhook_port", _whole(1, 65535)),
+    Setting("WEBAPP_URL", "webapp_url", _webapp_url),
 )
 _BY_KEY = {s.key: s for s in SETTINGS}
 

@@ -1,4 +1,6 @@
-"""Webhook mode: Telegram POSTs updates to ``WEBHOOK_URL``; ``GET /healthz`` for probes.
+"""The bot's one HTTP server: in webhook mode Telegram POSTs updates to ``WEBHOOK_URL``;
+``GET /healthz`` for probes; with ``WEBAPP_URL`` the web archive (:mod:`bot.web`) too, in
+polling mode as well.
 
 python-telegram-bot's own webhook server (tornado) serves one path and nothing else; a
 health check for load balancers and orchestrators needs a second route on the same port.
@@ -35,6 +37,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 from telegram import Update
 
+from bot import web as web_archive
 from bot.services import PapersApplication
 from bot.store import updates
 
@@ -86,9 +89,9 @@ class WebhookServer:
     def __init__(self, application: PapersApplication) -> None:
         self.application = application
         settings = application.services.settings
-        assert settings.webhook_url and settings.bot_token
-        self.url = settings.webhook_url
-        self.path = urllib.parse.urlsplit(self.url).path or "/"
+        assert settings.bot_token and (settings.webhook_url or settings.webapp_url)
+        self.url = settings.webhook_url  # None: polling, and the server is the web archive's
+        self.path = urllib.parse.urlsplit(self.url or "").path or "/"
         self.secret = settings.webhook_secret or derived_secret(settings.bot_token)
         self.listen, self.port = settings.webhook_listen, settings.webhook_port
         self._runner: web.AppRunner | None = None
@@ -97,8 +100,12 @@ class WebhookServer:
         """Take the port (before anything else starts: a port that cannot be had is one
         line, and nothing is left half-started)."""
         app = web.Application(client_max_size=MAX_UPDATE_BYTES)
-        app.router.add_post(self.path, self._update)
+        if self.url:
+            app.router.add_post(self.path, self._update)
         app.router.add_get("/healthz", self._health)
+        webapp_url = self.application.services.settings.webapp_url
+        if webapp_url:
+            web_archive.mount(app, self.application.services, webapp_url)
         self._runner = web.AppRunner(
             app,
             access_log=None,
@@ -122,6 +129,9 @@ class WebhookServer:
 
     async def start(self) -> None:
         """Tell Telegram where to send updates, with the secret it must send."""
+        if not self.url:
+            log.info("web archive: listening on %s:%d", self.listen, self.port)
+            return
         await self.application.bot.set_webhook(
             self.url, secret_token=self.secret, allowed_updates=Update.ALL_TYPES
         )

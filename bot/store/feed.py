@@ -71,16 +71,30 @@ def toggle_bookmark(session: Session, user_id: int, ref: str) -> tuple[Toggled, 
     if gone:
         session.commit()
         return Toggled.UNSAVED, arxiv_id
+    return _save(session, user_id, paper_id), arxiv_id
+
+
+def save_bookmark(session: Session, user_id: int, ref: str) -> Toggled:
+    """Save the paper for the user (saved already: nothing changes)."""
+    paper_id = _paper_id(session, ref)
+    if paper_id is None:
+        return Toggled.MISSING
+    if session.get(Bookmark, (user_id, paper_id)) is not None:
+        return Toggled.SAVED
+    return _save(session, user_id, paper_id)
+
+
+def _save(session: Session, user_id: int, paper_id: int) -> Toggled:
     count = session.scalar(select(func.count()).where(Bookmark.user_id == user_id)) or 0
     if count >= MAX_BOOKMARKS:
         session.rollback()
-        return Toggled.FULL, arxiv_id
+        return Toggled.FULL
     try:
         session.add(Bookmark(user_id=user_id, paper_id=paper_id, created_at=datetime.now(UTC)))
         session.commit()
-    except IntegrityError:  # pressed twice at once: saved either way
+    except IntegrityError:  # saved twice at once: saved either way
         session.rollback()
-    return Toggled.SAVED, arxiv_id
+    return Toggled.SAVED
 
 
 def is_saved(session: Session, user_id: int, arxiv_id: str) -> bool:
