@@ -113,3 +113,37 @@ async def test_methods_answer_from_the_world_under_the_rules() -> None:
         await api.dispatch("sendmessage", {"chat_id": 5, "text": "hi"})
     assert caught.value.code == 429 and api.changed.is_set()
     updates.close()
+
+
+def button(**action: object) -> dict[str, object]:
+    return {"inline_keyboard": [[{"text": "b", **action}]]}
+
+
+def test_copy_and_app_buttons_are_bounded_as_telegram_bounds_them() -> None:
+    rules.check_markup(button(copy_text={"text": "x" * 256}))
+    for copied in ("", "x" * 257):
+        code, description = refused(rules.check_markup, button(copy_text={"text": copied}))
+        assert code == 400 and description.endswith("COPY_TEXT_INVALID")
+    app = button(web_app={"url": "https://papers.example.org/app"})
+    rules.check_markup(app, True)
+    assert refused(rules.check_markup, app, False)[1].endswith("BUTTON_TYPE_INVALID")  # a group
+    plain = button(web_app={"url": "http://papers.example.org/app"})
+    assert refused(rules.check_markup, plain, True)[1].endswith("BUTTON_URL_INVALID")
+
+
+async def test_the_menu_button_opens_an_https_app_or_the_commands() -> None:
+    world = World("DailyPapersBot", keep_messages=True)
+    api = BotApi(world, FloodLimits(30, 20, 1000), UpdateStream(), Faults())
+    app = {"type": "web_app", "text": "📚", "web_app": {"url": "https://papers.example.org/app"}}
+    assert await api.dispatch("setchatmenubutton", {"menu_button": app}) is True
+    assert world.menu_buttons[0] == app  # everyone's
+    for wrong in (
+        {**app, "web_app": {"url": "http://papers.example.org/app"}},
+        {**app, "text": " "},
+        {"type": "game"},
+    ):
+        with pytest.raises(ApiError) as caught:
+            await api.dispatch("setchatmenubutton", {"menu_button": wrong})
+        assert caught.value.code == 400
+    await api.dispatch("setchatmenubutton", {"chat_id": 5, "menu_button": {"type": "commands"}})
+    assert world.menu_buttons[5] == {"type": "commands"} and world.menu_buttons[0] == app

@@ -93,6 +93,22 @@ class BotApi:
         self.world.menus[language] = commands
         return True
 
+    async def setchatmenubutton(self, params: dict[str, Any]) -> bool:
+        """The menu button (for everyone when no chat is named): a Mini App with a label and
+        an https address (or a t.me link), the command list, or the default."""
+        button = params.get("menu_button") or {"type": "default"}
+        if isinstance(button, str):
+            button = json.loads(button)
+        if button.get("type") == "web_app":
+            label = str(button.get("text", ""))
+            url = str((button.get("web_app") or {}).get("url", ""))
+            if not label.strip() or not url.startswith("https://"):
+                raise ApiError(400, "Bad Request: BUTTON_INVALID")
+        elif button.get("type") not in ("commands", "default"):
+            raise ApiError(400, "Bad Request: BUTTON_TYPE_INVALID")
+        self.world.menu_buttons[chat_number(params.get("chat_id"))] = button
+        return True
+
     async def getmycommands(self, params: dict[str, Any]) -> list[dict[str, Any]]:
         return self.world.menus.get(params.get("language_code") or "", [])
 
@@ -143,8 +159,12 @@ class BotApi:
 
     # --- messages -------------------------------------------------------------------------
 
+    def _private(self, params: dict[str, Any]) -> bool:
+        chat = self.world.chats.get(chat_number(params.get("chat_id")))
+        return chat is not None and chat.type == "private"
+
     async def sendmessage(self, params: dict[str, Any]) -> dict[str, Any]:
-        html_text, visible = checked_text(params)
+        html_text, visible = checked_text(params, self._private(params))
         chat_id = int(params["chat_id"])
         reply = params.get("reply_parameters") or {}
         world = self.world
@@ -172,7 +192,7 @@ class BotApi:
         return sent
 
     async def editmessagetext(self, params: dict[str, Any]) -> dict[str, Any]:
-        html_text, visible = checked_text(params)
+        html_text, visible = checked_text(params, self._private(params))
         sent = self._to_edit(params)
         markup = params.get("reply_markup")
         if sent.html == html_text and sent.reply_markup == markup:
@@ -183,7 +203,7 @@ class BotApi:
 
     async def editmessagereplymarkup(self, params: dict[str, Any]) -> dict[str, Any]:
         markup = params.get("reply_markup")
-        rules.check_markup(markup)
+        rules.check_markup(markup, self._private(params))
         sent = self._to_edit(params)
         if sent.reply_markup == markup:
             raise ApiError(400, rules.NOT_MODIFIED)

@@ -19,7 +19,14 @@ from typing import Any
 from bot.emulator.telegram_html import EntityError, parse_html, utf16_length
 from bot.emulator.world import Chat
 
-BUTTON_ACTIONS = ("callback_data", "url", "switch_inline_query", "switch_inline_query_current_chat")
+BUTTON_ACTIONS = (
+    "callback_data",
+    "url",
+    "switch_inline_query",
+    "switch_inline_query_current_chat",
+    "copy_text",
+    "web_app",
+)
 INLINE_TIMEOUT = 10.0  # seconds Telegram waits for an inline query's answer
 QUERY_TOO_OLD = "Bad Request: query is too old and response timeout expired or query id is invalid"
 NOT_MODIFIED = (
@@ -61,7 +68,7 @@ def check_postable(chat: Chat | None) -> None:
         raise ApiError(400, "Bad Request: not enough rights to send text messages to the chat")
 
 
-def checked_text(params: dict[str, Any]) -> tuple[str, str]:
+def checked_text(params: dict[str, Any], private: bool = True) -> tuple[str, str]:
     """A message's text as sent and as shown, if Telegram would take it with its options."""
     html_text = str(params.get("text", ""))
     if params.get("parse_mode", "").upper() == "HTML":
@@ -80,13 +87,14 @@ def checked_text(params: dict[str, Any]) -> tuple[str, str]:
         raise ApiError(400, "Bad Request: link preview URL is invalid")
     if preview.get("prefer_small_media") and preview.get("prefer_large_media"):
         raise ApiError(400, "Bad Request: can't prefer both small and large media")
-    check_markup(params.get("reply_markup"))
+    check_markup(params.get("reply_markup"), private)
     return html_text, visible
 
 
-def check_markup(markup: dict[str, Any] | None) -> None:
+def check_markup(markup: dict[str, Any] | None, private: bool = True) -> None:
     """An inline keyboard as Telegram takes it: at most 100 buttons, 8 a row, each with a
-    label and exactly one action, callback data of at most 64 bytes."""
+    label and exactly one action, callback data of at most 64 bytes, text to copy of 1-256
+    characters, a Mini App (``web_app``, https only) in a private chat only."""
     rows = (markup or {}).get("inline_keyboard", [])
     if sum(map(len, rows)) > 100 or any(len(row) > 8 for row in rows):
         raise ApiError(400, "Bad Request: reply markup is too long")
@@ -99,6 +107,16 @@ def check_markup(markup: dict[str, Any] | None) -> None:
             url = button.get("url")
             if url is not None and not re.match(r"(https?|tg)://", str(url)):
                 raise ApiError(400, "Bad Request: BUTTON_URL_INVALID")
+            if "copy_text" in button:
+                copied = (button["copy_text"] or {}).get("text")
+                if not isinstance(copied, str) or not 1 <= len(copied) <= 256:
+                    raise ApiError(400, "Bad Request: BUTTON_COPY_TEXT_INVALID")
+            if "web_app" in button:
+                app = str((button["web_app"] or {}).get("url", ""))
+                if not app.startswith("https://"):
+                    raise ApiError(400, "Bad Request: BUTTON_URL_INVALID")
+                if not private:
+                    raise ApiError(400, "Bad Request: BUTTON_TYPE_INVALID")
 
 
 def check_commands(commands: list[dict[str, Any]], language: str) -> None:
@@ -137,7 +155,12 @@ def check_inline_answer(params: dict[str, Any]) -> None:
         if "message_text" not in content:
             raise ApiError(400, "Bad Request: MESSAGE_EMPTY")
         checked_text(
-            {**content, "text": content["message_text"], "reply_markup": result.get("reply_markup")}
+            {
+                **content,
+                "text": content["message_text"],
+                "reply_markup": result.get("reply_markup"),
+            },
+            private=False,  # a result is posted in any chat
         )
 
 

@@ -201,7 +201,7 @@ class ScriptedUsers:
         content = result["input_message_content"]
         params = {**content, "text": content["message_text"]}
         params["reply_markup"] = result.get("reply_markup")
-        html_text, visible = checked_text(params)
+        html_text, visible = checked_text(params, private=False)
         sent = SentMessage(
             chat_id,
             world.next_message_id(chat_id),

@@ -59,6 +59,7 @@ class BotApiEmulator(ScriptedUsers):
         self.sent_count, self.arrivals, self.files = world.sent_count, world.arrivals, world.files
         self.callback_answers, self.inline_answers = world.callback_answers, world.inline_answers
         self.menus, self.deleted = world.menus, world.deleted
+        self.menu_buttons = world.menu_buttons
         self.late_answers = self.faults.late_answers
         self.paid_arrivals, self.throttled_at = self.limits.paid_arrivals, self.limits.throttled_at
         self.calls, self.errors = self.front.calls, self.front.errors

@@ -29,6 +29,7 @@ JSON_FIELDS = {
     "entities",
     "results",
     "button",
+    "menu_button",
 }
 
 Dispatch = Callable[[str, dict[str, Any]], Awaitable[Any]]

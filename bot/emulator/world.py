@@ -124,6 +124,7 @@ class World:
         self.inline_asked: dict[str, float] = {}
         self.inline_answers: dict[str, dict[str, Any]] = {}
         self.menus: dict[str, list[dict[str, Any]]] = {}
+        self.menu_buttons: dict[int, dict[str, Any]] = {}  # chat id (0: everyone) → button
 
     # --- chats and users ------------------------------------------------------------------
 
