@@ -22,6 +22,7 @@ from telegram.constants import ParseMode
 from telegram.error import NetworkError, TimedOut
 from telegram.ext import ApplicationBuilder, ContextTypes, Defaults
 
+from bot.buttons import app_menu_button
 from bot.config import Settings
 from bot.delivery import Deliverer, PassReport
 from bot.handlers.common import NO_PREVIEW, tell_busy
@@ -194,6 +195,10 @@ async def running(
                 await application.webhook.listen_now()
             for language_code, commands in menus():
                 await application.bot.set_my_commands(commands, language_code=language_code)
+            if settings.webapp_url:  # the menu button opens the archive as a Mini App
+                await application.bot.set_chat_menu_button(
+                    menu_button=app_menu_button(settings.webapp_url)
+                )
             settle_memory()
             await application.start()
             assert application.updater is not None

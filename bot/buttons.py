@@ -9,7 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup
+from telegram import (
+    CopyTextButton,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    MenuButtonWebApp,
+    WebAppInfo,
+)
 
 from bot.codec import CallbackKind, callback_data, paper_ref
 from bot.i18n import _
@@ -83,18 +89,42 @@ def save_label(saved: bool | None) -> str:
     return _("✅ Saved (press to unsave)") if saved else _("🔖 Save")
 
 
-def paper_keyboard(arxiv_id: str, saved: bool | None = None) -> InlineKeyboardMarkup:
-    """Under a paper shown in full: papers like it, save it (🔖, for whoever presses), and
-    share it in any chat (an inline query for its id)."""
-    ref = paper_ref(arxiv_id)
+def paper_keyboard(
+    paper: PaperView, cite: str | None, saved: bool | None = None, app_url: str | None = None
+) -> InlineKeyboardMarkup:
+    """Under a paper shown in full: papers like it, save it (🔖, for whoever presses), share
+    it in any chat (an inline query for its id), copy its BibTeX (``cite``, at most 256
+    characters, when it fits); in a private chat (``saved`` known), open it in the app if there is one."""
+    ref = paper_ref(paper.arxiv_id)
     similar = InlineKeyboardButton(
         _("🧭 Similar papers"), callback_data=callback_data(CallbackKind.SIMILAR, ref)
     )
     save = InlineKeyboardButton(
         save_label(saved), callback_data=callback_data(CallbackKind.BOOKMARK, ref)
     )
-    share = InlineKeyboardButton(_("↗ Share"), switch_inline_query=arxiv_id)
-    return InlineKeyboardMarkup([[similar], [save, share]])
+    share = InlineKeyboardButton(_("↗ Share"), switch_inline_query=paper.arxiv_id)
+    last = [InlineKeyboardButton(_("📋 BibTeX"), copy_text=CopyTextButton(cite))] if cite else []
+    if app_url and saved is not None:  # web_app buttons work in private chats only
+        last.append(app_button(f"{app_url}/paper/{paper.arxiv_id}"))
+    return InlineKeyboardMarkup([row for row in ([similar], [save, share], last) if row])
+
+
+def app_button(url: str) -> InlineKeyboardButton:
+    """Opens the archive as a Mini App inside Telegram."""
+    return InlineKeyboardButton(_("📱 Open in the app"), web_app=WebAppInfo(url))
+
+
+def app_menu_button(app_url: str) -> MenuButtonWebApp:
+    """The chat's menu button: the archive as a Mini App."""
+    return MenuButtonWebApp(_("📚 Archive"), WebAppInfo(app_url))
+
+
+def start_keyboard(group_link: str, app_url: str | None) -> InlineKeyboardMarkup:
+    """Under the greeting in a private chat: add the bot to a group; open the app."""
+    rows = [[InlineKeyboardButton(_("➕ Add to a group"), url=group_link)]]
+    if app_url:
+        rows.append([app_button(app_url)])
+    return InlineKeyboardMarkup(rows)
 
 
 def similar_keyboard(papers: Sequence[PaperView]) -> InlineKeyboardMarkup | None:

@@ -408,3 +408,42 @@ def alert_reason(why: str) -> str:
     if sep and kind in REASON_MARKS:
         return f"{REASON_MARKS[RuleKind(kind)]} {typed}"
     return why
+
+
+BIBTEX_LIMIT = 256  # characters Telegram's copy_text button carries
+
+
+def _bib(text: str) -> str:
+    """A BibTeX field's text: braces and backslashes would end or escape it."""
+    return re.sub(r"[{}\\]", "", clean_text(text))
+
+
+def bibtex(paper: PaperView, limit: int | None = None) -> str:
+    """The paper's BibTeX entry; within ``limit`` characters, the authors past the first
+    few become ``and others`` (and the title is shortened) as needed."""
+    key = "arxiv" + re.sub(r"[^0-9A-Za-z]", "", paper.arxiv_id)
+
+    def entry(authors: Sequence[str], title: str, others: bool) -> str:
+        names = " and ".join(_bib(a) for a in authors) + (" and others" if others else "")
+        return (
+            f"@misc{{{key},\n  title = {{{_bib(title)}}},\n  author = {{{names}}},\n"
+            f"  year = {{{paper.day.year}}},\n  eprint = {{{paper.arxiv_id}}},\n"
+            f"  archivePrefix = {{arXiv}},\n  url = {{{arxiv_url(paper.arxiv_id)}}}\n}}"
+        )
+
+    text = entry(paper.authors, paper.title, False)
+    if limit is None or len(text) <= limit:
+        return text
+    for shown in range(min(len(paper.authors), 3), 0, -1):
+        text = entry(paper.authors[:shown], paper.title, len(paper.authors) > shown)
+        if len(text) <= limit:
+            return text
+    spare = limit - len(entry(paper.authors[:1], "", len(paper.authors) > 1))
+    return entry(paper.authors[:1], shorten(paper.title, max(spare, 1)), len(paper.authors) > 1)
+
+
+def citation_to_copy(paper: PaperView) -> str | None:
+    """The BibTeX a chat's copy button carries, or None when even the shortest entry
+    (an old-style id of seventy letters, say) would not fit the button."""
+    text = bibtex(paper, BIBTEX_LIMIT)
+    return text if len(text) <= BIBTEX_LIMIT else None

@@ -247,7 +247,7 @@ async def test_an_english_user_is_answered_in_english(seeded, settings) -> None:
         assert " found (1/" in found.text and "Next ▶" in [b for b, _d in found.buttons()]
         paper = await chat.ask("/paper 2312.02120")
         labels = [b for b, _d in paper.buttons()]
-        assert labels == ["🧭 Similar papers", "🔖 Save", "↗ Share"]  # not saved yet
+        assert labels == ["🧭 Similar papers", "🔖 Save", "↗ Share", "📋 BibTeX"]  # not saved yet
         assert (await chat.ask("/top sometime")).text.startswith("Usage: /top")
         # A Korean member of the same app sees Korean; the menus are there in both.
         emulator.private_chat(MEMBER)

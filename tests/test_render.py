@@ -146,3 +146,28 @@ def test_alert_reasons_are_stored_as_data_and_shown_with_their_mark() -> None:
     assert render.alert_reason("watch:확산 모델") == "🔎 확산 모델"
     assert render.alert_reason("watch:a:b") == "🔎 a:b"  # only the first colon separates
     assert render.alert_reason("👤 written before") == "👤 written before"  # shown as stored
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    title=st.text(min_size=1, max_size=400),
+    authors=st.lists(st.text(min_size=1, max_size=60), min_size=1, max_size=40),
+)
+def test_a_citation_to_copy_fits_the_button_and_stays_bibtex(title, authors) -> None:
+    cite = render.bibtex(view(title=title, authors=tuple(authors)), render.BIBTEX_LIMIT)
+    assert 1 <= len(cite) <= render.BIBTEX_LIMIT
+    assert cite.startswith("@misc{arxiv240100001,") and cite.endswith("}")
+    depth = 0
+    for char in cite:  # braces balanced: titles and names cannot close a field early
+        depth += {"{": 1, "}": -1}.get(char, 0)
+        assert depth >= 0
+    assert depth == 0
+
+
+def test_a_full_citation_names_every_author() -> None:
+    paper = view(title="Long {and} \\odd", authors=tuple(f"Author {i}" for i in range(12)))
+    full = render.bibtex(paper)
+    assert "Author 0 and Author 1" in full and "Author 11" in full and "others" not in full
+    assert "title = {Long and odd}" in full
+    short = render.bibtex(paper, render.BIBTEX_LIMIT)
+    assert "Author 0" in short and "and others" in short and len(short) <= 256

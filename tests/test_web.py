@@ -5,7 +5,9 @@ made in the app are the chat's."""
 from __future__ import annotations
 
 import dataclasses
+import html
 import json
+import re
 import time
 import urllib.parse
 import xml.etree.ElementTree as ET
@@ -18,7 +20,7 @@ import pytest
 
 from bot.emulator.webapp import init_data, launch_url
 from bot.web.auth import MAX_AGE, Unauthorized, caller, check_init_data
-from tests.helpers.e2e import TOKEN, USER, Conversation, bot_session
+from tests.helpers.e2e import GROUP, MEMBER, TOKEN, USER, Conversation, bot_session
 
 APP = "https://papers.example.org/app"
 OTHER_USER = 777_001
@@ -196,3 +198,88 @@ async def test_atom_feeds_link_each_paper_to_its_page_and_to_arxiv(seeded, setti
                 assert links["alternate"] == f"{APP}/paper/{arxiv_id}"
         async with http.get(f"{base}/feed/search.atom") as answer:
             assert answer.status == 400
+
+
+# --- the pages ---------------------------------------------------------------------------
+
+
+async def fetch(http, url: str, **options) -> tuple[int, str]:  # type: ignore[no-untyped-def]
+    async with http.get(url, **options) as answer:
+        return answer.status, await answer.text()
+
+
+def loaded_from(html: str) -> list[str]:
+    """What a page makes the browser load: scripts, styles, images, icons."""
+    return re.findall(r'<(?:script|img|link)\b[^>]*?(?:src|href)="([^"]+)"', html)
+
+
+async def test_the_pages_show_the_archive_and_load_only_from_the_bot(seeded, settings) -> None:
+    async with archive(settings) as (_emulator, http, base):
+        status, home = await fetch(http, f"{base}/")
+        assert status == 200 and '<input type="search"' in home and 'lang="ko"' in home
+        status, newest = await get(http, f"{base}/api/day/latest")
+        assert newest["date"] in home and newest["papers"][0]["title"] in html.unescape(home)
+        status, paper = await fetch(http, f"{base}/paper/2312.02120")
+        text = html.unescape(paper)
+        assert status == 200 and "Magicoder" in text and "@misc{arxiv231202120," in text
+        assert "/app/author?name=" in paper and 'id="bookmark"' in paper
+        assert "https://arxiv.org/pdf/2312.02120" in paper
+        status, found = await fetch(http, f"{base}/search", params={"q": "확산 모델"})
+        assert status == 200 and 'value="확산 모델"' in found and 'class="papers"' in found
+        status, missing = await fetch(http, f"{base}/paper/2499.99999")
+        assert status == 404 and "아카이브에 없는 논문" in missing
+        status, english = await fetch(http, f"{base}/", headers={"Accept-Language": "en-US"})
+        assert 'lang="en"' in english and "Search papers" in english
+        weight = len(home.encode())
+        for resource in loaded_from(home) + loaded_from(paper):
+            if resource.startswith("https://"):  # paper thumbnails, where the digests point
+                continue
+            assert resource.startswith("/app/"), resource
+            status, body = await fetch(
+                http, f"http://127.0.0.1:{urllib.parse.urlsplit(base).port}{resource}"
+            )
+            assert status == 200, resource
+            weight += len(body.encode()) if resource.endswith((".css", ".js")) else 0
+    assert weight <= 100_000, weight
+
+
+def links_in(page: str) -> set[str]:
+    return {html.unescape(href) for href in re.findall(r'<a\b[^>]*?href="([^"]+)"', page)}
+
+
+async def test_every_link_between_the_pages_leads_to_a_page(seeded, settings) -> None:
+    """The lists, pagers and paper pages link within the archive, under its own path."""
+    async with archive(settings) as (_emulator, http, base):
+        origin = base.removesuffix("/app")
+        starts = ["/", "/search?q=확산 모델", "/paper/2312.02120", "/top?period=month"]
+        seen: dict[str, int] = {}
+        for start in starts:
+            status, page = await fetch(http, f"{base}{start}")
+            assert status == 200, start
+            for link in links_in(page):
+                if link.startswith(("https://", "http://")):
+                    continue  # arXiv, the PDF, sharing: outside the archive
+                assert link.startswith("/app/") or link == "/app", (start, link)
+                if link not in seen:
+                    seen[link], _ = await fetch(http, f"{origin}{link}")
+    broken = {link: status for link, status in seen.items() if status != 200}
+    assert len(seen) > 20 and broken == {}, broken
+
+
+async def test_the_chat_opens_the_app_and_copies_a_citation(seeded, settings) -> None:
+    """The menu button opens the app; /start and a paper in a private chat offer it; every
+    paper view carries its BibTeX to copy (within Telegram's 256 characters), in a group too,
+    where Telegram takes no web_app button."""
+    async with archive(settings) as (emulator, _http, _base):
+        assert emulator.menu_buttons[0]["web_app"]["url"] == APP
+        chat = Conversation(emulator, USER, USER)
+        assert (await chat.ask("/start")).button_of("📱")["web_app"]["url"] == APP
+        many = await chat.ask("/paper 2312.02120")
+        assert many.button_of("📱")["web_app"]["url"] == f"{APP}/paper/2312.02120"
+        cite = many.button_of("📋")["copy_text"]["text"]
+        assert cite.startswith("@misc{arxiv231202120,") and len(cite) <= 256
+        assert "Magicoder" in cite and cite.endswith("}")
+        group = Conversation(emulator, GROUP, MEMBER)
+        shown = await group.ask("/paper 2404.15653")
+        assert len(shown.button_of("📋")["copy_text"]["text"]) <= 256
+        assert all("web_app" not in b for row in shown.reply_markup["inline_keyboard"] for b in row)

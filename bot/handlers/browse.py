@@ -198,11 +198,16 @@ async def find_paper(
 
 
 async def send_paper(
-    update: Update, found: tuple[PaperView, bool | None], reply_to: Message | None = None
+    update: Update,
+    context: BotContext,
+    found: tuple[PaperView, bool | None],
+    reply_to: Message | None = None,
 ) -> None:
     """A paper in full: as a reply to ``reply_to``, else as a new message in the chat."""
     view, saved = found
-    blocks, keys = [render.paper_detail(view)], paper_keyboard(view.arxiv_id, saved)
+    app_url = context.services.settings.webapp_url
+    cite = render.citation_to_copy(view)
+    blocks, keys = [render.paper_detail(view)], paper_keyboard(view, cite, saved, app_url)
     if reply_to is not None:
         await reply_blocks(reply_to, blocks, keys, picture(view))
     else:
@@ -219,7 +224,7 @@ async def paper(update: Update, context: BotContext) -> None:
     found = await find_paper(update, context, arxiv_id)
     if found is None:
         return await _hint(message, _("{id} is not in the archive.").format(id=arxiv_id))
-    await send_paper(update, found, reply_to=message)
+    await send_paper(update, context, found, reply_to=message)
 
 
 async def open_link(update: Update, context: BotContext, payload: str) -> bool:
@@ -239,7 +244,7 @@ async def open_link(update: Update, context: BotContext, payload: str) -> bool:
     for ref in asked.refs:
         found = await find_paper(update, context, ref)
         if found is not None:
-            await send_paper(update, found, reply_to=message)
+            await send_paper(update, context, found, reply_to=message)
             return True
     await _hint(message, _("The linked paper is not in the archive. Try /search."))
     return True
@@ -297,7 +302,7 @@ async def button(update: Update, context: BotContext) -> None:
             await answer(query, _(NOT_IN_ARCHIVE))
             return
         await answer(query)
-        await send_paper(update, found)
+        await send_paper(update, context, found)
         return
     if pressed.kind is CallbackKind.SIMILAR:
         return await similar(update, context, pressed.value)

@@ -107,8 +107,13 @@ async def button(update: Update, context: BotContext) -> None:
         private = update.effective_chat is not None and update.effective_chat.type == Chat.PRIVATE
         if private and arxiv_id and toggled in (Toggled.SAVED, Toggled.UNSAVED):
             saved = toggled is Toggled.SAVED  # the button says so now
+            paper = await db(queries.get_paper, arxiv_id)
+            if paper is None:
+                return
+            cite = render.citation_to_copy(paper)
+            keys = paper_keyboard(paper, cite, saved, context.services.settings.webapp_url)
             with contextlib.suppress(TelegramError):  # a message gone or changed meanwhile
-                await query.edit_message_reply_markup(paper_keyboard(arxiv_id, saved))
+                await query.edit_message_reply_markup(keys)
         return
     if pressed.kind is CallbackKind.TOP:
         newest = await db(queries.latest_day)

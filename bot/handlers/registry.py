@@ -19,7 +19,7 @@ from telegram.ext import (
 
 from bot import render
 from bot.arguments import command_args
-from bot.buttons import url_keyboard
+from bot.buttons import start_keyboard
 from bot.codec import CallbackKind as K
 from bot.codec import callback_pattern
 from bot.handlers import browse, feed, follows, inline, operators, subscriptions
@@ -64,7 +64,7 @@ async def _send_help(update: Update, context: BotContext, greeting: bool) -> Non
     markup = None
     if greeting and chat is not None and chat.type == chat.PRIVATE:  # invite it to a group
         link = f"https://t.me/{context.bot.username}?startgroup=subscribe"
-        markup = url_keyboard(_("➕ Add to a group"), link)
+        markup = start_keyboard(link, context.services.settings.webapp_url)
     await message.reply_text(help_text(operator, greeting=greeting), reply_markup=markup)
 
 

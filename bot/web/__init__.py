@@ -1,6 +1,7 @@
 """The archive on the web, served by the bot's own HTTP server under ``WEBAPP_URL``'s path:
-the JSON API (:mod:`bot.web.api`), Atom feeds (:mod:`bot.web.feeds`), and who a personal
-call is for (:mod:`bot.web.auth`). Every answer carries the security headers; nothing of
+its pages (:mod:`bot.web.pages`, the Mini App and the public archive), the JSON API
+(:mod:`bot.web.api`), Atom feeds (:mod:`bot.web.feeds`), and who a personal call is for
+(:mod:`bot.web.auth`). Every answer carries the security headers; nothing of
 it is kept in the process (several instances serve it alike)."""
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from aiohttp import web
 from bot.services import Services
 from bot.web.api import Api
 from bot.web.feeds import Feeds
+from bot.web.pages import Pages
 
 SECURITY_HEADERS = {
     # The app's own origin only; paper thumbnails may come from where the digests point.
@@ -51,4 +53,5 @@ def mount(app: web.Application, services: Services, webapp_url: str) -> None:
     base = base_path(webapp_url)
     app.router.add_routes(Api(services).routes(base))
     app.router.add_routes(Feeds(services, webapp_url, base).routes())
+    app.router.add_routes(Pages(services, webapp_url, base).routes())
     app.middlewares.append(security_headers)

@@ -4,7 +4,7 @@ signed launch data comes with the call.
 
 Public: ``day/{YYYY-MM-DD|latest}``, ``search?q=&offset=``, ``author?name=&offset=``,
 ``top?period=week|month|YYYY-MM&offset=``, ``paper/{id}``, ``similar/{id}``. Personal
-(``Authorization: tma <initData>``, else 401): ``GET saved``, ``PUT saved/{id}``,
+(``Authorization: tma <initData>``, else 401): ``GET saved``, ``GET``/``PUT saved/{id}``,
 ``DELETE saved/{id}``, ``GET follows``/``watches``, ``POST follows``/``watches`` with
 ``{"text": …}``, ``DELETE follows/{rule id}``/``watches/{rule id}``. A user's follows and
 watches are those of their private chat with the bot, so the app and ``/follow`` agree.
@@ -46,7 +46,12 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 class BadRequest(Exception):
-    """What the caller asked cannot be answered; the message says why, in one line."""
+    """What the caller asked cannot be answered; the message says why, in one line, and
+    ``code`` (where there is one) names the reason for a client to word it."""
+
+    def __init__(self, message: str, code: str | None = None) -> None:
+        super().__init__(message)
+        self.code = code
 
 
 def paper_json(paper: PaperView) -> dict[str, Any]:
@@ -115,6 +120,7 @@ class Api:
             web.get(f"{api}/paper/{{id:.+}}", self._public(self.paper)),
             web.get(f"{api}/similar/{{id:.+}}", self._public(self.similar)),
             web.get(f"{api}/saved", self._personal(self.saved)),
+            web.get(f"{api}/saved/{{id:.+}}", self._personal(self.is_saved)),
             web.put(f"{api}/saved/{{id:.+}}", self._personal(self.save)),
             web.delete(f"{api}/saved/{{id:.+}}", self._personal(self.unsave)),
             web.get(f"{api}/{{rules:follows|watches}}", self._personal(self.rules)),
@@ -149,7 +155,7 @@ class Api:
             with speaking("en"):
                 body = await work
         except BadRequest as exc:
-            return _json({"error": str(exc)}, 400)
+            return _json({"error": str(exc), **({"code": exc.code} if exc.code else {})}, 400)
         except UsageError as exc:
             return _json({"error": str(exc)}, 400)
         except LookupError:
@@ -219,6 +225,9 @@ class Api:
         page = await self.services.db(feed.bookmarks, user.id, _offset(request), PAGE)
         return page_json(page)
 
+    async def is_saved(self, request: web.Request, user: WebUser) -> dict[str, Any]:
+        return {"saved": await self.services.db(feed.is_saved, user.id, _paper_id(request))}
+
     async def save(self, request: web.Request, user: WebUser) -> dict[str, Any]:
         done = await self.services.db(feed.save_bookmark, user.id, _paper_id(request))
         if done is Toggled.MISSING:
@@ -246,9 +255,9 @@ class Api:
             raise BadRequest(f"text must be at most {MAX_QUERY} characters")
         added = await self.services.db(alerts.add_rule, user.id, kind, typed)
         if added is Added.EMPTY:
-            raise BadRequest("nothing to match in that text")
+            raise BadRequest("nothing to match in that text", "empty")
         if added is Added.FULL:
-            raise BadRequest(f"at most {alerts.MAX_RULES} of them")
+            raise BadRequest(f"at most {alerts.MAX_RULES} of them", "full")
         return {"added": added is Added.ADDED, **await self.rules(request, user)}
 
     async def remove(self, request: web.Request, user: WebUser) -> dict[str, Any]:
