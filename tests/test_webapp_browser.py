@@ -1,0 +1,143 @@
+"""The Mini App in a real browser (Debian's chromium, driven by playwright), opened the way
+Telegram opens it: the URL fragment carries signed launch data and the theme. The newest
+day, a search, a paper, its bookmark, found again in the chat's /saved; a follow and a
+watch added in the app, found in the chat's /following and /watching; Telegram's Back
+button and haptics spoken through the client bridge; forged or expired launch data gets
+nothing personal; no script, style, font or data request leaves the
+machine. A screenshot of each view is saved (``WEBAPP_SCREENSHOTS`` names a folder for
+them; else the test's own)."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import shutil
+import time
+import urllib.parse
+from pathlib import Path
+
+import pytest
+
+from bot.emulator.webapp import init_data, launch_url
+from bot.web.auth import MAX_AGE
+from tests.helpers.e2e import TOKEN, USER, Conversation, bot_session
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+APP = "https://papers.example.org/app"
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(CHROMIUM is None, reason="needs Debian's chromium (apt install chromium)"),
+]
+playwright = pytest.importorskip("playwright.async_api")
+
+
+async def test_the_mini_app_in_a_browser(seeded, settings, tmp_path: Path) -> None:
+    shots = Path(os.environ.get("WEBAPP_SCREENSHOTS") or tmp_path)
+    shots.mkdir(parents=True, exist_ok=True)
+    served = dataclasses.replace(
+        settings, webapp_url=APP, webhook_listen="127.0.0.1", webhook_port=0
+    )
+    async with bot_session(served) as (emulator, app), playwright.async_playwright() as driver:
+        local = f"http://127.0.0.1:{app.webhook.port}/app"
+        browser = await driver.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        try:
+            page = await browser.new_page(locale="ko-KR", viewport={"width": 420, "height": 860})
+            away: list[str] = []
+            blocked: list[str] = []
+
+            def watch(request) -> None:  # type: ignore[no-untyped-def]
+                host = urllib.parse.urlsplit(request.url).hostname
+                if host != "127.0.0.1":
+                    (away if request.resource_type != "image" else blocked).append(request.url)
+
+            page.on("request", watch)
+            await page.route(
+                lambda url: urllib.parse.urlsplit(url).hostname != "127.0.0.1",
+                lambda route: route.abort(),  # thumbnails: the machine has no internet
+            )
+            errors: list[str] = []
+            page.on("pageerror", lambda error: errors.append(str(error)))
+            # What a Telegram client hands the app to talk to it (Android's and iOS's bridge)
+            await page.add_init_script(
+                "window.told = []; window.TelegramWebviewProxy ="
+                " { postEvent: (name, data) => window.told.push([name, JSON.parse(data)]) };"
+            )
+
+            # Opened from the menu button: the newest day, in Telegram's theme
+            theme = {"bg_color": "#17212b", "text_color": "#f5f5f5", "link_color": "#6ab3f3"}
+            await page.goto(launch_url(f"{local}/", init_data(TOKEN, USER), theme))
+            heading = await page.inner_text("h1")
+            newest = (await (await page.request.get(f"{local}/api/day/latest")).json())["date"]
+            assert newest in heading
+            background = await page.evaluate("getComputedStyle(document.body).backgroundColor")
+            assert background == "rgb(23, 33, 43)"  # the theme's bg_color
+            await page.screenshot(path=shots / "day.png")
+            told = dict(await page.evaluate("window.told"))
+            assert {"web_app_ready", "web_app_expand"} <= told.keys()
+            assert told["web_app_setup_back_button"] == {"is_visible": False}  # home: none
+
+            # Search
+            await page.fill('input[type="search"]', "확산 모델")
+            await page.press('input[type="search"]', "Enter")
+            await page.wait_for_selector("ol.papers li")
+            assert "확산 모델" in await page.inner_text("h1")
+            await page.screenshot(path=shots / "search.png")
+
+            # A paper, and its bookmark
+            await page.click("ol.papers li a.title")
+            await page.wait_for_selector("article h1")
+            button = page.locator("#bookmark")
+            await button.wait_for(state="visible")
+            assert await button.inner_text() == "🔖 저장"
+            await button.click()
+            await page.locator('#bookmark[data-state="saved"]').wait_for()
+            title = await page.inner_text("article h1")
+            await page.screenshot(path=shots / "paper.png")
+            told = await page.evaluate("window.told")
+            assert ["web_app_setup_back_button", {"is_visible": True}] in told
+            light = {"type": "impact", "impact_style": "light"}
+            assert ["web_app_trigger_haptic_feedback", light] in told
+
+            # Telegram's Back button goes back to the results
+            await page.evaluate('window.Telegram.WebView.receiveEvent("back_button_pressed")')
+            await page.wait_for_url("**/search?**")
+
+            # Mine: the bookmark is there, and in the chat's /saved too
+            await page.goto(f"{local}/me")
+            await page.wait_for_selector("#saved li")
+            assert title in await page.inner_text("#saved")
+            for kind, typed in (("follows", "Ada Lovelace"), ("watches", "확산 모델")):
+                form = page.locator(f'form[data-rules="{kind}"]')
+                await form.locator("input").fill(typed)
+                await form.locator("button").click()
+                await page.locator(f"#{kind} li", has_text=typed).wait_for()
+            await page.locator('form[data-rules="follows"] input').fill("!!!")
+            await page.locator('form[data-rules="follows"] button').click()
+            await page.locator("#refused").wait_for(state="visible")
+            empty = await page.get_attribute("#mine", "data-empty")  # the page's own wording
+            assert await page.inner_text("#refused") == empty
+            await page.screenshot(path=shots / "mine.png")
+            chat = Conversation(emulator, USER, USER)
+            assert title[:30] in (await chat.ask("/saved")).text
+            assert "Ada Lovelace" in (await chat.ask("/following")).text
+            assert "확산 모델" in (await chat.ask("/watching")).text
+
+            # Forged (another user's id), expired, or another bot's launch data: nothing personal
+            for data in (
+                init_data(TOKEN, USER).replace(
+                    f"%22id%22%3A{USER}%2C", f"%22id%22%3A{USER + 1}%2C"
+                ),
+                init_data(TOKEN, USER, signed_at=time.time() - MAX_AGE - 60),
+                init_data("654321:another-bot", USER),
+            ):
+                other = await browser.new_page()
+                await other.goto(launch_url(f"{local}/me", data))
+                await other.wait_for_load_state("networkidle")
+                assert await other.locator("#mine").is_hidden()
+                assert await other.locator("#outside").is_visible()
+                await other.close()
+        finally:
+            await browser.close()
+    assert away == [], away  # scripts, styles, fonts, data: all from the bot itself
+    assert errors == [], errors
