@@ -11,9 +11,11 @@
   Claims (:mod:`bot.store.deliveries`) keep each chat's day exactly once meanwhile:
   what the old leader held is taken over when its leases run out.
 - **The pace** is shared: each send takes the next slot of the paces it counts against
-  (overall or paid, and its group) from ``send_slot`` rows, one short transaction each, on
-  PostgreSQL's clock; the caller waits until its slot. All instances together thus keep
-  Telegram's limits, whichever sends what.
+  (overall or paid, and its group) from ``send_slot`` rows, a block of slots a statement
+  (one slot at the free pace), on PostgreSQL's clock; the caller waits until its slot.
+  All instances together thus keep Telegram's limits, whichever sends what. While one
+  instance alone takes a pace's slots they are as close as its own pace's; once another
+  takes one too, they are spaced wider for a while (see :mod:`bot.pacing`).
 - **SQLite** serves one instance: it always leads, paces alone, and ``python -m bot run``
   refuses to start a second on the same database file (a lock file beside it).
 """
@@ -27,13 +29,15 @@ import logging
 import os
 import socket
 import threading
+import time
 import uuid
 from collections.abc import Awaitable, Callable
 from typing import IO
 
-from sqlalchemy import Connection, Engine, text
+from sqlalchemy import Connection, Engine, Float, bindparam, text
 
 from bot.config import ConfigError, sqlite_file
+from bot.pacing import ALONE_MARGIN, TOGETHER_MARGIN
 
 log = logging.getLogger(__name__)
 
@@ -55,28 +59,56 @@ _LET_GO = text(
     " WHERE name = 'schedule' AND holder = :me"
 )
 
+# A pace counts as shared ("mixed") from the moment an instance takes a slot right after
+# another's (within ``memory`` seconds) until ``memory`` after that block ends; its slots
+# are spaced by the wider margin meanwhile. The moments are the statement's own.
+_MIXED = """send_slot.holder IS DISTINCT FROM EXCLUDED.holder
+    AND send_slot.next_at > statement_timestamp() - make_interval(secs => :memory)"""
 _RESERVE = text(
+    f"""
+    INSERT INTO send_slot (key, next_at, holder)
+    VALUES (:key, statement_timestamp() + make_interval(secs => :count * :alone), :me)
+    ON CONFLICT (key) DO UPDATE SET
+        holder = EXCLUDED.holder,
+        mixed_until = CASE WHEN {_MIXED}
+            THEN GREATEST(send_slot.next_at, statement_timestamp())
+                 + make_interval(secs => :count * :together + :memory)
+            ELSE send_slot.mixed_until END,
+        next_at = GREATEST(send_slot.next_at, statement_timestamp())
+            + make_interval(secs => :count * CASE
+                WHEN ({_MIXED}) OR send_slot.mixed_until > statement_timestamp()
+                THEN :together ELSE :alone END)
+    RETURNING
+        EXTRACT(EPOCH FROM (next_at - statement_timestamp()))::float8 AS ends_in,
+        CASE WHEN mixed_until > statement_timestamp() THEN :together ELSE :alone END AS spacing
     """
-    INSERT INTO send_slot (key, next_at)
-    VALUES (:key, clock_timestamp() + make_interval(secs => :interval))
-    ON CONFLICT (key) DO UPDATE
-        SET next_at = GREATEST(send_slot.next_at, clock_timestamp())
-                      + make_interval(secs => :interval)
-    RETURNING EXTRACT(EPOCH FROM (next_at - clock_timestamp()))::float8 - :interval
-    """
+).bindparams(
+    bindparam("alone", type_=Float),
+    bindparam("together", type_=Float),
+    bindparam("memory", type_=Float),
 )
 
 
 class SharedPace:
     """Send slots in PostgreSQL, shared by every instance (see the module docstring). One
-    connection of its own, in autocommit: a slot is one round trip."""
+    connection of its own, in autocommit: a block of slots is one round trip."""
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        self.me = instance_name()
         self._conn: Connection | None = None
         self._lock = threading.Lock()
 
-    def reserve(self, key: str, interval: float) -> float:
+    def reserve(self, key: str, interval: float, count: int, window: float) -> tuple[float, float]:
+        """See :meth:`bot.pacing.SharedSlots.reserve`."""
+        values = {
+            "key": key,
+            "me": self.me,
+            "count": count,
+            "alone": interval * (1 + ALONE_MARGIN),
+            "together": interval * (1 + TOGETHER_MARGIN),
+            "memory": 2 * window,
+        }
         with self._lock:
             for attempt in (1, 2):
                 try:
@@ -84,8 +116,11 @@ class SharedPace:
                         self._conn = self.engine.connect().execution_options(
                             isolation_level="AUTOCOMMIT"
                         )
-                    delay = self._conn.scalar(_RESERVE, {"key": key, "interval": interval})
-                    return max(0.0, float(delay or 0.0))
+                    row = self._conn.execute(_RESERVE, values).one()
+                    # Read here, not when the caller's event loop gets to the answer.
+                    answered = time.monotonic()
+                    spacing = float(row.spacing)
+                    return answered + float(row.ends_in) - count * spacing, spacing
                 except Exception:
                     self.close()
                     if attempt == 2:
@@ -97,6 +132,11 @@ class SharedPace:
             with contextlib.suppress(Exception):
                 self._conn.close()
             self._conn = None
+
+
+def instance_name() -> str:
+    """A name for this process among the instances, unique across hosts."""
+    return f"{socket.gethostname()[:24]}:{os.getpid()}:{uuid.uuid4().hex[:12]}"
 
 
 class Leadership:
@@ -115,7 +155,7 @@ class Leadership:
         self.on_gain, self.on_lose = on_gain, on_lose
         self.check_seconds = check_seconds
         self.lease_seconds = lease_seconds
-        self.me = f"{socket.gethostname()[:24]}:{os.getpid()}:{uuid.uuid4().hex[:12]}"
+        self.me = instance_name()
         self._leading = False
         self._task: asyncio.Task[None] | None = None
         self._checking = asyncio.Lock()

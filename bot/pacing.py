@@ -31,7 +31,11 @@ log = logging.getLogger(__name__)
 PACED_PREFIXES = ("send", "edit", "copy", "forward")
 MAX_RETRIES = 8
 FREE_MESSAGES_PER_SECOND = 30.0  # Telegram's limit for messages that are not paid broadcasts
-SHARED_MARGIN = 0.10  # shared paces are this much slower than the limit
+# A shared pace is as much slower than the limit as one instance's own while one instance
+# takes its slots; while several do, wider: their requests reach Telegram by different
+# paths, and each counts only its own answers against the window.
+ALONE_MARGIN = 0.02
+TOGETHER_MARGIN = 0.10
 SHARED_LATE = 0.05  # seconds a send may be behind its shared slot and still use it
 SHARED_BLOCK_SECONDS = 0.05  # a fast shared pace hands out its slots this many at a time
 
@@ -72,15 +76,15 @@ class Send:
 
 
 class SlotClock:
-    """Hands out send times spaced ``interval`` apart, and keeps a log of actual sends so
-    that never more than ``per_window`` arrive in any ``window`` seconds. A send arrives
-    somewhere between leaving and its answer coming back: the log counts it at its answer,
-    so a slow network or a busy process cannot bunch arrivals into one window."""
+    """Hands out send times spaced ``interval`` apart (a little under the limit), and keeps
+    a log of actual sends so that never more than ``per_window`` arrive in any ``window``
+    seconds. A send arrives somewhere between leaving and its answer coming back: the log
+    counts it until its answer, so a slow network, or a Telegram that stalls and then
+    takes a backlog at once, cannot bunch arrivals into one window."""
 
     def __init__(self, rate: float, window: float, margin: float = 0.02) -> None:
-        # The spacing alone keeps any ``per_window + 1`` sends more than a window apart.
         self.interval = (window + margin) / rate
-        self.window = window + margin
+        self.window = window
         self.per_window = max(1, int(rate))
         self.next_slot = 0.0
         self.sent: deque[Send] = deque(maxlen=self.per_window)
@@ -88,14 +92,13 @@ class SlotClock:
     def reserve(self, now: float) -> float:
         """The time at which the caller may send (and the slot is then taken)."""
         slot = max(now, self.next_slot)
-        if len(self.sent) == self.per_window:
-            slot = max(slot, self.sent[0].started + self.window)
         self.next_slot = slot + self.interval
         return slot
 
     def free_at(self, now: float) -> float:
-        """When the window next has room, by the log of actual sends (a send still waiting
-        for its answer keeps it full a little longer)."""
+        """When the window next has room, by the log of actual sends: a send arrived at
+        the latest when its answer came, so a window after that answer cannot hold it (one
+        still waiting for its answer keeps the window full)."""
         if len(self.sent) < self.per_window:
             return 0.0
         oldest = self.sent[0]
@@ -132,8 +135,13 @@ class SlotBlock:
 class SharedSlots(Protocol):
     """Send slots shared by several instances (:class:`bot.leader.SharedPace`)."""
 
-    def reserve(self, key: str, interval: float) -> float:
-        """Take the next slot of ``key``'s pace; seconds to wait until it comes."""
+    def reserve(self, key: str, interval: float, count: int, window: float) -> tuple[float, float]:
+        """Take the next ``count`` slots of ``key``'s pace, whose limit is one send per
+        ``interval`` seconds (over ``window``): the moment the first begins, on this
+        process's ``time.monotonic()`` clock as it was when the slots were given (so that
+        a process busy before it reads the answer knows it is late), and the spacing of
+        the slots (wider than ``interval`` by ``ALONE_MARGIN`` while one instance takes
+        this pace's slots, by ``TOGETHER_MARGIN`` while several do)."""
         ...
 
 
@@ -223,76 +231,67 @@ class PacedRateLimiter(BaseRateLimiter[Priority]):
                     slot = overall.reserve(self.clock())
                     await self._sleep_until(slot)
                 else:  # the shared pace spaces the sends (as wide or wider): not twice
-                    slot = self.clock()
-                stalled = False
-                while (free := overall.free_at(self.clock())) > self.clock():
-                    stalled = True
-                    await self._sleep_until(free)
-                if stalled and self.shared is None:
-                    # The window was full (a send still unanswered): every waiter's slot
-                    # passed meanwhile. New slots, in turn, or they would all go at once.
+                    slot = await self._shared_turn(chat_id, is_group, priority)
+                if self.resume_at > slot:
+                    # A flood wait began while this one waited: queue again behind it, so
+                    # that the waiters do not all go at once when it ends.
                     continue
-                if self.resume_at <= slot:
-                    if self.shared is not None:
-                        # Last, so that nothing holds the message between its shared slot
-                        # and the send (a held message goes late and bunches).
-                        await self._shared_turn(chat_id, is_group, priority)
-                        if self.resume_at > self.clock():  # a flood wait began meanwhile
-                            continue
+                # Checked last, with nothing to wait for between the check and the send.
+                free = overall.free_at(self.clock())
+                if free <= self.clock():
                     return overall.record(self.clock())
-                # A flood wait began while this one waited: queue again behind it, so that
-                # the waiters do not all go at once when it ends.
+                # The window is full (a send still unanswered): this slot passes unused,
+                # and so did every waiter's meanwhile. New slots, in turn, or they would
+                # all go at once when it frees.
+                await self._sleep_until(free)
         finally:
             if priority is Priority.INTERACTIVE:
                 self.interactive_waiting -= 1
                 if not self.interactive_waiting:
                     self._interactive_done.set()
 
-    async def _shared_turn(self, chat_id: object, is_group: bool, priority: Priority) -> None:
+    async def _shared_turn(self, chat_id: object, is_group: bool, priority: Priority) -> float:
         """Wait for this send's slots in the paces all instances share: its group's, then
-        the overall (or paid) one. Spaced a little wider than alone: instances' requests
-        reach Telegram by different paths."""
+        the overall (or paid) one; the moment of the last."""
         assert self.shared is not None
         paces = []
         if is_group:
-            paces.append((f"g{chat_id}", (60.0 + SHARED_MARGIN * 60) / self.group_rate))
+            paces.append((f"g{chat_id}", 60.0 / self.group_rate, 60.0))
         if self.paid_rate and priority is Priority.BULK:
-            paces.append(("paid", (1.0 + SHARED_MARGIN) / self.paid_rate))
+            paces.append(("paid", 1.0 / self.paid_rate, 1.0))
         else:
-            paces.append(("all", (1.0 + SHARED_MARGIN) / self.rate))
-        for key, interval in paces:
+            paces.append(("all", 1.0 / self.rate, 1.0))
+        slot = self.clock()
+        for key, interval, window in paces:
             while True:
-                slot = await self._shared_slot(key, interval)
+                slot = await self._shared_slot(key, interval, window)
                 if slot > self.clock():
                     async with pace_wait():
                         await self._sleep_until(slot)
                 # Late for the slot (this process was busy): sending now could bunch with
-                # the next ones. Take a new slot instead; the old one goes unused.
+                # the next ones, another instance's among them. A new slot instead.
                 if self.clock() <= slot + SHARED_LATE:
                     break
+        return slot
 
-    async def _shared_slot(self, key: str, interval: float) -> float:
-        """The next slot of a shared pace, on this process's clock: from the block this
+    async def _shared_slot(self, key: str, interval: float, window: float) -> float:
+        """The next slot of a shared pace that is not already past: from the block this
         instance holds, or from a new block (one slot at the free pace)."""
         block = self.blocks.get(key)
         if block is not None and (slot := block.take(self.clock())) is not None:
             return slot
         lock = self._block_locks.setdefault(key, asyncio.Lock())
         async with lock:
-            block = self.blocks.get(key)
-            if block is not None and (slot := block.take(self.clock())) is not None:
-                return slot
-            count = max(1, int(SHARED_BLOCK_SECONDS / interval))
-            assert self.shared is not None
-            delay = await asyncio.to_thread(self.shared.reserve, key, interval * count)
-            block = SlotBlock(self.clock() + delay, interval, count)
-            if count > 1:
-                self.blocks[key] = block
-            else:
-                self.blocks.pop(key, None)
-            slot = block.take(self.clock())
-            assert slot is not None
-            return slot
+            while True:
+                block = self.blocks.get(key)
+                if block is not None and (slot := block.take(self.clock())) is not None:
+                    return slot
+                count = max(1, int(SHARED_BLOCK_SECONDS / interval))
+                assert self.shared is not None
+                start, spacing = await asyncio.to_thread(
+                    self.shared.reserve, key, interval, count, window
+                )
+                self.blocks[key] = SlotBlock(start, spacing, count)
 
     def pause(self, seconds: float) -> None:
         """Telegram asked to wait: nobody sends until then, and pacing restarts after it."""

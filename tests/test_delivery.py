@@ -373,6 +373,41 @@ async def test_fan_out_at_the_real_limit_provokes_no_429(seeded, settings) -> No
     assert elapsed > 2.5  # 90 messages at 30 a second take three seconds, not less
 
 
+@pytest.mark.slow
+async def test_a_telegram_that_stalls_sees_no_burst_from_one_instance(seeded, settings) -> None:
+    """Telegram counts a message when it gets there; one that stalls (here: the emulator's
+    loop blocked for a third of a second, now and then) takes the messages sent meanwhile
+    all at once when it wakes. The bot counts a message against the window until its
+    answer comes, checked just before each send: however late the answers, no second
+    holds more than the limit, on SQLite and with the pace shared through PostgreSQL."""
+    chats = list(range(16001, 16181))
+    add_subscribers(seeded, settings, chats, due=True)
+    emulator = BotApiEmulator(messages_per_second=30)
+    url = await emulator.start()
+    for chat_id in chats:
+        emulator.private_chat(chat_id)
+
+    async def stall() -> None:
+        while True:
+            await asyncio.sleep(0.7)
+            time.sleep(0.35)  # the emulator's loop, and with it its clock, stands still
+
+    env = bot_env(settings, url) | {"BOT_MESSAGES_PER_SECOND": "30"}
+    stalls = asyncio.ensure_future(stall())
+    try:
+        command = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "bot", "deliver",
+            cwd=ROOT, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        )  # fmt: skip
+        _out, err = await asyncio.wait_for(command.communicate(), 60)
+    finally:
+        stalls.cancel()
+        await emulator.stop()
+    assert command.returncode == 0, err.decode()[-2000:]
+    assert {c: len(digests(emulator, c)) for c in chats} == dict.fromkeys(chats, 1)
+    assert emulator.throttled == 0, emulator.throttled_at
+
+
 # --- operators --------------------------------------------------------------------------------
 
 

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.pacing import SlotClock
+from bot.pacing import ALONE_MARGIN, SlotClock
 
 
 @pytest.mark.parametrize("rate", [30.0, 20.0, 150.0])
@@ -88,18 +88,20 @@ async def test_a_reply_right_after_a_start_is_not_held_back_but_a_digest_is() ->
 
 
 class CountingSlots:
-    """A shared pace on one host: the next free moment per key, and the trips to it."""
+    """A shared pace on one host, taken by one instance: the next free moment per key, and
+    the trips to it."""
 
     def __init__(self) -> None:
         self.next_at: dict[str, float] = {}
-        self.trips: list[tuple[str, float]] = []
+        self.trips: list[tuple[str, int]] = []
 
-    def reserve(self, key: str, interval: float) -> float:
+    def reserve(self, key: str, interval: float, count: int, window: float) -> tuple[float, float]:
         now = time.monotonic()
         start = max(self.next_at.get(key, now), now)
-        self.next_at[key] = start + interval
-        self.trips.append((key, interval))
-        return start - now
+        spacing = interval * (1 + ALONE_MARGIN)
+        self.next_at[key] = start + count * spacing
+        self.trips.append((key, count))
+        return start, spacing
 
 
 async def test_a_fast_shared_pace_takes_its_slots_a_block_at_a_time() -> None:
@@ -111,12 +113,12 @@ async def test_a_fast_shared_pace_takes_its_slots_a_block_at_a_time() -> None:
 
     shared = CountingSlots()
     limiter = PacedRateLimiter(messages_per_second=30, paid_per_second=1000, shared=shared)
-    await asyncio.gather(*(limiter.wait_turn(1000 + n, Priority.BULK) for n in range(180)))
-    paid = [interval for key, interval in shared.trips if key == "paid"]
-    assert 4 <= len(paid) <= 12  # 180 sends, 45 slots of 1.1 ms a trip (a late one is skipped)
-    assert all(interval == pytest.approx(45 * 1.1 / 1000) for interval in paid)
+    await asyncio.gather(*(limiter.wait_turn(1000 + n, Priority.BULK) for n in range(200)))
+    paid = [count for key, count in shared.trips if key == "paid"]
+    assert 4 <= len(paid) <= 12  # 200 sends, 50 slots a trip (a late one is skipped)
+    assert set(paid) == {50}
     await asyncio.gather(*(limiter.wait_turn(1, Priority.INTERACTIVE) for _ in range(3)))
-    assert [key for key, _interval in shared.trips[len(paid) :]] == ["all"] * 3
+    assert shared.trips[len(paid) :] == [("all", 1)] * 3
 
 
 class VirtualTime:

@@ -296,6 +296,12 @@ class SendSlot(Base):
         String(32), primary_key=True, comment="all, paid, or g<chat id>"
     )
     next_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), comment="first free moment")
+    holder: Mapped[str | None] = mapped_column(
+        String(64), comment="the instance that took the last slots"
+    )
+    mixed_until: Mapped[datetime | None] = mapped_column(
+        DateTime(timezone=True), comment="several instances share this pace until then"
+    )
 
 
 class LeaderLease(Base):
