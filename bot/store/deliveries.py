@@ -24,7 +24,7 @@ from datetime import UTC, date, datetime, timedelta
 from enum import Enum
 from typing import Any, cast
 
-from sqlalchemy import ColumnElement, and_, delete, func, or_, select, update
+from sqlalchemy import ColumnElement, DateTime, and_, delete, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -49,12 +49,16 @@ def lease_now(session: Session) -> datetime:
     return now_utc()
 
 
+def _lease_clock(session: Session) -> ColumnElement[datetime] | datetime:
+    """Now as leases are measured, for a statement to read itself: PostgreSQL's clock
+    (no round trip of its own), or this process's on SQLite."""
+    if _postgres(session):
+        return func.clock_timestamp(type_=DateTime(timezone=True))
+    return now_utc()
+
+
 def _postgres(session: Session) -> bool:
     return session.get_bind().dialect.name == "postgresql"
-
-
-def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)  # SQLite keeps no zone
 
 
 def _key(chat_id: int, day: date, kind: DeliveryKind = DeliveryKind.DAILY) -> ColumnElement[bool]:
@@ -144,7 +148,7 @@ def claim_many(
     let the claim go, no (or, ``unsure``, maybe: a repeat); after a pass died holding it,
     maybe, so it is sent as a repeat too, and one that died during its repeat is not
     repeated again. Either way a message goes out at most twice."""
-    now = lease_now(session)
+    now = _lease_clock(session)
     until = now + lease
     # Creating first also serializes claimers on SQLite: its write lock is taken here.
     added = create(
@@ -174,17 +178,12 @@ def claim_many(
                 Delivery.parts_sent,
                 Delivery.parts_total,
                 Delivery.lease_owner,
-                Delivery.lease_until,
+                or_(Delivery.lease_owner.is_(None), Delivery.lease_until < now).label("lapsed"),
             ).where(_in_group(day, kind, chunk))
             if _postgres(session):  # rows another claimer has locked right now: busy
                 stmt = stmt.with_for_update(skip_locked=True)
             found = {row.chat_id: row for row in session.execute(stmt)}
-            free = [
-                c
-                for c, row in found.items()
-                if row.status in OPEN_STATUSES
-                and (row.lease_owner is None or _aware(row.lease_until) < now)
-            ]
+            free = [c for c, row in found.items() if row.status in OPEN_STATUSES and row.lapsed]
             taken = set()
             if free:
                 taken = set(
@@ -195,7 +194,7 @@ def claim_many(
                             Delivery.status.in_(OPEN_STATUSES),
                             or_(Delivery.lease_owner.is_(None), Delivery.lease_until < now),
                         )
-                        .values(lease_owner=owner, lease_until=until, updated_at=now)
+                        .values(lease_owner=owner, lease_until=until, updated_at=now_utc())
                         .returning(Delivery.chat_id)
                     )
                 )
@@ -213,7 +212,12 @@ def claim_many(
 
 
 def _taken(
-    session: Session, key: RowKey, row: Any, parts: int, owner: str, until: datetime
+    session: Session,
+    key: RowKey,
+    row: Any,
+    parts: int,
+    owner: str,
+    until: ColumnElement[datetime] | datetime,
 ) -> Claim | Held:
     """The claim on a row this pass just took from a pass that let it go or died."""
     where = _key(*key)
@@ -268,7 +272,8 @@ def record_sent(
 ) -> set[RowKey]:
     """Write what Telegram accepted, one statement per kind of change; the rows ``owner``
     no longer holds (another pass took them over) are returned, untouched."""
-    now = lease_now(session)
+    until = _lease_clock(session) + lease
+    now = now_utc()
     changes: dict[tuple[date, DeliveryKind, int, bool], list[int]] = defaultdict(list)
     for record in records:
         chat_id, day, kind = record.key
@@ -284,7 +289,7 @@ def record_sent(
                     parts_sent=parts_sent,
                     status=DeliveryStatus.SENT if done else DeliveryStatus.SENDING,
                     lease_owner=None if done else owner,
-                    lease_until=None if done else now + lease,
+                    lease_until=None if done else until,
                     updated_at=now,
                 )
                 .returning(Delivery.chat_id)
@@ -310,9 +315,18 @@ def mark_sent(
 
 
 def _held(
-    session: Session, chat_id: int, day: date, owner: str, kind: DeliveryKind, **values: object
+    session: Session,
+    chat_id: int,
+    day: date,
+    owner: str,
+    kind: DeliveryKind,
+    let_go: bool = False,
+    **values: object,
 ) -> None:
-    """Change the claimed row; :class:`LeaseLost` if ``owner`` holds it no more."""
+    """Change the claimed row (``let_go``: and end the claim); :class:`LeaseLost` if
+    ``owner`` holds it no more."""
+    if let_go:
+        values.update(lease_owner=None, lease_until=None)
     changed = session.execute(
         update(Delivery)
         .where(_key(chat_id, day, kind), Delivery.lease_owner == owner)
@@ -339,10 +353,9 @@ def mark_unsure(
         day,
         owner,
         kind,
+        let_go=True,
         parts_sent=part,
         status=DeliveryStatus.UNSURE,
-        lease_owner=None,
-        lease_until=None,
     )
 
 
@@ -357,7 +370,7 @@ def release(
     session: Session, chat_id: int, day: date, owner: str, kind: DeliveryKind = DeliveryKind.DAILY
 ) -> None:
     """Let the claim go, so that a later pass resumes it."""
-    _held(session, chat_id, day, owner, kind, lease_owner=None, lease_until=None)
+    _held(session, chat_id, day, owner, kind, let_go=True)
 
 
 def release_many(session: Session, keys: Sequence[RowKey], owner: str) -> None:
@@ -396,11 +409,10 @@ def refused(
         day,
         owner,
         kind,
+        let_go=True,
         attempts=attempts + 1,
         last_error=reason[:500],
         status=DeliveryStatus.FAILED if given_up else DeliveryStatus.SENDING,
-        lease_owner=None,
-        lease_until=None,
     )
     return given_up
 
@@ -420,10 +432,9 @@ def mark_failed(
         day,
         owner,
         kind,
+        let_go=True,
         status=DeliveryStatus.FAILED,
         last_error=reason[:500],
-        lease_owner=None,
-        lease_until=None,
     )
 
 
@@ -432,7 +443,7 @@ def renew_leases(session: Session, owner: str, lease: timedelta) -> int:
     renewed = session.execute(
         update(Delivery)
         .where(Delivery.lease_owner == owner, Delivery.status.in_(OPEN_STATUSES))
-        .values(lease_until=lease_now(session) + lease)
+        .values(lease_until=_lease_clock(session) + lease)
     )
     session.commit()
     return changed_rows(renewed)
