@@ -11,7 +11,6 @@ import argparse
 import asyncio
 import bisect
 import io
-import os
 import signal
 import socket
 import sys
@@ -19,7 +18,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from _common import ROOT, fresh_database, print_table, subscribe_many
+from _common import ROOT, bot_env, fresh_database, print_table, subscribe_many
 
 from bot.emulator import BotApiEmulator
 from bot.store.db import open_store
@@ -33,21 +32,17 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def env(url: str, api: str, port: int, rate: float, paid: bool, log_dir: str) -> dict[str, str]:
-    values = {k: v for k, v in os.environ.items() if not k.startswith(("BOT_", "WEBHOOK_"))}
-    values.update(
-        BOT_TOKEN="1:bench",
-        TELEGRAM_API_URL=api,
-        DATABASE_URL=url,
-        BOT_MESSAGES_PER_SECOND=str(rate),
-        BOT_CONFIG=os.devnull,  # no settings file: the environment alone
+def env(url: str, api: str, port: int, rate: float, paid: bool) -> dict[str, str]:
+    return bot_env(
+        url,
+        api,
+        rate,
+        paid,
         WEBHOOK_URL="https://bot.example.org/telegram",
         WEBHOOK_SECRET="bench",
         WEBHOOK_LISTEN="127.0.0.1",
         WEBHOOK_PORT=str(port),
-        BOT_PAID_BROADCAST="1" if paid else "0",
     )
-    return values
 
 
 async def fan_out(
@@ -80,7 +75,7 @@ async def fan_out(
             "bot",
             "run",
             cwd=ROOT,
-            env=env(url, api, p, rate, paid, folder),
+            env=env(url, api, p, rate, paid),
             stdout=log,
             stderr=log,
         )
@@ -105,7 +100,7 @@ async def fan_out(
         "bot",
         "run",
         cwd=ROOT,
-        env=env(url, api, ports[0], rate, paid, folder),
+        env=env(url, api, ports[0], rate, paid),
         stdout=log,
         stderr=log,
     )

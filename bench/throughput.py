@@ -13,13 +13,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import io
-import os
 import resource
 import sys
 import tempfile
 import time
 
-from _common import ROOT, fresh_database, print_table, subscribe_many
+from _common import ROOT, bot_env, fresh_database, print_table, subscribe_many
 
 from bot import cli
 from bot.config import Settings
@@ -50,18 +49,6 @@ def cpu_seconds() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def bot_env(url: str, api: str, paid: bool, rate: float) -> dict[str, str]:
-    values = {k: v for k, v in os.environ.items() if not k.startswith(("BOT_", "WEBHOOK_"))}
-    values.update(
-        BOT_TOKEN="1:bench",
-        TELEGRAM_API_URL=api,
-        DATABASE_URL=url,
-        BOT_MESSAGES_PER_SECOND=str(rate),
-        BOT_PAID_BROADCAST="1" if paid else "0",
-    )
-    return values
-
-
 def achieved(arrivals: list[float]) -> float:
     arrivals = sorted(arrivals)
     return (len(arrivals) - 1) / (arrivals[-1] - arrivals[0]) if len(arrivals) > 1 else 0.0
@@ -86,7 +73,7 @@ async def one_run(
     process = await asyncio.create_subprocess_exec(
         *argv,
         cwd=ROOT,
-        env=bot_env(url, api, paid, rate),
+        env=bot_env(url, api, rate, paid),
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )
