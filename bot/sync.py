@@ -35,7 +35,7 @@ from bot.store.models import SourceFile
 log = logging.getLogger(__name__)
 
 GIT_TIMEOUT = 300  # seconds for a clone or a fetch
-SYNC_LOCK = 0x73796E63  # pg_try_advisory_lock key: one sync at a time ("sync")
+SYNC_LOCK = 0x73796E63  # advisory lock key: one sync at a time ("sync" in ASCII)
 
 
 class SyncError(RuntimeError):
@@ -271,17 +271,12 @@ def sync_once(settings: Settings, source: str | None = None) -> SyncReport:
 
 @contextmanager
 def _sync_lock(engine: Engine) -> Iterator[bool]:
-    """On PostgreSQL one instance syncs at a time: a session lock on a connection of its
-    own, held for the whole check (SQLite has one instance)."""
+    """On PostgreSQL one instance syncs at a time: a transaction lock, in a transaction of
+    its own kept open for the whole check (SQLite has one instance). A session lock would
+    not hold through a transaction pooler such as PgBouncer: it stays on the server
+    connection the pooler lent, which it lends the next client too."""
     if engine.dialect.name != "postgresql":
         yield True
         return
-    with engine.connect() as conn:
-        mine = bool(conn.scalar(text("SELECT pg_try_advisory_lock(:k)"), {"k": SYNC_LOCK}))
-        conn.commit()
-        try:
-            yield mine
-        finally:
-            if mine:
-                conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": SYNC_LOCK})
-                conn.commit()
+    with engine.connect() as conn, conn.begin():
+        yield bool(conn.scalar(text("SELECT pg_try_advisory_xact_lock(:k)"), {"k": SYNC_LOCK}))

@@ -16,10 +16,12 @@ from sqlalchemy import func, select
 
 from bot import cli
 from bot.store import alerts
+from bot.store.db import make_engine
 from bot.store.models import DigestDay, RuleKind, SourceFile
-from bot.sync import SyncError, sync_once
+from bot.sync import SyncError, _sync_lock, sync_once
 from tests.helpers.digests import SEEDS, day_file
 from tests.helpers.e2e import USER, bot_session
+from tests.helpers.pgbouncer import PGBOUNCER, transaction_pooler
 
 
 def git(*args: str, cwd: Path) -> None:
@@ -196,3 +198,25 @@ def test_sync_never_follows_a_link_out_of_its_source(
     assert days(Store) == ["2024-04-25"], out.getvalue()
     assert "skipped (a link): paper_logs/2024/04/11.md" in out.getvalue()
     assert "skipped (a link): paper_logs/2023" in out.getvalue()
+
+
+@pytest.mark.skipif(PGBOUNCER is None, reason="pgbouncer is not installed (CI installs it)")
+def test_one_sync_at_a_time_through_a_transaction_pooler(settings) -> None:
+    """Behind PgBouncer in transaction mode, a session lock stays on whichever server
+    connection the pooler lent, which the next client may be lent too: both would sync,
+    and a release sent down another connection would leave the lock held for good. The
+    lock is the check's own transaction's, which keeps its connection while it runs."""
+    if not settings.database_url.startswith("postgresql"):
+        pytest.skip("instances share a PostgreSQL (this run is SQLite)")
+    with transaction_pooler(settings.database_url, server_connections=2) as through:
+        first, second = make_engine(through), make_engine(through)
+        try:
+            with _sync_lock(first) as mine:
+                assert mine
+                with _sync_lock(second) as also_mine:
+                    assert not also_mine
+            with _sync_lock(second) as mine_now:  # let go: the next check may sync
+                assert mine_now
+        finally:
+            first.dispose()
+            second.dispose()
