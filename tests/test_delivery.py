@@ -23,7 +23,9 @@ from sqlalchemy.engine import make_url
 
 from bot.app import running
 from bot.choices import Setting, SettingChange, Slot
+from bot.delivery.runner import workers_for
 from bot.emulator import BotApiEmulator, SentMessage
+from bot.emulator.server import ApiError
 from bot.handlers.subscriptions import NOT_SUBSCRIBED
 from bot.schedule import ensure_slot_job
 from bot.store import alerts, queries
@@ -50,11 +52,13 @@ from tests.helpers.e2e import (
     add_subscribers,
     bot_session,
 )
-from tests.helpers.processes import bot_env, interrupted_fan_out, stop_after
+from tests.helpers.processes import LOGS, bot_env, interrupted_fan_out, start_bot, stop_after
 from tests.helpers.proxy import CuttableRelay
 from tests.helpers.wording import ko, says
 
 DIGEST = "📰 Daily Papers · "
+DELIVERED = "📤 Delivered · {report}"
+LOOKED_AGAIN = "looked at again once another pass's claims lapsed {count}"
 
 
 def digests(emulator, chat_id: int) -> list:
@@ -820,6 +824,58 @@ async def test_deliver_after_a_dead_pass_delivers_the_chats_it_held(seeded, sett
     assert {c: len(digests(emulator, c)) for c in chats} == dict.fromkeys(chats, 1)
     reply = next(m.text for m in emulator.messages_in(OPERATOR) if "전달 완료" in m.text)
     assert "10" in reply and "4" in reply, reply
+
+
+@pytest.mark.slow
+async def test_deliver_killed_mid_fan_out_then_deliver_after_a_restart_reaches_everyone(
+    seeded, settings
+) -> None:
+    """``/deliver``, SIGKILL half-way through its fan-out, a restart, ``/deliver`` again:
+    the chats the dead pass had claimed are looked at again once its claims lapse, so every
+    chat gets the day, and only a message Telegram took just before the kill (the killed
+    process had not recorded it yet) goes twice."""
+    chats = list(range(17001, 17061))
+    later = (datetime.now(ZoneInfo("Asia/Seoul")) + timedelta(hours=12)).strftime("%H:%M")
+    add_subscribers(seeded, settings, chats, send_time=later)  # not due: only /deliver
+    emulator = BotApiEmulator(messages_per_second=20)
+    url = await emulator.start()
+    for chat_id in [*chats, OPERATOR]:
+        emulator.private_chat(chat_id)
+    env = bot_env(settings, url) | {"BOT_ADMIN_IDS": str(OPERATOR)}
+    LOGS.unlink(missing_ok=True)
+    process = await start_bot(env)
+    in_flight: set[int] = set()
+
+    def kill_half_way(method: str, params: dict) -> None:
+        if sum(len(digests(emulator, c)) for c in chats) == 30:
+            in_flight.update(m.chat_id for m in emulator.sent[-workers_for(20) :])
+            os.kill(process.pid, signal.SIGKILL)
+            raise ApiError(500, "Internal Server Error: the bot died before this")
+
+    done = lambda: [m for m in emulator.messages_in(OPERATOR) if says(m.text, DELIVERED)]  # noqa: E731
+    try:
+        emulator.before_send = kill_half_way
+        emulator.send(OPERATOR, OPERATOR, "/deliver")
+        await asyncio.wait_for(process.wait(), 60)
+        emulator.before_send = None
+        assert not done() and 0 < sum(len(digests(emulator, c)) for c in chats) < len(chats)
+        process = await start_bot(env)
+        emulator.send(OPERATOR, OPERATOR, "/deliver")
+        try:
+            await emulator.wait_until(lambda: bool(done()), timeout=60)
+            await emulator.wait_until(lambda: all(digests(emulator, c) for c in chats), 30)
+        except TimeoutError:
+            print(LOGS.read_text()[-5000:])
+            raise
+    finally:
+        if process.returncode is None:
+            process.send_signal(signal.SIGTERM)
+            await asyncio.wait_for(process.wait(), 30)
+        await emulator.stop()
+    counts = {c: len(digests(emulator, c)) for c in chats}
+    twice = {c for c, n in counts.items() if n == 2}
+    assert set(counts.values()) <= {1, 2} and twice <= in_flight, (counts, in_flight)
+    assert any(says(m.text, LOOKED_AGAIN) for m in done()), [m.text for m in done()]
 
 
 @pytest.mark.skipif(
