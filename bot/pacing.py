@@ -174,6 +174,7 @@ class PacedRateLimiter(BaseRateLimiter[Priority]):
         self.bulk_after = 0.0  # after a start, no bulk send before this
         self.interactive_waiting = 0
         self._interactive_done = asyncio.Event()
+        self._bulk_turn = asyncio.Lock()
 
     async def initialize(self) -> None:
         # A previous run may have used up the current window just before it stopped: bulk
@@ -213,66 +214,65 @@ class PacedRateLimiter(BaseRateLimiter[Priority]):
                 async with pace_wait():
                     await self._sleep_until(slot)
             group.record(self.clock()).answered = self.clock()
-        if priority is Priority.BULK:
-            await self._sleep_until(self.bulk_after)
-            # Bulk yields to replies that are queued right now.
-            while self.interactive_waiting:
-                self._interactive_done.clear()
-                await self._interactive_done.wait()
-        else:
+            if self.shared is not None:
+                await self._shared_wait(f"g{chat_id}", 60.0 / self.group_rate, 60.0)
+        if priority is Priority.INTERACTIVE:
             self.interactive_waiting += 1
-        overall = self.paid if self.paid and priority is Priority.BULK else self.overall
-        try:
-            while True:
-                if self.resume_at > self.clock():  # a flood wait: long, give the slot back
-                    async with pace_wait():
-                        await self._sleep_until(self.resume_at)
-                if self.shared is None:
-                    slot = overall.reserve(self.clock())
-                    await self._sleep_until(slot)
-                else:  # the shared pace spaces the sends (as wide or wider): not twice
-                    slot = await self._shared_turn(chat_id, is_group, priority)
-                if self.resume_at > slot:
-                    # A flood wait began while this one waited: queue again behind it, so
-                    # that the waiters do not all go at once when it ends.
-                    continue
-                # Checked last, with nothing to wait for between the check and the send.
-                free = overall.free_at(self.clock())
-                if free <= self.clock():
-                    return overall.record(self.clock())
-                # The window is full (a send still unanswered): this slot passes unused,
-                # and so did every waiter's meanwhile. New slots, in turn, or they would
-                # all go at once when it frees.
-                await self._sleep_until(free)
-        finally:
-            if priority is Priority.INTERACTIVE:
+            try:
+                return await self._overall_turn(self.overall, "all", self.rate)
+            finally:
                 self.interactive_waiting -= 1
                 if not self.interactive_waiting:
                     self._interactive_done.set()
+        await self._sleep_until(self.bulk_after)
+        if self.paid is not None:  # a clock of their own: replies never wait behind them
+            assert self.paid_rate is not None
+            return await self._overall_turn(self.paid, "paid", self.paid_rate)
+        # Bulk shares the clock with replies: one bulk send at a time takes its slot, so
+        # that a reply queues behind the one digest message about to go, not behind a
+        # slot taken by every digest worker.
+        async with self._bulk_turn:
+            while self.interactive_waiting:  # and it yields to replies queued right now
+                self._interactive_done.clear()
+                await self._interactive_done.wait()
+            return await self._overall_turn(self.overall, "all", self.rate)
 
-    async def _shared_turn(self, chat_id: object, is_group: bool, priority: Priority) -> float:
-        """Wait for this send's slots in the paces all instances share: its group's, then
-        the overall (or paid) one; the moment of the last."""
-        assert self.shared is not None
-        paces = []
-        if is_group:
-            paces.append((f"g{chat_id}", 60.0 / self.group_rate, 60.0))
-        if self.paid_rate and priority is Priority.BULK:
-            paces.append(("paid", 1.0 / self.paid_rate, 1.0))
-        else:
-            paces.append(("all", 1.0 / self.rate, 1.0))
-        slot = self.clock()
-        for key, interval, window in paces:
-            while True:
-                slot = await self._shared_slot(key, interval, window)
-                if slot > self.clock():
-                    async with pace_wait():
-                        await self._sleep_until(slot)
-                # Late for the slot (this process was busy): sending now could bunch with
-                # the next ones, another instance's among them. A new slot instead.
-                if self.clock() <= slot + SHARED_LATE:
-                    break
-        return slot
+    async def _overall_turn(self, overall: SlotClock, key: str, rate: float) -> Send:
+        """Wait for a slot of ``overall`` (and of the shared pace ``key``, where there is
+        one) and for room in its window; the send, recorded."""
+        while True:
+            if self.resume_at > self.clock():  # a flood wait: long, give the slot back
+                async with pace_wait():
+                    await self._sleep_until(self.resume_at)
+            if self.shared is None:
+                slot = overall.reserve(self.clock())
+                await self._sleep_until(slot)
+            else:  # the shared pace spaces the sends (as wide or wider): not twice
+                slot = await self._shared_wait(key, 1.0 / rate, 1.0)
+            if self.resume_at > slot:
+                # A flood wait began while this one waited: queue again behind it, so
+                # that the waiters do not all go at once when it ends.
+                continue
+            # Checked last, with nothing to wait for between the check and the send.
+            free = overall.free_at(self.clock())
+            if free <= self.clock():
+                return overall.record(self.clock())
+            # The window is full (a send still unanswered): this slot passes unused, and
+            # so did every waiter's meanwhile. New slots, in turn, or they would all go at
+            # once when it frees.
+            await self._sleep_until(free)
+
+    async def _shared_wait(self, key: str, interval: float, window: float) -> float:
+        """Wait for this send's slot in a pace all instances share; its moment."""
+        while True:
+            slot = await self._shared_slot(key, interval, window)
+            if slot > self.clock():
+                async with pace_wait():
+                    await self._sleep_until(slot)
+            # Late for the slot (this process was busy): sending now could bunch with the
+            # next ones, another instance's among them. A new slot instead.
+            if self.clock() <= slot + SHARED_LATE:
+                return slot
 
     async def _shared_slot(self, key: str, interval: float, window: float) -> float:
         """The next slot of a shared pace that is not already past: from the block this

@@ -186,3 +186,37 @@ async def test_waiters_held_by_a_full_window_go_one_slot_apart_when_it_frees() -
     went = sorted([(await task).started for task in waiting])
     gaps = [later - earlier for earlier, later in itertools.pairwise(went)]
     assert min(gaps) >= 1.0 / 10, went
+
+
+async def test_a_reply_during_a_fan_out_waits_for_one_digest_message_not_for_all() -> None:
+    """Many digest workers wait for their turns at once (enough to fill the pace however
+    far Telegram is); a reply that comes meanwhile goes next but one, not behind a slot
+    every worker took."""
+    import asyncio
+
+    from bot.pacing import PacedRateLimiter, Priority
+
+    time_ = VirtualTime()
+    limiter = PacedRateLimiter(messages_per_second=30, clock=time_.clock)
+    limiter._sleep_until = time_.sleep_until  # type: ignore[method-assign]
+    sent: list[tuple[float, str]] = []
+
+    async def worker(number: int) -> None:
+        for message in range(20):
+            send = await limiter.wait_turn(1000 + number * 100 + message, Priority.BULK)
+            send.answered = time_.now
+            sent.append((send.started, "digest"))
+
+    workers = [asyncio.ensure_future(worker(n)) for n in range(24)]
+    await time_.run_until(2.0)
+    asked = time_.now
+    reply = asyncio.ensure_future(limiter.wait_turn(42, Priority.INTERACTIVE))
+    await time_.run_until(3.0)
+    replied = await reply
+    replied.answered = time_.now
+    waited = replied.started - asked
+    assert waited <= 2 * 1.02 / 30, waited
+    await time_.run_until(30.0)
+    assert all(task.done() for task in workers)
+    starts = sorted(start for start, _kind in sent)
+    assert len(starts) == 24 * 20 and min(b - a for a, b in itertools.pairwise(starts)) > 0.03
