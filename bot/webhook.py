@@ -99,7 +99,7 @@ class WebhookServer:
     async def listen_now(self) -> None:
         """Take the port (before anything else starts: a port that cannot be had is one
         line, and nothing is left half-started)."""
-        app = web.Application(client_max_size=MAX_UPDATE_BYTES)
+        app = self.app = web.Application(client_max_size=MAX_UPDATE_BYTES)
         if self.url:
             app.router.add_post(self.path, self._update)
         app.router.add_get("/healthz", self._health)

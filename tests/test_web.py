@@ -4,10 +4,12 @@ made in the app are the chat's."""
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import html
 import json
 import re
+import threading
 import time
 import urllib.parse
 import xml.etree.ElementTree as ET
@@ -19,8 +21,13 @@ import aiohttp
 import pytest
 
 from bot.emulator.webapp import init_data, launch_url
+from bot.store import search as search_module
+from bot.web import SEARCHES
 from bot.web.auth import MAX_AGE, Unauthorized, caller, check_init_data
+from bot.web.pages import WORDS
+from bot.web.searches import LIMIT, RETRY_AFTER
 from tests.helpers.e2e import GROUP, MEMBER, TOKEN, USER, Conversation, bot_session
+from tests.helpers.wording import ko
 
 APP = "https://papers.example.org/app"
 OTHER_USER = 777_001
@@ -132,6 +139,49 @@ async def test_bad_api_calls_get_a_clear_error(seeded, settings, path, params, s
     async with archive(settings) as (_emulator, http, base):
         got, body = await get(http, f"{base}/{path}", params=params)
     assert got == status and isinstance(body["error"], str) and body["error"]
+
+
+async def test_a_flood_of_scans_from_the_web_is_refused_not_queued(
+    seeded, settings, monkeypatch
+) -> None:
+    """A one-syllable search is a scan; anyone may ask the public archive for many at once.
+    Past ``LIMIT`` running or waiting, one more is refused at once (429, Retry-After) in
+    the API, the pages and the feeds; the scans under way still answer, and the chat and
+    indexed searches are not held up meanwhile."""
+    scanned = search_module._scanned_page
+    release = threading.Event()
+
+    def held_scan(*args, **kwargs):  # type: ignore[no-untyped-def]
+        release.wait(30)
+        return scanned(*args, **kwargs)
+
+    served = dataclasses.replace(
+        settings, webapp_url=APP, webhook_listen="127.0.0.1", webhook_port=0
+    )
+    async with bot_session(served) as (emulator, app), aiohttp.ClientSession() as http:
+        base = f"http://127.0.0.1:{app.webhook.port}/app"
+        monkeypatch.setattr(search_module, "_scanned_page", held_scan)
+        held = [
+            asyncio.ensure_future(get(http, f"{base}/api/search", params={"q": syllable}))
+            for syllable in "확산모델"[:LIMIT]
+        ]
+        searches = app.webhook.app[SEARCHES]
+        await emulator.wait_until(lambda: searches.slow_pending == LIMIT)
+        async with http.get(f"{base}/api/search", params={"q": "뇌"}) as answer:
+            assert answer.status == 429 and answer.headers["Retry-After"] == str(RETRY_AFTER)
+            assert (await answer.json())["code"] == "busy"
+        async with http.get(f"{base}/search", params={"q": "뇌"}) as answer:
+            assert answer.status == 429 and answer.headers["Retry-After"]
+            assert ko(WORDS["busy"]) in html.unescape(await answer.text())
+        async with http.get(f"{base}/feed/search.atom", params={"q": "뇌"}) as answer:
+            assert answer.status == 429
+        status, indexed = await get(http, f"{base}/api/search", params={"q": "확산 모델"})
+        assert status == 200 and indexed["total"]
+        reply = await Conversation(emulator, USER, USER).ask("/paper 2312.02120")
+        assert reply.text.startswith("Magicoder")
+        release.set()
+        answers = await asyncio.gather(*held)
+    assert [status for status, _body in answers] == [200] * LIMIT
 
 
 async def test_bookmarks_and_follows_made_in_the_app_are_the_chats(seeded, settings) -> None:

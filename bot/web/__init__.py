@@ -1,7 +1,7 @@
 """The archive on the web, served by the bot's own HTTP server under ``WEBAPP_URL``'s path:
 its pages (:mod:`bot.web.pages`, the Mini App and the public archive), the JSON API
-(:mod:`bot.web.api`), Atom feeds (:mod:`bot.web.feeds`), and who a personal call is for
-(:mod:`bot.web.auth`). Every answer carries the security headers; nothing of
+(:mod:`bot.web.api`), Atom feeds (:mod:`bot.web.feeds`), the searches they share
+(:mod:`bot.web.searches`), and who a personal call is for (:mod:`bot.web.auth`). Every answer carries the security headers; nothing of
 it is kept in the process (several instances serve it alike)."""
 
 from __future__ import annotations
@@ -15,6 +15,9 @@ from bot.services import Services
 from bot.web.api import Api
 from bot.web.feeds import Feeds
 from bot.web.pages import Pages
+from bot.web.searches import Searches
+
+SEARCHES = web.AppKey("searches", Searches)  # the web's searches, shared by its parts
 
 SECURITY_HEADERS = {
     # The app's own origin only; paper thumbnails may come from where the digests point.
@@ -51,7 +54,8 @@ async def security_headers(
 def mount(app: web.Application, services: Services, webapp_url: str) -> None:
     """Serve the archive from ``app`` under ``webapp_url``'s path."""
     base = base_path(webapp_url)
-    app.router.add_routes(Api(services).routes(base))
-    app.router.add_routes(Feeds(services, webapp_url, base).routes())
-    app.router.add_routes(Pages(services, webapp_url, base).routes())
+    searches = app[SEARCHES] = Searches(services)
+    app.router.add_routes(Api(services, searches).routes(base))
+    app.router.add_routes(Feeds(services, searches, webapp_url, base).routes())
+    app.router.add_routes(Pages(services, searches, webapp_url, base).routes())
     app.middlewares.append(security_headers)

@@ -11,6 +11,7 @@ watches are those of their private chat with the bot, so the app and ``/follow``
 
 Every query runs in the database threads, a search the index cannot answer alone in the
 slow lane, as the chat handlers do it: the event loop, which the chats share, never waits.
+Too many of those at once are refused with 429 (``"code": "busy"``, ``Retry-After``).
 """
 
 from __future__ import annotations
@@ -28,12 +29,12 @@ from bot.digest import parse_arxiv_id
 from bot.i18n import speaking
 from bot.services import Services
 from bot.store import alerts, feed, queries, similar
-from bot.store import search as search_module
 from bot.store.alerts import Added
 from bot.store.feed import Toggled
 from bot.store.models import RuleKind
 from bot.store.queries import Page, PaperView
 from bot.web.auth import Unauthorized, WebUser, caller
+from bot.web.searches import RETRY_AFTER, Busy, Searches
 
 log = logging.getLogger(__name__)
 
@@ -107,8 +108,9 @@ def _paper_id(request: web.Request) -> str:
 
 
 class Api:
-    def __init__(self, services: Services) -> None:
+    def __init__(self, services: Services, searches: Searches) -> None:
         self.services = services
+        self.searches = searches
 
     def routes(self, base: str) -> list[web.RouteDef]:
         api = f"{base}/api"
@@ -160,6 +162,10 @@ class Api:
             return _json({"error": str(exc)}, 400)
         except LookupError:
             return _json({"error": "not found"}, 404)
+        except Busy:
+            busy = _json({"error": "too many such searches right now", "code": "busy"}, 429)
+            busy.headers["Retry-After"] = str(RETRY_AFTER)
+            return busy
         response = _json(body)
         response.headers["Cache-Control"] = "private, no-store" if private else "public, max-age=60"
         return response
@@ -180,13 +186,7 @@ class Api:
 
     async def search(self, request: web.Request) -> dict[str, Any]:
         query, offset = _text(request, "q"), _offset(request)
-        services = self.services
-        if search_module.is_slow(query):
-            page = await services.run(
-                services.slow_lane, search_module.search_papers, query, offset, PAGE
-            )
-        else:
-            page = await services.db(search_module.search_papers, query, offset, PAGE)
+        page = await self.searches.page(query, offset, PAGE)
         return page_json(page, query=query)
 
     async def author(self, request: web.Request) -> dict[str, Any]:
@@ -215,8 +215,7 @@ class Api:
         arxiv_id = _paper_id(request)
         if await self.services.db(queries.get_paper, arxiv_id) is None:
             raise LookupError("no such paper")
-        services = self.services
-        papers = await services.run(services.slow_lane, similar.similar_papers, arxiv_id)
+        papers = await self.services.db(similar.similar_papers, arxiv_id)
         return {"id": arxiv_id, "papers": [paper_json(p) for p in papers]}
 
     # --- personal -------------------------------------------------------------------------

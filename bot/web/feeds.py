@@ -12,9 +12,9 @@ from aiohttp import web
 
 from bot.services import Services
 from bot.store import queries
-from bot.store import search as search_module
 from bot.store.queries import PaperView
 from bot.web.api import MAX_QUERY
+from bot.web.searches import RETRY_AFTER, Busy, Searches
 
 FEED_SIZE = 50
 
@@ -55,8 +55,9 @@ def atom(feed_id: str, title: str, self_url: str, papers: Sequence[PaperView], a
 
 
 class Feeds:
-    def __init__(self, services: Services, app_url: str, base: str) -> None:
-        self.services, self.app_url, self.base = services, app_url.rstrip("/"), base
+    def __init__(self, services: Services, searches: Searches, app_url: str, base: str) -> None:
+        self.services, self.searches = services, searches
+        self.app_url, self.base = app_url.rstrip("/"), base
 
     def routes(self) -> list[web.RouteDef]:
         feed = f"{self.base}/feed"
@@ -83,12 +84,13 @@ class Feeds:
 
     async def search(self, request: web.Request) -> web.Response:
         query = _asked(request, "q")
-        services = self.services
-        run = search_module.search_papers
-        if search_module.is_slow(query):
-            page = await services.run(services.slow_lane, run, query, 0, FEED_SIZE)
-        else:
-            page = await services.db(run, query, 0, FEED_SIZE)
+        try:
+            page = await self.searches.page(query, 0, FEED_SIZE)
+        except Busy:
+            raise web.HTTPTooManyRequests(
+                text="too many such searches right now",
+                headers={"Retry-After": str(RETRY_AFTER)},
+            ) from None
         return self._answer(request, f"Daily Papers: {query}", page.items)
 
     async def author(self, request: web.Request) -> web.Response:

@@ -25,9 +25,9 @@ from bot.digest import MediaKind, parse_arxiv_id
 from bot.i18n import N_, _, language_of, speaking
 from bot.services import Services
 from bot.store import feed, queries, similar
-from bot.store import search as search_module
 from bot.store.queries import Page, PaperView
 from bot.web.api import MAX_QUERY, PAGE
+from bot.web.searches import RETRY_AFTER, Busy, Searches
 
 HERE = Path(__file__).parent
 STATIC = {"app.css": "text/css", "app.js": "text/javascript"}
@@ -65,6 +65,9 @@ WORDS = {
     "week": N_("Last 7 days"),
     "month": N_("Last 30 days"),
     "not_found": N_("No such paper in the archive."),
+    "busy": N_(
+        "Many searches like this one are under way: try again in a moment, or with a longer word."
+    ),
 }
 
 
@@ -84,8 +87,8 @@ def reader_language(request: web.Request) -> str:
 
 
 class Pages:
-    def __init__(self, services: Services, app_url: str, base: str) -> None:
-        self.services, self.app_url, self.base = services, app_url, base
+    def __init__(self, services: Services, searches: Searches, app_url: str, base: str) -> None:
+        self.services, self.searches, self.app_url, self.base = services, searches, app_url, base
         self.env = Environment(
             loader=FileSystemLoader(HERE / "templates"),
             autoescape=select_autoescape(["html"]),
@@ -153,11 +156,14 @@ class Pages:
         query = " ".join(request.query.get("q", "").split())[:MAX_QUERY]
         page = None
         if query:
-            services, run, offset = self.services, search_module.search_papers, _offset(request)
-            if search_module.is_slow(query):
-                page = await services.run(services.slow_lane, run, query, offset, PAGE)
-            else:
-                page = await services.db(run, query, offset, PAGE)
+            try:
+                page = await self.searches.page(query, _offset(request), PAGE)
+            except Busy:
+                busy = self._page(
+                    request, "message.html", 429, title=query, message=_(WORDS["busy"]), q=query
+                )
+                busy.headers["Retry-After"] = str(RETRY_AFTER)
+                return busy
         return self._listing(request, query or _("Search papers"), page, q=query)
 
     async def author(self, request: web.Request) -> web.Response:
@@ -207,8 +213,7 @@ class Pages:
             return self._page(
                 request, "message.html", 404, title="404", message=_(WORDS["not_found"])
             )
-        services = self.services
-        alike = await services.run(services.slow_lane, similar.similar_papers, found.arxiv_id)
+        alike = await self.services.db(similar.similar_papers, found.arxiv_id)
         return self._page(
             request,
             "paper.html",
