@@ -162,6 +162,16 @@ def url_keyboard(label: str, url: str) -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup([[InlineKeyboardButton(label, url=url)]])
 
 
+def card_keyboard(deep_link: str, page_url: str | None) -> InlineKeyboardMarkup:
+    """Under a paper's card shared in any chat: the whole summary in a private chat with
+    the bot, and, where the archive is on the web, the paper's page there (a link anyone
+    in the chat can open, in Telegram or not)."""
+    row = [InlineKeyboardButton(_("📄 The whole summary"), url=deep_link)]
+    if page_url:
+        row.append(InlineKeyboardButton(_("🌐 On the web"), url=page_url))
+    return InlineKeyboardMarkup([row])
+
+
 def subscribe_keyboard() -> InlineKeyboardMarkup:
     """Under the introduction in a group: subscribe it (for its administrators)."""
     return InlineKeyboardMarkup(

@@ -5,6 +5,7 @@ does, 20 at a time; the chosen card links back into the bot; ``/start p_…`` an
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from datetime import date
 
 import aiohttp
@@ -80,6 +81,21 @@ async def test_inline_search_pages_like_search_and_the_card_links_back(seeded, s
     # parameters have no body at all.
     assert emulator.content_types["application/json"] > 10
     assert set(emulator.content_types) <= {"application/json", "application/octet-stream"}
+
+
+async def test_a_shared_card_links_to_the_papers_page_on_the_web(seeded, settings) -> None:
+    """With the archive on the web, a card shared in any chat also links to the paper's
+    public page (a link anyone there can open, a web app button only works privately)."""
+    served = dataclasses.replace(
+        settings, webapp_url="https://papers.example.org/app", webhook_listen="127.0.0.1",
+        webhook_port=0,
+    )  # fmt: skip
+    async with bot_session(served) as (emulator, _app):
+        found = await answers(emulator, USER, "Magicoder")
+        article = found["results"][0]
+        card = emulator.choose_inline(GROUP, USER, found["id"], article["id"])
+    assert card.button_of("🌐")["url"] == "https://papers.example.org/app/paper/2312.02120"
+    assert card.button_of("📄")["url"].startswith("https://t.me/DailyPapersBot?start=")
 
 
 async def test_deep_links_to_a_day_and_to_nothing(seeded, settings) -> None:

@@ -18,10 +18,9 @@ from telegram import (
 
 from bot import render
 from bot.arguments import MAX_QUERY_LENGTH, UsageError, parse_query_arg
-from bot.buttons import url_keyboard
+from bot.buttons import card_keyboard
 from bot.codec import paper_payload
 from bot.handlers.common import deep_link, picture
-from bot.i18n import _
 from bot.services import BotContext
 from bot.store import queries
 from bot.store.queries import PaperView
@@ -32,7 +31,8 @@ CACHE_SECONDS = 300  # the archive changes once a day: Telegram may reuse an ans
 MAX_OFFSET = COUNT_CAP  # as far as /search pages go
 
 
-def result(paper: PaperView, username: str) -> InlineQueryResultArticle:
+def result(paper: PaperView, username: str, app_url: str | None) -> InlineQueryResultArticle:
+    page_url = f"{app_url}/paper/{paper.arxiv_id}" if app_url else None
     return InlineQueryResultArticle(
         id=paper_payload(paper.arxiv_id),
         title=render.shorten(paper.title, 200),
@@ -41,9 +41,7 @@ def result(paper: PaperView, username: str) -> InlineQueryResultArticle:
             render.inline_card(paper),
             link_preview_options=picture(paper) or LinkPreviewOptions(is_disabled=True),
         ),
-        reply_markup=url_keyboard(
-            _("📄 The whole summary"), deep_link(username, paper_payload(paper.arxiv_id))
-        ),
+        reply_markup=card_keyboard(deep_link(username, paper_payload(paper.arxiv_id)), page_url),
     )
 
 
@@ -76,7 +74,7 @@ async def answer(update: Update, context: BotContext) -> None:
     next_offset = str(offset + INLINE_PAGE) if more and offset + INLINE_PAGE < MAX_OFFSET else ""
     username = context.bot.username
     await query.answer(
-        [result(p, username) for p in papers],
+        [result(p, username, services.settings.webapp_url) for p in papers],
         cache_time=CACHE_SECONDS,
         is_personal=True,  # the cards speak the user's language: not one answer for everyone
         next_offset=next_offset or None,  # none: no more pages
