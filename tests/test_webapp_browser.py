@@ -14,6 +14,7 @@ import os
 import shutil
 import time
 import urllib.parse
+import zlib
 from pathlib import Path
 
 import pytest
@@ -30,6 +31,29 @@ pytestmark = [
     pytest.mark.skipif(CHROMIUM is None, reason="needs Debian's chromium (apt install chromium)"),
 ]
 playwright = pytest.importorskip("playwright.async_api")
+
+
+async def shot(page, path: Path, *words: str) -> None:  # type: ignore[no-untyped-def]
+    """Save a screenshot of the view, once its ``words`` are drawn on screen (visible,
+    within the window), and check that the picture is not blank."""
+    height = page.viewport_size["height"]
+    for text in words:
+        box = await page.get_by_text(text).first.bounding_box()
+        assert box and box["width"] > 0 and box["height"] > 0 and box["y"] < height, text
+    assert not blank(await page.screenshot(path=path)), path
+
+
+def blank(png: bytes) -> bool:
+    """Whether a screenshot is one colour: its rows, filtered as PNG stores them, are then
+    nearly all zeros (text and pictures make many bytes that are not)."""
+    chunks, at = [], 8
+    while at < len(png):
+        length = int.from_bytes(png[at : at + 4], "big")
+        if png[at + 4 : at + 8] == b"IDAT":
+            chunks.append(png[at + 8 : at + 8 + length])
+        at += 12 + length
+    pixels = zlib.decompress(b"".join(chunks))
+    return sum(1 for byte in pixels if byte) < len(pixels) // 100
 
 
 async def test_the_mini_app_in_a_browser(seeded, settings, tmp_path: Path) -> None:
@@ -72,7 +96,7 @@ async def test_the_mini_app_in_a_browser(seeded, settings, tmp_path: Path) -> No
             assert newest in heading
             background = await page.evaluate("getComputedStyle(document.body).backgroundColor")
             assert background == "rgb(23, 33, 43)"  # the theme's bg_color
-            await page.screenshot(path=shots / "day.png")
+            await shot(page, shots / "day.png", heading)
             told = dict(await page.evaluate("window.told"))
             assert {"web_app_ready", "web_app_expand"} <= told.keys()
             assert told["web_app_setup_back_button"] == {"is_visible": False}  # home: none
@@ -82,7 +106,7 @@ async def test_the_mini_app_in_a_browser(seeded, settings, tmp_path: Path) -> No
             await page.press('input[type="search"]', "Enter")
             await page.wait_for_selector("ol.papers li")
             assert "확산 모델" in await page.inner_text("h1")
-            await page.screenshot(path=shots / "search.png")
+            await shot(page, shots / "search.png", "확산 모델")
 
             # A paper, and its bookmark
             await page.click("ol.papers li a.title")
@@ -93,7 +117,7 @@ async def test_the_mini_app_in_a_browser(seeded, settings, tmp_path: Path) -> No
             await button.click()
             await page.locator('#bookmark[data-state="saved"]').wait_for()
             title = await page.inner_text("article h1")
-            await page.screenshot(path=shots / "paper.png")
+            await shot(page, shots / "paper.png", title, "✅")
             told = await page.evaluate("window.told")
             assert ["web_app_setup_back_button", {"is_visible": True}] in told
             light = {"type": "impact", "impact_style": "light"}
@@ -117,7 +141,7 @@ async def test_the_mini_app_in_a_browser(seeded, settings, tmp_path: Path) -> No
             await page.locator("#refused").wait_for(state="visible")
             empty = await page.get_attribute("#mine", "data-empty")  # the page's own wording
             assert await page.inner_text("#refused") == empty
-            await page.screenshot(path=shots / "mine.png")
+            await shot(page, shots / "mine.png", title, "Ada Lovelace")
             chat = Conversation(emulator, USER, USER)
             assert title[:30] in (await chat.ask("/saved")).text
             assert "Ada Lovelace" in (await chat.ask("/following")).text
