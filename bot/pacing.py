@@ -3,11 +3,16 @@
 A token bucket (python-telegram-bot's ``AIORateLimiter``) lets 30 messages go at once and
 then refills; against a strict one-second window those bursts provoke 429s, and each 429
 stalls everything. Here every message gets its own time slot instead: slots are spaced
-evenly just under the limit, a sliding window of the last sends double-checks the limit,
-and groups get their own slower spacing (20 a minute). Replies to people go before bulk
-digest messages. With paid broadcasts, bulk messages have a faster clock of their own
-(Telegram counts them apart, up to 1000 a second); replies keep the free 30. A 429 that still comes pauses all sending for ``retry_after`` and the
-request is retried, so nothing is lost.
+evenly just under the limit, and just before each send a log of the last sends checks the
+window by their answers (a message arrived at the latest when its answer came), so that
+neither slow answers nor a Telegram that stalls and takes a backlog at once can bunch
+arrivals. Groups get their own slower spacing (20 a minute). Replies to people go before
+bulk digest messages: digest messages take their slots one at a time, so a reply waits
+behind one of them, not behind every digest worker. With paid broadcasts, bulk messages
+have a clock of their own (Telegram counts them apart, up to 1000 a second); replies keep
+the free 30. Several instances also take every send's slot from paces they share
+(:class:`SharedSlots`). A 429 that still comes pauses all sending for ``retry_after`` and
+the request is retried, so nothing is lost.
 """
 
 from __future__ import annotations
