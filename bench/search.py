@@ -84,6 +84,21 @@ def store_synthesized(Session, copies: int) -> float:  # type: ignore[no-untyped
     return time.perf_counter() - started
 
 
+def prepared_archive(args, folder: str, name: str) -> tuple[str, float]:  # type: ignore[no-untyped-def]
+    """The synthesized archive's database (see :func:`bench._common.archive_arguments`):
+    built afresh, or the one ``--keep`` or ``--reuse`` names as it is; seconds the build
+    took (0 for one reused)."""
+    url = archive_url(args, folder, name)
+    engine = make_engine(url)
+    reuse = args.reuse or (bool(args.keep) and Path(args.keep).exists())
+    if not reuse:
+        drop_schema(engine)
+    init_schema(engine)
+    build = 0.0 if reuse else store_synthesized(session_factory(engine), args.copies)
+    engine.dispose()
+    return url, build
+
+
 def percentile(values: list[float], p: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
@@ -114,16 +129,9 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=60)
     args = parser.parse_args()
     tmp = tempfile.TemporaryDirectory()
-    url = archive_url(args, tmp.name, "search")
+    url, build = prepared_archive(args, tmp.name, "search")
     engine = make_engine(url)
-    reuse = args.reuse or (bool(args.keep) and Path(args.keep).exists())
-    if not reuse:
-        drop_schema(engine)
-    init_schema(engine)
     Session = session_factory(engine)
-    build = 0.0
-    if not reuse:
-        build = store_synthesized(Session, args.copies)
     with Session() as session:
         if is_postgres(session):
             session.execute(text("ANALYZE"))

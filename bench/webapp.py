@@ -6,7 +6,8 @@ bench/search.py), through the bot's own HTTP server over real HTTP on 127.0.0.1.
 Table 1, latency: each API endpoint and page, one request at a time (``--runs`` each). A
 search of one syllable is a scan of the archive (nothing the index can narrow; cut at
 1.5 s, in a lane of its own), so its rows stand apart.
-Table 2, under load: ``--clients`` concurrent clients send ``--requests`` API and page
+Table 2, what each main page weighs (HTML, CSS and JS).
+Table 3, under load: ``--clients`` concurrent clients send ``--requests`` API and page
 requests spread over ``--seconds`` while a fan-out to ``--chats`` chats runs at Telegram's
 30 messages/s and five readers use the chat (a command each second): HTTP and chat-reply
 latency, 5xx answers, and the pace kept (digests and replies share Telegram's 30 a
@@ -19,22 +20,20 @@ import argparse
 import asyncio
 import dataclasses
 import random
-import sys
 import tempfile
 import time
 import urllib.parse
-from pathlib import Path
 
 import aiohttp
-from _common import archive_arguments, archive_url, print_table, subscribe_many
-from search import percentile, store_synthesized
-from sqlalchemy import delete, select
+from _common import archive_arguments, print_table, subscribe_many
+from search import percentile, prepared_archive
+from sqlalchemy import delete, make_url, select
 
 from bot.app import running
 from bot.config import Settings
 from bot.emulator import BotApiEmulator
 from bot.emulator.webapp import init_data
-from bot.store.db import drop_schema, init_schema, make_engine, session_factory
+from bot.store.db import make_engine, session_factory
 from bot.store.models import Delivery, Paper, Subscription
 
 APP = "https://papers.example.org/app"
@@ -65,6 +64,24 @@ def targets(ids: list[str]) -> dict[str, list[str]]:
         "page paper": [f"paper/{i}" for i in ids],
         "feed latest": ["feed/latest.atom"],
     }
+
+
+async def weights(base: str, paper: str) -> list[tuple[object, ...]]:
+    """What each main page weighs: its HTML, and the style and script it loads (the same
+    two files for every page; thumbnails come from elsewhere and are not counted)."""
+    pages = {"day": "", "search": "search?q=%ED%99%95%EC%82%B0", "paper": f"paper/{paper}"}
+    pages |= {"top": "top?period=month", "mine": "me"}
+    async with aiohttp.ClientSession() as http:
+        static = 0
+        for name in ("app.css", "app.js"):
+            async with http.get(f"{base}/static/{name}") as answer:
+                static += len(await answer.read())
+        rows: list[tuple[object, ...]] = []
+        for name, path in pages.items():
+            async with http.get(f"{base}/{path}") as answer:
+                html = len(await answer.read())
+            rows.append((name, f"{html:,}", f"{static:,}", f"{html + static:,}"))
+    return rows
 
 
 def spread(name: str, values: list[float]) -> tuple[object, ...]:
@@ -192,8 +209,11 @@ async def measure(url: str, args: argparse.Namespace) -> None:
     async with running(settings, poll_timeout=1) as app:
         base = f"http://127.0.0.1:{app.webhook.port}/app"
         rows = await latency(base, targets(ids), args.runs)
+        sizes = await weights(base, ids[0])
     await fast.stop()
     print_table(("request", "n", "p50 ms", "p99 ms", "max ms", "non-200"), rows)
+    print()
+    print_table(("page", "HTML bytes", "CSS+JS bytes", "all bytes"), sizes)
     print()
 
     paced = BotApiEmulator(messages_per_second=30, keep_messages=True)
@@ -224,16 +244,8 @@ def main() -> None:
     parser.add_argument("--chats", type=int, default=600)
     args = parser.parse_args()
     tmp = tempfile.TemporaryDirectory()
-    url = archive_url(args, tmp.name, "webapp")
-    engine = make_engine(url)
-    reuse = args.reuse or (bool(args.keep) and Path(args.keep).exists())
-    if not reuse:
-        drop_schema(engine)
-    init_schema(engine)
-    if not reuse:
-        store_synthesized(session_factory(engine), args.copies)
-    engine.dispose()
-    print(f"store: {engine.dialect.name}", file=sys.stderr)
+    url, _build = prepared_archive(args, tmp.name, "webapp")
+    print(f"store: {make_url(url).get_backend_name()}")
     asyncio.run(measure(url, args))
     tmp.cleanup()
 
