@@ -172,6 +172,7 @@ async def test_a_flood_of_scans_from_the_web_is_refused_not_queued(
             assert (await answer.json())["code"] == "busy"
         async with http.get(f"{base}/search", params={"q": "뇌"}) as answer:
             assert answer.status == 429 and answer.headers["Retry-After"]
+            assert answer.headers["Cache-Control"] == "no-store"
             assert ko(WORDS["busy"]) in html.unescape(await answer.text())
         async with http.get(f"{base}/feed/search.atom", params={"q": "뇌"}) as answer:
             assert answer.status == 429

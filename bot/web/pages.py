@@ -163,6 +163,7 @@ class Pages:
                     request, "message.html", 429, title=query, message=_(WORDS["busy"]), q=query
                 )
                 busy.headers["Retry-After"] = str(RETRY_AFTER)
+                busy.headers["Cache-Control"] = "no-store"  # a moment's answer, not the page's
                 return busy
         return self._listing(request, query or _("Search papers"), page, q=query)
 
