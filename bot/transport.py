@@ -11,15 +11,21 @@ Parameters go as ``application/json`` (the library would percent-escape every by
 every value in Python); file uploads as multipart forms.
 
 An error says whether the request may have reached Telegram: one that never left (no
-connection, or none free in time) has :class:`NotSent` as its cause; any other may have
-been acted on (see :func:`bot.delivery.outcome_unknown`).
+connection, or none free in time) has :class:`NotSent` as its cause, and so has one that got
+an answer which is not the Bot API's (a 5xx, an HTML page from a proxy or a firewall: see
+:func:`answered_by_telegram`); any other may have been acted on (see
+:func:`bot.delivery.sender.outcome_unknown`).
 """
 
 from __future__ import annotations
 
+import functools
+import inspect
+import json
 from typing import Any, cast
 
 import aiohttp
+import telegram
 from telegram.error import NetworkError, TimedOut
 from telegram.request import BaseRequest, RequestData
 
@@ -29,6 +35,36 @@ JSON_HEADERS = {**HEADERS, "Content-Type": "application/json"}
 
 class NotSent(Exception):
     """The cause of an error whose request surely never reached Telegram."""
+
+
+class Unavailable(NotSent):
+    """Something answered, but not the Bot API taking the request: a 5xx, or a body that is
+    not Telegram's JSON error (a proxy's or a firewall's page). Telegram did not act on it."""
+
+
+def answered_by_telegram(status: int, body: bytes) -> bool:
+    """Is a non-2xx answer the Bot API's own refusal? Telegram refuses with a JSON object
+    ``{"ok": false, "error_code": N, ...}`` and a 4xx status; a 5xx means it did not take
+    the request, and anything else came from whatever stands in front of it."""
+    if status >= 500:
+        return False
+    try:
+        answer = json.loads(body)
+    except ValueError:
+        return False
+    return (
+        isinstance(answer, dict)
+        and answer.get("ok") is False
+        and isinstance(answer.get("error_code"), int)
+    )
+
+
+@functools.cache
+def takes_parse_mode(method: str) -> bool:
+    """Does the Bot API method ``method`` have a ``parse_mode`` parameter? The library adds
+    the default one to every message method, editMessageReplyMarkup too, which has none."""
+    function = getattr(telegram.Bot, method, None)
+    return function is None or "parse_mode" in inspect.signature(function).parameters
 
 
 class AiohttpRequest(BaseRequest):
@@ -113,11 +149,16 @@ class AiohttpRequest(BaseRequest):
                 body.add_field(name, content, filename=filename, content_type=mimetype)
         elif request_data is not None:
             body, headers = request_data.json_payload, JSON_HEADERS
+            if not takes_parse_mode(url.rsplit("/", 1)[-1]):
+                fields = request_data.json_parameters
+                if "parse_mode" in fields:  # only the parameters the method has
+                    del fields["parse_mode"]
+                    body = json.dumps(fields).encode()
         try:
             async with self._session.request(
                 method, url, data=body, headers=headers, timeout=timeout
             ) as response:
-                return response.status, await response.read()
+                status, payload = response.status, await response.read()
         except aiohttp.ConnectionTimeoutError as exc:
             raise TimedOut("Pool or connect timeout: the request was not sent") from NotSent(exc)
         except aiohttp.ClientConnectorError as exc:
@@ -126,3 +167,9 @@ class AiohttpRequest(BaseRequest):
             raise TimedOut from exc
         except aiohttp.ClientError as exc:
             raise NetworkError(f"aiohttp.{exc.__class__.__name__}: {exc}") from exc
+        if not 200 <= status <= 299 and not answered_by_telegram(status, payload):
+            kind = "JSON" if payload.lstrip()[:1] in (b"{", b"[") else "not JSON"
+            raise NetworkError(
+                f"the Bot API is unavailable: HTTP {status} ({kind}, {len(payload)} bytes)"
+            ) from Unavailable(status)
+        return status, payload

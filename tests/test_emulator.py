@@ -147,3 +147,23 @@ async def test_the_menu_button_opens_an_https_app_or_the_commands() -> None:
         assert caught.value.code == 400
     await api.dispatch("setchatmenubutton", {"chat_id": 5, "menu_button": {"type": "commands"}})
     assert world.menu_buttons[5] == {"type": "commands"} and world.menu_buttons[0] == app
+
+
+def test_a_parameter_the_method_does_not_have_is_refused() -> None:
+    """As a strict server would: the bot must send each method only its own parameters."""
+    rules.check_parameters("sendmessage", {"chat_id": 1, "text": "a", "parse_mode": "HTML"})
+    rules.check_parameters("answerinlinequery", {"inline_query_id": "1", "next_offset": "5"})
+    code, description = refused(
+        rules.check_parameters,
+        "editmessagereplymarkup",
+        {"chat_id": 1, "message_id": 2, "reply_markup": {}, "parse_mode": "HTML"},
+    )
+    assert code == 400 and "parse_mode" in description
+    assert refused(rules.check_parameters, "getme", {"read_timeout": 5})[0] == 400
+
+
+def test_the_bot_sends_no_parse_mode_with_a_keyboard_edit() -> None:
+    from bot.transport import takes_parse_mode
+
+    assert takes_parse_mode("sendMessage") and takes_parse_mode("editMessageText")
+    assert not takes_parse_mode("editMessageReplyMarkup")

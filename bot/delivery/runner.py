@@ -20,9 +20,11 @@ import uuid
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
+from enum import Enum
 
 from sqlalchemy.exc import InterfaceError, OperationalError
 
+from bot.delivery.outage import MAX_BACKOFF
 from bot.delivery.report import PassReport
 from bot.delivery.sender import Outcome, Result, Sender
 from bot.posts import Post
@@ -67,8 +69,22 @@ class Address:
     kind: DeliveryKind = DeliveryKind.DAILY
     covers: date | None = None  # a weekly digest: the newest day it is made of
 
+    @property
+    def key(self) -> ledger.RowKey:
+        return (self.chat_id, self.day, self.kind)
+
     def want(self, parts: int) -> Want:
         return Want(self.chat_id, self.day, self.kind, parts, self.covers)
+
+
+class Step(Enum):
+    """What a row's loop does after one message (see :meth:`Runner._send_one`)."""
+
+    SENT = "sent"  # recorded: on to the next message
+    AGAIN = "again"  # it never reached Telegram: the same message once Telegram answers
+    REPEAT = "repeat"  # no answer came: the same message once more, as its one repeat
+    SETTLED = "settled"  # the row is done with (refused for good, the chat gone)
+    LET_GO = "let go"  # the claim is let go: a later pass resumes the row
 
 
 @dataclass(frozen=True)
@@ -280,52 +296,87 @@ class Runner:
     async def _deliver(self, target: Address, claim: Claim | Held, posts: list[Post]) -> bool:
         """Send the claimed messages in turn, recording each; every way out leaves the row
         settled (True) or its claim let go for a later pass (False)."""
-        db, owner = self.db, self.owner
         while isinstance(claim, Claim):
-            chat_id, day, kind = target.chat_id, target.day, target.kind
-            repeat = claim.repeat
             if claim.resume_at >= len(posts):  # what is left to send got shorter
-                await self.recorder.sent(Sent((chat_id, day, kind), claim.resume_at, True))
+                await self.recorder.sent(Sent(target.key, claim.resume_at, True))
                 return True
-            for number in range(claim.resume_at, len(posts)):
-                if self.stopping():
-                    await db(ledger.release, chat_id, day, owner, kind)
-                    self.report.postponed += 1
-                    return False
-                if repeat:
-                    await db(ledger.mark_repeating, chat_id, day, owner, kind)
-                result = await self.sender.send(chat_id, posts[number])
-                if result.outcome is Outcome.MIGRATED:  # the same chat, a new id: claim that
-                    target = replace(target, chat_id=result.new_chat_id)
-                    claim = await self._migrated(chat_id, target, len(posts))
-                    break
-                if result.outcome in (Outcome.GONE, Outcome.REFUSED):
-                    return await self._refused(target, result)
-                if result.outcome is Outcome.NOT_SENT:
-                    await db(ledger.release, chat_id, day, owner, kind)
-                    self.report.postponed += 1
-                    return False
-                if result.outcome is Outcome.UNSURE and not repeat:
-                    log.warning(
-                        "chat %s: no answer to a %s message; repeating it once later", chat_id, kind
-                    )
-                    await db(ledger.mark_unsure, chat_id, day, owner, number, kind)
-                    self.report.unsure += 1
-                    self.report.postponed += 1
-                    return False
-                if result.outcome is Outcome.UNSURE:
-                    log.warning(
-                        "chat %s: its one repeat got no answer either; taken as sent", chat_id
-                    )
-                else:
-                    self.report.messages += 1
-                done = number + 1 == len(posts)
-                await self.recorder.sent(Sent((chat_id, day, kind), number + 1, done))
-                repeat = False
+            number, repeat, tries = claim.resume_at, claim.repeat, 0
+            while number < len(posts):
+                step = await self._send_one(target, posts, number, repeat)
+                if isinstance(step, Step):
+                    if step is Step.SENT:
+                        number, repeat, tries = number + 1, False, 0
+                        continue
+                    if step is Step.AGAIN:  # it never left: the same message, once Telegram answers
+                        tries += 1
+                        if await self._wait_for_telegram(target, number, repeat, tries):
+                            continue
+                        return False
+                    if step is Step.REPEAT:  # it may have arrived: once more, and only once
+                        repeat = True
+                        continue
+                    return step is Step.SETTLED
+                target, claim = step  # a migrated chat: its new id's own claim
+                break
             else:
-                self.report.delivered_to.append(chat_id)
+                self.report.delivered_to.append(target.chat_id)
                 return True
         return claim is Held.DONE  # after a migration: the new id had it, or another pass has
+
+    async def _send_one(
+        self, target: Address, posts: list[Post], number: int, repeat: bool
+    ) -> Step | tuple[Address, Claim | Held]:
+        """Send message ``number`` of a claimed row and record what came of it; say what the
+        row's loop does next (or, for a chat that moved, its new address and claim)."""
+        db, owner = self.db, self.owner
+        chat_id, day, kind = target.chat_id, target.day, target.kind
+        if self.stopping():
+            await db(ledger.release, chat_id, day, owner, kind)
+            self.report.postponed += 1
+            return Step.LET_GO
+        if repeat:
+            if not await self.sender.outage.confirmed(self.stopping):
+                return await self._let_go(target)
+            await db(ledger.mark_repeating, chat_id, day, owner, kind)
+        result = await self.sender.send(chat_id, posts[number])
+        outcome = result.outcome
+        if outcome is Outcome.MIGRATED:  # the same chat, a new id: claim that
+            moved = replace(target, chat_id=result.new_chat_id)
+            return moved, await self._migrated(chat_id, moved, len(posts))
+        if outcome in (Outcome.GONE, Outcome.REFUSED):
+            return Step.SETTLED if await self._refused(target, result) else Step.LET_GO
+        if outcome is Outcome.NOT_SENT:
+            if repeat:  # the repeat never left: it is still owed
+                await db(ledger.mark_unsure, chat_id, day, owner, number, kind, keep=True)
+            return Step.AGAIN
+        if outcome is Outcome.UNSURE and not repeat:
+            log.warning("chat %s: no answer to a %s message; repeating it once", chat_id, kind)
+            await db(ledger.mark_unsure, chat_id, day, owner, number, kind, keep=True)
+            self.report.unsure += 1
+            return Step.REPEAT
+        if outcome is Outcome.UNSURE:
+            log.warning("chat %s: its one repeat got no answer either; taken as sent", chat_id)
+        else:
+            self.report.messages += 1
+        await self.recorder.sent(Sent(target.key, number + 1, number + 1 == len(posts)))
+        return Step.SENT
+
+    async def _wait_for_telegram(
+        self, target: Address, number: int, repeat: bool, tries: int
+    ) -> bool:
+        """A message that never reached Telegram waits until Telegram answers again (and,
+        after a few tries, a little longer each time); False when the bot is stopping."""
+        if tries > 3:
+            await asyncio.sleep(min(MAX_BACKOFF, 0.25 * 2 ** (tries - 3)))
+        if await self.sender.outage.wait(self.stopping):
+            return True
+        await self._let_go(target)
+        return False
+
+    async def _let_go(self, target: Address) -> Step:
+        await self.db(ledger.release, target.chat_id, target.day, self.owner, target.kind)
+        self.report.postponed += 1
+        return Step.LET_GO
 
     async def _migrated(self, old_id: int, target: Address, parts: int) -> Claim | Held:
         await self.db(subs.migrate_chat, old_id, target.chat_id)

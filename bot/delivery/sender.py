@@ -23,6 +23,7 @@ from telegram.error import (
 from telegram.ext import ExtBot
 from telegram.warnings import PTBUserWarning
 
+from bot.delivery.outage import Outage
 from bot.pacing import Priority
 from bot.posts import Post
 from bot.transport import NotSent
@@ -36,7 +37,9 @@ warnings.filterwarnings("ignore", message=r"Please use 'Bot\.sendMessage'", cate
 class Outcome(Enum):
     SENT = "sent"  # Telegram accepted it
     UNSURE = "unsure"  # it went out, and no answer came: it may have arrived
-    NOT_SENT = "not sent"  # it surely never reached Telegram (no connection, a flood wait)
+    # It surely never reached Telegram: no connection, a flood wait, or an answer that is
+    # not the Bot API's (a 5xx, a proxy's page: see bot.transport.Unavailable).
+    NOT_SENT = "not sent"
     MIGRATED = "migrated"  # the group is a supergroup now, under a new id
     GONE = "gone"  # blocked, removed, or the chat is no more
     REFUSED = "refused"  # Telegram refused it (no rights to post yet, a bad request)
@@ -88,6 +91,15 @@ class Sender:
         self.bot = bot
         self.paid = paid  # as paid broadcasts (their own, faster pace)
         self.timeout = timeout
+        self.outage = Outage(self.probe)
+
+    async def probe(self) -> bool:
+        """Does Telegram answer? (``getMe``: it sends nobody anything.)"""
+        try:
+            await self.bot.get_me(read_timeout=min(self.timeout, 10.0), write_timeout=5.0)
+        except TelegramError as error:
+            return isinstance(error, RetryAfter) or not isinstance(error, TimedOut | NetworkError)
+        return True
 
     async def send(self, chat_id: int, post: Post) -> Result:
         request: dict[str, Any] = {
@@ -109,5 +121,13 @@ class Sender:
                 write_timeout=self.timeout,
             )
         except TelegramError as error:
-            return classify(error)
+            result = classify(error)
+            if result.outcome not in (Outcome.NOT_SENT, Outcome.UNSURE) or isinstance(
+                error, RetryAfter
+            ):
+                self.outage.answered()
+            elif result.outcome is Outcome.NOT_SENT:
+                self.outage.lost()
+            return result
+        self.outage.answered()
         return Result(Outcome.SENT)

@@ -47,6 +47,7 @@ class BotApi:
         try:
             if method not in METHODS:
                 raise ApiError(404, "Not Found: method not found")
+            rules.check_parameters(method, params)
             if method in SEND_METHODS:
                 self._admit(method, params)
             result = await getattr(self, method)(params)
@@ -55,6 +56,8 @@ class BotApi:
         late = self.faults.late_answers.get(chat_number(params.get("chat_id")), 0.0)
         if late and method in SEND_METHODS:
             await asyncio.sleep(late)  # accepted, but the answer comes late
+        if self.faults.answers_held is not None and method in SEND_METHODS:
+            await self.faults.answers_held.wait()
         return result
 
     def _admit(self, method: str, params: dict[str, Any]) -> None:

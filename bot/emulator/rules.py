@@ -9,12 +9,16 @@ and the flood limits: 30 messages in any one-second window (paid broadcasts: the
 
 from __future__ import annotations
 
+import functools
+import inspect
 import math
 import re
 import time
 import urllib.parse
 from collections import deque
 from typing import Any
+
+import telegram
 
 from bot.emulator.telegram_html import EntityError, parse_html, utf16_length
 from bot.emulator.world import Chat
@@ -39,6 +43,35 @@ class ApiError(Exception):
     def __init__(self, code: int, description: str, parameters: dict[str, Any] | None = None):
         super().__init__(description)
         self.code, self.description, self.parameters = code, description, parameters
+
+
+# What python-telegram-bot's methods take that never goes to Telegram; and parameters of the
+# Bot API that the library fills in under another name.
+LIBRARY_ONLY = {
+    "self", "read_timeout", "write_timeout", "connect_timeout", "pool_timeout", "api_kwargs",
+    "rate_limit_args", "current_offset", "auto_pagination",
+}  # fmt: skip
+API_ONLY = {"answerinlinequery": {"next_offset"}}
+
+
+@functools.cache
+def parameters_of(method: str) -> frozenset[str]:
+    """The parameters the Bot API method ``method`` (lower case) takes: the library mirrors
+    each method of the published API with the same parameter names."""
+    for name in dir(telegram.Bot):
+        if name.lower() == method and name[0].islower() and not name.islower():
+            signature = inspect.signature(getattr(telegram.Bot, name))
+            names = set(signature.parameters) - LIBRARY_ONLY
+            return frozenset(names | API_ONLY.get(method, set()))
+    return frozenset()
+
+
+def check_parameters(method: str, params: dict[str, Any]) -> None:
+    """A stricter server than Telegram (which ignores what it does not know) refuses a
+    parameter the method does not have: the bot must send only those it has."""
+    unknown = sorted(set(params) - parameters_of(method))
+    if unknown:
+        raise ApiError(400, f"Bad Request: unknown parameter {unknown[0]!r} for {method}")
 
 
 def too_many(retry_after: int) -> ApiError:

@@ -4,6 +4,7 @@ type inline queries, add and remove the bot; and the faults a test injects into 
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import time
 from collections.abc import Callable
@@ -25,6 +26,8 @@ class Faults:
     late_answers: dict[int, float] = field(default_factory=dict)  # chat → seconds held back
     on_send: Callable[[SentMessage], None] | None = None  # after a message is recorded
     before_send: Callable[[str, dict[str, Any]], None] | None = None  # before it is
+    # Set: sends are taken, but answered only once it is set (a test holds a pass mid-way).
+    answers_held: asyncio.Event | None = None
 
     def forced_flood(self) -> int | None:
         """The retry_after of a 429 this send must get, if a flood wait was injected."""

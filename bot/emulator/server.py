@@ -26,7 +26,7 @@ from typing import Any
 from bot.emulator.methods import BotApi
 from bot.emulator.rules import ApiError, FloodLimits
 from bot.emulator.script import Faults, ScriptedUsers
-from bot.emulator.transport import HttpFront, UpdateStream
+from bot.emulator.transport import BAD_GATEWAY, HttpFront, Outage, UpdateStream
 from bot.emulator.world import BOT_ID, Chat, SentMessage, World
 
 __all__ = ["BOT_ID", "ApiError", "BotApiEmulator", "Chat", "SentMessage"]
@@ -85,6 +85,21 @@ class BotApiEmulator(ScriptedUsers):
     def flood(self, count: int, retry_after: int = 1) -> None:
         """Answer the next ``count`` sends with 429, as a flood wait would."""
         self.faults.flood_next, self.faults.flood_retry_after = count, retry_after
+
+    def outage(
+        self,
+        status: int = 502,
+        body: str = BAD_GATEWAY,
+        content_type: str = "text/html",
+        *,
+        silent: bool = False,
+        methods: tuple[str, ...] | None = None,
+    ) -> Outage:
+        """From now until :meth:`Outage.over` is set, answer requests as an outage would
+        (see :class:`~bot.emulator.transport.Outage`); nothing reaches the Bot API."""
+        names = None if methods is None else frozenset(m.lower() for m in methods)
+        self.front.outage = Outage(status, body, content_type, silent, names)
+        return self.front.outage
 
     def route(self, host: str, *to: str) -> None:
         self.updates.route(host, *to)

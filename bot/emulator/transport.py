@@ -12,6 +12,7 @@ import time
 import urllib.parse
 from collections import Counter, deque
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 import aiohttp
@@ -34,6 +35,26 @@ JSON_FIELDS = {
 
 Dispatch = Callable[[str, dict[str, Any]], Awaitable[Any]]
 
+BAD_GATEWAY = "<html><head><title>502 Bad Gateway</title></head><body>nginx</body></html>"
+
+
+@dataclass
+class Outage:
+    """Telegram, or what stands in front of it, not taking requests: nothing reaches the
+    Bot API. Each request is answered ``status`` with ``body`` (a proxy's page by default),
+    or, ``silent``, not at all until the outage ends (the connection is then dropped)."""
+
+    status: int = 502
+    body: str = BAD_GATEWAY
+    content_type: str = "text/html"
+    silent: bool = False
+    methods: frozenset[str] | None = None  # only these (lower case); None: every method
+    answered: int = 0  # requests that met the outage
+    over: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def covers(self, method: str) -> bool:
+        return not self.over.is_set() and (self.methods is None or method in self.methods)
+
 
 class HttpFront:
     """The Bot API's URLs on 127.0.0.1: every call is counted, checked for the token and
@@ -49,6 +70,7 @@ class HttpFront:
         # When each request arrived, before it was read (what a bot's latency ends with).
         self.requests: deque[tuple[str, float]] = deque(maxlen=1000)
         self.content_types: Counter[str] = Counter()  # how requests were encoded
+        self.outage: Outage | None = None
         self._runner: web.AppRunner | None = None
 
     async def start(self, host: str, port: int) -> str:
@@ -81,11 +103,14 @@ class HttpFront:
             params[key] = value
         return params
 
-    async def _api(self, request: web.Request) -> web.Response:
+    async def _api(self, request: web.Request) -> web.StreamResponse:
         method = request.match_info["method"].lower()
         self.calls.append(method)
         self.requests.append((method, time.perf_counter()))
         self.content_types[request.content_type] += 1
+        outage = self.outage
+        if outage is not None and outage.covers(method):
+            return await self._unavailable(outage)
         try:
             if self.token is not None and request.match_info["token"] != self.token:
                 raise ApiError(401, "Unauthorized")
@@ -101,6 +126,15 @@ class HttpFront:
             if exc.parameters:
                 body["parameters"] = exc.parameters
             return web.json_response(body, status=exc.code)
+
+    async def _unavailable(self, outage: Outage) -> web.StreamResponse:
+        outage.answered += 1
+        if outage.silent:
+            await outage.over.wait()  # the client gave up long ago: nobody reads this
+            return web.Response(status=504, text="lost in the outage")
+        return web.Response(
+            status=outage.status, text=outage.body, content_type=outage.content_type
+        )
 
     async def _file(self, request: web.Request) -> web.Response:
         path = request.match_info["path"]

@@ -344,16 +344,19 @@ def mark_unsure(
     owner: str,
     part: int,
     kind: DeliveryKind = DeliveryKind.DAILY,
+    keep: bool = False,
 ) -> None:
     """Message ``part`` went out but no answer came: it may have arrived. The claim is let
-    go; the pass that takes it next sends that message once more, and only once."""
+    go (``keep``: the pass keeps it, to repeat the message itself once Telegram answers);
+    whoever sends it next sends it once more, and only once. Also what a repeat that surely
+    never left (Telegram not taking it) comes back to: that repeat is still owed."""
     _held(
         session,
         chat_id,
         day,
         owner,
         kind,
-        let_go=True,
+        let_go=not keep,
         parts_sent=part,
         status=DeliveryStatus.UNSURE,
     )
