@@ -1,4 +1,5 @@
-"""Command line: ``python -m bot COMMAND`` (run, load, sync, deliver, export, demo, stats)."""
+"""Command line: ``python -m bot COMMAND`` (run, load, sync, write, deliver, web, export,
+demo, stats)."""
 
 from __future__ import annotations
 
@@ -31,6 +32,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_parser("stats", help="counts")
     sync = commands.add_parser("sync", help="load new or changed days from DIGEST_SOURCE now")
     sync.add_argument("source", nargs="?", metavar="SOURCE", help="a git repository or a folder")
+    commands.add_parser("web", help="the web archive alone (pages, API, feeds), no Telegram needed")
     return parser
 
 
@@ -69,6 +71,8 @@ def main(argv: list[str] | None = None) -> int:
                 return demo(settings)
             case "sync":
                 return cli.sync(settings, args.source)
+            case "web":
+                return cli.web(settings)
     except (OperationalError, InterfaceError) as exc:  # the database is not there
         reason = str(exc.orig or exc).strip().splitlines()[0]
         where = f"{describe_database(settings.database_url)}: " if settings else ""

@@ -12,7 +12,7 @@ import gc
 import logging
 import os
 import signal
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import date
 from typing import cast
@@ -41,7 +41,7 @@ from bot.store.db import (
 )
 from bot.transport import AiohttpRequest
 from bot.updates import FairUpdateProcessor
-from bot.webhook import WebhookServer
+from bot.webhook import ArchiveServer, WebhookServer
 
 log = logging.getLogger(__name__)
 UPDATE_SLOTS = 32  # updates handled at once, over all chats (see bot.updates)
@@ -261,6 +261,30 @@ async def serve(settings: Settings) -> None:
             log.info("stopping")
     except Stopped:
         log.info("stopped before Telegram answered")
+
+
+async def serve_web(settings: Settings, ready: Callable[[str], None] = print) -> None:
+    """The web archive alone (``python -m bot web``), no Telegram: pages, API and feeds on
+    ``WEBHOOK_LISTEN:WEBHOOK_PORT`` under ``WEBAPP_URL``, until SIGTERM or SIGINT; ``ready``
+    is told the address once it listens."""
+    assert settings.webapp_url
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    engine = make_engine(settings.database_url)
+    await asyncio.to_thread(init_schema, engine)
+    services = Services(settings=settings, Session=session_factory(engine))
+    server = ArchiveServer(services)
+    try:
+        await server.listen_now()
+        ready(f"{settings.webapp_url}/")
+        await stop.wait()
+        log.info("stopping")
+    finally:
+        await server.stop()
+        services.close()
+        engine.dispose()
 
 
 async def deliver_once(settings: Settings, day: date | None) -> PassReport:

@@ -57,12 +57,24 @@ def parse_top_arg(text: str, newest: date) -> Window:
         return Window(newest - timedelta(days=6), newest, _("Last 7 days"), "w")
     if value in ("month", "m", "월", "월간"):
         return Window(newest - timedelta(days=29), newest, _("Last 30 days"), "m")
-    match = re.fullmatch(r"(\d{4})-(\d{1,2})", value)
-    if match and 1 <= int(match[2]) <= 12:
-        first = date(int(match[1]), int(match[2]), 1)
-        following = date(first.year + first.month // 12, first.month % 12 + 1, 1)
+    match = re.fullmatch(r"([0-9]{4})-([0-9]{1,2})", value)
+    if match:
+        try:  # year 0 and the month after 9999-12 are not dates
+            first = date(int(match[1]), int(match[2]), 1)
+            following = date(first.year + first.month // 12, first.month % 12 + 1, 1)
+        except ValueError:
+            raise UsageError(top_usage()) from None
         return Window(first, following - timedelta(days=1), f"{first:%Y-%m}", f"{first:%Y-%m}")
     raise UsageError(top_usage())
+
+
+def parse_count(text: str, upper: int) -> int | None:
+    """``text`` as a whole number from 0 to ``upper`` written in ASCII digits, else None
+    (``"²".isdigit()`` is true, and ``int("²")`` fails)."""
+    if not re.fullmatch(r"[0-9]{1,12}", text):
+        return None
+    value = int(text)
+    return value if value <= upper else None
 
 
 def parse_query_arg(text: str, usage: str) -> str:

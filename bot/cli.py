@@ -6,6 +6,7 @@ Each returns a process exit code. Loading itself is :mod:`bot.loading`.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import logging
 import os
@@ -127,6 +128,47 @@ def run(settings: Settings) -> int:
     finally:
         if instance is not None:
             instance.close()
+    return 0
+
+
+LOCAL_WEB = ("127.0.0.1", 8080)  # where ``web`` serves when nothing says otherwise
+
+
+def web(settings: Settings, out: TextIO = sys.stdout) -> int:
+    """The web archive alone, no Telegram: ``http://127.0.0.1:8080/app/`` unless
+    ``WEBAPP_URL``, ``WEBHOOK_LISTEN`` or ``WEBHOOK_PORT`` say otherwise."""
+    from bot.app import protect_logs, serve_web
+    from bot.webhook import ListenError
+
+    listen, port = settings.webhook_listen, settings.webhook_port
+    if (listen, port) == (Settings.webhook_listen, Settings.webhook_port):  # the bot's own
+        listen, port = LOCAL_WEB
+    host = "127.0.0.1" if listen in ("0.0.0.0", "::", "") else listen
+    url = settings.webapp_url or f"http://{host}:{port}/app"
+    settings = dataclasses.replace(
+        settings, webapp_url=url, webhook_listen=listen, webhook_port=port
+    )
+    protect_logs(settings.bot_token)
+
+    def ready(address: str) -> None:
+        print(
+            f"serving the archive at {address} (listening on {listen}:{port}; Ctrl+C stops)",
+            file=out,
+            flush=True,
+        )
+        if not settings.bot_token:
+            print(
+                "personal calls (bookmarks, follows, watches) answer 401: BOT_TOKEN is not "
+                "set, so launch data cannot be checked",
+                file=out,
+                flush=True,
+            )
+
+    try:
+        asyncio.run(serve_web(settings, ready))
+    except ListenError as exc:
+        print(str(exc), file=sys.stderr)
+        return 2
     return 0
 
 

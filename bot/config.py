@@ -12,6 +12,7 @@ callers ask for :func:`load_settings` when they start.
 from __future__ import annotations
 
 import difflib
+import ipaddress
 import math
 import os
 import re
@@ -77,6 +78,10 @@ class Settings:
     # (``webhook_listen``:``webhook_port``) serves it under that address's path, in polling
     # mode too.
     webapp_url: str | None = None
+    # What one client may ask of the web archive (requests a second, after a burst), and
+    # the proxies whose X-Forwarded-For says who the client is (none: the peer is).
+    web_requests_per_second: float = 20.0
+    web_trusted_proxies: str | None = None
 
     @property
     def tz(self) -> ZoneInfo:
@@ -212,16 +217,40 @@ def _webhook_url(name: str, raw: object) -> str:
     return text
 
 
+LOCAL_HOSTS = ("localhost", "127.0.0.1", "::1")
+
+
 def _webapp_url(name: str, raw: object) -> str:
     text = str(raw).strip().rstrip("/")
     try:
         parts = urllib.parse.urlsplit(text)
+        parts.port  # noqa: B018  (a port that is no number raises here)
     except ValueError:
         parts = urllib.parse.urlsplit("")
-    if parts.scheme != "https" or not parts.hostname or " " in text:
-        raise ConfigError(f"{name} must be an https:// address (Telegram opens Mini Apps only so)")
+    local = parts.scheme == "http" and parts.hostname in LOCAL_HOSTS
+    if (parts.scheme != "https" and not local) or not parts.hostname or " " in text:
+        raise ConfigError(
+            f"{name} must be an https:// address (Telegram opens Mini Apps only so; "
+            f"http:// only for localhost): {text!r}"
+        )
     if parts.query or parts.fragment:
         raise ConfigError(f"{name} must not have a query or a fragment: {text!r}")
+    if not re.fullmatch(r"[A-Za-z0-9._~/-]*", parts.path):
+        raise ConfigError(
+            f"{name}: its path may hold only letters, digits and . _ ~ / -: {parts.path!r}"
+        )
+    return text
+
+
+def _networks(name: str, raw: object) -> str:
+    text = str(raw).strip()
+    for part in text.split(","):
+        try:
+            ipaddress.ip_network(part.strip(), strict=False)
+        except ValueError:
+            raise ConfigError(
+                f"{name} must be comma-separated addresses or networks (10.0.0.0/8): {part!r}"
+            ) from None
     return text
 
 
@@ -304,6 +333,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("WEBHOOK_LISTEN", "webhook_listen", _text),
     Setting("WEBHOOK_PORT", "webhook_port", _whole(1, 65535)),
     Setting("WEBAPP_URL", "webapp_url", _webapp_url),
+    Setting("WEB_REQUESTS_PER_SECOND", "web_requests_per_second", _number(0)),
+    Setting("WEB_TRUSTED_PROXIES", "web_trusted_proxies", _networks),
 )
 _BY_KEY = {s.key: s for s in SETTINGS}
 

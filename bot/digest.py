@@ -46,10 +46,16 @@ _VIDEO_TAG_RE = re.compile(r"<(?:video|source)\b[^<>]*?\bsrc\s*=\s*[\"']?([^\"'\
 _VOTE_RE = re.compile(r"^Votes?\s*:\s*(.*)$", re.I)
 _AUTHORS_RE = re.compile(r"^Authors?\s*:\s*(.*)$", re.I)
 _KEY_RE = re.compile(r"^\*\*(?P<key>[^*]{1,80}?)\s*(?::\*\*|\*\*\s*:)\s*(?P<text>.*)$", re.S)
-_CONTROL_RE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b\u2028\u2029\ufeff]")
+# Control characters, invisible separators, and the noncharacters no text may hold (XML
+# refuses U+FFFE and U+FFFF: a title with one would break every feed it is in).
+_CONTROL_RE = re.compile(
+    r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b\u2028\u2029\ufeff\ufdd0-\ufdef\ufffe\uffff]"
+)
 _SPACES_RE = re.compile(r"[ \t\u00a0\u2000-\u200a\u3000]+")
 _RULE_RE = re.compile(r"^(?:[-*_=]\s*+){3,}+$")  # a thematic break or setext underline
-_UNCLEAN_RE = re.compile(r"[\x00-\x1f\x7f-\xa0\u2000-\u200b\u2028\u2029\u3000\ufeff]|  ")
+_UNCLEAN_RE = re.compile(
+    r"[\x00-\x1f\x7f-\xa0\u2000-\u200b\u2028\u2029\u3000\ufeff\ufdd0-\ufdef\ufffe\uffff]|  "
+)
 MAX_VOTES = 2**31 - 1  # what the store's integer column holds
 _COUNT_RE = re.compile(r"[0-9]{1,3}(?:,[0-9]{3})+|[0-9]+")
 # Title notation: inline math is kept as written; elsewhere a Markdown backslash escape or

@@ -38,7 +38,7 @@ from sqlalchemy.orm import Session
 from telegram import Update
 
 from bot import web as web_archive
-from bot.services import PapersApplication
+from bot.services import PapersApplication, Services
 from bot.store import updates
 
 log = logging.getLogger(__name__)
@@ -85,6 +85,62 @@ def parse_update(body: bytes) -> dict[str, Any] | None:
     return data
 
 
+class ArchiveServer:
+    """The web archive on its own (``python -m bot web``): its routes and ``/healthz``
+    (the store answers), with no Telegram side."""
+
+    def __init__(self, services: Services) -> None:
+        settings = services.settings
+        assert settings.webapp_url
+        self.services = services
+        self.listen, self.port = settings.webhook_listen, settings.webhook_port
+        self._runner: web.AppRunner | None = None
+
+    async def listen_now(self) -> None:
+        app = web.Application(client_max_size=MAX_UPDATE_BYTES)
+        app.router.add_get("/healthz", self._health)
+        web_archive.mount(app, self.services, self.services.settings.webapp_url or "")
+        self._runner = await listen(app, self.listen, self.port)
+        self.port = bound_port(self._runner)
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    async def _health(self, request: web.Request) -> web.Response:
+        try:
+            await asyncio.wait_for(self.services.db(_ping), HEALTH_TIMEOUT)
+        except Exception as exc:  # the store does not answer: unhealthy, say why
+            return web.json_response({"ok": False, "error": exc.__class__.__name__}, status=503)
+        return web.json_response({"ok": True, "leader": False})
+
+
+async def listen(app: web.Application, host: str, port: int) -> web.AppRunner:
+    """Serve ``app`` on ``host:port`` (a port that cannot be had is one line)."""
+    runner = web.AppRunner(
+        app,
+        access_log=None,
+        keepalive_timeout=IDLE_SECONDS,  # also for a connection with no whole request
+        lingering_time=LINGER_SECONDS,
+    )
+    await runner.setup()
+    site = web.TCPSite(runner, host, port)
+    try:
+        await site.start()
+    except OSError as exc:
+        await runner.cleanup()
+        raise ListenError(
+            f"the server cannot listen on {host}:{port} "
+            f"({exc.strerror or exc}): check WEBHOOK_LISTEN and WEBHOOK_PORT"
+        ) from None
+    return runner
+
+
+def bound_port(runner: web.AppRunner) -> int:
+    """The port a runner listens on (the one chosen, when 0 was asked for)."""
+    return int(runner.addresses[0][1])
+
+
 class WebhookServer:
     def __init__(self, application: PapersApplication) -> None:
         self.application = application
@@ -106,26 +162,8 @@ class WebhookServer:
         webapp_url = self.application.services.settings.webapp_url
         if webapp_url:
             web_archive.mount(app, self.application.services, webapp_url)
-        self._runner = web.AppRunner(
-            app,
-            access_log=None,
-            keepalive_timeout=IDLE_SECONDS,  # also for a connection with no whole request
-            lingering_time=LINGER_SECONDS,
-        )
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, self.listen, self.port)
-        try:
-            await site.start()
-        except OSError as exc:
-            await self._runner.cleanup()
-            self._runner = None
-            raise ListenError(
-                f"the webhook server cannot listen on {self.listen}:{self.port} "
-                f"({exc.strerror or exc}): check WEBHOOK_LISTEN and WEBHOOK_PORT"
-            ) from None
-        # aiohttp keeps the listening server private (and typed as maybe not started).
-        sockets = site._server.sockets  # type: ignore[union-attr]
-        self.port = sockets[0].getsockname()[1]  # the one chosen, when 0 was asked for
+        self._runner = await listen(app, self.listen, self.port)
+        self.port = bound_port(self._runner)
 
     async def start(self) -> None:
         """Tell Telegram where to send updates, with the secret it must send."""

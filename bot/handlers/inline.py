@@ -17,7 +17,7 @@ from telegram import (
 )
 
 from bot import render
-from bot.arguments import MAX_QUERY_LENGTH, UsageError, parse_query_arg
+from bot.arguments import MAX_QUERY_LENGTH, UsageError, parse_count, parse_query_arg
 from bot.buttons import card_keyboard
 from bot.codec import paper_payload
 from bot.handlers.common import deep_link, picture
@@ -47,8 +47,7 @@ def result(paper: PaperView, username: str, app_url: str | None) -> InlineQueryR
 
 def _offset(text: str) -> int:
     """The offset a next page asked for; anything this bot did not write starts over."""
-    mine = text.isascii() and text.isdigit() and int(text) < MAX_OFFSET
-    return int(text) if mine else 0
+    return parse_count(text, MAX_OFFSET - 1) or 0
 
 
 async def answer(update: Update, context: BotContext) -> None:

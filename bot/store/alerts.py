@@ -38,6 +38,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 
 from bot.store import deliveries
+from bot.store.db import Serial, one_writer_per
 from bot.store.deliveries import lease_now
 from bot.store.models import (
     OPEN_STATUSES,
@@ -101,10 +102,13 @@ def add_rule(session: Session, chat_id: int, kind: RuleKind, typed: str) -> Adde
     key = rule_key(kind, typed)
     if not key:
         return Added.EMPTY
+    one_writer_per(session, Serial.RULES, chat_id)  # the count and the insert: one step
     mine = select(func.count()).where(Rule.chat_id == chat_id, Rule.kind == kind)
     if session.scalar(mine.select_from(Rule).where(Rule.folded == key)):
+        session.rollback()
         return Added.KNOWN
     if (session.scalar(mine.select_from(Rule)) or 0) >= MAX_RULES:
+        session.rollback()
         return Added.FULL
     session.add(
         Rule(chat_id=chat_id, kind=kind, text=typed, folded=key, created_at=datetime.now(UTC))

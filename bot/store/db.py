@@ -9,13 +9,25 @@ one is upgraded in place when the bot opens it; a newer one is refused (docs/arc
 from __future__ import annotations
 
 import json
+import zlib
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 from typing import Any, cast
 
-from sqlalchemy import Connection, CursorResult, Engine, Result, create_engine, event, inspect, text
+from sqlalchemy import (
+    Connection,
+    CursorResult,
+    Engine,
+    Result,
+    create_engine,
+    event,
+    func,
+    inspect,
+    select,
+    text,
+)
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
@@ -122,6 +134,25 @@ def is_postgres(engine_or_session: Engine | Session) -> bool:
         else engine_or_session
     )
     return bind.dialect.name == "postgresql"
+
+
+def one_writer_per(session: Session, space: int, key: int) -> None:
+    """Until this transaction ends, no other transaction passes this call with the same
+    (``space``, ``key``): a count and the insert it allows are then one step. On PostgreSQL
+    a transaction advisory lock (keys hashed to 32 bits: a collision only serializes two
+    users); SQLite takes its one write lock here (a read would see a stale count)."""
+    if is_postgres(session):
+        folded = zlib.crc32(str(key).encode()) - 2**31
+        session.execute(select(func.pg_advisory_xact_lock(space, folded)))
+    else:
+        begin_writing(session)
+
+
+class Serial:
+    """The spaces of :func:`one_writer_per`'s locks."""
+
+    BOOKMARKS = 1
+    RULES = 2
 
 
 def fts_statements(dialect: str) -> list[str]:

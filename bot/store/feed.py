@@ -14,7 +14,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from bot.store.db import changed_rows
+from bot.store.db import Serial, changed_rows, one_writer_per
 from bot.store.models import Bookmark, Entry, Paper
 from bot.store.queries import Page, arxiv_id_for_ref, views_for
 
@@ -59,6 +59,7 @@ class Toggled(Enum):
 def toggle_bookmark(session: Session, user_id: int, ref: str) -> tuple[Toggled, str | None]:
     """Save the paper for the user, or unsave it if saved: what happened, and the paper's
     arXiv id."""
+    one_writer_per(session, Serial.BOOKMARKS, user_id)
     arxiv_id = arxiv_id_for_ref(session, ref)
     paper_id = _paper_id(session, ref)
     if paper_id is None:
@@ -75,11 +76,15 @@ def toggle_bookmark(session: Session, user_id: int, ref: str) -> tuple[Toggled, 
 
 
 def save_bookmark(session: Session, user_id: int, ref: str) -> Toggled:
-    """Save the paper for the user (saved already: nothing changes)."""
+    """Save the paper for the user (saved already: nothing changes). The count and the
+    insert are one step: saves at once never pass the limit together."""
+    one_writer_per(session, Serial.BOOKMARKS, user_id)
     paper_id = _paper_id(session, ref)
     if paper_id is None:
+        session.rollback()
         return Toggled.MISSING
     if session.get(Bookmark, (user_id, paper_id)) is not None:
+        session.rollback()
         return Toggled.SAVED
     return _save(session, user_id, paper_id)
 

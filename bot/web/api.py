@@ -24,7 +24,7 @@ from typing import Any
 
 from aiohttp import web
 
-from bot.arguments import UsageError, parse_day_arg, parse_top_arg
+from bot.arguments import UsageError, parse_count, parse_day_arg, parse_top_arg
 from bot.digest import parse_arxiv_id
 from bot.i18n import speaking
 from bot.services import Services
@@ -41,6 +41,7 @@ log = logging.getLogger(__name__)
 PAGE = 20  # papers per page of a search, an author, a top list, the saved ones
 MAX_OFFSET = 10_000
 MAX_QUERY = 200  # characters of a search or a name
+MAX_ROW_ID = 2**63 - 1  # the largest id a database row can have
 RULE_KINDS = {"follows": RuleKind.FOLLOW, "watches": RuleKind.WATCH}
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -84,11 +85,12 @@ def page_json(page: Page, **about: object) -> dict[str, Any]:
     }
 
 
-def _offset(request: web.Request) -> int:
-    raw = request.query.get("offset", "0")
-    if not raw.isdigit() or int(raw) > MAX_OFFSET:
+def offset_of(request: web.Request) -> int:
+    """``?offset=``: a whole number from 0 to ``MAX_OFFSET`` (0 when not given)."""
+    offset = parse_count(request.query.get("offset", "0"), MAX_OFFSET)
+    if offset is None:
         raise BadRequest(f"offset must be a whole number from 0 to {MAX_OFFSET}")
-    return int(raw)
+    return offset
 
 
 def _text(request: web.Request, name: str) -> str:
@@ -128,7 +130,7 @@ class Api:
             web.get(f"{api}/{{rules:follows|watches}}", self._personal(self.rules)),
             web.post(f"{api}/{{rules:follows|watches}}", self._personal(self.add_rule)),
             web.delete(
-                f"{api}/{{rules:follows|watches}}/{{rule_id:\\d+}}", self._personal(self.remove)
+                f"{api}/{{rules:follows|watches}}/{{rule_id:[0-9]+}}", self._personal(self.remove)
             ),
         ]
 
@@ -142,8 +144,10 @@ class Api:
 
     def _personal(self, view: Callable[[web.Request, WebUser], Awaitable[Any]]) -> Handler:
         async def handle(request: web.Request) -> web.StreamResponse:
-            token = self.services.settings.bot_token or ""
+            token = self.services.settings.bot_token
             try:
+                if not token:  # (a signature under an empty key anyone can make)
+                    raise Unauthorized("no BOT_TOKEN here to check launch data with")
                 user = caller(request.headers.get("Authorization"), token)
             except Unauthorized as exc:
                 log.info("app: a personal call was refused (%s)", exc)
@@ -185,12 +189,12 @@ class Api:
         }
 
     async def search(self, request: web.Request) -> dict[str, Any]:
-        query, offset = _text(request, "q"), _offset(request)
+        query, offset = _text(request, "q"), offset_of(request)
         page = await self.searches.page(query, offset, PAGE)
         return page_json(page, query=query)
 
     async def author(self, request: web.Request) -> dict[str, Any]:
-        name, offset = _text(request, "name"), _offset(request)
+        name, offset = _text(request, "name"), offset_of(request)
         page = await self.services.db(queries.papers_by_author, name, offset, PAGE)
         written = await self.services.db(queries.author_name, name)
         return page_json(page, name=written or name)
@@ -201,7 +205,7 @@ class Api:
             raise LookupError("no day loaded")
         window = parse_top_arg(request.query.get("period", "week"), newest)
         page = await self.services.db(
-            feed.top_in_window, window.first, window.last, _offset(request), PAGE
+            feed.top_in_window, window.first, window.last, offset_of(request), PAGE
         )
         return page_json(page, first=window.first.isoformat(), last=window.last.isoformat())
 
@@ -221,7 +225,7 @@ class Api:
     # --- personal -------------------------------------------------------------------------
 
     async def saved(self, request: web.Request, user: WebUser) -> dict[str, Any]:
-        page = await self.services.db(feed.bookmarks, user.id, _offset(request), PAGE)
+        page = await self.services.db(feed.bookmarks, user.id, offset_of(request), PAGE)
         return page_json(page)
 
     async def is_saved(self, request: web.Request, user: WebUser) -> dict[str, Any]:
@@ -261,7 +265,9 @@ class Api:
 
     async def remove(self, request: web.Request, user: WebUser) -> dict[str, Any]:
         kind = RULE_KINDS[request.match_info["rules"]]
-        rule_id = int(request.match_info["rule_id"])
+        rule_id = parse_count(request.match_info["rule_id"], MAX_ROW_ID)
+        if rule_id is None:
+            raise LookupError("no such rule")
         gone = await self.services.db(alerts.remove_rule, user.id, kind, None, rule_id)
         if gone is None:
             raise LookupError("no such rule")

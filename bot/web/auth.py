@@ -20,6 +20,7 @@ from dataclasses import dataclass
 MAX_AGE = 24 * 3600  # seconds a launch's initData is taken for
 CLOCK_SLACK = 60  # seconds a launch may seem to come from the future (clocks differ)
 SCHEME = "tma"  # Authorization: tma <initData>
+MAX_ID = 2**52  # Telegram's user ids are below this
 
 
 class Unauthorized(Exception):
@@ -57,9 +58,12 @@ def check_init_data(init_data: str, token: str, now: float | None = None) -> Web
     try:
         signed_at = int(fields["auth_date"])
         user = json.loads(fields["user"])
-        user_id = int(user["id"])
-    except (KeyError, ValueError, TypeError):
+        user_id = user["id"]
+    except (KeyError, ValueError, TypeError, RecursionError):
         raise Unauthorized("initData has no user or auth_date") from None
+    # Telegram's ids fit in 52 bits; 1e400, 10**30, true and "42" are no user.
+    if not isinstance(user_id, int) or isinstance(user_id, bool) or not 0 < user_id < MAX_ID:
+        raise Unauthorized("initData's user id is not one Telegram gives")
     age = (time.time() if now is None else now) - signed_at
     if not -CLOCK_SLACK <= age < MAX_AGE:
         raise Unauthorized("initData is too old (or from the future)")

@@ -4,9 +4,12 @@ in the web archive and to arXiv."""
 
 from __future__ import annotations
 
+import re
+import urllib.parse
 from collections.abc import Sequence
 from datetime import date
-from xml.sax.saxutils import escape, quoteattr
+from xml.sax.saxutils import escape as xml_escape
+from xml.sax.saxutils import quoteattr as xml_quoteattr
 
 from aiohttp import web
 
@@ -17,6 +20,24 @@ from bot.web.api import MAX_QUERY
 from bot.web.searches import RETRY_AFTER, Busy, Searches
 
 FEED_SIZE = 50
+# What XML 1.0 may not hold at all, escaped or not (control characters, U+FFFE, U+FFFF).
+_NOT_XML_RE = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+def escape(text: str) -> str:
+    return xml_escape(_NOT_XML_RE.sub("", text))
+
+
+def quoteattr(text: str) -> str:
+    return xml_quoteattr(_NOT_XML_RE.sub("", text))
+
+
+def encoded_url(app_url: str, base: str, request: web.Request) -> str:
+    """The request's address as a URI (percent-encoded, ASCII): a feed's ``id`` and ``self``
+    link, whatever characters the query held."""
+    path = urllib.parse.quote(request.path.removeprefix(base), safe="/")
+    query = urllib.parse.urlencode(list(request.query.items()), quote_via=urllib.parse.quote)
+    return f"{app_url}{path}" + (f"?{query}" if query else "")
 
 
 def _stamp(day: date) -> str:
@@ -70,9 +91,7 @@ class Feeds:
     def _answer(
         self, request: web.Request, title: str, papers: Sequence[PaperView]
     ) -> web.Response:
-        self_url = f"{self.app_url}{request.rel_url.path.removeprefix(self.base)}"
-        if request.rel_url.query_string:
-            self_url += f"?{request.rel_url.query_string}"
+        self_url = encoded_url(self.app_url, self.base, request)
         body = atom(self_url, title, self_url, papers, self.app_url)
         response = web.Response(text=body, content_type="application/atom+xml", charset="utf-8")
         response.headers["Cache-Control"] = "public, max-age=300"
