@@ -32,6 +32,10 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_parser("stats", help="counts")
     sync = commands.add_parser("sync", help="load new or changed days from DIGEST_SOURCE now")
     sync.add_argument("source", nargs="?", metavar="SOURCE", help="a git repository or a folder")
+    write = commands.add_parser(
+        "write", help="write a day's digest now from Hugging Face's daily papers"
+    )
+    write.add_argument("--date", metavar="D", help="YYYY-MM-DD (default: the newest closed day)")
     commands.add_parser("web", help="the web archive alone (pages, API, feeds), no Telegram needed")
     return parser
 
@@ -73,6 +77,8 @@ def main(argv: list[str] | None = None) -> int:
                 return cli.sync(settings, args.source)
             case "web":
                 return cli.web(settings)
+            case "write":
+                return cli.write(settings, args.date)
     except (OperationalError, InterfaceError) as exc:  # the database is not there
         reason = str(exc.orig or exc).strip().splitlines()[0]
         where = f"{describe_database(settings.database_url)}: " if settings else ""

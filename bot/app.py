@@ -42,6 +42,7 @@ from bot.store.db import (
 from bot.transport import AiohttpRequest
 from bot.updates import FairUpdateProcessor
 from bot.webhook import ArchiveServer, WebhookServer
+from bot.writer import WriteReport, write_day
 
 log = logging.getLogger(__name__)
 UPDATE_SLOTS = 32  # updates handled at once, over all chats (see bot.updates)
@@ -70,12 +71,16 @@ def mask(text: str, token: str | None) -> str:
     return text.replace(secret, "<token>") if len(secret) >= 8 else text
 
 
-def protect_logs(token: str | None) -> None:
-    logging.getLogger("httpx").setLevel(logging.WARNING)
-    if token:
+def protect_logs(token: str | None, *secrets: str | None) -> None:
+    """No request URL in the log (httpx logs each, the bot token in it), and the token and
+    any other ``secrets`` (the model's key) masked wherever they might appear."""
+    for name in ("httpx", "httpx2", "openai"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+    for secret in (token, *secrets):
+        if not secret:
+            continue
         for handler in logging.getLogger().handlers:
-            if not isinstance(handler.formatter, TokenMask):
-                handler.setFormatter(TokenMask(handler.formatter, token))
+            handler.setFormatter(TokenMask(handler.formatter, secret))
 
 
 def rate_limiter(settings: Settings, shared: SharedPace | None = None) -> PacedRateLimiter:
@@ -283,6 +288,18 @@ async def serve_web(settings: Settings, ready: Callable[[str], None] = print) ->
         log.info("stopping")
     finally:
         await server.stop()
+        services.close()
+        engine.dispose()
+
+
+async def write_once(settings: Settings, day: date) -> WriteReport:
+    """One write of ``day`` without the bot: ``python -m bot write``."""
+    engine = make_engine(settings.database_url)
+    await asyncio.to_thread(init_schema, engine)
+    services = Services(settings=settings, Session=session_factory(engine))
+    try:
+        return await write_day(services, day)
+    finally:
         services.close()
         engine.dispose()
 

@@ -131,6 +131,32 @@ def run(settings: Settings) -> int:
     return 0
 
 
+def write(settings: Settings, date_arg: str | None, out: TextIO = sys.stdout) -> int:
+    """Write one day's digest now (default: the newest day whose list has closed)."""
+    from datetime import UTC, datetime
+
+    from bot.app import protect_logs, write_once
+    from bot.arguments import UsageError, parse_day_arg
+    from bot.writer import SourceError, closed_day
+
+    now = datetime.now(UTC)
+    try:  # today and yesterday as UTC has them (Hugging Face's days are UTC days)
+        day = parse_day_arg(date_arg or "", now.date()) or closed_day(now)
+    except UsageError:
+        print(f"not a date: {date_arg!r} (YYYY-MM-DD, today or yesterday)", file=sys.stderr)
+        return 2
+    protect_logs(settings.bot_token, settings.llm_api_key, settings.hf_token)
+    try:
+        report = asyncio.run(write_once(settings, day))
+    except SourceError as exc:
+        print(f"write: {exc}; nothing was written", file=sys.stderr)
+        return 1
+    print(f"write {report.summary()}", file=out)
+    for warning in report.warnings[:20]:
+        print(f"warning: {warning}", file=out)
+    return 0
+
+
 LOCAL_WEB = ("127.0.0.1", 8080)  # where ``web`` serves when nothing says otherwise
 
 

@@ -82,6 +82,17 @@ class Settings:
     # the proxies whose X-Forwarded-For says who the client is (none: the peer is).
     web_requests_per_second: float = 20.0
     web_trusted_proxies: str | None = None
+    # Writing the day ourselves: Hugging Face's daily papers, summarised in Korean by an
+    # OpenAI-compatible model (no model: Hugging Face's English summary, marked as such),
+    # saved as WRITE_DIR/YYYY/MM/DD.md and loaded; at WRITE_TIMES (UTC) by the scheduler.
+    hf_api_url: str = "https://huggingface.co"
+    hf_token: str | None = field(default=None, repr=False)
+    llm_base_url: str = "https://api.openai.com/v1"
+    llm_model: str | None = None
+    llm_api_key: str | None = field(default=None, repr=False)
+    write_digests: bool = True
+    write_times: tuple[time, ...] = (time(23, 0), time(2, 40))
+    write_dir: str = "data/paper_logs"
 
     @property
     def tz(self) -> ZoneInfo:
@@ -176,6 +187,17 @@ def _time(name: str, raw: object) -> time:
         return parse_hhmm(str(raw))
     except ConfigError:
         raise ConfigError(f"{name} is not a time (HH:MM): {str(raw)!r}") from None
+
+
+def _times(name: str, raw: object) -> tuple[time, ...]:
+    parts = [p.strip() for p in str(raw).split(",") if p.strip()]
+    try:
+        found = tuple(sorted({parse_hhmm(p) for p in parts}))
+    except ConfigError:
+        raise ConfigError(f"{name} must be times HH:MM, comma-separated (UTC): {raw!r}") from None
+    if not found:
+        raise ConfigError(f"{name} names no time (HH:MM, comma-separated, UTC)")
+    return found
 
 
 def _zone(name: str, raw: object) -> str:
@@ -335,6 +357,14 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("WEBAPP_URL", "webapp_url", _webapp_url),
     Setting("WEB_REQUESTS_PER_SECOND", "web_requests_per_second", _number(0)),
     Setting("WEB_TRUSTED_PROXIES", "web_trusted_proxies", _networks),
+    Setting("HF_API_URL", "hf_api_url", _http_url),
+    Setting("HF_TOKEN", "hf_token", _text, secret=True),
+    Setting("LLM_BASE_URL", "llm_base_url", _http_url),
+    Setting("LLM_MODEL", "llm_model", _text),
+    Setting("LLM_API_KEY", "llm_api_key", _text, secret=True),
+    Setting("WRITE_DIGESTS", "write_digests", _flag),
+    Setting("WRITE_TIMES", "write_times", _times),
+    Setting("WRITE_DIR", "write_dir", _text),
 )
 _BY_KEY = {s.key: s for s in SETTINGS}
 

@@ -45,7 +45,10 @@ _WATCH_RE = re.compile(r"^\[Watch Video\]\s*\(?\s*(\S+?)\s*\)?$", re.I)
 _VIDEO_TAG_RE = re.compile(r"<(?:video|source)\b[^<>]*?\bsrc\s*=\s*[\"']?([^\"'\s>]+)", re.I)
 _VOTE_RE = re.compile(r"^Votes?\s*:\s*(.*)$", re.I)
 _AUTHORS_RE = re.compile(r"^Authors?\s*:\s*(.*)$", re.I)
-_KEY_RE = re.compile(r"^\*\*(?P<key>[^*]{1,80}?)\s*(?::\*\*|\*\*\s*:)\s*(?P<text>.*)$", re.S)
+# A bullet's bold key: ``**Key**:``, ``**Key:**``, and the archive's later ``***Key***:``.
+_KEY_RE = re.compile(
+    r"^\*{2,3}(?P<key>[^*]{1,80}?)\s*(?::\*{2,3}|\*{2,3}\s*:)\s*(?P<text>.*)$", re.S
+)
 # Control characters, invisible separators, and the noncharacters no text may hold (XML
 # refuses U+FFFE and U+FFFF: a title with one would break every feed it is in).
 _CONTROL_RE = re.compile(
@@ -67,7 +70,7 @@ _WRAPPERS = ("**", "__", "*", "_", "`")
 # Author notation: a list written as code (['A', "B"]), or names between , ; & and "and".
 _QUOTED_RE = re.compile(r"'((?:[^'\\]|\\.)*)'|\"((?:[^\"\\]|\\.)*)\"")
 _AUTHOR_SEPARATOR_RE = re.compile(r"\s*(?:[,;，、]|&|(?<![^\s,;])and(?=\s))\s*", re.I)
-_NAME_MARKUP = " +[]'\"`*_(){}<>"
+NAME_MARKUP = " +[]'\"`*_(){}<>"
 _AUTHOR_NOTATION_RE = re.compile(r"[\[;&，、]|\band\b", re.I)  # beyond a plain comma list
 _TITLE_NOTATION_RE = re.compile(r"[\\&*_`]")  # escapes, entities, emphasis
 _WEB_URL_RE = re.compile(r"https?://[^/?#\s@]+(?:[/?#]|$)", re.I)
@@ -245,7 +248,7 @@ def parse_authors(value: str) -> list[str]:
     seen: set[str] = set()
     authors: list[str] = []
     for raw in _author_names(value):
-        name = clean_text(raw).strip(_NAME_MARKUP)
+        name = clean_text(raw).strip(NAME_MARKUP)
         if not name or name.casefold() in seen or name.casefold() in {"et al.", "et al"}:
             continue
         seen.add(name.casefold())

@@ -20,6 +20,7 @@ from bot.store.ingest import LoadReport
 from bot.store.models import Every, RuleKind
 from bot.store.queries import Page, PaperView, Stats
 from bot.store.subscriptions import SubscriptionView
+from bot.store.written import Skipped, WriteReport, WrittenTotals
 from bot.textindex import fold, term_matches
 
 MESSAGE_LIMIT = 4096
@@ -361,6 +362,44 @@ def stats_lines(stats: Stats) -> Iterable[str]:
     if stats.failing:
         yield f"deliveries Telegram refused, retrying: {stats.failing}"
     yield f"last delivery: {stats.last_delivery or '-'}"
+
+
+def written_lines(totals: WrittenTotals) -> Iterable[str]:
+    """What the bot wrote itself, for operators (nothing when it never wrote)."""
+    if totals.days:
+        yield (
+            f"written by the bot: {totals.days} days, {totals.papers} papers "
+            f"({totals.korean} in Korean), {totals.tokens} model tokens"
+        )
+
+
+def write_summary(report: WriteReport) -> str:
+    """What a /write did, for the operator."""
+    if report.skipped is not None:
+        reason = _(SKIPS[report.skipped]).format(source=report.skipped_source or "")
+        return esc(_("✍️ {day}: nothing written ({reason})").format(day=report.day, reason=reason))
+    lines = [
+        _(
+            "✍️ {day}: {papers} papers · in Korean {korean} · English only {english} · "
+            "model asked about {asked} · {tokens} tokens"
+        ).format(
+            day=report.day,
+            papers=report.papers,
+            korean=report.korean,
+            english=report.english,
+            asked=report.asked,
+            tokens=report.tokens,
+        ),
+        f"📄 {report.path}" + (" (git)" if report.committed else ""),
+        *(f"⚠️ {shorten(w, 200)}" for w in report.warnings[:5]),
+    ]
+    return esc("\n".join(lines))
+
+
+SKIPS = {
+    Skipped.EMPTY: N_("Hugging Face lists no paper for that day"),
+    Skipped.OPERATORS: N_("it was loaded from the file {source}: a file's day is left as it is"),
+}
 
 
 def subscription_line(sub: SubscriptionView) -> str:

@@ -1,5 +1,6 @@
 """The bot's clockwork on python-telegram-bot's JobQueue (APScheduler underneath): digest
-slots (daily and weekly chats), keyword alerts, the digest sync and housekeeping.
+slots (daily and weekly chats), keyword alerts, the digest sync, writing the day ourselves
+(at ``WRITE_TIMES``, UTC) and housekeeping.
 
 What must survive a restart lives in the database: each subscription's time, zone and the
 last slot handled. At start one daily job is made per distinct slot (its weekly chats ride
@@ -13,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Sequence
-from datetime import date, datetime, time
+from datetime import UTC, date, datetime, time
 from typing import cast
 from zoneinfo import ZoneInfo
 
@@ -24,6 +25,7 @@ from bot.store import subscriptions as subs
 from bot.store.models import Every
 from bot.store.subscriptions import SubscriptionView
 from bot.sync import SyncError, sync_once
+from bot.writer import SourceError, scheduled_day, write_day, write_times
 
 log = logging.getLogger(__name__)
 
@@ -164,6 +166,22 @@ async def sync_job(context: BotContext) -> None:
         await run_alerts(services)
 
 
+async def write_job(context: BotContext) -> None:
+    """Write the day this run is for (at 23:00 UTC that day, at 02:40 UTC the day before):
+    a failed read of the source is one warning, and the next run tries again."""
+    services = context.services
+    day = scheduled_day(datetime.now(UTC))
+    try:
+        report = await write_day(services, day)
+    except SourceError as exc:
+        log.warning("write: %s; trying again at the next write time", exc)
+        return
+    except Exception:
+        log.exception("write of %s failed; trying again at the next write time", day)
+        return
+    log.info("write: %s", report.summary())
+
+
 async def expire_queries(context: BotContext) -> None:
     """Paging buttons of queries nobody used for a while expire, and so do the records of
     webhook updates older than Telegram would resend (both tables stay small)."""
@@ -212,6 +230,13 @@ async def schedule_all(application: PapersApplication) -> None:
             first=SYNC_FIRST_SECONDS,
             name="digest sync",
             job_kwargs={"coalesce": True, "max_instances": 1},
+        )
+    for at in write_times(settings):
+        application.job_queue.run_daily(
+            write_job,
+            time=at.replace(tzinfo=UTC),
+            name=f"write {at:%H:%M} UTC",
+            job_kwargs={"misfire_grace_time": 3600, "coalesce": True, "max_instances": 1},
         )
     application.job_queue.run_repeating(
         expire_queries,

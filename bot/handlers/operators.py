@@ -1,6 +1,9 @@
-"""Operators (``BOT_ADMIN_IDS``): ``/load`` a digest document, ``/stats``, ``/deliver``."""
+"""Operators (``BOT_ADMIN_IDS``): ``/load`` a digest document, ``/stats``, ``/deliver``,
+``/write`` a day now."""
 
 from __future__ import annotations
+
+from datetime import UTC, datetime
 
 from sqlalchemy.orm import Session
 from telegram import Document, Message, Update
@@ -10,9 +13,10 @@ from bot.arguments import UsageError, command_args, parse_day_arg
 from bot.digest import DigestError, decode_digest, parse_digest
 from bot.i18n import N_, _
 from bot.services import BotContext
-from bot.store import queries
+from bot.store import queries, written
 from bot.store.db import begin_writing
 from bot.store.ingest import LoadReport, store_digest
+from bot.writer import SourceError, closed_day, write_day
 
 NOT_OPERATOR = N_("Only operators can use this command.")
 LOAD_USAGE = N_(
@@ -88,7 +92,9 @@ async def stats(update: Update, context: BotContext) -> None:
     if message is None:
         return
     result = await context.services.db(queries.stats)
-    await message.reply_text(render.esc("\n".join(render.stats_lines(result))))
+    totals = await context.services.db(written.totals)
+    lines = [*render.stats_lines(result), *render.written_lines(totals)]
+    await message.reply_text(render.esc("\n".join(lines)))
 
 
 async def deliver(update: Update, context: BotContext) -> None:
@@ -110,3 +116,27 @@ async def deliver(update: Update, context: BotContext) -> None:
     await message.reply_text(
         render.esc(_("📤 Delivered · {report}").format(report=report.summary()))
     )
+
+
+async def write(update: Update, context: BotContext) -> None:
+    """``/write [DATE]``: write a day's digest now from Hugging Face's daily papers."""
+    message = await _operator(update, context)
+    if message is None:
+        return
+    now = datetime.now(UTC)
+    try:  # UTC days, as Hugging Face lists them; the newest whose list closed by default
+        day = parse_day_arg(command_args(message.text), now.date()) or closed_day(now)
+    except UsageError:
+        await message.reply_text(render.esc(_(WRITE_USAGE)))
+        return
+    await message.reply_text(render.esc(_("✍️ Writing {day} now.").format(day=day)))
+    try:
+        report = await write_day(context.services, day)
+    except SourceError as exc:
+        text = _("✍️ {day}: Hugging Face's list could not be read ({reason}); nothing written.")
+        await message.reply_text(render.esc(text.format(day=day, reason=exc)))
+        return
+    await message.reply_text(render.write_summary(report))
+
+
+WRITE_USAGE = N_("Usage: /write [YYYY-MM-DD | today | yesterday] (default: the newest closed day)")

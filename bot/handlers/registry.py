@@ -121,6 +121,13 @@ COMMANDS: tuple[Command, ...] = (
         operators.deliver,
         operator_only=True,
     ),
+    Command(
+        "write",
+        N_("[date]"),
+        N_("Write a day's digest now from Hugging Face's daily papers"),
+        operators.write,
+        operator_only=True,
+    ),
 )
 
 INTRO = N_(

@@ -341,3 +341,32 @@ Index("ix_subscription_slot", Subscription.active, Subscription.send_time, Subsc
 Index("ix_delivery_open", Delivery.kind, Delivery.status)
 Index("ix_alert_rule_unique", Rule.chat_id, Rule.kind, Rule.folded, unique=True)
 Index("ix_alert_chat_day", Alert.chat_id, Alert.day)
+
+
+class WrittenDay(Base):
+    """A day the bot wrote itself (``python -m bot write``, ``/write``, the schedule)."""
+
+    __tablename__ = "written_day"
+
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    source: Mapped[str] = mapped_column(Text, comment="the file written, as the day records it")
+    written_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    papers: Mapped[int] = mapped_column(Integer)
+    korean: Mapped[int] = mapped_column(Integer, comment="papers with Korean points")
+    tokens: Mapped[int] = mapped_column(Integer, comment="model tokens this write used")
+
+
+class WrittenPaper(Base):
+    """A paper's Korean points as the model wrote them (or none yet: English only), so that
+    no paper is sent to the model twice unless its abstract changed."""
+
+    __tablename__ = "written_paper"
+
+    arxiv_id: Mapped[str] = mapped_column(String(ARXIV_ID_LENGTH), primary_key=True)
+    abstract_sha: Mapped[str] = mapped_column(String(64), comment="sha256 of the abstract")
+    points: Mapped[list[str] | None] = mapped_column(
+        JSON, comment="the three Korean points; null: English only so far"
+    )
+    model: Mapped[str | None] = mapped_column(Text)
+    tokens: Mapped[int] = mapped_column(Integer, default=0, comment="tokens spent on it, all told")
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
