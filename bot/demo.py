@@ -4,8 +4,10 @@ A fresh temporary database gets the seed digests but the newest; a scripted conv
 reader in a private chat, a study group with its admin, a member who searches inline and
 opens the card's deep link, a visitor whose Telegram speaks English, a channel's admin who
 subscribes the channel, an operator who uploads the newest digest, and the follow alert and
-digests it brings) runs through the
-actual handlers over HTTP, and the chat is printed as a transcript. No token, no network.
+digests it brings, then the bot writing a day itself from Hugging Face's daily papers with a
+model's Korean summaries) runs through the actual handlers over HTTP, and the chat is
+printed as a transcript. No token, no network, no key: Telegram, Hugging Face and the model
+are local stand-ins.
 """
 
 from __future__ import annotations
@@ -23,7 +25,9 @@ from typing import TextIO
 from bot import cli
 from bot.app import running
 from bot.config import Settings
+from bot.digest import read_digest
 from bot.emulator import BotApiEmulator, SentMessage
+from bot.emulator.papers import DailyPapersApi, ModelApi
 from bot.render import shorten
 
 READER, ADMIN, MEMBER, OPERATOR, VISITOR = 42, 7, 8, 1000, 77
@@ -32,6 +36,12 @@ CHANNEL, CHANNEL_NAME = -1009876543210, "ai_papers_ko"
 SEEDS = Path(__file__).resolve().parent.parent / "seeds"
 HELD_BACK = "2024-04-25.md"
 DIGEST = "📰 Daily Papers · 2024-04-25"  # how the held-back day's digest is headed
+# The day the bot writes itself: a real day of the archive (shipped with the tests) that the
+# daily-papers stand-in lists, and whose Korean points the model stand-in answers with.
+WRITTEN = (
+    Path(__file__).resolve().parent.parent / "tests" / "corpus" / "days" / "2024" / "09" / "16.md"
+)
+POINTS = ("What's New", "Technical Details", "Performance Highlights")
 
 
 class Transcript:
@@ -137,9 +147,33 @@ class Transcript:
         self.show(message, edited=True)
 
 
-async def conversation(settings: Settings, out: TextIO) -> None:
+async def outside_services(settings: Settings, folder: str) -> tuple[Settings, list[object]]:
+    """Hugging Face's daily papers and an OpenAI-compatible model, as local stand-ins (none
+    where the day they serve is not there)."""
+    if not WRITTEN.exists():
+        return settings, []
+    (day,) = read_digest(WRITTEN).days
+    papers, model = DailyPapersApi(), ModelApi(api_key="sk-demo-stand-in")
+    papers.add_day(day)
+    for paper in day.papers:
+        by_key = {b.key: b.text for b in paper.summary}
+        model.known[paper.arxiv_id] = (by_key[POINTS[0]], by_key[POINTS[1]], by_key[POINTS[2]])
+    settings = dataclasses.replace(
+        settings,
+        hf_api_url=await papers.start(),
+        llm_base_url=f"{await model.start()}/v1",
+        llm_model=model.model,
+        llm_api_key=model.api_key,
+        write_dir=f"{folder}/paper_logs",
+    )
+    return settings, [papers, model]
+
+
+async def conversation(settings: Settings, out: TextIO, folder: str) -> list[str]:
+    """Run the conversation; what Telegram refused (nothing, when all is well)."""
     emulator = BotApiEmulator(group_messages_per_minute=settings.group_messages_per_minute)
     url = await emulator.start()
+    settings, stand_ins = await outside_services(settings, folder)
     emulator.private_chat(READER, "민수")
     emulator.private_chat(OPERATOR, "운영자")
     emulator.group(GROUP, "논문 읽기 모임", admins=(ADMIN,))
@@ -205,13 +239,33 @@ async def conversation(settings: Settings, out: TextIO) -> None:
             for chat_id, title, starts in arrivals:
                 t.heading(f"{title}에 도착한 다이제스트")
                 await t.arrival(chat_id, starts)
+
+            if stand_ins:  # (none in an install without the project's tests: an image)
+                t.heading("운영자: 봇이 그날의 논문을 직접 작성 (Hugging Face → 한국어 요약)")
+                await t.say(OPERATOR, OPERATOR, "/write 2024-09-16", replies=2)
+                written = Path(settings.write_dir) / "2024" / "09" / "16.md"
+                print(f"📄 {written.name}의 처음 (아카이브와 같은 형식):", file=out)
+                for line in written.read_text(encoding="utf-8").splitlines()[:12]:
+                    print(f"    {shorten(line, 110)}", file=out)
+                print(file=out)
+                await t.say(OPERATOR, OPERATOR, "/deliver 2024-09-16", replies=2)
+                t.heading("민수의 채팅에 도착한, 봇이 쓴 다이제스트")
+                await t.arrival(READER, "📰 Daily Papers · 2024-09-16")
     finally:
         await emulator.stop()
-    refused = [e for e in emulator.errors if e[1] != 400 or "not modified" not in e[2]]
+        for stand_in in stand_ins:
+            await stand_in.stop()  # type: ignore[attr-defined]
+    refused = [
+        f"{m}: {code} {why}" for m, code, why in emulator.errors if "not modified" not in why
+    ]
+    refused += [f"{emulator.throttled} × 429"] if emulator.throttled else []
     print(
-        f"(Bot API 호출 {len(emulator.calls)}회, 거절 {len(refused)}회, 429 {emulator.throttled}회)",
+        "다음에 해 볼 것: 웹 아카이브와 미니 앱을 브라우저로 보려면\n"
+        "    python -m bot load seeds/ && python -m bot web\n"
+        "그리고 http://127.0.0.1:8080/app/ 을 여세요 (토큰 없이, 이 컴퓨터에서만).",
         file=out,
     )
+    return refused
 
 
 def demo(settings: Settings, out: TextIO = sys.stdout) -> int:
@@ -228,5 +282,8 @@ def demo(settings: Settings, out: TextIO = sys.stdout) -> int:
         if cli.load(settings, first, io.StringIO(), progress=False) != 0:
             print("the seed digests could not be loaded", file=sys.stderr)
             return 1
-        asyncio.run(conversation(settings, out))
+        refused = asyncio.run(conversation(settings, out, tmp))
+    if refused:  # the demo is a check too: Telegram refused nothing the bot sent
+        print(f"the emulator refused: {'; '.join(refused[:5])}", file=sys.stderr)
+        return 1
     return 0

@@ -263,7 +263,13 @@ def test_the_demo_shows_alerts_bookmarks_top_inline_links_and_a_channel(settings
     assert "/start p_2403_12015" in transcript and "[🔖 저장] [↗ 공유]" in transcript
     channel = transcript[transcript.index("━━━ 채널에 도착한 다이제스트") :]
     assert "📰 Daily Papers · 2024-04-25" in channel
-    assert "거절 0회, 429 0회" in transcript
+    written = section(transcript, "운영자: 봇이 그날의 논문을 직접 작성")
+    assert "논문 7편 · 한국어 7편 · 영어만 0편 · 모델 요청 7편" in written
+    assert "- ***What's New***: " in written and "## Daily Papers (2024-09-16)" in written
+    assert "📰 Daily Papers · 2024-09-16" in transcript.split("봇이 쓴 다이제스트")[-1]
+    assert transcript.rstrip().endswith(
+        "http://127.0.0.1:8080/app/ 을 여세요 (토큰 없이, 이 컴퓨터에서만)."
+    )
     assert_well_worded(transcript)
 
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import random
 import re
 from collections import deque
 from dataclasses import dataclass, field
@@ -45,7 +46,11 @@ class StandIn:
     def __init__(self) -> None:
         self.faults: deque[Fault] = deque()
         self.requests: list[dict[str, Any]] = []
-        self.latency = 0.0  # every answer takes this long (a realistic model: seconds)
+        # Every answer takes this long, or a time drawn evenly from a (low, high) range (a
+        # real model answers in seconds).
+        self.latency: float | tuple[float, float] = 0.0
+        self.in_flight = 0  # requests being answered now
+        self.most_in_flight = 0
         self.url = ""
         self._runner: web.AppRunner | None = None
 
@@ -78,9 +83,18 @@ class StandIn:
         if self._runner is not None:
             await self._runner.cleanup()
 
+    async def _wait(self) -> None:
+        latency = self.latency
+        seconds = random.uniform(*latency) if isinstance(latency, tuple) else latency
+        self.in_flight += 1
+        self.most_in_flight = max(self.most_in_flight, self.in_flight)
+        try:
+            await asyncio.sleep(seconds)
+        finally:
+            self.in_flight -= 1
+
     async def _common_fault(self, fault: Fault | None) -> web.Response | None:
-        if self.latency:
-            await asyncio.sleep(self.latency)
+        await self._wait()
         if fault is None:
             return None
         if fault.kind == "slow":
@@ -300,7 +314,7 @@ class ModelApi(StandIn):
 
 def made_up_points(title: str) -> tuple[str, str, str]:
     """Korean points about a paper the stand-in knows only by its title."""
-    name = title.strip()[:80]
+    name = re.sub(r"[()]", " ", title).strip()[:80]
     return (
         f"이 논문({name})은 기존 방법의 한계를 짚고 새로운 접근(approach)을 소개합니다.",
         "제안된 방법은 모델 구조와 학습 절차를 함께 설계하며, 핵심 구성 요소를 단계별로 설명합니다.",
