@@ -56,6 +56,9 @@ _FOLD_TABLE = _FoldTable()
 
 # Text of ASCII and Hangul syllables alone (most summaries) folds by lower-casing.
 _NOT_PLAIN_RE = re.compile(r"[^\x00-\x7f\uac00-\ud7a3]")
+# Characters no text holds (controls, non-characters): in a query, a space. (PostgreSQL
+# refuses a NUL in any text it is sent.)
+_UNPRINTABLE_RE = re.compile("[\x00-\x1f\x7f-\x9f\ufdd0-\ufdef\ufffe\uffff]")
 
 
 def fold(text: str) -> str:
@@ -131,7 +134,7 @@ class QueryTerm:
 def parse_query(query: str) -> list[QueryTerm]:
     """Split what the user typed into folded terms; punctuation is only ever literal text."""
     terms: list[QueryTerm] = []
-    for raw in fold(query).split():
+    for raw in fold(_UNPRINTABLE_RE.sub(" ", query)).split():
         raw = raw[:MAX_TERM_LENGTH]
         if any(t.text == raw for t in terms):
             continue
