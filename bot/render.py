@@ -21,7 +21,7 @@ from bot.store.models import Every, RuleKind
 from bot.store.queries import Page, PaperView, Stats
 from bot.store.subscriptions import SubscriptionView
 from bot.store.written import Skipped, WriteReport, WrittenTotals
-from bot.textindex import fold, term_matches
+from bot.textindex import despace, fold, term_matches
 
 MESSAGE_LIMIT = 4096
 LINE_LIMIT = 1500  # longest plain text on one line; longer text is wrapped into lines
@@ -92,11 +92,18 @@ def _wrap(text: str, limit: int = LINE_LIMIT) -> list[str]:
 
 
 def first_point(paper: PaperView, limit: int, terms: Sequence[str] = ()) -> str:
-    """The first summary point, or the first that has one of ``terms`` (folded) in it."""
+    """The first summary point that has the first of ``terms`` (folded) that any point has
+    (as search finds them: spacing between Hangul does not matter), else the first point."""
     if not paper.summary:
         return ""
+    texts = [despace(fold(b.text)) for b in paper.summary] if terms else []
     chosen = next(
-        (b for b in paper.summary if any(term_matches(t, fold(b.text)) for t in terms)),
+        (
+            bullet
+            for term in terms
+            for bullet, folded in zip(paper.summary, texts, strict=True)
+            if term_matches(term, folded)
+        ),
         paper.summary[0],
     )
     return shorten(chosen.text, limit)
@@ -362,6 +369,21 @@ def stats_lines(stats: Stats) -> Iterable[str]:
     if stats.failing:
         yield f"deliveries Telegram refused, retrying: {stats.failing}"
     yield f"last delivery: {stats.last_delivery or '-'}"
+
+
+def nothing_found(nothing: str, query: str, nearest: tuple[str, str, int] | None) -> str:
+    """A search that found nothing: what was searched, and what finds something instead."""
+    lines = [nothing.format(q=query)]
+    if nearest is not None:
+        kind, words, count = nearest
+        lines.append(
+            _("Try /{command} {words} ({count} papers).").format(
+                command=kind, words=words, count=count
+            )
+        )
+    else:
+        lines.append(_("Spacing and particles do not matter; try fewer or other words."))
+    return "\n".join(lines)
 
 
 def written_lines(totals: WrittenTotals) -> Iterable[str]:

@@ -5,6 +5,13 @@ character pairs: ``확산모델`` → ``확산 산모 모델``, and a Korean que
 of its pairs, which matches exactly where the term is a substring. Latin words and numbers
 are indexed as folded words and queried as prefixes. :func:`term_matches` is the reference
 meaning of a term; the index only narrows the candidates that it is checked against.
+
+Spacing never matters between Hangul: Korean writers drop and add those spaces freely
+(``확산 모델``, ``확산모델``), so texts are searched as if the spaces between two Hangul
+syllables were not there (:func:`despace`), and ``확산모델`` finds ``확산 모델`` and the
+reverse. Nor does a particle typed after a Korean term: ``모델을`` means the term as typed,
+or else without its particle (``모델``) (:func:`without_particle`); papers that have the
+query as typed rank first.
 """
 
 from __future__ import annotations
@@ -34,9 +41,28 @@ _SPECIAL_FOLDS = str.maketrans(
 _HANGUL = "\uac00-\ud7a3\u3131-\u318e"
 _SEGMENT_RE = re.compile(rf"([{_HANGUL}]+)|([^\W_{_HANGUL}]+)", re.UNICODE)
 _HANGUL_RE = re.compile(rf"[{_HANGUL}]")
+_ALL_HANGUL_RE = re.compile(r"[\uac00-\ud7a3]+")
 _WORD_RE = re.compile(r"[^\W_]+", re.UNICODE)
 MAX_QUERY_TERMS = 8
 MAX_TERM_LENGTH = 40
+# Spaces between two Hangul syllables (not the field separator \x1f, nor line breaks: a
+# summary's points stay apart).
+_HANGUL_SPACES_RE = re.compile(r"(?<=[\uac00-\ud7a3])[ \t\u00a0\u3000]+(?=[\uac00-\ud7a3])")
+# Particles a Korean query term may end with, longest first (a term is also tried without
+# its particle: 모델을 → 모델).
+PARTICLES = tuple(
+    sorted(
+        [
+            *("은", "는", "이", "가", "을", "를", "의", "에", "로", "와", "과", "도", "만"),
+            *("나", "랑", "란", "에서", "에게", "한테", "께서", "부터", "까지", "보다", "처럼"),
+            *("으로", "이나", "이랑", "이란", "라는", "과의", "와의", "에는", "에도", "로는"),
+            *("로의", "에서는", "에서도", "에서의", "으로는", "으로의", "으로서", "으로써"),
+            *("이라는", "에게서"),
+        ],
+        key=len,
+        reverse=True,
+    )
+)
 
 
 class _FoldTable(dict[int, str]):
@@ -66,6 +92,26 @@ def fold(text: str) -> str:
     if _NOT_PLAIN_RE.search(text) is None:
         return text.lower()
     return unicodedata.normalize("NFC", text).translate(_FOLD_TABLE)
+
+
+def despace(text: str) -> str:
+    """``text`` without the spaces between Hangul syllables: ``확산 모델은`` → ``확산모델은``
+    (what search compares, on both sides)."""
+    return _HANGUL_SPACES_RE.sub("", text) if " " in text or "\t" in text else text
+
+
+def without_particle(term: str) -> str | None:
+    """A folded Korean query term without the particle it ends with, where what is left can
+    still be looked up (a Latin word, or two Hangul syllables): ``모델을`` → ``모델``,
+    ``lora를`` → ``lora``; ``데이터`` → None."""
+    for particle in PARTICLES:
+        if term.endswith(particle) and len(term) > len(particle):
+            stem = term[: -len(particle)]
+            last = _SEGMENT_RE.findall(stem)
+            if last and (last[-1][1] or len(last[-1][0]) >= 2):
+                return stem
+            return None
+    return None
 
 
 def name_words(name: str) -> list[str]:
@@ -117,18 +163,48 @@ def index_terms(folded: str) -> str:
     return " ".join(terms)
 
 
+Phrase = tuple[tuple[str, ...], bool]  # index terms in a row; the last one a prefix if true
+
+
 @dataclass(frozen=True)
 class QueryTerm:
-    """One word the user typed, folded, with what the index can ask for it."""
+    """One word the user typed, folded, with what the index can ask for it: the term as
+    typed and, for a Korean term ending with a particle, the term without it."""
 
     text: str
-    # Each part must be found; a part is a phrase (tuple of index terms), its last term
-    # a prefix when ``prefix`` is true.
-    phrases: tuple[tuple[tuple[str, ...], bool], ...]
+    variants: tuple[str, ...]  # as typed first, then without its particle
+    # Per variant, the phrases that must each be found (AND); a variant is found when all
+    # of its phrases are, the term when any variant is.
+    alternatives: tuple[tuple[Phrase, ...], ...]
+
+    @property
+    def phrases(self) -> tuple[Phrase, ...]:
+        """The phrases of the term as typed."""
+        return self.alternatives[0]
 
     @property
     def indexable(self) -> bool:
-        return bool(self.phrases)
+        return all(self.alternatives)
+
+    def matches(self, folded_text: str, end: int | None = None) -> bool:
+        """Is the term (or its form without the particle) in the despaced folded text?"""
+        return any(term_matches(v, folded_text, end) for v in self.variants)
+
+
+def phrases_of(raw: str) -> tuple[Phrase, ...]:
+    """The index phrases of one folded term: its Hangul runs as pairs, its Latin words."""
+    phrases: list[Phrase] = []
+    segments = list(_SEGMENT_RE.finditer(raw))
+    for position, seg in enumerate(segments):
+        hangul, word = seg.group(1), seg.group(2)
+        last = position == len(segments) - 1
+        if hangul and len(hangul) >= 2:
+            phrases.append((tuple(hangul[i : i + 2] for i in range(len(hangul) - 1)), False))
+        elif word:
+            # A word in the middle of a term is whole; the first may be a prefix only if
+            # the term continues with nothing else.
+            phrases.append(((word,), last))
+    return tuple(phrases)
 
 
 def parse_query(query: str) -> list[QueryTerm]:
@@ -138,21 +214,70 @@ def parse_query(query: str) -> list[QueryTerm]:
         raw = raw[:MAX_TERM_LENGTH]
         if any(t.text == raw for t in terms):
             continue
-        phrases: list[tuple[tuple[str, ...], bool]] = []
-        segments = list(_SEGMENT_RE.finditer(raw))
-        for position, seg in enumerate(segments):
-            hangul, word = seg.group(1), seg.group(2)
-            last = position == len(segments) - 1
-            if hangul and len(hangul) >= 2:
-                phrases.append((tuple(hangul[i : i + 2] for i in range(len(hangul) - 1)), False))
-            elif word:
-                # A word in the middle of a term is whole; the first may be a prefix only if
-                # the term continues with nothing else.
-                phrases.append(((word,), last))
-        terms.append(QueryTerm(raw, tuple(phrases)))
+        stem = without_particle(raw)
+        variants = (raw,) if stem is None else (raw, stem)
+        terms.append(QueryTerm(raw, variants, tuple(phrases_of(v) for v in variants)))
         if len(terms) == MAX_QUERY_TERMS:
             break
     return terms
+
+
+def typed_phrase(terms: list[QueryTerm]) -> str | None:
+    """The query as typed, as one Korean phrase (``확산 모델`` → ``확산모델``), when ranking
+    by it tells papers apart: several Hangul terms, or a term with a particle."""
+    if not terms or not all(_HANGUL_RE.match(t.text[-1]) for t in terms):
+        return None
+    if len(terms) == 1 and len(terms[0].variants) == 1:
+        return None
+    phrase = despace(" ".join(t.text for t in terms))
+    return phrase if " " not in phrase else None
+
+
+def hangul_words(text: str) -> set[str]:
+    """The Korean words a text writes (each a Hangul run of two syllables or more between
+    spaces or other characters), and each without its particle: the vocabulary that a term
+    typed joined (``확산모델``) is split back into (:func:`decompound`)."""
+    words = set()
+    for token in fold(text).split():
+        for run in _RUN_RE.findall(token):
+            words.add(run)
+            stem = without_particle(run)
+            if stem is not None and _HANGUL_RE.match(stem[-1]):
+                words.add(stem)
+    return words
+
+
+def pieces_of(term: str) -> list[str]:
+    """Every part of two syllables or more of a Hangul term (what :func:`decompound` may
+    split it into), for one look-up in the vocabulary."""
+    if len(term) < 4 or not _ALL_HANGUL_RE.fullmatch(term):
+        return []
+    return [term[i:j] for i in range(len(term) - 1) for j in range(i + 2, len(term) + 1)]
+
+
+def decompound(term: str, known: set[str]) -> list[str] | None:
+    """A Korean term written joined, as the words it is made of (``대규모언어모델`` →
+    ``대규모 언어 모델``) when it splits wholly into ``known`` words of two syllables or
+    more; the most such words (``확산모델`` is a word too, where a text writes it joined,
+    but means what ``확산 모델`` means), else None (no split into known words)."""
+    if len(term) < 4 or not _ALL_HANGUL_RE.fullmatch(term):
+        return None
+    best: list[list[str] | None] = [None] * (len(term) + 1)
+    best[0] = []
+    for end in range(2, len(term) + 1):
+        for start in range(0, end - 1):
+            before, now = best[start], best[end]
+            more = now is None or (before is not None and len(before) + 1 > len(now))
+            if before is not None and more and term[start:end] in known:
+                best[end] = [*before, term[start:end]]
+    split = best[len(term)]
+    return split if split is not None and len(split) >= 2 else None
+
+
+def matches_words(words: str, text: str) -> bool:
+    """Does ``text`` (any text) hold every word of ``words`` as search finds them?"""
+    folded = despace(fold(text))
+    return all(term.matches(folded) for term in parse_query(words))
 
 
 def _is_word_char(ch: str) -> bool:

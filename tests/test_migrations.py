@@ -37,8 +37,10 @@ def test_a_first_version_database_is_upgraded_with_nothing_lost(db_url: str, mon
     _first_version_database(db_url)
     engine = make_engine(db_url)
     Store = session_factory(engine)
-    # The loader writes no new column; only its alert queue is new (nobody follows anything).
+    # The loader writes no new column; only its alert queue and the search vocabulary are
+    # new (nobody follows anything; the upgrade builds the vocabulary from the papers).
     monkeypatch.setattr(ingest, "queue_added", lambda conn, entries: None)
+    monkeypatch.setattr(ingest, "record_words", lambda session, words: None)
     load_paths(Store, *sorted(SEEDS.glob("*.md")))
     monkeypatch.undo()
     with engine.begin() as conn:

@@ -42,9 +42,8 @@ from bot.rights import Reach, reach_of
 from bot.services import BotContext
 from bot.store import feed, queries
 from bot.store.queries import DayListing, Page, PaperView
-from bot.store.search import COUNT_CAP, is_slow, search_papers
+from bot.store.search import COUNT_CAP, is_slow, search_papers, suggestion
 from bot.store.similar import similar_papers
-from bot.textindex import parse_query
 
 PAGE_SIZE = 5
 STILL_SEARCHING = N_("Your last search is still running. Try again when it is done.")
@@ -91,7 +90,7 @@ class Lookup:
         return key, page, (self.name(session, text) if page.total else None) or text
 
     def blocks(self, text: str, page: Page, heading: str) -> list[str]:
-        terms = [t.text for t in parse_query(text)] if self.snippets else []
+        terms = list(page.marks) if self.snippets else []
         return render.results_blocks(f"{self.icon} <b>{render.esc(heading)}</b>", page, terms)
 
 
@@ -161,7 +160,12 @@ async def _lookup(update: Update, context: BotContext, lookup: Lookup) -> None:
         return await _hint(message, _(STILL_SEARCHING))
     key, page, heading = found
     if not page.total:
-        return await _hint(message, _(lookup.nothing).format(q=text))
+        nearest = None
+        if lookup is SEARCH:  # what finds something instead (in the lane the search ran in)
+            run = context.services.run
+            lane = context.services.slow_lane if lookup.slow(text) else context.services.executor
+            nearest = await run(lane, suggestion, text)
+        return await _hint(message, render.nothing_found(_(lookup.nothing), text, nearest))
     blocks = lookup.blocks(text, page, heading)
     await reply_blocks(message, blocks, results_keyboard(lookup.kind, key, page))
 

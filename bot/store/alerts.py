@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import unicodedata
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from enum import Enum
@@ -55,8 +55,9 @@ from bot.store.models import (
     RuleKind,
 )
 from bot.store.queries import MAX_AUTHOR_WORDS, PaperView, paper_view, top_papers
+from bot.store.search import expanded
 from bot.store.subscriptions import choose_papers, subscription_views
-from bot.textindex import MAX_QUERY_TERMS, folded_words, name_words, parse_query, term_matches
+from bot.textindex import MAX_QUERY_TERMS, QueryTerm, folded_words, name_words, parse_query
 
 MAX_RULES = 50  # per chat, of each kind
 MAX_RULE_LENGTH = 100
@@ -185,8 +186,14 @@ class Matcher:
     first word of its name (a prefix of some author's word), a watch by its terms, each
     term checked once per paper however many rules share it."""
 
-    def __init__(self, rules: Iterable[tuple[int, RuleKind, str, str, datetime | None]]) -> None:
+    def __init__(
+        self,
+        rules: Iterable[tuple[int, RuleKind, str, str, datetime | None]],
+        expand: Callable[[list[QueryTerm]], list[QueryTerm]] = list,
+    ) -> None:
+        """``expand``: how search splits a watch's terms (joined Korean into its words)."""
         # (chat, words, as typed, made at: None when it holds for every entry)
+        self.queries: dict[str, QueryTerm] = {}
         self.follows: dict[str, list[tuple[int, tuple[str, ...], str, datetime | None]]] = {}
         self.watches: list[tuple[int, tuple[str, ...], str, datetime | None]] = []
         for chat_id, kind, typed, key, created in rules:
@@ -196,6 +203,9 @@ class Matcher:
             if kind is RuleKind.FOLLOW:
                 self.follows.setdefault(words[0], []).append((chat_id, words, typed, created))
             else:
+                terms = expand(parse_query(key))
+                self.queries.update((t.text, t) for t in terms)
+                words = tuple(t.text for t in terms)
                 self.watches.append((chat_id, words[:MAX_QUERY_TERMS], typed, created))
         self._terms = sorted({t for _c, words, _t, _w in self.watches for t in words})
 
@@ -208,7 +218,9 @@ class Matcher:
                     for chat_id, words, typed, created in self.follows[first]:
                         if all(w in author for w in words[1:]):
                             found[paper.id].append((chat_id, why(RuleKind.FOLLOW, typed), created))
-        holding = {t: {p.id for p in papers if term_matches(t, p.text)} for t in self._terms}
+        holding = {
+            t: {p.id for p in papers if self.queries[t].matches(p.text)} for t in self._terms
+        }
         for chat_id, words, typed, created in self.watches:
             ids = set.intersection(*(holding[w] for w in words))
             for paper_id in ids:
@@ -313,7 +325,8 @@ def _plan_batch(session: Session, batch: int, report: PlanReport) -> bool:
         return False
     papers = {p.id: p for p in _queued_papers(session, sorted({q.paper_id for q in queued}))}
     matcher = Matcher(
-        _rules(session, min(q.queued_at for q in queued), max(q.queued_at for q in queued))
+        _rules(session, min(q.queued_at for q in queued), max(q.queued_at for q in queued)),
+        lambda terms: expanded(session, terms),
     )
     arxiv = dict(
         session.execute(select(Paper.id, Paper.arxiv_id).where(Paper.id.in_(list(papers)))).all()

@@ -20,8 +20,15 @@ from bot import digest as dg
 from bot.store.alerts import queue_added
 from bot.store.db import date_value, insert_rows, json_text, run_many
 from bot.store.models import AuthorWord, DigestDay, Entry, Paper, PaperAuthor
-from bot.store.search import IndexFields, index_fields, index_papers, search_text, unindex_keys
-from bot.textindex import fold, folded_words
+from bot.store.search import (
+    IndexFields,
+    index_fields,
+    index_papers,
+    record_words,
+    search_text,
+    unindex_keys,
+)
+from bot.textindex import fold, folded_words, hangul_words
 
 T = TypeVar("T")
 _CHUNK = 500
@@ -83,6 +90,7 @@ class PreparedPaper:
     row: tuple[Any, ...]  # the paper's columns (PAPER_COLUMNS), as stored
     index: IndexFields
     authors: tuple[tuple[str, str, tuple[str, ...]], ...]  # (name, folded, words)
+    words: tuple[str, ...] = ()  # the Korean words of its title and summary
 
 
 @dataclass
@@ -110,8 +118,11 @@ def prepare(digest: dg.Digest) -> PreparedDigest:
                 folded,
             )
             authors = tuple(_author(name) for name in paper.authors)
+            words = hangul_words("\n".join([paper.title, *(b.text for b in paper.summary)]))
             papers.append(
-                PreparedPaper(paper.arxiv_id, paper.votes, row, index_fields(folded), authors)
+                PreparedPaper(
+                    paper.arxiv_id, paper.votes, row, index_fields(folded), authors, tuple(words)
+                )
             )
         days.append((day.day, papers))
     return PreparedDigest(digest.source, days, list(digest.warnings))
@@ -223,6 +234,7 @@ class _Batch:
         touched = stored_before.union(*(ids_ for _a, ids_ in old_entries.values()))
         rewritten = {i: self.texts[a].index for a, i in existing.items()}
         self._refresh(touched, rewritten, changes)
+        record_words(self.session, {w for p in self.texts.values() for w in p.words})
 
     def _old_entries(self) -> dict[date, tuple[set[str], set[int]]]:
         """Stored entries of the days being loaded: (arXiv ids, paper ids) per day. Their

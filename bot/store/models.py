@@ -370,3 +370,12 @@ class WrittenPaper(Base):
     model: Mapped[str | None] = mapped_column(Text)
     tokens: Mapped[int] = mapped_column(Integer, default=0, comment="tokens spent on it, all told")
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class HangulWord(Base):
+    """A Korean word the archive writes (and its form without a particle): what a term
+    typed joined is split back into (``확산모델`` → ``확산``, ``모델``)."""
+
+    __tablename__ = "hangul_word"
+
+    word: Mapped[str] = mapped_column(BinaryString, primary_key=True)

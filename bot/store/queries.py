@@ -58,6 +58,9 @@ class Page:
     limit: int
     more: bool = False  # there are more than ``total`` matches (counting stopped)
     partial: bool = False  # a search that ran out of time: the newest papers only
+    # What a search found the papers by, strongest first (the query as one phrase, then each
+    # word): the summary point shown beside a result is the first that has one of them.
+    marks: tuple[str, ...] = ()
 
     @property
     def has_next(self) -> bool:

@@ -85,6 +85,15 @@ def page_json(page: Page, **about: object) -> dict[str, Any]:
     }
 
 
+def suggestion_json(nearest: tuple[str, str, int] | None) -> dict[str, object] | None:
+    """What finds something where a search found nothing: ``search`` with fewer words, or
+    ``author`` with the words as a name."""
+    if nearest is None:
+        return None
+    kind, words, count = nearest
+    return {"kind": kind, "q" if kind == "search" else "name": words, "total": count}
+
+
 def offset_of(request: web.Request) -> int:
     """``?offset=``: a whole number from 0 to ``MAX_OFFSET`` (0 when not given)."""
     offset = parse_count(request.query.get("offset", "0"), MAX_OFFSET)
@@ -191,7 +200,10 @@ class Api:
     async def search(self, request: web.Request) -> dict[str, Any]:
         query, offset = _text(request, "q"), offset_of(request)
         page = await self.searches.page(query, offset, PAGE)
-        return page_json(page, query=query)
+        if page.total or offset:
+            return page_json(page, query=query)
+        nearest = await self.searches.nearest(query)
+        return page_json(page, query=query, suggestion=suggestion_json(nearest))
 
     async def author(self, request: web.Request) -> dict[str, Any]:
         name, offset = _text(request, "name"), offset_of(request)

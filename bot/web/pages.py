@@ -15,6 +15,7 @@ from __future__ import annotations
 from datetime import date
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 from aiohttp import web
 from jinja2 import Environment, FileSystemLoader, select_autoescape
@@ -43,6 +44,8 @@ WORDS = {
     "next": N_("Next ▶"),
     "no_day": N_("No digest for this day."),
     "nothing": N_("Nothing found."),
+    "spacing": N_("Spacing and particles do not matter; try fewer or other words."),
+    "try_instead": N_("Try instead:"),
     "found": N_("{count} found"),
     "authors": N_("Authors"),
     "summary": N_("Summary"),
@@ -165,7 +168,12 @@ class Pages:
                 busy.headers["Retry-After"] = str(RETRY_AFTER)
                 busy.headers["Cache-Control"] = "no-store"  # a moment's answer, not the page's
                 return busy
-        return self._listing(request, query or _("Search papers"), page, q=query)
+        nearest = None
+        if page is not None and not page.total and not page.offset:
+            nearest = await self.searches.nearest(query)
+        return self._listing(
+            request, query or _("Search papers"), page, q=query, nearest=_nearest_url(nearest)
+        )
 
     async def author(self, request: web.Request) -> web.Response:
         name = " ".join(request.query.get("name", "").split())[:MAX_QUERY]
@@ -232,6 +240,19 @@ class Pages:
 
 def _pdf(paper: PaperView) -> str:
     return f"https://arxiv.org/pdf/{paper.arxiv_id}"
+
+
+def _nearest_url(nearest: tuple[str, str, int] | None) -> dict[str, object] | None:
+    """The link to what finds something where a search found nothing."""
+    if nearest is None:
+        return None
+    kind, words, count = nearest
+    path = (
+        f"search?{urlencode({'q': words})}"
+        if kind == "search"
+        else (f"author?{urlencode({'name': words})}")
+    )
+    return {"path": path, "words": words, "count": count}
 
 
 def _offset(request: web.Request) -> int:

@@ -10,12 +10,16 @@ callers are long gone, nor take the CPU from the chats and the deliveries.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TypeVar
+
 from bot.services import Services
 from bot.store import search as search_module
 from bot.store.queries import Page
 
 LIMIT = 4  # the web's slow searches running or waiting at once
 RETRY_AFTER = 2  # seconds a refused caller is asked to wait
+T = TypeVar("T")
 
 
 class Busy(Exception):
@@ -29,13 +33,21 @@ class Searches:
 
     async def page(self, query: str, offset: int, limit: int) -> Page:
         """A page of ``query``'s results (as ``/search`` ranks them)."""
-        services, search = self.services, search_module.search_papers
+        return await self._run(query, search_module.search_papers, query, offset, limit)
+
+    async def nearest(self, query: str) -> tuple[str, str, int] | None:
+        """For a query that found nothing, the nearest that finds something (as the chat
+        suggests it): ``("search" | "author", words, count)``."""
+        return await self._run(query, search_module.suggestion, query)
+
+    async def _run(self, query: str, work: Callable[..., T], *args: object) -> T:
+        services = self.services
         if not search_module.is_slow(query):
-            return await services.db(search, query, offset, limit)
+            return await services.db(work, *args)
         if self.slow_pending >= LIMIT:
             raise Busy(query)
         self.slow_pending += 1
         try:
-            return await services.run(services.slow_lane, search, query, offset, limit)
+            return await services.run(services.slow_lane, work, *args)
         finally:
             self.slow_pending -= 1
