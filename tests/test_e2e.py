@@ -144,7 +144,6 @@ async def test_paper_by_id_and_url(chat: Conversation) -> None:
         ("/paper", "사용법: /paper"),
         ("/paper hello", "사용법: /paper"),
         ("/paper 9999.99999", "아카이브에 없습니다"),
-        ("/search zzzzqqq", "맞는 논문이 없습니다"),
         ("/author Nobody Atall", "찾지 못했습니다"),
     ],
 )

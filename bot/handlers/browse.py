@@ -159,12 +159,12 @@ async def _lookup(update: Update, context: BotContext, lookup: Lookup) -> None:
     if found is None:
         return await _hint(message, _(STILL_SEARCHING))
     key, page, heading = found
-    if not page.total:
-        nearest = None
-        if lookup is SEARCH:  # what finds something instead (in the lane the search ran in)
-            run = context.services.run
-            lane = context.services.slow_lane if lookup.slow(text) else context.services.executor
-            nearest = await run(lane, suggestion, text)
+    if not page.total and lookup is not SEARCH:
+        return await _hint(message, _(lookup.nothing).format(q=text))
+    if not page.total:  # and what finds something instead (in the lane the search ran in)
+        run, services = context.services.run, context.services
+        lane = services.slow_lane if lookup.slow(text) else services.executor
+        nearest = await run(lane, suggestion, text)
         return await _hint(message, render.nothing_found(_(lookup.nothing), text, nearest))
     blocks = lookup.blocks(text, page, heading)
     await reply_blocks(message, blocks, results_keyboard(lookup.kind, key, page))
