@@ -20,7 +20,7 @@ def bot_env(url: str, api: str, rate: float, paid: bool, **more: str) -> dict[st
 
     values = {k: v for k, v in os.environ.items() if not k.startswith(("BOT_", "WEBHOOK_"))}
     values.update(
-        BOT_TOKEN="1:bench",
+        BOT_TOKEN="1:bench-token-for-the-emulator-0123456789",
         TELEGRAM_API_URL=api,
         DATABASE_URL=url,
         BOT_MESSAGES_PER_SECOND=str(rate),

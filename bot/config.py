@@ -24,6 +24,7 @@ from datetime import time
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from dotenv import dotenv_values
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 
@@ -276,6 +277,17 @@ def _networks(name: str, raw: object) -> str:
     return text
 
 
+def _token(name: str, raw: object) -> str:
+    """A bot token as @BotFather gives it: the bot's id, a colon, 35 or more characters."""
+    text = str(raw).strip()
+    if not re.fullmatch(r"[0-9]{1,20}:[A-Za-z0-9_-]{35,}", text):
+        raise ConfigError(
+            f"{name} is not a bot token (digits, a colon, then 35 or more letters, digits,"
+            " _ or -): copy it whole from @BotFather"
+        )
+    return text
+
+
 def _secret(name: str, raw: object) -> str:
     text = str(raw)
     if not re.fullmatch(r"[A-Za-z0-9_-]{1,256}", text):
@@ -333,7 +345,7 @@ def sqlite_file(database_url: str) -> Path | None:
 
 
 SETTINGS: tuple[Setting, ...] = (
-    Setting("BOT_TOKEN", "bot_token", _text, secret=True),
+    Setting("BOT_TOKEN", "bot_token", _token, secret=True),
     Setting("DATABASE_URL", "database_url", _database),
     Setting("BOT_ADMIN_IDS", "admin_ids", _ids),
     Setting("TELEGRAM_API_URL", "telegram_api_url", _http_url),
@@ -374,9 +386,21 @@ def _read_file(path: Path) -> dict[str, object]:
         with path.open("rb") as fh:
             return tomllib.load(fh)
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path} is not TOML ({exc})") from None
+        raise ConfigError(f"{path} is not TOML ({_toml_problem(path, exc)})") from None
     except OSError as exc:
         raise ConfigError(f"{path} cannot be read ({exc.strerror})") from None
+
+
+def _toml_problem(path: Path, exc: tomllib.TOMLDecodeError) -> str:
+    """The parser's complaint, naming the key where it is one given twice (the parser only
+    says "Cannot overwrite a value (at line 58, column 17)")."""
+    where = re.search(r"at line (\d+), column \d+", str(exc))
+    if where is None or "overwrite" not in str(exc):
+        return str(exc)
+    line = int(where.group(1))
+    text = path.read_text(encoding="utf-8", errors="replace").splitlines()[line - 1]
+    key = text.split("=", 1)[0].strip().strip("\"'")
+    return f"line {line}: {key!r} is given twice"
 
 
 def _from_file(path: Path) -> dict[str, object]:
@@ -384,13 +408,28 @@ def _from_file(path: Path) -> dict[str, object]:
     for key, raw in _read_file(path).items():
         setting = _BY_KEY.get(key)
         if setting is None:
-            near = difflib.get_close_matches(key, list(_BY_KEY), n=1, cutoff=0.6)
+            near = difflib.get_close_matches(key.lower(), list(_BY_KEY), n=1, cutoff=0.6)
             hint = f"; did you mean {near[0]!r}?" if near else ""
+            if near and near[0] == key.lower():
+                hint += f" (the file spells {key} in lower case)"
             raise ConfigError(f"{path}: unknown setting {key!r}{hint}")
         if setting.secret:
             raise ConfigError(f"{path}: {setting.env} is read from the environment only")
         values[setting.field] = setting.parse(f"{setting.key} in {path}", raw)
     return values
+
+
+def _with_dotenv(environ: Mapping[str, str]) -> Mapping[str, str]:
+    """The environment over what ``.env`` in the working folder says (the file docker
+    compose reads too), where there is one."""
+    path = Path(".env")
+    if not path.is_file():
+        return environ
+    try:
+        values = dotenv_values(path, encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path.resolve()} cannot be read ({exc})") from None
+    return {**{k: v for k, v in values.items() if v is not None}, **environ}
 
 
 def load_settings(
@@ -399,7 +438,7 @@ def load_settings(
     """Read settings: defaults, then the settings file, then the environment. The file is
     ``config_path``, else the one ``BOT_CONFIG`` names (which must then exist), else
     ``config/settings.toml`` if there is one."""
-    environ = os.environ if environ is None else environ
+    environ = _with_dotenv(os.environ) if environ is None else environ
     named = config_path or (Path(environ["BOT_CONFIG"]) if environ.get("BOT_CONFIG") else None)
     if named is not None and not named.exists():
         raise ConfigError(f"BOT_CONFIG names {named}, which does not exist")

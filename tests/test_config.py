@@ -18,6 +18,7 @@ from tests.helpers.processes import run_command
 
 NO_FILE = Path(os.devnull)  # an empty settings file: nothing set there
 EXAMPLE = ROOT / "config" / "settings.example.toml"
+ENV_TOKEN = "123:env-token-of-thirty-five-characters-or-more"
 
 
 def test_defaults_match_the_product_contract() -> None:
@@ -45,17 +46,17 @@ def test_environment_wins_over_the_file_and_the_token_never_comes_from_it(tmp_pa
     assert from_file.digest_time == time(7, 30) and from_file.digest_top_n == 5
     assert from_file.telegram_api_url == "http://127.0.0.1:9"
     env = {
-        "BOT_TOKEN": "123:env",
+        "BOT_TOKEN": ENV_TOKEN,
         "DATABASE_URL": "sqlite:///env.db",
         "BOT_ADMIN_IDS": "7, 8",
         "DIGEST_TIMEZONE": "Europe/Berlin",
         "DIGEST_TOP_N": "3",
     }
     both = load_settings(env, path)
-    assert both.bot_token == "123:env" and both.database_url == "sqlite:///env.db"
+    assert both.bot_token == ENV_TOKEN and both.database_url == "sqlite:///env.db"
     assert both.admin_ids == {7, 8} and both.digest_timezone == "Europe/Berlin"
     assert both.digest_top_n == 3 and both.digest_time == time(7, 30)
-    assert "123:env" not in repr(both)
+    assert ENV_TOKEN not in repr(both)
 
 
 def _example_keys(text: str) -> list[str]:
@@ -91,6 +92,8 @@ def test_every_file_key_is_the_lower_case_environment_name() -> None:
         ('bot_token = "1:x"\n', "BOT_TOKEN is read from the environment only"),
         ("digest_top_n = \n", "is not TOML"),
         ("[section]\nx = 1\n", "unknown setting 'section'"),
+        ("DIGEST_TOP_N = 5\n", "did you mean 'digest_top_n'? (the file spells DIGEST_TOP_N in"),
+        ("digest_top_n = 5\n# two\ndigest_top_n = 6\n", "line 3: 'digest_top_n' is given twice"),
     ],
 )
 def test_a_bad_settings_file_is_refused_in_one_line(
@@ -102,6 +105,24 @@ def test_a_bad_settings_file_is_refused_in_one_line(
         load_settings({}, path)
     assert message in str(caught.value) and str(path) in str(caught.value)
     assert "\n" not in str(caught.value)
+
+
+def test_dot_env_in_the_working_folder_is_read_and_the_environment_wins(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / ".env").write_text(
+        f"# as .env.example says\nBOT_TOKEN={ENV_TOKEN}\nDIGEST_TOP_N=4\nexport BOT_ADMIN_IDS='7'\n"
+    )
+    monkeypatch.chdir(tmp_path)
+    for name in ("BOT_TOKEN", "DIGEST_TOP_N", "BOT_ADMIN_IDS", "BOT_CONFIG"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("DIGEST_TOP_N", "6")
+    settings = load_settings(config_path=NO_FILE)
+    assert settings.bot_token == ENV_TOKEN and settings.admin_ids == {7}
+    assert settings.digest_top_n == 6  # the environment wins
+    (tmp_path / ".env").write_text("BOT_TOKEN=abc\n")
+    with pytest.raises(ConfigError, match="BOT_TOKEN is not a bot token"):
+        load_settings(config_path=NO_FILE)
 
 
 def test_a_settings_file_bot_config_names_must_be_there(tmp_path: Path) -> None:
@@ -177,6 +198,8 @@ STARTUP_PROBLEMS = [
     ({"BOT_CONFIG": "/nope.toml"}, "BOT_CONFIG names /nope.toml, which does not exist"),
     ({"BOT_MESSAGES_PER_SECOND": "0"}, "BOT_MESSAGES_PER_SECOND must be more than 0"),
     ({"BOT_SCHEDULE_CHECK_SECONDS": "nan"}, "BOT_SCHEDULE_CHECK_SECONDS must be a number"),
+    ({"BOT_TOKEN": "abc"}, "BOT_TOKEN is not a bot token (digits, a colon, then 35 or more"),
+    ({"BOT_TOKEN": "123:short"}, "BOT_TOKEN is not a bot token"),
 ]
 
 
@@ -185,7 +208,7 @@ STARTUP_PROBLEMS = [
 def test_every_startup_problem_is_one_line_and_exit_2(
     tmp_path: Path, env: dict[str, str], line: str, command: str
 ) -> None:
-    env = {"DATABASE_URL": f"sqlite:///{tmp_path}/x.sqlite3", "BOT_TOKEN": "1:x", **env}
+    env = {"DATABASE_URL": f"sqlite:///{tmp_path}/x.sqlite3", "BOT_TOKEN": ENV_TOKEN, **env}
     result = run_cli(tmp_path, command, **env)
     assert result.returncode == 2, result.stderr
     lines = result.stderr.strip().splitlines()

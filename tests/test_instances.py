@@ -26,7 +26,7 @@ from bot.emulator.server import ApiError
 from bot.leader import Leadership, lock_sqlite
 from bot.store.db import make_engine
 from bot.store.models import Delivery, DeliveryStatus, Subscription
-from tests.helpers.e2e import add_subscribers, free_port
+from tests.helpers.e2e import TOKEN, add_subscribers, free_port
 from tests.helpers.pgbouncer import PGBOUNCER, transaction_pooler
 from tests.helpers.processes import LOGS, bot_env, run_command, start_bot
 
@@ -192,7 +192,7 @@ def test_a_second_instance_on_one_sqlite_file_is_refused(tmp_path, link: str) ->
         (tmp_path / "alias").symlink_to(tmp_path / "real")
         other = tmp_path / "alias" / "bot.sqlite3"
     try:
-        result = run_command("run", BOT_TOKEN="1:x", DATABASE_URL=f"sqlite:///{other}")
+        result = run_command("run", BOT_TOKEN=TOKEN, DATABASE_URL=f"sqlite:///{other}")
     finally:
         held.close()
     assert result.returncode == 2, result.stderr

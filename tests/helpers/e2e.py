@@ -18,7 +18,7 @@ from bot.emulator import BotApiEmulator, SentMessage
 from bot.store import subscriptions as subs
 from bot.store.models import Subscription
 
-TOKEN = "123456:TEST-token-for-the-emulator"
+TOKEN = "123456:TEST-token-for-the-emulator-0123456789"
 USER = 42
 ADMIN = 7
 MEMBER = 8
