@@ -104,6 +104,8 @@ def build_application(
     # Flood waits as timedelta (the library's future behaviour; the limiter reads either).
     os.environ.setdefault("PTB_TIMEDELTA", "1")
     api = settings.telegram_api_url
+    general = AiohttpRequest(connection_pool_size=256)
+    updates = AiohttpRequest(connection_pool_size=1)
     # The builder is typed for the base class; it builds the class it is given.
     application = cast(
         PapersApplication,
@@ -112,8 +114,8 @@ def build_application(
         .token(settings.bot_token)
         .base_url(f"{api}/bot")
         .base_file_url(f"{api}/file/bot")
-        .request(AiohttpRequest(connection_pool_size=256))
-        .get_updates_request(AiohttpRequest(connection_pool_size=1))
+        .request(general)
+        .get_updates_request(updates)
         .rate_limiter(rate_limiter(settings, shared))
         .defaults(
             Defaults(
@@ -125,6 +127,7 @@ def build_application(
         .concurrent_updates(FairUpdateProcessor(UPDATE_SLOTS, on_dropped=tell_busy))
         .build(),
     )
+    application.requests = (general, updates)
     services.clockwork = Clockwork(application)
     register(application)
     application.add_error_handler(on_error)
@@ -148,7 +151,16 @@ class Stopped(Exception):
 
 async def connect(application: PapersApplication, stop: asyncio.Event | None = None) -> None:
     """Initialize the application (``getMe``) until Telegram answers, waiting longer each
-    time and saying so; a token Telegram refuses is not retried (:class:`InvalidToken`)."""
+    time and saying so; a token Telegram refuses is not retried (:class:`InvalidToken`).
+    However it ends short of a start, the bot's HTTP clients are closed."""
+    try:
+        await _connect(application, stop)
+    except BaseException:
+        await application.release()
+        raise
+
+
+async def _connect(application: PapersApplication, stop: asyncio.Event | None) -> None:
     delay = 1.0
     while True:
         try:
@@ -316,6 +328,7 @@ async def deliver_once(settings: Settings, day: date | None) -> PassReport:
         async with application:
             return await deliverer.run_pass(day, finish=True)
     finally:
+        await application.release()
         services.close()
         if shared is not None:
             shared.close()

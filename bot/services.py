@@ -18,6 +18,7 @@ from typing import Any, Concatenate, ParamSpec, Protocol, TypeVar, cast
 from sqlalchemy import orm
 from sqlalchemy.orm import Session, sessionmaker
 from telegram.ext import Application, CallbackContext, ExtBot, JobQueue
+from telegram.request import BaseRequest
 
 from bot.choices import Slot
 from bot.config import Settings
@@ -218,3 +219,10 @@ class PapersApplication(
         super().__init__(**kwargs)
         self.services = services
         self.webhook: Any = None  # the webhook server, in webhook mode (bot.webhook)
+        # The bot's HTTP clients (general, getUpdates), closed by :meth:`release` however
+        # the start went (the library closes them only after a start that succeeded).
+        self.requests: tuple[BaseRequest, ...] = ()
+
+    async def release(self) -> None:
+        """Close the bot's HTTP clients (again: each closes once)."""
+        await asyncio.gather(*(request.shutdown() for request in self.requests))

@@ -68,7 +68,7 @@ async def test_a_token_telegram_refuses_is_one_line_without_the_token(tmp_path) 
     assert process.returncode == 2
     assert "Telegram refused BOT_TOKEN (401 Unauthorized)" in text
     assert TOKEN not in text and TOKEN.split(":")[1] not in text
-    assert "Traceback" not in text
+    assert "Traceback" not in text and "Unclosed" not in text  # a clean exit looks clean
 
 
 async def test_telegram_unreachable_at_start_is_retried_and_said(tmp_path) -> None:
@@ -89,7 +89,24 @@ async def test_telegram_unreachable_at_start_is_retried_and_said(tmp_path) -> No
     text = "".join(seen) + rest.decode()
     assert process.returncode == 0
     assert "retrying in 1 s" in text and "retrying in 2 s" in text
-    assert "Traceback" not in text and TOKEN not in text
+    assert "Traceback" not in text and TOKEN not in text and "Unclosed" not in text
+
+
+@pytest.mark.parametrize("where", ["unreachable", "refuses the token"])
+async def test_deliver_that_cannot_reach_telegram_ends_in_one_line(tmp_path, where: str) -> None:
+    emulator = BotApiEmulator(token="999:the-right-one")
+    url = await emulator.start()
+    try:
+        if where == "unreachable":
+            url = f"http://127.0.0.1:{_free_port()}"
+        env = _env(BOT_TOKEN=TOKEN, TELEGRAM_API_URL=url, DATABASE_URL=f"sqlite:///{tmp_path}/b")
+        process = await _bot(env, "deliver")
+        out, err = await asyncio.wait_for(process.communicate(), 60)
+    finally:
+        await emulator.stop()
+    lines = (out + err).decode().strip().splitlines()
+    assert len(lines) == 1, lines  # nothing after the one line (no "Unclosed client session")
+    assert process.returncode == (1 if where == "unreachable" else 2)
 
 
 @pytest.mark.parametrize("command", [["run"], ["load", "seeds"], ["export"], ["stats"]])
