@@ -37,10 +37,14 @@ REFUSED_TOKEN = (
 def load(
     settings: Settings, paths: Sequence[str], out: TextIO = sys.stdout, progress: bool = True
 ) -> int:
-    files, rejected = digest_files(paths)
-    report, refused, stored = load_files(settings, files, progress)
-    rejected += refused
+    given = digest_files(paths)
+    report, refused, stored = load_files(settings, given.files, progress)
+    rejected = given.missing + refused
     print_load(report, rejected, stored, out)
+    if given.skipped:
+        names = ", ".join(p.name for p in given.skipped[:5])
+        more = ", …" if len(given.skipped) > 5 else ""
+        print(f"skipped {len(given.skipped)} file(s) that are not digests: {names}{more}", file=out)
     return 1 if rejected else 0
 
 

@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import sys
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from sqlalchemy.exc import SQLAlchemyError
@@ -42,22 +44,54 @@ _CHUNKS_AHEAD = 16  # tasks queued or parsed ahead of storing
 _PARSE_WORKERS = 2
 
 
-def digest_files(paths: Sequence[str]) -> tuple[list[Path], list[DigestError]]:
-    """Expand files and folders (recursive ``*.md``) in a stable order."""
-    files: list[Path] = []
-    missing: list[DigestError] = []
+@dataclass
+class DigestFiles:
+    """What the paths given to ``load`` hold: the files to read, the paths that are not
+    there, and the files in a folder that are plainly not digests."""
+
+    files: list[Path] = field(default_factory=list)
+    missing: list[DigestError] = field(default_factory=list)
+    skipped: list[Path] = field(default_factory=list)
+
+
+_DATED_NAME_RE = re.compile(r"\d{4}-\d{1,2}-\d{1,2}")
+_HEADING_RE = re.compile(rb"Daily Papers\s*\(\s*\d{4}-\d{1,2}-\d{1,2}\s*\)", re.I)
+
+
+def plainly_not_a_digest(path: Path) -> bool:
+    """A file in a folder with no date in its name and no ``Daily Papers (date)`` heading
+    near its start (a README, a LICENSE beside the digests)."""
+    if _DATED_NAME_RE.search(path.name):
+        return False
+    try:
+        with path.open("rb") as fh:
+            head = fh.read(64 * 1024)
+    except OSError:
+        return False  # reading it is judged as a digest, and said
+    return _HEADING_RE.search(head) is None
+
+
+def digest_files(paths: Sequence[str]) -> DigestFiles:
+    """Expand files and folders (recursive ``*.md``) in a stable order. A file named is
+    always read as a digest; in a folder, files plainly not digests are skipped."""
+    found_files = DigestFiles()
+    files, missing = found_files.files, found_files.missing
     for raw in paths:
         path = Path(raw)
         if path.is_dir():
             found = sorted(p for p in path.rglob("*.md") if p.is_file())
             if not found:
                 missing.append(DigestError(raw, "no *.md files in this folder"))
-            files += found
+            for candidate in found:
+                if plainly_not_a_digest(candidate):
+                    found_files.skipped.append(candidate)
+                else:
+                    files.append(candidate)
         elif path.is_file():
             files.append(path)
         else:
             missing.append(DigestError(raw, "no such file or folder"))
-    return files, missing
+    return found_files
 
 
 def _parse(path: Path) -> PreparedDigest | DigestError:

@@ -464,8 +464,8 @@ def test_rejected_files_among_many_never_stop_the_others(settings, tmp_path) -> 
     folder = tmp_path / "archive"
     synthetic_days(folder, 44)
     bad = {
-        "2024/00-empty.md": b"",
-        "2024/00-notes.md": "# 메모\n\n논문 없음\n".encode(),
+        "2024/2024-01-02-empty.md": b"",
+        "2024/2024-01-03-notes.md": "# 메모\n\n논문 없음\n".encode(),
         "2024/00-feb30.md": b"## Daily Papers (2023-02-30)\n### [T](https://arxiv.org/abs/2302.00001)\n- a\n",
         "2024/00-latin1.md": "## Daily Papers (2024-01-01)\n\xe9".encode("latin-1"),
     }
@@ -476,8 +476,8 @@ def test_rejected_files_among_many_never_stop_the_others(settings, tmp_path) -> 
     assert cli.load(settings, [str(folder)], out) == 1
     text = out.getvalue()
     assert "loaded 44 file(s), 44 day(s)" in text
-    assert f"rejected: {folder / '2024/00-empty.md'}: file is empty" in text
-    assert f"rejected: {folder / '2024/00-notes.md'}: no paper found" in text
+    assert f"rejected: {folder / '2024/2024-01-02-empty.md'}: file is empty" in text
+    assert f"rejected: {folder / '2024/2024-01-03-notes.md'}: no paper found" in text
     assert f"rejected: {folder / '2024/00-feb30.md'}:1: impossible date 2023-02-30" in text
     assert f"rejected: {folder / '2024/00-latin1.md'}:2: not UTF-8" in text
     assert "  because: " in text
@@ -487,7 +487,9 @@ def test_rejected_files_among_many_never_stop_the_others(settings, tmp_path) -> 
 
 def _dying_worker(paths):  # type: ignore[no-untyped-def]
     """A parse worker that dies on one file, as the out-of-memory killer would end it."""
-    if os.getpid() != _dying_worker.loader and any(p.name == "zz-kill.md" for p in paths):
+    if os.getpid() != _dying_worker.loader and any(
+        p.name == "zz-2099-12-31-kill.md" for p in paths
+    ):
         os._exit(9)
     return [loading._parse(path) for path in paths]
 
@@ -498,7 +500,7 @@ _dying_worker.loader = 0  # type: ignore[attr-defined]
 def test_a_parse_worker_that_dies_costs_no_file(settings, tmp_path, monkeypatch) -> None:
     folder = tmp_path / "archive"
     synthetic_days(folder, 24)
-    (folder / "zz-kill.md").write_text("KILL THE WORKER")
+    (folder / "zz-2099-12-31-kill.md").write_text("KILL THE WORKER")
     monkeypatch.setattr(_dying_worker, "loader", os.getpid())
     monkeypatch.setattr(
         loading, "_parse_chunk", _dying_worker
@@ -506,7 +508,7 @@ def test_a_parse_worker_that_dies_costs_no_file(settings, tmp_path, monkeypatch)
     out = io.StringIO()
     assert cli.load(settings, [str(folder)], out) == 1
     assert "loaded 24 file(s), 24 day(s)" in out.getvalue()
-    assert f"rejected: {folder / 'zz-kill.md'}: no paper found" in out.getvalue()
+    assert f"rejected: {folder / 'zz-2099-12-31-kill.md'}: no paper found" in out.getvalue()
 
 
 def test_a_folder_without_digests_is_named(settings, tmp_path) -> None:
@@ -515,6 +517,27 @@ def test_a_folder_without_digests_is_named(settings, tmp_path) -> None:
     out = io.StringIO()
     assert cli.load(settings, [str(tmp_path / "empty")], out) == 1
     assert f"rejected: {tmp_path / 'empty'}: no *.md files in this folder" in out.getvalue()
+
+
+def test_files_in_a_folder_that_are_plainly_not_digests_are_skipped(settings, tmp_path) -> None:
+    # A checkout of the upstream archive: its README and LICENSE beside the days.
+    folder = tmp_path / "daily_papers_ko"
+    synthetic_days(folder, 2)
+    (folder / "README.md").write_text("# Daily Papers in Korean\n\nSummaries of …\n")
+    (folder / "LICENSE.md").write_text("Attribution-NonCommercial-NoDerivatives 4.0\n")
+    (folder / "2024-13-40.md").write_text("not a digest, but dated\n")  # judged, and said
+    out = io.StringIO()
+    assert cli.load(settings, [str(folder)], out) == 1
+    text = out.getvalue()
+    assert "loaded 2 file(s), 2 day(s)" in text
+    assert "skipped 2 file(s) that are not digests: LICENSE.md, README.md" in text
+    assert (
+        f"rejected: {folder / '2024-13-40.md'}" in text and "README" not in text.split("skipped")[0]
+    )
+    # Named on the command line, a file is always judged as a digest.
+    out = io.StringIO()
+    assert cli.load(settings, [str(folder / "README.md")], out) == 1
+    assert f"rejected: {folder / 'README.md'}" in out.getvalue()
 
 
 def test_votes_past_what_the_store_holds_cost_nothing(settings, tmp_path) -> None:
