@@ -17,8 +17,10 @@ import contextlib
 import dataclasses
 import io
 import logging
+import re
 import sys
 import tempfile
+from html import unescape
 from pathlib import Path
 from typing import TextIO
 
@@ -44,6 +46,27 @@ WRITTEN = (
 POINTS = ("What's New", "Technical Details", "Performance Highlights")
 
 
+_MARKUP_RE = re.compile(r'<a href="([^"]*)">(.*?)</a>|<[^>]+>', re.S)
+
+INTRO = """\
+이 화면은 Daily Papers 봇과 사람들이 나누는 대화를 그대로 옮긴 것입니다. 진짜 봇이 이
+컴퓨터 안의 텔레그램 에뮬레이터(Bot API)와 이야기하며, 토큰도 네트워크도 쓰지 않습니다.
+👤 사람이 보낸 말, 🤖 봇의 답, [대괄호]는 누를 수 있는 버튼, <주소>는 링크입니다.
+(This is a transcript: the real bot talking to a local Telegram emulator; no token, no
+network. [brackets] are buttons, <…> are links.)
+"""
+
+
+def readable(html: str) -> str:
+    """A message's Telegram HTML as a transcript shows it: a link as ``text <url>``."""
+
+    def shown(match: re.Match[str]) -> str:
+        url, text = match.group(1, 2)
+        return "" if url is None else f"{_MARKUP_RE.sub('', text)} <{url}>"
+
+    return unescape(_MARKUP_RE.sub(shown, html))
+
+
 class Transcript:
     def __init__(self, emulator: BotApiEmulator, out: TextIO) -> None:
         self.emulator, self.out = emulator, out
@@ -58,7 +81,7 @@ class Transcript:
 
     def show(self, message: SentMessage, edited: bool = False) -> None:
         label = "🤖 봇 (메시지 수정)" if edited else "🤖 봇"
-        lines = message.text.splitlines() or [""]
+        lines = readable(message.html).splitlines() or [""]
         print(f"{label}: {lines[0]}", file=self.out)
         for line in lines[1:]:
             print(f"    {line}", file=self.out)
@@ -282,6 +305,7 @@ def demo(settings: Settings, out: TextIO = sys.stdout) -> int:
         if cli.load(settings, first, io.StringIO(), progress=False) != 0:
             print("the seed digests could not be loaded", file=sys.stderr)
             return 1
+        print(INTRO, file=out)
         refused = asyncio.run(conversation(settings, out, tmp))
     if refused:  # the demo is a check too: Telegram refused nothing the bot sent
         print(f"the emulator refused: {'; '.join(refused[:5])}", file=sys.stderr)
