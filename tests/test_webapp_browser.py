@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import shutil
 import time
 import urllib.parse
@@ -136,12 +137,12 @@ async def test_the_mini_app_in_a_browser(seeded, settings, tmp_path: Path) -> No
                 await form.locator("input").fill(typed)
                 await form.locator("button").click()
                 await page.locator(f"#{kind} li", has_text=typed).wait_for()
+            await shot(page, shots / "mine.png", title, "Ada Lovelace")
             await page.locator('form[data-rules="follows"] input').fill("!!!")
             await page.locator('form[data-rules="follows"] button').click()
             await page.locator("#refused").wait_for(state="visible")
             empty = await page.get_attribute("#mine", "data-empty")  # the page's own wording
             assert await page.inner_text("#refused") == empty
-            await shot(page, shots / "mine.png", title, "Ada Lovelace")
             chat = Conversation(emulator, USER, USER)
             assert title[:30] in (await chat.ask("/saved")).text
             assert "Ada Lovelace" in (await chat.ask("/following")).text
@@ -165,3 +166,108 @@ async def test_the_mini_app_in_a_browser(seeded, settings, tmp_path: Path) -> No
             await browser.close()
     assert away == [], away  # scripts, styles, fonts, data: all from the bot itself
     assert errors == [], errors
+
+
+def _rgb(css: str) -> tuple[float, float, float]:
+    """A computed colour (``rgb(…)``, ``rgba(…)``, or ``color(srgb …)`` from color-mix)."""
+    numbers = [float(n) for n in re.findall(r"[\d.]+", css)]
+    if css.startswith("color("):
+        return (numbers[0] * 255, numbers[1] * 255, numbers[2] * 255)
+    return (numbers[0], numbers[1], numbers[2])
+
+
+def contrast(one: str, other: str) -> float:
+    """WCAG's contrast ratio of two computed colours."""
+
+    def luminance(css: str) -> float:
+        def channel(c: float) -> float:
+            c /= 255
+            return c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4
+
+        r, g, b = _rgb(css)
+        return 0.2126 * channel(r) + 0.7152 * channel(g) + 0.0722 * channel(b)
+
+    high, low = sorted((luminance(one), luminance(other)), reverse=True)
+    return (high + 0.05) / (low + 0.05)
+
+
+COLOURS = """(selector) => [...document.querySelectorAll(selector)].map((node) => {
+  const style = getComputedStyle(node);
+  let back = node;
+  while (back && ["rgba(0, 0, 0, 0)", "transparent"].includes(getComputedStyle(back).backgroundColor)) {
+    back = back.parentElement;
+  }
+  return [style.color, back ? getComputedStyle(back).backgroundColor : "rgb(255, 255, 255)",
+          style.textDecorationLine, style.whiteSpace];
+})"""
+
+
+async def test_every_page_reads_well_in_any_theme_and_scheme(seeded, settings, tmp_path) -> None:
+    shots = Path(os.environ.get("WEBAPP_SCREENSHOTS") or tmp_path)
+    shots.mkdir(parents=True, exist_ok=True)
+    served = dataclasses.replace(
+        settings, webapp_url=APP, webhook_listen="127.0.0.1", webhook_port=0
+    )
+    async with bot_session(served) as (_emulator, app), playwright.async_playwright() as driver:
+        local = f"http://127.0.0.1:{app.webhook.port}/app"
+        browser = await driver.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        try:
+            # A Telegram theme without secondary_bg_color: the query stays readable.
+            page = await browser.new_page(viewport={"width": 420, "height": 860})
+            partial = {"bg_color": "#17212b", "text_color": "#f5f5f5"}
+            await page.goto(launch_url(f"{local}/search?q=확산", init_data(TOKEN, USER), partial))
+            ((text, back, _line, _space),) = await page.evaluate(COLOURS, 'input[type="search"]')
+            assert contrast(text, back) >= 4.5, (text, back)
+            await page.close()
+
+            for scheme in ("light", "dark"):
+                context = await browser.new_context(
+                    color_scheme=scheme, locale="ko-KR", viewport={"width": 420, "height": 860}
+                )
+                page = await context.new_page()
+                await page.route(
+                    lambda url: urllib.parse.urlsplit(url).hostname != "127.0.0.1",
+                    lambda route: route.abort(),
+                )
+                for path in ("/", "/search?q=확산 모델", "/top", "/paper/2312.02120", "/me"):
+                    await page.goto(f"{local}{path}")
+                    await page.wait_for_load_state("networkidle")
+                    body = await page.evaluate("getComputedStyle(document.body).backgroundColor")
+                    dark = contrast(body, "rgb(0, 0, 0)") < contrast(body, "rgb(255, 255, 255)")
+                    assert dark == (scheme == "dark"), (scheme, path, body)
+                    for selector in ("a", ".meta", ".point", "h1", "input", "p"):
+                        for text, back, _line, _space in await page.evaluate(COLOURS, selector):
+                            assert contrast(text, back) >= 4.5, (scheme, path, selector, text, back)
+                    for *_colours, line, _space in await page.evaluate(COLOURS, "main p a"):
+                        assert "underline" in line, (path, "a link in text by colour alone")
+                    for *_colours, space in await page.evaluate(COLOURS, ".votes"):
+                        assert space == "nowrap"
+                    description = await page.get_attribute('meta[name="description"]', "content")
+                    assert description and len(description) > 20
+                    icon = await page.get_attribute('link[rel="icon"]', "href")
+                    answer = await page.request.get(f"http://127.0.0.1:{app.webhook.port}{icon}")
+                    assert answer.ok and answer.headers["content-type"] == "image/svg+xml"
+                    if path.startswith("/paper"):
+                        await shot(page, shots / f"paper-{scheme}.png", "arXiv")
+                        # its thumbnail cannot be had here: no blank gap is left for it
+                        assert await page.locator("img.thumb").count() == 0
+                    if path == "/top":
+                        current = page.locator(".periods [aria-current]")
+                        assert await current.inner_text() == "최근 7일"
+                        await page.locator(".periods a", has_text="최근 30일").click()
+                        await page.wait_for_url("**/top?period=month")
+                    if path == "/":
+                        await shot(page, shots / f"day-{scheme}.png")
+                await context.close()
+
+            # Mine, for a reader with nothing of their own yet: what each list would hold.
+            page = await browser.new_page(viewport={"width": 420, "height": 860})
+            await page.goto(launch_url(f"{local}/me", init_data(TOKEN, USER + 7)))
+            await page.locator("#watches li.none").wait_for()
+            for kind in ("saved", "follows", "watches"):
+                assert await page.locator(f"#{kind} li.none").count() == 1
+            for kind in ("follows", "watches"):
+                form = page.locator(f'form[data-rules="{kind}"] input')
+                assert await form.get_attribute("placeholder")
+        finally:
+            await browser.close()

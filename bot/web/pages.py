@@ -31,7 +31,7 @@ from bot.web.api import MAX_OFFSET, MAX_QUERY, PAGE
 from bot.web.searches import RETRY_AFTER, Busy, Searches
 
 HERE = Path(__file__).parent
-STATIC = {"app.css": "text/css", "app.js": "text/javascript"}
+STATIC = {"app.css": "text/css", "app.js": "text/javascript", "favicon.svg": "image/svg+xml"}
 
 WORDS = {
     "newest": N_("Newest"),
@@ -46,6 +46,15 @@ WORDS = {
     "nothing": N_("Nothing found."),
     "spacing": N_("Spacing and particles do not matter; try fewer or other words."),
     "try_instead": N_("Try instead:"),
+    "description": N_(
+        "The AI papers Hugging Face's readers voted up each day, with Korean summaries:"
+        " by day, by search, by author."
+    ),
+    "none_saved": N_("Nothing saved yet: 🔖 on a paper keeps it here."),
+    "none_followed": N_("No authors followed yet: a new paper of theirs is sent to you."),
+    "none_watched": N_("No words watched yet: a new paper that has them is sent to you."),
+    "follow_example": N_("An author, e.g. Yann LeCun"),
+    "watch_example": N_("Words, e.g. diffusion model"),
     "found": N_("{count} found"),
     "authors": N_("Authors"),
     "summary": N_("Summary"),

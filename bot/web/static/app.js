@@ -72,6 +72,16 @@
     return node;
   };
 
+  // A thumbnail that cannot be had leaves no gap.
+  for (const img of document.querySelectorAll("img.thumb")) {
+    if (img.complete && img.naturalWidth === 0) img.remove();
+    else img.addEventListener("error", () => img.remove());
+  }
+  // An empty list of one's own says what would be there.
+  const filled = (list, items) => {
+    list.replaceChildren(...(items.length ? items : [el("li", list.dataset.none, { class: "none" })]));
+  };
+
   const copy = document.getElementById("copy");
   if (copy) {
     copy.addEventListener("click", async () => {
@@ -102,17 +112,15 @@
     api("saved").then((body) => {  // shown once the server has taken the launch data
       document.getElementById("outside").hidden = true;
       mine.hidden = false;
-      const list = document.getElementById("saved");
-      for (const paper of body.papers) {
+      filled(document.getElementById("saved"), body.papers.map((paper) => {
         const item = el("li");
         item.append(el("a", paper.title, { href: `${base}/paper/${paper.id}`, class: "title" }));
-        list.append(item);
-      }
+        return item;
+      }));
       for (const kind of ["follows", "watches"]) api(kind).then((rules) => showRules(kind, rules.rules));
     }).catch(() => { /* not signed for this bot, or too old: the page stays public */ });
     const showRules = (kind, rules) => {
-      const list = document.getElementById(kind);
-      list.replaceChildren(...rules.map((rule) => {
+      filled(document.getElementById(kind), rules.map((rule) => {
         const item = el("li", rule.text);
         const button = el("button", remove, { type: "button" });
         button.addEventListener("click", () => api(`${kind}/${rule.id}`, { method: "DELETE" })
