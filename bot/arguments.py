@@ -4,6 +4,7 @@ is not what the command takes. What buttons and deep links carry is :mod:`bot.co
 
 from __future__ import annotations
 
+import contextlib
 import re
 from datetime import date, time, timedelta
 
@@ -20,9 +21,13 @@ class UsageError(ValueError):
     """Bad arguments; the message is the hint shown to the user."""
 
 
+_KOREAN_DATE_RE = re.compile(r"(?:([0-9]{4})\s*년\s*)?([0-9]{1,2})\s*월\s*([0-9]{1,2})\s*일")
+
+
 def parse_day_arg(text: str, today: date) -> date | None:
-    """``YYYY-MM-DD``, ``today``, ``yesterday``, ``latest`` (also 오늘/어제/최신); default
-    latest, which is ``None``: the newest day loaded, whichever it is."""
+    """``YYYY-MM-DD``, ``today``, ``yesterday``, ``latest`` (also 오늘/어제/최신, and Korean
+    dates: ``2024년 3월 19일``, ``3월 19일``); default latest, which is ``None``: the newest
+    day loaded, whichever it is."""
     value = text.strip().lower()
     if value in ("", "latest", "최신"):
         return None
@@ -30,12 +35,18 @@ def parse_day_arg(text: str, today: date) -> date | None:
         return today
     if value in ("yesterday", "어제"):
         return today - timedelta(days=1)
-    match = re.fullmatch(r"(\d{4})[-./](\d{1,2})[-./](\d{1,2})", value)
+    match = re.fullmatch(r"([0-9]{4})[-./]([0-9]{1,2})[-./]([0-9]{1,2})", value)
     if match:
-        try:
+        with contextlib.suppress(ValueError):
             return date(int(match[1]), int(match[2]), int(match[3]))
-        except ValueError:
-            pass
+    match = _KOREAN_DATE_RE.fullmatch(value)
+    if match:  # 2024년 3월 19일; 3월 19일 (the latest such day, this year or last)
+        year, month, day = (int(g) if g else None for g in match.groups())
+        with contextlib.suppress(ValueError):
+            if year is not None:
+                return date(year, month or 0, day or 0)
+            asked = date(today.year, month or 0, day or 0)
+            return asked if asked <= today else asked.replace(year=today.year - 1)
     raise UsageError(_("Usage: /day [YYYY-MM-DD | today | yesterday | latest]"))
 
 

@@ -49,9 +49,9 @@ POINTS = ("What's New", "Technical Details", "Performance Highlights")
 _MARKUP_RE = re.compile(r'<a href="([^"]*)">(.*?)</a>|<[^>]+>', re.S)
 
 INTRO = """\
-이 화면은 Daily Papers 봇과 사람들이 나누는 대화를 그대로 옮긴 것입니다. 진짜 봇이 이
-컴퓨터 안의 텔레그램 에뮬레이터(Bot API)와 이야기하며, 토큰도 네트워크도 쓰지 않습니다.
-👤 사람이 보낸 말, 🤖 봇의 답, [대괄호]는 누를 수 있는 버튼, <주소>는 링크입니다.
+이 화면은 Daily Papers 봇과 사람들이 나누는 대화를 그대로 옮긴 거예요. 진짜 봇이 이
+컴퓨터 안의 텔레그램 에뮬레이터(Bot API)와 이야기하며, 토큰도 네트워크도 쓰지 않아요.
+👤 사람이 보낸 말, 🤖 봇의 답, [대괄호]는 누를 수 있는 버튼, <주소>는 링크예요.
 (This is a transcript: the real bot talking to a local Telegram emulator; no token, no
 network. [brackets] are buttons, <…> are links.)
 """

@@ -12,6 +12,7 @@ import html
 import re
 from collections.abc import Iterable, Sequence
 from datetime import date
+from pathlib import PurePath
 
 from bot.choices import Window
 from bot.digest import MediaKind, arxiv_url, clean_text
@@ -204,7 +205,7 @@ def digest_blocks(day: date, papers: Sequence[PaperView], total: int) -> list[st
 def _top_of(papers: Sequence[PaperView], total: int) -> str:
     if total <= len(papers):
         return ""
-    return " " + _("(top {shown} of {total})").format(shown=len(papers), total=total)
+    return " · " + _("top {shown} of {total}").format(shown=len(papers), total=total)
 
 
 def weekly_blocks(first: date, last: date, papers: Sequence[PaperView], total: int) -> list[str]:
@@ -290,9 +291,9 @@ def results_blocks(title: str, page: Page, terms: Sequence[str] = ()) -> list[st
 
 def top_blocks(window: Window, page: Page) -> list[str]:
     """A page of ``/top``: the window, then its papers with their best vote in it."""
-    title = (
-        f"🏆 <b>{esc(window.label)}</b> · {window.first.isoformat()} … {window.last.isoformat()}"
-    )
+    title = f"🏆 <b>{esc(window.label)}</b>"
+    if window.label != window.first.strftime("%Y-%m"):  # a month's name says its days
+        title += f" · {window.first.isoformat()} … {window.last.isoformat()}"
     return results_blocks(title, page)
 
 
@@ -426,24 +427,26 @@ SKIPS = {
 
 def subscription_line(sub: SubscriptionView) -> str:
     """A subscription's settings on one line (for /settings and the replies that change them)."""
-    keywords = ", ".join(sub.keywords) if sub.keywords else _("none")
     if sub.every is Every.WEEKLY:
         when = _("every {weekday} {time} ({zone}) · the past 7 days'").format(
             weekday=_(WEEKDAYS_SPELLED[sub.weekday]), time=sub.send_time, zone=sub.timezone
         )
     else:
         when = _("daily {time} ({zone}) ·").format(time=sub.send_time, zone=sub.timezone)
-    what = _("top {top} · at least {votes} votes · keywords: {keywords}").format(
-        top=sub.top_n, votes=sub.min_votes, keywords=keywords
-    )
-    return esc(f"{when} {what}")
+    what = [_("top {top}").format(top=sub.top_n)]  # what is not at its default, besides
+    if sub.min_votes:
+        what.append(_("at least {votes} votes").format(votes=sub.min_votes))
+    if sub.keywords:
+        what.append(_("keywords: {keywords}").format(keywords=", ".join(sub.keywords)))
+    return esc(f"{when} {' · '.join(what)}")
 
 
 def load_summary(name: str, report: LoadReport) -> str:
     """What a /load did, for the operator."""
     days = ", ".join(sorted({d.isoformat() for d in report.days}))
+    named = PurePath(name).stem == days  # 2024-04-25.md holds 2024-04-25: said once
     lines = [
-        f"📥 {esc(name)}: {days}",
+        f"📥 {esc(name)}" if named else f"📥 {esc(name)}: {days}",
         _(
             "added {added} · replaced {replaced} · unchanged {unchanged} · removed {removed}"
             " · skipped or warned {warned}"

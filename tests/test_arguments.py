@@ -34,6 +34,11 @@ TODAY = date(2024, 3, 1)
         ("2023-12-05", date(2023, 12, 5)),
         ("2023.12.5", date(2023, 12, 5)),
         ("2024/2/29", date(2024, 2, 29)),
+        ("2023년 12월 5일", date(2023, 12, 5)),
+        ("2023년12월5일", date(2023, 12, 5)),
+        ("2월 29일", date(2024, 2, 29)),  # this year's, not past today
+        ("3월 1일", date(2024, 3, 1)),  # today
+        ("12월 25일", date(2023, 12, 25)),  # still to come this year: last year's
     ],
 )
 def test_day_arg(text: str, expected: object) -> None:
@@ -41,7 +46,19 @@ def test_day_arg(text: str, expected: object) -> None:
 
 
 @pytest.mark.parametrize(
-    "text", ["2023-02-30", "2023-13-01", "tomorrow", "20231205", "1", "2023-12-05 x"]
+    "text",
+    [
+        "2023-02-30",
+        "2023-13-01",
+        "tomorrow",
+        "20231205",
+        "1",
+        "2023-12-05 x",
+        "2월 30일",
+        "13월 1일",
+        "３월 １일",  # full-width digits are not read as numbers
+        "2023년 3월",
+    ],
 )
 def test_bad_day_arg(text: str) -> None:
     with pytest.raises(UsageError, match="사용법: /day"):
@@ -100,7 +117,7 @@ def test_query_and_paper_args() -> None:
     assert parse_query_arg("  확산   모델 ", "u") == "확산 모델"
     with pytest.raises(UsageError, match=r"^u$"):
         parse_query_arg("   ", "u")
-    with pytest.raises(UsageError, match="너무 깁니다"):
+    with pytest.raises(UsageError, match="너무 길어요"):
         parse_query_arg("x" * 201, "u")
     assert parse_paper_arg("https://arxiv.org/abs/2312.02120v2") == "2312.02120"
     with pytest.raises(UsageError, match="/paper"):

@@ -52,7 +52,7 @@ async def test_a_channel_admin_subscribes_it_from_a_private_chat(seeded, setting
         )
         assert says(
             (await admin.ask("/settings @papers_ko top 3")).text,
-            "top {top} · at least {votes} votes · keywords: {keywords}",
+            "top {top}",
             top=3,
         )
         assert "(@papers_ko 채널)" in (await admin.ask("/settings @papers_ko")).text

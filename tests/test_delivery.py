@@ -95,7 +95,7 @@ async def test_private_subscribe_settings_unsubscribe(seeded, settings) -> None:
         ]:
             reply = await chat.ask(command)
             assert hint in reply.text and "\n" not in reply.text, command
-        assert (await chat.ask("/unsubscribe")).text == "구독을 해지했습니다."
+        assert (await chat.ask("/unsubscribe")).text == "구독을 해지했어요."
         assert says((await chat.ask("/unsubscribe")).text, NOT_SUBSCRIBED)
         with seeded() as session:
             view = subs.get_subscription(session, USER)
@@ -118,18 +118,16 @@ async def test_group_rights(seeded, settings) -> None:
         assert refused in (await member.ask("/unsubscribe")).text
         # an admin posting anonymously as the group
         reply = await member.say("/settings top 4", sender_chat_id=GROUP)
-        assert says(
-            reply[0].text, "top {top} · at least {votes} votes · keywords: {keywords}", top=4
-        )
+        assert says(reply[0].text, "top {top}", top=4)
         assert says(
             (await operator.ask("/settings top 5")).text,
-            "top {top} · at least {votes} votes · keywords: {keywords}",
+            "top {top}",
             top=5,
         )
         calls = emulator.calls.count("getchatmember")
         await member.ask("/settings top 6")
         assert emulator.calls.count("getchatmember") == calls  # cached for a while
-        assert (await admin.ask("/unsubscribe")).text == "구독을 해지했습니다."
+        assert (await admin.ask("/unsubscribe")).text == "구독을 해지했어요."
 
 
 async def test_removed_bot_deactivates_the_subscription(seeded, settings) -> None:
@@ -217,7 +215,7 @@ async def test_digest_is_compact_filtered_and_opens_papers(seeded, settings) -> 
     async with bot_session(settings) as (emulator, _app):
         await emulator.wait_until(lambda: digests(emulator, USER))
         (digest,) = digests(emulator, USER)
-        assert says(digest.text, "(top {shown} of {total})", shown=3, total=9)
+        assert says(digest.text, "top {shown} of {total}", shown=3, total=9)
         assert [label for label, _ in digest.buttons()] == ["1", "2", "3"]
         assert "CatLIP" not in digest.text  # no diffusion in it
         chat = Conversation(emulator, USER, USER)
@@ -423,7 +421,7 @@ async def test_operator_loads_digests_and_others_cannot(Store, settings, tmp_pat
 
         emulator.send_document(OPERATOR, OPERATOR, "2024-03-11.md", good, caption="/load")
         (reply,) = await emulator.replies(OPERATOR)
-        assert reply.text.startswith("📥 2024-03-11.md: 2024-03-11") and says(
+        assert reply.text.startswith("📥 2024-03-11.md\n") and says(
             reply.text,
             "added {added} · replaced {replaced} · unchanged {unchanged} · removed {removed} · skipped or warned {warned}",
             added=7,

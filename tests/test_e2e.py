@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from bot.emulator.telegram_html import parse_html, utf16_length
-from bot.handlers.registry import COMMANDS, help_text, menu
+from bot.handlers.registry import COMMANDS, PLAIN_TEXT, help_text, menu
 from tests.helpers.digests import load_paths
 from tests.helpers.e2e import GROUP, MEMBER, USER, Conversation, bot_session
 from tests.helpers.wording import says
@@ -31,14 +31,31 @@ async def group_chat(seeded, settings):
 
 async def test_start_help_and_menu(chat: Conversation) -> None:
     start = await chat.ask("/start")
-    assert "Daily Papers 봇" in start.text
+    assert "Daily Papers 봇" in start.text and "/help" in start.text
+    first = [c for c in COMMANDS if c.first]
+    assert 3 <= len(first) <= 6 and all(f"/{c.name} " in start.text for c in first)
+    assert "/watching" not in start.text  # the few that matter, not a wall of commands
+    help_reply = await chat.ask("/help")
+    assert "Daily Papers 봇" not in help_reply.text
     for command in COMMANDS:
         if not command.operator_only:
-            assert f"/{command.name}" in start.text
-    help_reply = await chat.ask("/help")
-    assert "/search" in help_reply.text and "Daily Papers 봇" not in help_reply.text
+            assert f"/{command.name}" in help_reply.text
+    assert help_reply.text.count("\n\n") >= 3  # grouped
     for language, shown in (("ko", menu("ko")), ("", menu("en"))):  # Korean; everyone else
         assert chat.emulator.menus[language] == [c.to_dict() for c in shown]
+
+
+async def test_words_without_a_command_get_a_pointer_in_private_only(
+    group_chat: Conversation,
+) -> None:
+    private = Conversation(group_chat.emulator, USER, USER)
+    reply = await private.ask("안녕하세요")
+    assert says(reply.text, PLAIN_TEXT)
+    # In a group, people talk among themselves: the bot answers the next command only.
+    group_chat.emulator.send(GROUP, MEMBER, "안녕하세요")
+    answer = await group_chat.ask("/day 2023-12-05")  # the one reply: to the command
+    assert "2023-12-05" in answer.text
+    assert not any(says(m.text, PLAIN_TEXT) for m in group_chat.emulator.messages_in(GROUP))
 
 
 async def test_day_latest_default_and_navigation(chat: Conversation) -> None:
@@ -61,10 +78,10 @@ async def test_day_by_date_and_missing_date(chat: Conversation) -> None:
     day = await chat.ask("/day 2023-12-21")
     assert "2023-12-21" in day.text and "StreamDiffusion" in day.text
     missing = await chat.ask("/day 2024-01-01")
-    assert missing.text.startswith("2024-01-01에는 다이제스트가 없습니다")
+    assert missing.text.startswith("2024-01-01에는 다이제스트가 없어요")
     assert {label for label, _ in missing.buttons()} == {"◀ 2023-12-21", "2024-03-11 ▶"}
     today = await chat.ask("/day today")
-    assert "다이제스트가 없습니다" in today.text
+    assert "다이제스트가 없어요" in today.text
 
 
 async def test_search_paging_with_buttons(chat: Conversation) -> None:
@@ -112,7 +129,7 @@ async def test_search_semantics(chat: Conversation) -> None:
 )
 async def test_query_syntax_is_just_text(chat: Conversation, query: str) -> None:
     reply = await chat.ask(f"/search {query}")
-    assert reply.text.startswith(("🔎", f"'{query}'에 맞는 논문이 없습니다"))
+    assert reply.text.startswith(("🔎", f"'{query}'에 맞는 논문이 없어요"))
     assert not chat.emulator.errors
 
 
@@ -139,12 +156,12 @@ async def test_paper_by_id_and_url(chat: Conversation) -> None:
         ("/day someday", "사용법: /day"),
         ("/search", "사용법: /search"),
         ("/search    ", "사용법: /search"),
-        ("/search " + "가" * 201, "너무 깁니다"),
+        ("/search " + "가" * 201, "너무 길어요"),
         ("/author", "사용법: /author"),
         ("/paper", "사용법: /paper"),
         ("/paper hello", "사용법: /paper"),
-        ("/paper 9999.99999", "아카이브에 없습니다"),
-        ("/author Nobody Atall", "찾지 못했습니다"),
+        ("/paper 9999.99999", "아카이브에 없어요"),
+        ("/author Nobody Atall", "찾지 못했어요"),
     ],
 )
 async def test_bad_arguments_get_a_one_line_hint(
@@ -161,7 +178,7 @@ async def test_forged_and_stale_buttons_are_refused(chat: Conversation) -> None:
         query_id = emulator.press(USER, page.message_id, data, USER)
         await emulator.wait_until(lambda q=query_id: q in emulator.callback_answers)
     answered = [a.get("text") for a in emulator.callback_answers.values()]
-    assert answered.count("만료된 버튼입니다.") >= 3
+    assert answered.count("만료된 버튼이에요.") >= 3
     assert page.edits == 0 and not emulator.errors
 
 
@@ -176,7 +193,7 @@ async def test_commands_in_a_group_with_the_bot_name(group_chat: Conversation) -
     assert paper.text.startswith("Magicoder")
     author = await group_chat.ask("/author@DailyPapersBot munos")
     assert "Nash Learning" in author.text
-    assert (await group_chat.ask("/help@DailyPapersBot")).text.startswith("명령어")
+    assert (await group_chat.ask("/help@DailyPapersBot")).text.startswith("논문 찾아보기")
     # a command for another bot is not ours
     group_chat.emulator.send(GROUP, MEMBER, "/day@SomeOtherBot")
     reply = await group_chat.ask("/start@DailyPapersBot")
@@ -286,7 +303,7 @@ def assert_well_worded(transcript: str) -> None:
     assert "🤖 봇: 없는 명령이에요: /frob · 명령 목록: /help" in transcript
     assert "/subscribe [@채널] [HH:MM]" in transcript  # /help shows the channel form
     assert "바꾸려면 /settings @ai_papers_ko" in transcript  # the channel's own settings
-    assert "🤖 봇 (버튼 수정): [🧭 비슷한 논문] [✅ 저장됨 (누르면 저장 취소)]" in transcript
+    assert "🤖 봇 (버튼 수정): [🧭 비슷한 논문] [✅ 저장됨 · 누르면 취소]" in transcript
     for line in transcript.splitlines():  # inline descriptions: whole, or cut with "…"
         if line.startswith("       ") and "· 👍" in line:
             assert len(line.strip()) < 69 or line.endswith("…"), line

@@ -70,9 +70,7 @@ async def test_top_pages_through_a_month(seeded, settings) -> None:
         assert week.text.index("CatLIP") < week.text.index("PuLID")  # 9 votes before 8
         first = await chat.ask("/top 2024-03")
         pages = -(-march // 10)
-        assert first.text.startswith(
-            f"🏆 2024-03 · 2024-03-01 … 2024-03-31 · {march}건 (1/{pages})"
-        )
+        assert first.text.startswith(f"🏆 2024-03 · {march}건 (1/{pages})")
         await chat.press(first, "다음")
         assert f"(2/{pages})" in first.text and "11. " in first.text
         empty = await chat.ask("/top 2023-01")
@@ -118,7 +116,7 @@ async def test_bookmarks_are_per_user_and_private(seeded, settings) -> None:
         query = emulator.press(USER, detail.message_id, detail.button("🔖"), USER)
         await emulator.wait_until(lambda: query in emulator.callback_answers)
         assert starts_with(emulator.callback_answers[query]["text"], "🔖 Saved. See it in /saved.")
-        await emulator.wait_until(lambda: save_label(detail) == "✅ 저장됨 (누르면 저장 취소)")
+        await emulator.wait_until(lambda: save_label(detail) == "✅ 저장됨 · 누르면 취소")
         assert save_label(await shown(reader, "2312.02120")) == ko("✅ Saved (press to unsave)")
 
         # in a group: the member's own bookmark, answered with a toast, nothing in the group

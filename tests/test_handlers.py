@@ -234,7 +234,7 @@ async def test_an_unknown_command_gets_a_pointer_in_private_and_silence_in_group
         emulator.send(GROUP, MEMBER, "/frob")  # another bot's command, perhaps
         emulator.send(GROUP, MEMBER, "/help@DailyPapersBot")
         (answer,) = await emulator.replies(GROUP, 1)
-        assert answer.text.startswith("명령어") and not emulator.messages_in(GROUP)[1:]
+        assert answer.text.startswith("논문 찾아보기") and not emulator.messages_in(GROUP)[1:]
         assert group.chat_id == GROUP
 
 

@@ -104,7 +104,7 @@ async def test_deep_links_to_a_day_and_to_nothing(seeded, settings) -> None:
         day = await chat.ask("/start d_2024-03-19")
         assert day.text.startswith("📰 Daily Papers · 2024-03-19")
         missing = await chat.ask("/start p_2499_99999")
-        assert "아카이브에 없습니다" in missing.text
+        assert "아카이브에 없어요" in missing.text
         hello = await chat.ask("/start something-else")
         assert hello.text.startswith("📚")
 

@@ -81,7 +81,7 @@ def test_languages_of_telegram_users() -> None:
     assert language_of("en") == language_of("de") == language_of("ja") == "en"
     with speaking("en"):
         assert day_label(date(2024, 3, 19)) == "2024-03-19 (Tue)"
-        assert digest_blocks(date(2024, 4, 25), [], 2)[0].endswith("(top 0 of 2)")
+        assert digest_blocks(date(2024, 4, 25), [], 2)[0].endswith(" · top 0 of 2")
     assert day_label(date(2024, 3, 19)) == "2024-03-19 (화)"
     assert catalogue("ko").gettext("No similar papers found.") != "No similar papers found."
 
@@ -279,7 +279,7 @@ async def test_a_chat_chooses_its_language(seeded, settings) -> None:
         assert "명령어" in (await chat.ask("/help")).text  # chosen beats the app's language
         assert (await chat.ask("/settings lang klingon")).text == "사용법: /settings lang ko|en"
         assert "English" in (await chat.ask("/settings lang en")).text
-        assert "<b>Commands</b>" in (await chat.ask("/help")).html
+        assert "<b>Reading the archive</b>" in (await chat.ask("/help")).html
         # In a group, only admins choose; then everyone there is answered in it.
         refused = await Conversation(emulator, GROUP, MEMBER).ask("/settings lang en")
         assert "관리자" in refused.text
@@ -288,7 +288,9 @@ async def test_a_chat_chooses_its_language(seeded, settings) -> None:
         again = await Conversation(emulator, GROUP, ADMIN).ask("/settings lang ko")
         assert again.text == "⚙️ 이 그룹은 이제 한국어로 답해요."
         await Conversation(emulator, GROUP, ADMIN).ask("/settings lang en")
-        assert "Commands" in (await Conversation(emulator, GROUP, MEMBER).ask("/help")).text
+        assert (
+            "Reading the archive" in (await Conversation(emulator, GROUP, MEMBER).ask("/help")).text
+        )
 
 
 async def test_digests_speak_the_language_of_who_subscribed(seeded, settings) -> None:

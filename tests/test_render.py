@@ -90,7 +90,7 @@ def test_utf16_counts_astral_characters_twice() -> None:
 def test_digest_block_counts() -> None:
     papers = [view(arxiv_id=f"2401.0000{i}") for i in range(3)]
     blocks = digest_blocks(date(2024, 1, 1), papers, total=12)
-    assert says(blocks[0], "(top {shown} of {total})", shown=3, total=12)
+    assert says(blocks[0], "top {shown} of {total}", shown=3, total=12)
     assert len(blocks) == 5
     assert day_blocks(date(2024, 1, 1), papers)[0].endswith("3편")
 
@@ -129,7 +129,7 @@ def ranks_in(parts: list[str]) -> list[int]:
 def test_a_digest_of_the_default_top_n_fits_one_message(n: int) -> None:
     parts = split_message(digest_blocks(date(2024, 1, 1), worst_case_papers(n), 40))
     assert len(parts) == 1 and ranks_in(parts) == list(range(1, n + 1))
-    assert _("(top {shown} of {total})").format(shown=n, total=40) in parts[0]
+    assert _("top {shown} of {total}").format(shown=n, total=40) in parts[0]
 
 
 def test_a_digest_of_the_largest_top_n_splits_between_entries() -> None:

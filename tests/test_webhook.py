@@ -111,7 +111,9 @@ async def test_without_a_configured_secret_the_webhook_still_has_one(seeded, set
     async with bot_session(unset, route_webhook=True) as (emulator, app):
         secret = emulator.webhook["secret_token"]
         assert secret and re.fullmatch(r"[A-Za-z0-9_-]{32,256}", secret)
-        assert (await Conversation(emulator, USER, USER).ask("/help")).text.startswith("명령어")
+        assert (await Conversation(emulator, USER, USER).ask("/help")).text.startswith(
+            "논문 찾아보기"
+        )
         local = f"http://127.0.0.1:{app.webhook.port}/telegram"
         async with aiohttp.ClientSession() as http, http.post(local, json=forged(5000)) as answer:
             assert answer.status == 403

@@ -30,6 +30,15 @@ from bot.store import languages
 Callback = Callable[[Update, BotContext], Coroutine[Any, Any, Any]]
 
 
+# The headings /help groups the commands under, in order.
+READING = N_("<b>Reading the archive</b>")
+DAILY = N_("<b>Every day in this chat</b>")
+ALERTS = N_("<b>Alerts for new papers</b>")
+OPERATORS = N_("<b>Operators</b>")
+ABOUT = N_("<b>This bot</b>")
+GROUPS = (READING, DAILY, ALERTS, OPERATORS, ABOUT)
+
+
 @dataclass(frozen=True)
 class Command:
     name: str
@@ -37,6 +46,8 @@ class Command:
     description: str
     callback: Callback
     operator_only: bool = False
+    group: str = READING
+    first: bool = False  # one of the few /start shows (the rest: /help and the menu)
 
 
 async def start(update: Update, context: BotContext) -> None:
@@ -69,13 +80,25 @@ async def _send_help(update: Update, context: BotContext, greeting: bool) -> Non
 
 
 COMMANDS: tuple[Command, ...] = (
-    Command("start", "", N_("About the bot, and its commands"), start),
-    Command("help", "", N_("The commands"), help_command),
+    Command("start", "", N_("About the bot, and its commands"), start, group=ABOUT),
+    Command("help", "", N_("The commands"), help_command, group=ABOUT),
     Command(
-        "day", N_("[date]"), N_("A day's papers (YYYY-MM-DD, today, yesterday, latest)"), browse.day
+        "day",
+        N_("[date]"),
+        N_("A day's papers (YYYY-MM-DD, today, yesterday, latest)"),
+        browse.day,
+        first=True,
     ),
-    Command("search", N_("words"), N_("Search titles, authors and summaries"), browse.search),
-    Command("author", N_("name"), N_("An author's papers (a surname alone works)"), browse.author),
+    Command(
+        "search", N_("words"), N_("Search titles, authors and summaries"), browse.search, first=True
+    ),
+    Command(
+        "author",
+        N_("name"),
+        N_("An author's papers (a surname alone works)"),
+        browse.author,
+        first=True,
+    ),
     Command("paper", "arXiv-ID", N_("One paper's whole summary"), browse.paper),
     Command(
         "top",
@@ -89,8 +112,16 @@ COMMANDS: tuple[Command, ...] = (
         N_("[@channel] [HH:MM]"),
         N_("Papers in this chat (or your channel) every day (default 09:00)"),
         subscriptions.subscribe,
+        group=DAILY,
+        first=True,
     ),
-    Command("unsubscribe", N_("[@channel]"), N_("Stop the digest"), subscriptions.unsubscribe),
+    Command(
+        "unsubscribe",
+        N_("[@channel]"),
+        N_("Stop the digest"),
+        subscriptions.unsubscribe,
+        group=DAILY,
+    ),
     Command(
         "settings",
         N_(
@@ -99,27 +130,42 @@ COMMANDS: tuple[Command, ...] = (
         ),
         N_("See or change the digest (every weekly mon: the past 7 days, every Monday)"),
         subscriptions.settings,
+        group=DAILY,
     ),
     Command(
-        "follow", N_("name"), N_("Follow an author: an alert for each new paper"), follows.follow
+        "follow",
+        N_("name"),
+        N_("Follow an author: an alert for each new paper"),
+        follows.follow,
+        group=ALERTS,
     ),
-    Command("unfollow", N_("name"), N_("Stop following"), follows.unfollow),
-    Command("following", "", N_("The authors you follow"), follows.following),
+    Command("unfollow", N_("name"), N_("Stop following"), follows.unfollow, group=ALERTS),
+    Command("following", "", N_("The authors you follow"), follows.following, group=ALERTS),
     Command(
-        "watch", N_("words"), N_("Watch words: an alert for new papers they match"), follows.watch
+        "watch",
+        N_("words"),
+        N_("Watch words: an alert for new papers they match"),
+        follows.watch,
+        group=ALERTS,
     ),
-    Command("unwatch", N_("words"), N_("Stop watching"), follows.unwatch),
-    Command("watching", "", N_("The words you watch"), follows.watching),
+    Command("unwatch", N_("words"), N_("Stop watching"), follows.unwatch, group=ALERTS),
+    Command("watching", "", N_("The words you watch"), follows.watching, group=ALERTS),
     Command(
-        "load", "", N_("Load a .md digest (caption or reply)"), operators.load, operator_only=True
+        "load",
+        "",
+        N_("Load a .md digest (caption or reply)"),
+        operators.load,
+        operator_only=True,
+        group=OPERATORS,
     ),
-    Command("stats", "", N_("Statistics"), operators.stats, operator_only=True),
+    Command("stats", "", N_("Statistics"), operators.stats, operator_only=True, group=OPERATORS),
     Command(
         "deliver",
         N_("[date]"),
         N_("Deliver to the subscribed chats now"),
         operators.deliver,
         operator_only=True,
+        group=OPERATORS,
     ),
     Command(
         "write",
@@ -127,6 +173,7 @@ COMMANDS: tuple[Command, ...] = (
         N_("Write a day's digest now from Hugging Face's daily papers"),
         operators.write,
         operator_only=True,
+        group=OPERATORS,
     ),
 )
 
@@ -138,14 +185,24 @@ INTRO = N_(
 
 
 def help_text(operator: bool = False, greeting: bool = False) -> str:
-    lines: list[str] = [_(INTRO), ""] if greeting else [_("<b>Commands</b>")]
-    for command in COMMANDS:
-        if command.operator_only and not operator:
-            continue
-        args = f" {render.esc(_(command.args))}" if command.args else ""
-        mark = " " + _("(operators)") if command.operator_only else ""
-        lines.append(f"/{command.name}{args} — {render.esc(_(command.description))}{mark}")
-    return "\n".join(lines)
+    """``/help``: every command, grouped. ``/start`` (``greeting``): what the bot is and the
+    few commands that matter first; the rest are one tap away (/help, the menu)."""
+    if greeting:
+        lines = [_(INTRO), ""]
+        lines += [_line(c) for c in COMMANDS if c.first]
+        lines += ["", _("Every command: /help, or the menu beside the message box.")]
+        return "\n".join(lines)
+    sections = []
+    for group in GROUPS:
+        shown = [c for c in COMMANDS if c.group == group and (operator or not c.operator_only)]
+        if shown:
+            sections.append("\n".join([_(group), *map(_line, shown)]))
+    return "\n\n".join(sections)
+
+
+def _line(command: Command) -> str:
+    args = f" {render.esc(_(command.args))}" if command.args else ""
+    return f"/{command.name}{args} — {render.esc(_(command.description))}"
 
 
 def menu(lang: str) -> list[BotCommand]:
@@ -185,6 +242,19 @@ async def unknown_command(update: Update, context: BotContext) -> None:
     await message.reply_text(_(UNKNOWN_COMMAND).format(command=render.esc(typed)))
 
 
+PLAIN_TEXT = N_(
+    "Hello! To find papers, send /search and some words (e.g. /search diffusion model)."
+    " Every command: /help"
+)
+
+
+async def plain_text(update: Update, context: BotContext) -> None:
+    """Words without a command, in a private chat: a one-line pointer rather than silence."""
+    message = update.effective_message
+    assert message is not None
+    await message.reply_text(_(PLAIN_TEXT))
+
+
 def register(application: PapersApplication) -> None:
     application.add_handler(TypeHandler(Update, choose_language), group=-1)
     for command in COMMANDS:
@@ -193,6 +263,8 @@ def register(application: PapersApplication) -> None:
     application.add_handler(
         MessageHandler(filters.COMMAND & filters.ChatType.PRIVATE, unknown_command)
     )
+    words = filters.TEXT & ~filters.COMMAND & ~filters.VIA_BOT & ~filters.UpdateType.EDITED
+    application.add_handler(MessageHandler(words & filters.ChatType.PRIVATE, plain_text))
     application.add_handler(
         CallbackQueryHandler(
             feed.button, pattern=callback_pattern(K.TOP, K.BOOKMARK, K.SAVED, K.UNSAVE)

@@ -28,7 +28,7 @@ def _pattern(message: str, plural: str | None, n: int, values: dict[str, object]
         if name in values:
             pattern.append(re.escape(fill("{x:" + spec + "}" if spec else "{x}", x=values[name])))
         else:
-            pattern.append(r"[\s\S]+?")
+            pattern.append(r"[\s\S]*?")
     return "".join(pattern)
 
 
