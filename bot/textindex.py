@@ -16,6 +16,7 @@ query as typed rank first.
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -100,13 +101,18 @@ def despace(text: str) -> str:
     return _HANGUL_SPACES_RE.sub("", text) if " " in text or "\t" in text else text
 
 
+_PARTICLE_SET = frozenset(PARTICLES)
+_PARTICLE_LENGTHS = sorted({len(p) for p in PARTICLES}, reverse=True)
+
+
+@functools.lru_cache(maxsize=1 << 16)  # a summary's words repeat from paper to paper
 def without_particle(term: str) -> str | None:
     """A folded Korean query term without the particle it ends with, where what is left can
     still be looked up (a Latin word, or two Hangul syllables): ``모델을`` → ``모델``,
     ``lora를`` → ``lora``; ``데이터`` → None."""
-    for particle in PARTICLES:
-        if term.endswith(particle) and len(term) > len(particle):
-            stem = term[: -len(particle)]
+    for length in _PARTICLE_LENGTHS:  # the longest particle first
+        if len(term) > length and term[-length:] in _PARTICLE_SET:
+            stem = term[:-length]
             last = _SEGMENT_RE.findall(stem)
             if last and (last[-1][1] or len(last[-1][0]) >= 2):
                 return stem
@@ -237,13 +243,8 @@ def hangul_words(text: str) -> set[str]:
     """The Korean words a text writes (each a Hangul run of two syllables or more between
     spaces or other characters), and each without its particle: the vocabulary that a term
     typed joined (``확산모델``) is split back into (:func:`decompound`)."""
-    words = set()
-    for token in fold(text).split():
-        for run in _RUN_RE.findall(token):
-            words.add(run)
-            stem = without_particle(run)
-            if stem is not None and _HANGUL_RE.match(stem[-1]):
-                words.add(stem)
+    words = set(_RUN_RE.findall(fold(text)))  # runs hold no space: each is one word's
+    words.update(filter(None, map(without_particle, list(words))))  # a run's stem is Hangul
     return words
 
 

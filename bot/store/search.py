@@ -24,10 +24,9 @@ from dataclasses import replace
 from typing import Any
 
 from sqlalchemy import BigInteger, Select, literal_column, or_, select, text
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from bot.store.db import insert_rows, is_postgres
+from bot.store.db import insert_rows, is_postgres, run_many
 from bot.store.models import HangulWord, Paper
 from bot.store.queries import Page, papers_by_author, views_for
 from bot.textindex import (
@@ -127,12 +126,8 @@ def unindex_keys(session: Session, keys: Iterable[int]) -> None:
 
 def record_words(session: Session, words: Iterable[str]) -> None:
     """Add Korean words to the vocabulary (those known already stay)."""
-    rows = [{"word": w} for w in sorted(words) if len(w) <= MAX_WORD]
-    insert = postgresql.insert if is_postgres(session) else sqlite.insert
-    for start in range(0, len(rows), 1000):
-        session.execute(
-            insert(HangulWord).values(rows[start : start + 1000]).on_conflict_do_nothing()
-        )
+    rows = [(w,) for w in sorted(words) if len(w) <= MAX_WORD]  # in order: fewer lock waits
+    run_many(session, "INSERT INTO hangul_word (word) VALUES (?) ON CONFLICT DO NOTHING", rows)
 
 
 def expanded(session: Session, terms: Sequence[QueryTerm]) -> list[QueryTerm]:
