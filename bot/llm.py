@@ -24,10 +24,10 @@ import logging
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import openai
-from openai import AsyncOpenAI
+if TYPE_CHECKING:  # imported when a write starts: it costs a third of a second at start
+    import openai
 
 log = logging.getLogger("bot.writer")
 
@@ -141,6 +141,8 @@ class Summarizer:
         sleep: Sleep = asyncio.sleep,
         timeout: float = TIMEOUT,
     ) -> None:
+        from openai import AsyncOpenAI
+
         self.model = model
         # Retries are this module's: it also asks again for answers that are no use.
         self.client = AsyncOpenAI(
@@ -159,6 +161,8 @@ class Summarizer:
             return await self._summarize(paper)
 
     async def _summarize(self, paper: PaperText) -> Points | Failed:
+        import openai  # loaded by __init__ already
+
         tokens, tries, limited, reason = 0, 0, 0, ""
         delay = 1.0
         while tries < TRIES and limited < MAX_RATE_LIMITED:
