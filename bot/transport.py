@@ -22,11 +22,22 @@ from __future__ import annotations
 import functools
 import inspect
 import json
+from http import HTTPStatus
 from typing import Any, cast
 
 import aiohttp
 import telegram
-from telegram.error import NetworkError, TimedOut
+from telegram.error import (
+    BadRequest,
+    ChatMigrated,
+    Conflict,
+    Forbidden,
+    InvalidToken,
+    NetworkError,
+    RetryAfter,
+    TelegramError,
+    TimedOut,
+)
 from telegram.request import BaseRequest, RequestData
 
 HEADERS = {"User-Agent": BaseRequest.USER_AGENT}
@@ -154,6 +165,31 @@ class AiohttpRequest(BaseRequest):
                 if "parse_mode" in fields:  # only the parameters the method has
                     del fields["parse_mode"]
                     body = json.dumps(fields).encode()
+        return await self._exchange(method, url, body, headers, timeout)
+
+    async def post_json(
+        self, url: str, body: bytes, read_timeout: float, write_timeout: float
+    ) -> tuple[int, bytes]:
+        """POST a JSON body built by the caller (the bulk sends' own, see
+        :mod:`bot.delivery.sender`): the answer's status and bytes, errors as
+        :meth:`do_request` raises them."""
+        if self._session is None:
+            raise RuntimeError("the Bot API transport is not initialized")
+        default = BaseRequest.DEFAULT_NONE
+        timeout = self._timeout(
+            False, read=read_timeout, write=write_timeout, connect=default, pool=default
+        )
+        return await self._exchange("POST", url, body, JSON_HEADERS, timeout)
+
+    async def _exchange(
+        self,
+        method: str,
+        url: str,
+        body: Any,
+        headers: dict[str, str],
+        timeout: aiohttp.ClientTimeout,
+    ) -> tuple[int, bytes]:
+        assert self._session is not None
         try:
             async with self._session.request(
                 method, url, data=body, headers=headers, timeout=timeout
@@ -173,3 +209,33 @@ class AiohttpRequest(BaseRequest):
                 f"the Bot API is unavailable: HTTP {status} ({kind}, {len(payload)} bytes)"
             ) from Unavailable(status)
         return status, payload
+
+
+def refusal(status: int, payload: bytes) -> TelegramError:
+    """The library's error for a Bot API refusal (``{"ok": false, ...}`` with ``status``),
+    as its own transport raises it: a group moved, a flood wait, blocked, a bad request…"""
+    try:
+        answer = json.loads(payload)
+    except ValueError:
+        answer = {}
+    try:
+        phrase = f"{HTTPStatus(status).phrase} ({status})"
+    except ValueError:
+        phrase = f"Unknown HTTPError ({status})"
+    description = str(answer.get("description") or phrase)
+    parameters = answer.get("parameters") or {}
+    if parameters.get("migrate_to_chat_id"):
+        return ChatMigrated(int(parameters["migrate_to_chat_id"]))
+    if parameters.get("retry_after"):
+        return RetryAfter(int(parameters["retry_after"]))
+    if parameters:
+        description += f". The server response contained unknown parameters: {parameters}"
+    if status == 403:
+        return Forbidden(description)
+    if status in (401, 404):
+        return InvalidToken(description)
+    if status == 400:
+        return BadRequest(description)
+    if status == 409:
+        return Conflict(description)
+    return NetworkError(description)
