@@ -222,7 +222,7 @@ async def test_long_reply_is_split_and_hostile_titles_are_safe(
     load_paths(Store, tmp_path / "long.md")
     async with bot_session(settings) as (emulator, _app):
         chat = Conversation(emulator, USER, USER)
-        parts = await chat.say("/day 2024-05-01")
+        parts = await chat.say("/day 2024-05-01", count=2)  # titles and Korean points
         assert all(utf16_length(parse_html(m.html)) <= 4096 for m in parts)
         assert hostile in parts[0].text
         assert says(

@@ -54,11 +54,12 @@ NOT_IN_ARCHIVE = N_("This paper is not in the archive.")
 
 
 DAY_SHOWN = 30  # papers (and buttons) a /day reply shows; a huge day says how many more
+DAY_POINT = 80  # characters of each paper's first Korean point under its title
 
 
 def day_reply(listing: DayListing, asked: date | None) -> list[str]:
     if listing.papers:
-        return render.day_blocks(listing.day, listing.papers, shown=DAY_SHOWN)
+        return render.day_blocks(listing.day, listing.papers, DAY_POINT, shown=DAY_SHOWN)
     if listing.previous is None and listing.following is None:
         return [_(NOTHING_LOADED)]
     nothing = _("No digest for {day}. The buttons below lead to the nearest days.")
