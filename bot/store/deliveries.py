@@ -24,7 +24,18 @@ from datetime import UTC, date, datetime, timedelta
 from enum import Enum
 from typing import Any, cast
 
-from sqlalchemy import ColumnElement, DateTime, Table, and_, delete, func, or_, select, update
+from sqlalchemy import (
+    ClauseElement,
+    ColumnElement,
+    DateTime,
+    Table,
+    and_,
+    delete,
+    func,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -103,8 +114,17 @@ def create(session: Session, rows: Sequence[Mapping[str, Any]]) -> set[RowKey]:
     )
     added: set[RowKey] = set()
     start_with = {**_NEW_ROW, "updated_at": now_utc()}
+    # A value the database computes (PostgreSQL's lease clock) is asked for once: rows
+    # given many at a time carry values, not expressions.
+    computed: dict[int, Any] = {}
     for start in range(0, len(rows), BATCH):
         values = [{**start_with, **row} for row in rows[start : start + BATCH]]
+        for row in values:
+            for name, value in row.items():
+                if isinstance(value, ClauseElement):
+                    if id(value) not in computed:
+                        computed[id(value)] = session.scalar(select(value))
+                    row[name] = computed[id(value)]
         added.update((c, d, k) for c, d, k in session.execute(stmt, values))
     return added
 
