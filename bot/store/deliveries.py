@@ -25,7 +25,6 @@ from enum import Enum
 from typing import Any, cast
 
 from sqlalchemy import (
-    ClauseElement,
     ColumnElement,
     DateTime,
     Table,
@@ -121,7 +120,7 @@ def create(session: Session, rows: Sequence[Mapping[str, Any]]) -> set[RowKey]:
         values = [{**start_with, **row} for row in rows[start : start + BATCH]]
         for row in values:
             for name, value in row.items():
-                if isinstance(value, ClauseElement):
+                if isinstance(value, ColumnElement):
                     if id(value) not in computed:
                         computed[id(value)] = session.scalar(select(value))
                     row[name] = computed[id(value)]
