@@ -487,8 +487,9 @@ _INNER_CAPITAL_RE = re.compile(r".+[A-Z]")
 
 
 def _balanced(text: str) -> bool:
+    """Do the braces pair up, as BibTeX counts them (``\\{`` is a brace to it too)?"""
     depth = 0
-    for char in re.sub(r"\\[{}]", "", text):
+    for char in text:
         depth += {"{": 1, "}": -1}.get(char, 0)
         if depth < 0:
             return False

@@ -140,6 +140,26 @@ def test_papers_with_the_query_as_typed_come_first(ArchiveStore, query: str) -> 
     assert typed == sorted(typed, reverse=True), "a paper with only the parts came first"
 
 
+@pytest.mark.parametrize("recent", [3, 40, 400])
+def test_looking_among_the_newest_rows_first_changes_no_answer(
+    ArchiveStore, monkeypatch: pytest.MonkeyPatch, recent: int
+) -> None:
+    """PostgreSQL looks for the query as typed among the newest rows first: with a few
+    rows or many, pages and counts are the same (small caps make the look succeed)."""
+    queries = ["확산 모델", "언어 모델을", "강화학습", "대규모 언어 모델", "모델은"]
+    with ArchiveStore() as session:
+
+        def answers() -> list[tuple[list[str], int]]:
+            pages = [
+                search_papers(session, q, offset, 4, cap=9) for q in queries for offset in (0, 4)
+            ]
+            return [([p.arxiv_id for p in page.items], page.total) for page in pages]
+
+        plain = answers()
+        monkeypatch.setattr(search, "RECENT", recent)
+        assert answers() == plain
+
+
 def test_search_input_stays_text_with_particles_and_spacing(ArchiveStore) -> None:
     with ArchiveStore() as session:
         for query in ['"확산"을', "모델*을", "(모델)은", "% 모델을", "OR 모델"]:

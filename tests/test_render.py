@@ -6,7 +6,7 @@ import re
 from datetime import date
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from bot import render
@@ -153,6 +153,8 @@ def test_alert_reasons_are_stored_as_data_and_shown_with_their_mark() -> None:
     title=st.text(min_size=1, max_size=400),
     authors=st.lists(st.text(min_size=1, max_size=60), min_size=1, max_size=40),
 )
+@example(title="0", authors=["\\}"])  # BibTeX counts an escaped brace as a brace
+@example(title="0", authors=["\\{"])
 def test_a_citation_to_copy_fits_the_button_and_stays_bibtex(title, authors) -> None:
     cite = render.bibtex(view(title=title, authors=tuple(authors)), render.BIBTEX_LIMIT)
     assert 1 <= len(cite) <= render.BIBTEX_LIMIT

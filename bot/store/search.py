@@ -160,6 +160,8 @@ def ranking_phrase(typed: Sequence[QueryTerm], terms: Sequence[QueryTerm]) -> st
 
 
 _HANGUL_START_RE = re.compile(r"[\uac00-\ud7a3\u3131-\u318e]")
+# PostgreSQL: the newest rows a phrase is looked for among first (see _Index._newest_recent).
+RECENT = 4000
 
 
 def _fts5_phrases(phrases: Sequence[tuple[tuple[str, ...], bool]]) -> str:
@@ -297,10 +299,32 @@ class _Index:
             room = cap + 1 - total
             if room <= 0:
                 return
-            found = self._newest(table, condition, room + len(seen))
+            wanted = room + len(seen)
+            found = None
+            if level == 0 and len(self.levels) == 2:  # the query as typed: a phrase
+                found = self._newest_recent(table, condition, wanted)
+            if found is None:
+                found = self._newest(table, condition, wanted)
             found = [key for key in found if key not in seen][:room]
             total += len(found)
             yield found
+
+    def _newest_recent(self, table: str, condition: str, limit: int) -> Sequence[int] | None:
+        """PostgreSQL, a phrase: its newest ``limit`` matches when the newest ``RECENT``
+        rows hold them all, else None. PostgreSQL takes a phrase of many syllable pairs
+        for a rare one (``대규모 언어 모델``: 329 rows expected, 16,974 found) and checks
+        every candidate's whole tsvector (240 ms); a common phrase is found among the
+        newest rows in a few milliseconds. The answer is the same either way."""
+        used = {name: self.params[name] for name in re.findall(r":(\w+)", condition)}
+        found = self.session.scalars(
+            text(
+                f"SELECT {self.key} FROM (SELECT * FROM {table} ORDER BY {self.key} DESC "
+                f"LIMIT :recent) AS recent WHERE {condition} ORDER BY {self.key} DESC "
+                "LIMIT :limit"
+            ),
+            {**used, "recent": RECENT, "limit": limit},
+        ).all()
+        return found if len(found) >= limit else None
 
     def _sqlite_tiers(self, name: str, cap: int, seen: set[int]) -> Iterator[Sequence[int]]:
         """The same tiers from three plain matches, told apart here: the title match, the
