@@ -6,7 +6,6 @@ the papers' own text, not from the search's."""
 
 from __future__ import annotations
 
-import dataclasses
 import re
 from datetime import date
 
@@ -20,7 +19,8 @@ from bot.store.models import Paper, RuleKind
 from bot.store.search import scan_search, search_papers
 from bot.textindex import despace, fold, parse_query, typed_phrase, without_particle
 from tests.helpers.digests import day_file, load_paths, seed_files, slice_files
-from tests.helpers.e2e import USER, Conversation, bot_session
+from tests.helpers.e2e import USER, Conversation, bot_session, served
+from tests.helpers.search import all_found
 from tests.helpers.wording import says
 
 JOINED_AND_SPACED = [
@@ -44,16 +44,6 @@ PARTICLE_FORMS = [  # (as typed, what it means, spaced)
 ]
 STEMS = ["데이터", "도메인", "에이전트", "이미지", "비디오"]  # end in no particle: kept whole
 ONE_SYLLABLE = ["확", "뇌"]
-
-
-def all_ids(session, query: str) -> list[str]:  # type: ignore[no-untyped-def]
-    found, offset = [], 0
-    while True:
-        page = search_papers(session, query, offset, 200, cap=10**9)
-        found += [p.arxiv_id for p in page.items]
-        offset += 200
-        if offset >= page.total:
-            return found
 
 
 def truth(session, query: str) -> set[str]:  # type: ignore[no-untyped-def]
@@ -85,7 +75,7 @@ def _found(word: str, text_: str) -> bool:
 @pytest.mark.parametrize(("joined", "spaced"), JOINED_AND_SPACED)
 def test_joined_and_spaced_find_the_same_papers(ArchiveStore, joined: str, spaced: str) -> None:
     with ArchiveStore() as session:
-        one, other = all_ids(session, joined), all_ids(session, spaced)
+        one, other = all_found(session, joined), all_found(session, spaced)
         assert one and set(one) == set(other), (len(one), len(other))
         assert set(other) == truth(session, spaced)
 
@@ -93,22 +83,26 @@ def test_joined_and_spaced_find_the_same_papers(ArchiveStore, joined: str, space
 @pytest.mark.parametrize(("form", "stem"), PARTICLE_FORMS)
 def test_a_particle_after_a_term_is_not_required(ArchiveStore, form: str, stem: str) -> None:
     with ArchiveStore() as session:
-        assert set(all_ids(session, form)) == set(all_ids(session, stem)) == truth(session, stem)
-        assert all_ids(session, form)
+        assert (
+            set(all_found(session, form)) == set(all_found(session, stem)) == truth(session, stem)
+        )
+        assert all_found(session, form)
 
 
 @pytest.mark.parametrize("stem", STEMS)
 def test_stems_ending_in_particle_syllables_keep_working(ArchiveStore, stem: str) -> None:
     assert without_particle(fold(stem)) is None or stem in ("이미지", "비디오")
     with ArchiveStore() as session:
-        found = set(all_ids(session, stem))
+        found = set(all_found(session, stem))
         assert found == truth(session, stem) and found
 
 
 @pytest.mark.parametrize("query", [*ONE_SYLLABLE, "LLM 추론", "diffusion 비디오", "70b 모델을"])
 def test_one_syllable_and_mixed_queries_agree_with_the_truth(ArchiveStore, query: str) -> None:
     with ArchiveStore() as session:
-        assert set(all_ids(session, query)) == truth(session, query) == scan_search(session, query)
+        assert (
+            set(all_found(session, query)) == truth(session, query) == scan_search(session, query)
+        )
 
 
 def test_recall_against_the_truth_over_the_whole_query_set(ArchiveStore) -> None:
@@ -118,7 +112,7 @@ def test_recall_against_the_truth_over_the_whole_query_set(ArchiveStore) -> None
     queries = list(meant)
     with ArchiveStore() as session:
         wanted = {q: truth(session, meant[q]) for q in queries}
-        got = {q: set(all_ids(session, q)) for q in queries}
+        got = {q: set(all_found(session, q)) for q in queries}
     found = sum(len(got[q] & wanted[q]) for q in queries)
     total = sum(len(wanted[q]) for q in queries)
     extra = sum(len(got[q] - wanted[q]) for q in queries)
@@ -130,7 +124,7 @@ def test_papers_with_the_query_as_typed_come_first(ArchiveStore, query: str) -> 
     phrase = typed_phrase(parse_query(query))
     assert phrase is not None
     with ArchiveStore() as session:
-        ids = all_ids(session, query)
+        ids = all_found(session, query)
         rows = session.execute(
             select(Paper.arxiv_id, Paper.search_text).where(Paper.arxiv_id.in_(ids))
         ).all()
@@ -163,7 +157,7 @@ def test_looking_among_the_newest_rows_first_changes_no_answer(
 def test_search_input_stays_text_with_particles_and_spacing(ArchiveStore) -> None:
     with ArchiveStore() as session:
         for query in ['"확산"을', "모델*을", "(모델)은", "% 모델을", "OR 모델"]:
-            assert set(all_ids(session, query)) == scan_search(session, query)
+            assert set(all_found(session, query)) == scan_search(session, query)
 
 
 # --- an archive stored before this: upgraded -------------------------------------------------
@@ -172,7 +166,7 @@ def test_search_input_stays_text_with_particles_and_spacing(ArchiveStore) -> Non
 def test_an_archive_indexed_with_spaces_is_upgraded(Store, db_url) -> None:
     load_paths(Store, *seed_files(), *slice_files())
     with Store() as session:
-        before = set(all_ids(session, "확산 모델"))
+        before = set(all_found(session, "확산 모델"))
         # As the bot stored it before: spaces kept, and the index made from that.
         rows = session.execute(select(Paper.id, Paper.title, Paper.authors, Paper.summary)).all()
         for paper_id, title, authors, summary in rows:
@@ -186,7 +180,7 @@ def test_an_archive_indexed_with_spaces_is_upgraded(Store, db_url) -> None:
     init_schema(engine)
     engine.dispose()
     with Store() as session:
-        assert set(all_ids(session, "확산모델")) == set(all_ids(session, "확산 모델")) == before
+        assert set(all_found(session, "확산모델")) == set(all_found(session, "확산 모델")) == before
         texts = session.scalars(select(Paper.search_text)).all()
         assert texts and not any(re.search("[\uac00-\ud7a3] [\uac00-\ud7a3]", t) for t in texts)
 
@@ -198,13 +192,7 @@ async def test_the_chat_inline_the_app_and_feeds_answer_joined_and_spaced_alike(
     seeded, settings
 ) -> None:
     load_paths(seeded, *slice_files())
-    served = dataclasses.replace(
-        settings,
-        webapp_url="https://papers.example.org/app",
-        webhook_listen="127.0.0.1",
-        webhook_port=0,
-    )
-    async with bot_session(served) as (emulator, app):
+    async with bot_session(served(settings)) as (emulator, app):
         chat = Conversation(emulator, USER, USER)
         joined, spaced = await chat.ask("/search 확산모델"), await chat.ask("/search 확산 모델")
         assert joined.text.split("\n", 1)[1] == spaced.text.split("\n", 1)[1]  # the same papers
@@ -243,13 +231,7 @@ async def test_nothing_found_says_what_was_searched_and_what_finds_something(
 
 
 async def test_the_app_and_its_api_suggest_what_finds_something(seeded, settings) -> None:
-    served = dataclasses.replace(
-        settings,
-        webapp_url="https://papers.example.org/app",
-        webhook_listen="127.0.0.1",
-        webhook_port=0,
-    )
-    async with bot_session(served) as (_emulator, app):
+    async with bot_session(served(settings)) as (_emulator, app):
         base = f"http://127.0.0.1:{app.webhook.port}/app"
         async with aiohttp.ClientSession() as http:
             async with http.get(f"{base}/api/search", params={"q": "확산 qqqzzz"}) as answer:
@@ -281,6 +263,6 @@ def test_a_watch_written_joined_alerts_on_a_paper_written_spaced(seeded, tmp_pat
 
 def test_search_module_still_answers_the_old_way_for_one_plain_term(ArchiveStore) -> None:
     with ArchiveStore() as session:
-        assert set(all_ids(session, "모델")) == truth(session, "모델")
+        assert set(all_found(session, "모델")) == truth(session, "모델")
         assert search.is_slow("확산모델") is False and search.is_slow("모델을") is False
         assert search.is_slow("LoRA를") is True  # one syllable of it is no index term

@@ -23,6 +23,7 @@ from bot.textindex import (
     term_matches,
 )
 from tests.helpers.digests import load_paths
+from tests.helpers.search import all_found
 
 QUERIES = [
     # Korean, 1 to 4 syllables, inside words
@@ -79,17 +80,6 @@ QUERIES = [
     "1.5",
     "C++",
 ]
-
-
-def all_found(session, query: str) -> list[str]:
-    found, offset = [], 0
-    while True:
-        page = search_papers(session, query, offset, 200, cap=10**9)
-        found += [p.arxiv_id for p in page.items]
-        offset += 200
-        if offset >= page.total:
-            assert len(found) == page.total
-            return found
 
 
 @pytest.mark.parametrize("query", QUERIES)

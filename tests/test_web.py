@@ -5,7 +5,6 @@ made in the app are the chat's."""
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import html
 import json
 import re
@@ -26,10 +25,9 @@ from bot.web import SEARCHES
 from bot.web.auth import MAX_AGE, Unauthorized, caller, check_init_data
 from bot.web.pages import WORDS
 from bot.web.searches import LIMIT, RETRY_AFTER
-from tests.helpers.e2e import GROUP, MEMBER, TOKEN, USER, Conversation, bot_session
+from tests.helpers.e2e import APP, GROUP, MEMBER, TOKEN, USER, Conversation, bot_session, served
 from tests.helpers.wording import ko
 
-APP = "https://papers.example.org/app"
 OTHER_USER = 777_001
 ATOM = "{http://www.w3.org/2005/Atom}"
 PAPER_FIELDS = {"id", "title", "url", "date", "votes", "authors", "summary", "media"}
@@ -81,10 +79,7 @@ def test_a_launch_url_carries_the_data_in_its_fragment() -> None:
 
 @asynccontextmanager
 async def archive(settings) -> AsyncIterator[tuple[Any, Any, str]]:  # type: ignore[no-untyped-def]
-    served = dataclasses.replace(
-        settings, webapp_url=APP, webhook_listen="127.0.0.1", webhook_port=0
-    )
-    async with bot_session(served) as (emulator, app), aiohttp.ClientSession() as http:
+    async with bot_session(served(settings)) as (emulator, app), aiohttp.ClientSession() as http:
         yield emulator, http, f"http://127.0.0.1:{app.webhook.port}/app"
 
 
@@ -155,10 +150,7 @@ async def test_a_flood_of_scans_from_the_web_is_refused_not_queued(
         release.wait(30)
         return scanned(*args, **kwargs)
 
-    served = dataclasses.replace(
-        settings, webapp_url=APP, webhook_listen="127.0.0.1", webhook_port=0
-    )
-    async with bot_session(served) as (emulator, app), aiohttp.ClientSession() as http:
+    async with bot_session(served(settings)) as (emulator, app), aiohttp.ClientSession() as http:
         base = f"http://127.0.0.1:{app.webhook.port}/app"
         monkeypatch.setattr(search_module, "_scanned_page", held_scan)
         held = [

@@ -5,7 +5,6 @@ that keep their headers and the API's shape; and BibTeX that LaTeX reads as writ
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import re
 import xml.etree.ElementTree as ET
 from datetime import date
@@ -23,21 +22,14 @@ from bot.web import guard
 from bot.web.auth import Unauthorized, check_init_data
 from bot.web.guard import ClientLimits, client_address, trusted_networks
 from tests.helpers.digests import load_paths
-from tests.helpers.e2e import TOKEN, USER, Conversation, bot_session
+from tests.helpers.e2e import TOKEN, USER, Conversation, bot_session, served
 from tests.helpers.wording import says
 
-APP = "https://papers.example.org/app"
 TOP_USAGE = "Usage: /top [week | month | YYYY-MM] (e.g. /top month, /top 2024-03)"
 
 
 def signed(user_id: int = USER) -> dict[str, str]:
     return {"Authorization": f"tma {init_data(TOKEN, user_id)}"}
-
-
-def served(settings, **changes):  # type: ignore[no-untyped-def]
-    return dataclasses.replace(
-        settings, webapp_url=APP, webhook_listen="127.0.0.1", webhook_port=0, **changes
-    )
 
 
 # --- numbers that are not numbers ----------------------------------------------------------

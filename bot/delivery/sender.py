@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import functools
 import json
-import warnings
 from dataclasses import dataclass
 from enum import Enum
 from typing import Any
@@ -23,7 +22,6 @@ from telegram.error import (
     TimedOut,
 )
 from telegram.ext import ExtBot
-from telegram.warnings import PTBUserWarning
 
 from bot.delivery.outage import Outage
 from bot.pacing import Priority
@@ -31,9 +29,6 @@ from bot.posts import Post
 from bot.transport import AiohttpRequest, NotSent, refusal
 
 NO_PREVIEW = '{"is_disabled":true}'  # as every message the bot sends (bot.app's defaults)
-
-# The library asks for send_message instead; the raw request is what is meant here.
-warnings.filterwarnings("ignore", message=r"Please use 'Bot\.sendMessage'", category=PTBUserWarning)
 
 
 class Outcome(Enum):
@@ -123,23 +118,14 @@ class Sender:
         self.paid = paid  # as paid broadcasts (their own, faster pace)
         self.timeout = timeout
         self.outage = Outage(self.probe)
-        self.limiter = bot.rate_limiter
-        self.request = bot.request if isinstance(bot.request, AiohttpRequest) else None
+        # The bot's own pace and transport (bot.app builds both).
+        assert bot.rate_limiter is not None and isinstance(bot.request, AiohttpRequest)
+        self.limiter, self.request = bot.rate_limiter, bot.request
+        self.url = f"{bot.base_url}/sendMessage"
 
     async def _post(self, body: bytes) -> bool:
-        """``sendMessage`` with ``body``: through the bot's own transport where it is the
-        project's (the request as it is, the answer unread when it is a success), else the
-        library's (which parses both)."""
-        if self.request is None:
-            await self.bot.do_api_request(
-                "sendMessage",
-                api_kwargs=json.loads(body),
-                read_timeout=self.timeout,
-                write_timeout=self.timeout,
-            )
-            return True
-        url = f"{self.bot.base_url}/sendMessage"
-        status, payload = await self.request.post_json(url, body, self.timeout, self.timeout)
+        """``sendMessage`` with ``body`` as it is; a success's answer is not read."""
+        status, payload = await self.request.post_json(self.url, body, self.timeout, self.timeout)
         if not 200 <= status <= 299:
             raise refusal(status, payload)
         return True
@@ -155,17 +141,14 @@ class Sender:
     async def send(self, chat_id: int, post: Post) -> Result:
         body = request_body(chat_id, post, self.paid)
         try:
-            if self.limiter is None:
-                await self._post(body)
-            else:
-                await self.limiter.process_request(
-                    callback=self._post,
-                    args=(body,),
-                    kwargs={},
-                    endpoint="sendMessage",
-                    data={"chat_id": chat_id},
-                    rate_limit_args=Priority.BULK,
-                )
+            await self.limiter.process_request(
+                callback=self._post,
+                args=(body,),
+                kwargs={},
+                endpoint="sendMessage",
+                data={"chat_id": chat_id},
+                rate_limit_args=Priority.BULK,
+            )
         except TelegramError as error:
             result = classify(error)
             if result.outcome not in (Outcome.NOT_SENT, Outcome.UNSURE) or isinstance(

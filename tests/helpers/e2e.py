@@ -24,6 +24,18 @@ ADMIN = 7
 MEMBER = 8
 OPERATOR = 1000
 GROUP = -100_555
+APP = "https://papers.example.org/app"  # WEBAPP_URL of the tests that serve the archive
+
+
+def served(settings: Settings, **changes: object) -> Settings:
+    """``settings`` serving the archive (pages, API, feeds) on a free local port."""
+    return dataclasses.replace(
+        settings,
+        webapp_url=APP,
+        webhook_listen="127.0.0.1",
+        webhook_port=0,
+        **changes,  # type: ignore[arg-type]
+    )
 
 
 class Conversation:
