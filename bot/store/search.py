@@ -278,9 +278,13 @@ class _Index:
         keys: list[int] = []
         total = 0
         seen: set[int] = set()
-        for name in self._names():
+        names = self._names()
+        for name in names:
             read = self._tiers if self.postgres else self._sqlite_tiers
-            tiers = read(name, cap - total, seen)
+            # The query as typed only orders: its papers are among its parts', which the
+            # next level counts. So it is read only as far as the page goes.
+            upto = min(cap, offset + limit - 1) if name != names[-1] else cap
+            tiers = read(name, upto - total, seen)
             for found in tiers:
                 found = [key for key in found if key not in seen]
                 seen.update(found)
@@ -295,13 +299,15 @@ class _Index:
     def _tiers(self, name: str, cap: int, seen: set[int]) -> Iterator[Sequence[int]]:
         total = 0
         level = self._names().index(name)
-        for table, condition in zip(self.tables, self.tiers[level], strict=True):
+        for within, (table, condition) in enumerate(
+            zip(self.tables, self.tiers[level], strict=True)
+        ):
             room = cap + 1 - total
             if room <= 0:
                 return
             wanted = room + len(seen)
             found = None
-            if level == 0 and len(self.levels) == 2:  # the query as typed: a phrase
+            if level == 0 and len(self.levels) == 2 and within == 2:  # a phrase, in the text
                 found = self._newest_recent(table, condition, wanted)
             if found is None:
                 found = self._newest(table, condition, wanted)
