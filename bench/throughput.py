@@ -3,7 +3,8 @@ day out to many chats, free (30/s) and as paid broadcasts (1000/s), beside a bar
 that posts the very same request to the same Bot API emulator in the same run (what this
 machine allows at all).
 
-    python bench/throughput.py [--chats 3000] [--database-url URL] [--profile FILE]
+    python bench/throughput.py [--chats 3000] [--database-url URL] [--instances 2]
+                               [--profile FILE]
 
 The emulator runs in this process; the bot and the bare loop each in their own.
 """
@@ -55,7 +56,7 @@ def achieved(arrivals: list[float]) -> float:
 
 
 async def one_run(
-    url: str, chats: int, paid: bool, rate: float, profile: str | None
+    url: str, chats: int, paid: bool, rate: float, profile: str | None, instances: int = 1
 ) -> dict[str, object]:
     emulator = BotApiEmulator(
         messages_per_second=30.0 if paid else rate,
@@ -67,34 +68,43 @@ async def one_run(
         emulator.private_chat(chat_id)
     cpu_before = cpu_seconds()
     started = time.monotonic()
-    argv = [sys.executable, str(ROOT / "bench" / "_counted_deliver.py")]
+    plain = [sys.executable, str(ROOT / "bench" / "_counted_deliver.py")]
+    argv = plain
     if profile:  # a sampling profile of every thread (py-spy), in its "raw" format
-        argv = ["py-spy", "record", "--format", "raw", "-r", "250", "-o", profile, "--", *argv]
-    process = await asyncio.create_subprocess_exec(
-        *argv,
-        cwd=ROOT,
-        env=bot_env(url, api, rate, paid),
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    _out, err = await process.communicate()
+        argv = ["py-spy", "record", "--format", "raw", "-r", "250", "-o", profile, "--", *plain]
+    # Several instances: as many ``deliver`` commands at once; each joins the others' pass.
+    processes = [
+        await asyncio.create_subprocess_exec(
+            *(argv if number == 0 else plain),  # the first one profiled
+            cwd=ROOT,
+            env=bot_env(url, api, rate, paid),
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        for number in range(instances)
+    ]
+    ended = await asyncio.gather(*(process.communicate() for process in processes))
     elapsed = time.monotonic() - started
     cpu = cpu_seconds() - cpu_before
     await emulator.stop()
-    if process.returncode:
-        raise SystemExit(f"deliver failed ({process.returncode}): {err.decode()[-2000:]}")
+    tails = []
+    for process, (_out, err) in zip(processes, ended, strict=True):
+        if process.returncode:
+            raise SystemExit(f"deliver failed ({process.returncode}): {err.decode()[-2000:]}")
+        tails.append(dict(line.split(" ", 1) for line in err.decode().splitlines()[-2:]))
     counts = emulator.sent_count
     sent = sum(counts.values())
-    tail = dict(line.split(" ", 1) for line in err.decode().splitlines()[-2:])
+    statements = sum(int(tail["statements"]) for tail in tails)
     return {
+        "instances": instances,
         "pace": "paid" if paid else "free",
         "limit/s": f"{rate:g}",
         "chats": f"{chats:,}",
         "msgs/s": f"{achieved(emulator.arrivals):.0f}",
         "% of limit": f"{100 * achieved(emulator.arrivals) / rate:.1f}",
         "CPU ms/msg": f"{1000 * cpu / max(sent, 1):.2f}",
-        "statements/msg": f"{int(tail['statements']) / max(sent, 1):.2f}",
-        "peak MB": tail["peak_rss_mb"],
+        "statements/msg": f"{statements / max(sent, 1):.2f}",
+        "peak MB": max(int(tail["peak_rss_mb"]) for tail in tails),
         "429s": emulator.throttled,
         "twice": sum(1 for n in counts.values() if n > 1),
         "lost": sum(1 for c in range(FIRST_CHAT, FIRST_CHAT + chats) if not counts.get(c)),
@@ -125,21 +135,31 @@ def main() -> None:
     parser.add_argument("--database-url")
     parser.add_argument("--profile", help="write a py-spy profile of the paid run here")
     parser.add_argument("--only-paid", action="store_true")
+    parser.add_argument(
+        "--instances",
+        type=int,
+        default=1,
+        help="PostgreSQL: also run the paid fan-out by this many instances at once",
+    )
     args = parser.parse_args()
     ceiling = asyncio.run(bare_loop(args.chats, 24))
     rows = []
-    runs = [(True, 1000.0, args.chats)]
+    runs = [(True, 1000.0, args.chats, 1)]
+    if args.instances > 1:
+        runs.append((True, 1000.0, args.chats, args.instances))
     if not args.only_paid:
-        runs.append((False, 30.0, args.free_chats))
+        runs.append((False, 30.0, args.free_chats, 1))
     with tempfile.TemporaryDirectory() as folder:
-        for index, (paid, rate, chats) in enumerate(runs):
+        for index, (paid, rate, chats, instances) in enumerate(runs):
             url = fresh_database(args.database_url, folder, f"run{index}")
             cli.load(
                 Settings(database_url=url), [str(ROOT / "seeds")], io.StringIO(), progress=False
             )
             subscribe_many(url, range(FIRST_CHAT, FIRST_CHAT + chats))
             rows.append(
-                asyncio.run(one_run(url, chats, paid, rate, args.profile if paid else None))
+                asyncio.run(
+                    one_run(url, chats, paid, rate, args.profile if paid else None, instances)
+                )
             )
     store = "PostgreSQL" if args.database_url else "SQLite"
     keys = list(rows[0])

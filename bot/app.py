@@ -200,7 +200,8 @@ async def running(
     several = is_postgres(engine)  # instances may share it: lead by lock, pace together
     shared = SharedPace(engine) if several else None
     application = build_application(settings, services, shared)
-    services.deliverer = Deliverer(application.bot, services)
+    deliverer = Deliverer(application.bot, services, shared=several)
+    services.deliverer = deliverer
     leadership = Leadership(
         engine, on_gain=lambda: lead(application), on_lose=lambda: follow(application)
     )
@@ -224,6 +225,7 @@ async def running(
                     services.leader = False
                     services.leadership = leadership
                     await leadership.start()  # the schedule starts when this instance leads
+                    deliverer.start_joining()  # and every instance sends
                 else:
                     await schedule_all(application)
                 if application.webhook is not None:
@@ -241,7 +243,7 @@ async def running(
                     await application.webhook.stop()
                 if application.updater.running:
                     await application.updater.stop()
-                await services.deliverer.stop()
+                await deliverer.stop()
                 await leadership.stop()  # let the lock go: another instance leads at once
                 await application.stop()
     finally:
@@ -323,7 +325,7 @@ async def deliver_once(settings: Settings, day: date | None) -> PassReport:
     services = Services(settings=settings, Session=session_factory(engine))
     shared = SharedPace(engine) if is_postgres(engine) else None  # the instances' pace
     application = build_application(settings, services, shared)
-    deliverer = Deliverer(application.bot, services)
+    deliverer = Deliverer(application.bot, services, shared=shared is not None)
     try:
         async with application:
             return await deliverer.run_pass(day, finish=True)

@@ -23,6 +23,7 @@ from sqlalchemy.engine import make_url
 
 from bot.app import running
 from bot.choices import Setting, SettingChange, Slot
+from bot.delivery import Deliverer
 from bot.delivery.runner import workers_for
 from bot.emulator import BotApiEmulator, SentMessage
 from bot.emulator.server import ApiError
@@ -493,6 +494,49 @@ async def test_two_passes_at_once_send_each_chat_once(seeded, settings) -> None:
     assert third.already == len(chats) and third.messages == 0
 
 
+async def test_a_pass_one_instance_opened_is_shared_with_one_that_joins_it(
+    seeded, settings
+) -> None:
+    """The shared fan-out: one deliverer opens the day's pass, another (as another
+    instance's would) joins it and claims rows of its own; each chat gets the day once,
+    both sent part, and the opener's report counts the other's chats as settled."""
+    chats = list(range(14001, 14121))
+    add_subscribers(seeded, settings, chats)
+    async with bot_session(settings, messages_per_second=60) as (emulator, app):
+        for chat_id in chats:
+            emulator.private_chat(chat_id)
+        opener = Deliverer(app.bot, app.services, shared=True)
+        other = Deliverer(app.bot, app.services, shared=True)
+        # Telegram holds its answers until the other has claimed rows of the pass: both
+        # take part however fast or slow the machine is.
+        emulator.faults.answers_held = asyncio.Event()
+        other.start_joining()
+        opened = asyncio.ensure_future(opener.run_pass())
+        try:
+            await emulator.wait_until(lambda: len(claim_holders(seeded)) >= 2, timeout=30)
+            emulator.faults.answers_held.set()
+            report = await asyncio.wait_for(opened, 60)
+        finally:
+            emulator.faults.answers_held.set()
+            await other.stop()
+            await opener.stop()
+    counts = {c: len(emulator.messages_in(c)) for c in chats}
+    assert counts == dict.fromkeys(chats, 1), {c: n for c, n in counts.items() if n != 1}
+    assert 0 < len(report.delivered_to) < len(chats)
+    assert len(report.delivered_to) + report.shared == len(chats)
+    assert sorted(report.handled) == chats and report.busy == 0
+    assert "sent by other instances" in report.log_line()
+
+
+def claim_holders(Store) -> set[str]:
+    """The passes holding claims now (opened rows no pass claimed yet aside)."""
+    with Store() as session:
+        owners = session.scalars(
+            select(Delivery.lease_owner).where(Delivery.lease_owner.isnot(None))
+        )
+        return {owner for owner in owners if not owner.startswith(ledger.OPEN)}
+
+
 async def test_deliver_pressed_twice_sends_each_chat_once(seeded, settings) -> None:
     chats = list(range(12001, 12031))
     add_subscribers(seeded, settings, chats)
@@ -551,7 +595,11 @@ def claims_of_others(Store) -> list[int]:
         owners = session.execute(
             select(Delivery.chat_id, Delivery.lease_owner).where(Delivery.lease_owner.isnot(None))
         ).all()
-    return [chat for chat, owner in owners if f":{os.getpid()}:" not in owner]
+    return [
+        chat
+        for chat, owner in owners
+        if f":{os.getpid()}:" not in owner and not owner.startswith(ledger.OPEN)
+    ]
 
 
 def test_a_claim_is_taken_over_only_when_its_lease_ran_out(seeded) -> None:

@@ -75,17 +75,34 @@ async def test_three_instances_lose_two_leaders_mid_fan_out_and_deliver_once(
         if path == "pgbouncer":
             pooled = stack.enter_context(transaction_pooler(settings.database_url, 10))
             settings = dataclasses.replace(settings, database_url=pooled)
-        await three_instances(seeded, settings)
+        stops = [(CHATS // 3, signal.SIGTERM), (2 * CHATS // 3, signal.SIGKILL)]
+        await instances(seeded, settings, 3, stops)
 
 
-async def three_instances(seeded, settings) -> None:  # type: ignore[no-untyped-def]
+@pytest.mark.slow
+async def test_two_instances_share_a_fan_out_and_the_leader_killed_mid_way(
+    seeded, settings
+) -> None:
+    """The other instance joins the leader's pass and claims chats of its own; the leader
+    is killed half way (SIGKILL); the other goes on with the chats nobody claimed, leads,
+    and takes over what the dead one held once its claims lapse: every chat once (but a
+    message the dead one had on its way), at the shared pace."""
+    if not settings.database_url.startswith("postgresql"):
+        pytest.skip("several instances share a PostgreSQL (this run is SQLite)")
+    await instances(seeded, settings, 2, [(CHATS // 2, signal.SIGKILL)])
+    assert "joined a delivery pass" in LOGS.read_text()
+
+
+async def instances(seeded, settings, count: int, stops: list[tuple[int, signal.Signals]]) -> None:  # type: ignore[no-untyped-def]
+    """``count`` instances; the leader of the moment gets each of ``stops``'s signals once
+    that many chats have their message."""
     chats = list(range(1, CHATS + 1))
     add_subscribers(seeded, settings, chats)
     emulator = BotApiEmulator(messages_per_second=RATE)
     url = await emulator.start()
     for chat_id in chats + READERS:
         emulator.private_chat(chat_id)
-    ports = [free_port() for _ in range(3)]
+    ports = [free_port() for _ in range(count)]
     emulator.route("bot.example.org", *(f"http://127.0.0.1:{p}" for p in ports))
 
     def env(port: int) -> dict[str, str]:
@@ -101,7 +118,6 @@ async def three_instances(seeded, settings) -> None:  # type: ignore[no-untyped-
         return values
 
     leaders: list[asyncio.subprocess.Process] = []  # each leader, once known
-    stops = [(CHATS // 3, signal.SIGTERM), (2 * CHATS // 3, signal.SIGKILL)]
     stopped: list[asyncio.subprocess.Process] = []
     stopped_at: list[tuple[float, str]] = []
     in_flight: set[int] = set()
@@ -114,7 +130,7 @@ async def three_instances(seeded, settings) -> None:  # type: ignore[no-untyped-
                 stopped.append(leaders[number])
                 stopped_at.append((time.monotonic(), stop.name))
                 if stop == signal.SIGKILL:  # what it may have sent without recording yet
-                    in_flight.update(m.chat_id for m in emulator.sent[-workers_for(RATE) :])
+                    in_flight.update(m.chat_id for m in emulator.sent[-workers_for(RATE) * count :])
                 os.kill(leaders[number].pid, stop)
                 if stop == signal.SIGKILL:
                     raise ApiError(500, "Internal Server Error: the bot died before this")
@@ -135,7 +151,7 @@ async def three_instances(seeded, settings) -> None:  # type: ignore[no-untyped-
         for reader in READERS:
             emulator.send(reader, reader, "/day latest")
             await asyncio.sleep(0.5)
-        for number in range(2):
+        for number in range(len(stops)):
             await emulator.wait_until(lambda n=number: len(stopped) > n, 60)  # type: ignore[misc]
             await asyncio.wait_for(stopped[number].wait(), 60)
             alive = [p for p in ports if processes[p].returncode is None]
@@ -155,7 +171,7 @@ async def three_instances(seeded, settings) -> None:  # type: ignore[no-untyped-
         for process in processes.values():
             await asyncio.wait_for(process.wait(), 30)
         await emulator.stop()
-    assert len({id(p) for p in leaders}) == 3  # three leaders in turn
+    assert len({id(p) for p in leaders}) == len(stops) + 1  # a leader after each stop
     counts = {c: len(emulator.messages_in(c)) for c in chats}
     # Once each; a message Telegram took just before the SIGKILL and the killed instance had
     # not recorded yet goes once more (the one exception the guarantees name).

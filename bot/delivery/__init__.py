@@ -15,6 +15,7 @@ most repeat the messages in flight, one per chat.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from datetime import date, timedelta
@@ -23,7 +24,14 @@ from typing import Any
 from telegram.ext import ExtBot
 
 from bot.delivery.report import ADDED_UP, COUNTERS, PassReport
-from bot.delivery.runner import Address, Outgoing, Runner, claim_batch_for, workers_for
+from bot.delivery.runner import (
+    Address,
+    Outgoing,
+    Runner,
+    claim_batch_for,
+    pass_owner,
+    workers_for,
+)
 from bot.delivery.sender import Sender, outcome_unknown
 from bot.i18n import speaking
 from bot.pacing import update_slot
@@ -47,6 +55,8 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 SUBSCRIPTION_PAGE = 500
+JOIN_SECONDS = 1.0  # how often an instance looks for a pass another opened
+SETTLE_LOOK_SECONDS = 0.2  # how often a pass looks whether the instances that joined it are done
 WEEK_PAPERS = 2000  # a week's papers a weekly digest chooses from (a week has a few hundred)
 
 
@@ -73,10 +83,25 @@ class Digests:
 
 
 class Deliverer:
-    def __init__(self, bot: ExtBot[Any], services: Services, workers: int | None = None) -> None:
+    """Passes in this process. ``shared`` (instances on one PostgreSQL): a daily pass opens
+    its chats' rows for every instance to claim a batch at a time, and each instance joins
+    the passes another opened (:meth:`join_passes`): the fan-out is shared, under the one
+    shared pace, each chat still claimed by one pass at a time."""
+
+    def __init__(
+        self,
+        bot: ExtBot[Any],
+        services: Services,
+        workers: int | None = None,
+        shared: bool = False,
+    ) -> None:
         self.services = services
+        self.shared = shared
         self.stopping = False
         self._passes: set[asyncio.Task[PassReport]] = set()
+        self._working: set[date] = set()  # days whose opened rows a pass here claims
+        self._joining: asyncio.Task[None] | None = None
+        self._stopped = asyncio.Event()
         settings = services.settings
         self.lease = timedelta(seconds=settings.delivery_lease_seconds)
         self.sender = Sender(bot, settings.paid_broadcast, settings.send_timeout_seconds)
@@ -101,7 +126,13 @@ class Deliverer:
         finally:
             self._passes.discard(task)
 
-    async def _run(self, jobs: AsyncIterator[Outgoing], report: PassReport) -> None:
+    async def _run(
+        self,
+        jobs: AsyncIterator[Outgoing],
+        report: PassReport,
+        owner: str | None = None,
+        renewed: Sequence[str] = (),
+    ) -> None:
         runner = Runner(
             self.services,
             self.sender,
@@ -110,7 +141,9 @@ class Deliverer:
             self.workers,
             self.batch,
             lambda: self.stopping,
+            owner,
         )
+        runner.renewed += renewed
         await runner.run(jobs)
 
     # --- the daily digest -------------------------------------------------------------------
@@ -156,8 +189,7 @@ class Deliverer:
         if report.day is None or self.stopping:
             return report
         the_day = report.day
-        papers = await db(queries.top_papers, the_day)
-        digests = Digests(papers, lambda chosen: digest_posts(the_day, chosen, len(papers)))
+        digests = await self._digests(the_day)
 
         async def jobs() -> AsyncIterator[Outgoing]:
             if chats is not None:
@@ -177,9 +209,144 @@ class Deliverer:
                     break
                 after = page[-1].chat_id
 
-        await self._run(jobs(), report)
+        if self.shared and not quiet:
+            await self._shared_pass(jobs(), digests, report)
+        else:
+            await self._run(jobs(), report)
         if not quiet:
             log.info("delivery pass %s", report.log_line())
+        return report
+
+    async def _digests(self, day: date) -> Digests:
+        papers = await self.services.db(queries.top_papers, day)
+        return Digests(papers, lambda chosen: digest_posts(day, chosen, len(papers)))
+
+    # --- a daily pass every instance works at -----------------------------------------------
+
+    async def _shared_pass(
+        self, jobs: AsyncIterator[Outgoing], digests: Digests, report: PassReport
+    ) -> None:
+        """Open the rows of the pass's chats for every instance (a row that exists already
+        is claimed here the usual way), claim them a batch at a time beside the instances
+        that join, then wait for what they claimed to be settled, as long as a claim may
+        live: what they settled counts as handled (``shared``), what they left as busy."""
+        assert report.day is not None
+        day, owner = report.day, pass_owner()
+        name = f"{ledger.OPEN}{owner.rsplit(':', 1)[-1]}"
+        opened: list[int] = []
+        mine: set[int] = set()
+
+        async def opening() -> AsyncIterator[Outgoing]:
+            batch: list[Outgoing] = []
+            async for job in jobs:
+                if not job.posts:
+                    yield job  # nothing to send: recorded as such here
+                    continue
+                batch.append(job)
+                if len(batch) >= SUBSCRIPTION_PAGE:
+                    async for kept in self._open(batch, name, opened):
+                        yield kept
+                    batch = []
+            async for kept in self._open(batch, name, opened):
+                yield kept
+            async for job in self._claimed(day, digests, owner):
+                mine.add(job.target.chat_id)
+                yield job
+
+        self._working.add(day)
+        try:
+            await self._run(opening(), report, owner, [name])
+        finally:
+            self._working.discard(day)
+        await self._settled_by_others([c for c in opened if c not in mine], report)
+
+    async def _open(
+        self, batch: Sequence[Outgoing], name: str, opened: list[int]
+    ) -> AsyncIterator[Outgoing]:
+        """Open the rows of ``batch``; yield the jobs whose rows existed already."""
+        if not batch:
+            return
+        wants = [job.target.want(len(job.posts)) for job in batch]
+        try:
+            added = await self.services.db(ledger.open_rows, wants, name, self.lease)
+        except Exception:  # then this pass claims them itself, the usual way
+            log.warning("could not open %d chats to other instances", len(batch), exc_info=True)
+            added = set()
+        for job in batch:
+            if job.target.key in added:
+                opened.append(job.target.chat_id)
+            else:
+                yield job
+
+    async def _claimed(self, day: date, digests: Digests, owner: str) -> AsyncIterator[Outgoing]:
+        """The opened rows of ``day`` this pass claims, a batch at a time, until none is
+        left unclaimed: each with its chat's digest, built from its subscription."""
+        db = self.services.db
+        while not self.stopping:
+            try:
+                claimed = await db(
+                    ledger.claim_open, day, DeliveryKind.DAILY, owner, self.lease, self.batch
+                )
+                if not claimed:
+                    return
+                chat_ids = [chat_id for chat_id, _ in claimed]
+                chats = await db(subs.active_subscriptions, chat_ids)
+            except Exception:  # what this pass claimed lapses; the rest stays open
+                log.warning("could not claim chats of a pass; left for later", exc_info=True)
+                return
+            views = {chat.chat_id: chat for chat in chats if chat.every is Every.DAILY}
+            for chat_id, claim in claimed:
+                view = views.get(chat_id)
+                posts = digests.of(view) if view is not None else []
+                yield Outgoing(Address(chat_id, day), posts, claim)
+
+    async def _settled_by_others(self, chat_ids: Sequence[int], report: PassReport) -> None:
+        if not chat_ids or report.day is None:
+            return
+        db, day = self.services.db, report.day
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.lease.total_seconds() + 1.0
+        left = dict.fromkeys(chat_ids, False)
+        with contextlib.suppress(Exception):  # (what is not known settled is looked at again)
+            left = await db(ledger.unsettled, day, DeliveryKind.DAILY, chat_ids)
+            while not self.stopping and not all(left.values()) and loop.time() < deadline:
+                await asyncio.sleep(SETTLE_LOOK_SECONDS)
+                left = await db(ledger.unsettled, day, DeliveryKind.DAILY, list(left))
+        settled = [chat_id for chat_id in chat_ids if chat_id not in left]
+        report.shared += len(settled)
+        report.handled += settled
+        report.busy += len(left)
+        report.busy_chats += list(left)
+
+    async def join_passes(self) -> None:
+        """Join, every ``JOIN_SECONDS``, the daily passes another instance opened (until
+        :meth:`stop`)."""
+        while not self.stopping:
+            try:
+                days = await self.services.db(ledger.open_days)
+            except Exception:
+                log.warning("could not look for passes to join", exc_info=True)
+                days = []
+            for day in days:
+                if day not in self._working and not self.stopping:
+                    await self._tracked(self._join(day))
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopped.wait(), JOIN_SECONDS)
+
+    def start_joining(self) -> None:
+        self._joining = asyncio.ensure_future(self.join_passes())
+
+    async def _join(self, day: date) -> PassReport:
+        report = PassReport(day=day)
+        digests = await self._digests(day)
+        owner = pass_owner()
+        self._working.add(day)
+        try:
+            await self._run(self._claimed(day, digests, owner), report, owner)
+        finally:
+            self._working.discard(day)
+        if report.chats:
+            log.info("joined a delivery pass %s", report.log_line())
         return report
 
     # --- a schedule's slot ------------------------------------------------------------------
@@ -272,6 +439,9 @@ class Deliverer:
         """Graceful stop: no new chats or messages; wait for the messages in flight (their
         passes let go of the claims they did not finish)."""
         self.stopping = True
+        self._stopped.set()
+        if self._joining is not None:  # a pass it joined finishes its messages in hand
+            await asyncio.gather(self._joining, return_exceptions=True)
         current = asyncio.current_task()
         passes = [task for task in self._passes if task is not current]
         if passes:

@@ -22,6 +22,7 @@ class PassReport:
     looked_again: int = 0  # held by another pass; looked at again once its claims could lapse
     unsure: int = 0  # a message went out without an answer: the next pass repeats it once
     failed: int = 0  # Telegram refused the day for good (bounded tries)
+    shared: int = 0  # sent by other instances that joined the pass
     delivered_to: list[int] = field(default_factory=list)
     handled: list[int] = field(default_factory=list)  # chats this day is settled for
     busy_chats: list[int] = field(default_factory=list)
@@ -36,6 +37,7 @@ class PassReport:
         """One line for operators: the day, the chats, and every counter that is not zero."""
         counts = {
             "sent": len(self.delivered_to),
+            "shared": self.shared,
             "already": self.already,
             "empty": self.empty,
             "deactivated": self.deactivated,
@@ -61,10 +63,11 @@ class PassReport:
 
 ADDED_UP = (  # what a second look adds to a report (what is still busy, it replaces)
     "messages", "already", "empty", "deactivated", "migrated", "postponed", "unsure", "failed",
-    "delivered_to", "handled",
+    "shared", "delivered_to", "handled",
 )  # fmt: skip
 COUNTERS = {
     "sent": N_("sent to {count} ({messages} messages)"),
+    "shared": N_("sent by other instances {count}"),
     "already": N_("had it already {count}"),
     "empty": N_("nothing for them {count}"),
     "deactivated": N_("stopped (blocked or removed) {count}"),

@@ -91,6 +91,7 @@ class Step(Enum):
 class Outgoing:
     target: Address
     posts: list[Post]
+    claim: Claim | None = None  # claimed already (an opened row, see Deliverer)
 
 
 class Recorder:
@@ -176,6 +177,7 @@ class Runner:
         workers: int,
         batch: int,
         stopping: Callable[[], bool],
+        owner: str | None = None,
     ) -> None:
         self.services = services
         self.db = services.db
@@ -185,7 +187,8 @@ class Runner:
         self.workers = workers
         self.batch = batch
         self.stopping = stopping
-        self.owner = pass_owner()
+        self.owner = owner or pass_owner()
+        self.renewed = [self.owner]  # the holders whose claims the heartbeat renews
         self.claimed: asyncio.Queue[tuple[Outgoing, Claim] | None] = asyncio.Queue(batch)
         self.recorder = Recorder(services, self.owner, lease, stopping)
 
@@ -204,7 +207,8 @@ class Runner:
         while True:
             await asyncio.sleep(self.lease.total_seconds() / 3)
             try:
-                await self.db(ledger.renew_leases, self.owner, self.lease)
+                for owner in self.renewed:
+                    await self.db(ledger.renew_leases, owner, self.lease)
             except Exception:
                 log.warning("could not renew delivery claims", exc_info=True)
 
@@ -217,6 +221,9 @@ class Runner:
                 if self.stopping():
                     break
                 self.report.chats += 1
+                if job.claim is not None:
+                    await self._claimed_already(job, job.claim)
+                    continue
                 if not job.posts:
                     try:
                         await self._empty(job.target)
@@ -234,6 +241,17 @@ class Runner:
         finally:
             for _worker in range(self.workers):
                 await self.claimed.put(None)
+
+    async def _claimed_already(self, job: Outgoing, claim: Claim) -> None:
+        if job.posts:
+            await self.claimed.put((job, claim))
+            return
+        try:  # nothing for the chat now (its subscription stopped since the row opened)
+            await self.db(ledger.release_many, [job.target.key], self.owner)
+            await self._empty(job.target)
+        except Exception:
+            self.report.postponed += 1
+            log.warning("could not record chat %s as empty", job.target.chat_id)
 
     async def _empty(self, target: Address) -> None:
         self.report.handled.append(target.chat_id)

@@ -31,6 +31,7 @@ from sqlalchemy import (
     and_,
     delete,
     func,
+    literal_column,
     or_,
     select,
     update,
@@ -253,7 +254,7 @@ def _taken(
     where = _key(*key)
     if row.parts_total != parts:  # a planned alert learns its length when it is first rendered
         session.execute(update(Delivery).where(where).values(parts_total=parts))
-    died = row.lease_owner is not None
+    died = row.lease_owner is not None and not row.lease_owner.startswith(OPEN)
     if died and row.status is DeliveryStatus.REPEATING:  # it died during the repeat: no third
         sent = row.parts_sent + 1
         done = sent >= parts
@@ -283,6 +284,104 @@ def claim(
 ) -> Claim | Held:
     """One row's claim (see :func:`claim_many`)."""
     return claim_many(session, [Want(chat_id, day, kind, parts, covers)], owner, lease)[0]
+
+
+# --- a pass every instance works at: rows opened, then claimed by whoever is free -----------
+
+OPEN = "open:"  # the holder of a pass's rows that no instance has claimed yet
+_OPENED = Delivery.lease_owner.like(literal_column(f"'{OPEN}%'"))
+
+
+def open_rows(session: Session, wants: Sequence[Want], name: str, lease: timedelta) -> set[RowKey]:
+    """Add the rows of a pass (``name``, starting with :data:`OPEN`) for any instance to
+    claim with :func:`claim_open`; a row that exists already stays as it is (a pass claims
+    it the usual way). The keys of the rows added."""
+    until = _lease_clock(session) + lease
+    added = create(
+        session,
+        [
+            {
+                "chat_id": w.chat_id,
+                "day": w.day,
+                "kind": w.kind,
+                "status": DeliveryStatus.SENDING,
+                "parts_total": w.parts,
+                "lease_owner": name,
+                "lease_until": until,
+                "covers": w.covers,
+            }
+            for w in wants
+        ],
+    )
+    session.commit()
+    return added
+
+
+def claim_open(
+    session: Session, day: date, kind: DeliveryKind, owner: str, lease: timedelta, limit: int
+) -> list[tuple[int, Claim]]:
+    """Claim up to ``limit`` opened rows of ``day``, lowest chat id first, for ``owner``:
+    one statement; on PostgreSQL the rows another instance is claiming right now are
+    skipped (``SKIP LOCKED``), so instances claiming at once share the rows out."""
+    picked = (
+        select(Delivery.chat_id)
+        .where(Delivery.day == day, Delivery.kind == kind, _OPENED)
+        .where(Delivery.status == DeliveryStatus.SENDING)
+        .order_by(Delivery.chat_id)
+        .limit(limit)
+    )
+    if _postgres(session):
+        picked = picked.with_for_update(skip_locked=True)
+    # A CTE is read once: a subquery under IN may be read again, each time skipping what
+    # was locked by then, and so give more rows than ``limit``.
+    chosen = picked.cte("chosen")
+    claimed = session.execute(
+        update(Delivery)
+        .where(Delivery.day == day, Delivery.kind == kind, _OPENED)
+        .where(Delivery.chat_id == chosen.c.chat_id)
+        .values(lease_owner=owner, lease_until=_lease_clock(session) + lease, updated_at=now_utc())
+        .returning(Delivery.chat_id, Delivery.parts_sent)
+    ).all()
+    session.commit()
+    return sorted(((chat_id, Claim(owner, sent)) for chat_id, sent in claimed), key=_first)
+
+
+def _first(pair: tuple[int, Claim]) -> int:
+    return pair[0]
+
+
+def open_days(session: Session, kind: DeliveryKind = DeliveryKind.DAILY) -> list[date]:
+    """The days with opened rows no instance has claimed yet."""
+    return list(
+        session.scalars(
+            select(Delivery.day)
+            .where(Delivery.kind == kind, Delivery.status == DeliveryStatus.SENDING, _OPENED)
+            .distinct()
+            .order_by(Delivery.day)
+        )
+    )
+
+
+def unsettled(
+    session: Session, day: date, kind: DeliveryKind, chat_ids: Sequence[int]
+) -> dict[int, bool]:
+    """Of ``chat_ids``' rows, those still being sent (or owed): whether each one's claim
+    has lapsed (its holder stopped renewing it)."""
+    now = _lease_clock(session)
+    found: dict[int, bool] = {}
+    for start in range(0, len(chat_ids), BATCH):
+        rows = session.execute(
+            select(
+                Delivery.chat_id,
+                or_(Delivery.lease_owner.is_(None), Delivery.lease_until < now).label("lapsed"),
+            ).where(
+                _in_group(day, kind, chat_ids[start : start + BATCH]),
+                Delivery.status.in_(OPEN_STATUSES),
+            )
+        )
+        found.update((chat_id, bool(lapsed)) for chat_id, lapsed in rows)
+    session.rollback()
+    return found
 
 
 # --- records: what Telegram accepted ---------------------------------------------------------
