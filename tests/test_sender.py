@@ -4,15 +4,25 @@ raises for the same message and the same answer."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 import pytest
-from telegram.error import TelegramError
+from telegram.error import (
+    BadRequest,
+    ChatMigrated,
+    Forbidden,
+    NetworkError,
+    RetryAfter,
+    TelegramError,
+    TimedOut,
+)
 from telegram.request import BaseRequest, RequestData
 
-from bot.delivery.sender import request_body, whole_body
+from bot.delivery.sender import Outcome, classify, outcome_unknown, request_body, whole_body
 from bot.posts import Post
-from bot.transport import refusal
+from bot.transport import NotSent, refusal
 
 BUTTONS = json.dumps({"inline_keyboard": [[{"text": "1", "callback_data": "p:2401.00001"}]]})
 POSTS = [
@@ -103,3 +113,38 @@ async def test_a_refusal_is_read_as_the_library_reads_it(
     ours = refusal(status, payload)
     assert type(ours) is type(theirs.value)
     assert str(ours) == str(theirs.value)
+
+
+def _not_sent(error: TelegramError) -> TelegramError:
+    """``error`` as the transport raises it for a request that never left."""
+    error.__cause__ = NotSent("no connection")
+    return error
+
+
+# What a send's error comes to: every outcome the runner tells apart, from the error the
+# library raises for Telegram's answer (or for none).
+_CLASSIFIED: list[tuple[Callable[[], TelegramError], Outcome]] = [
+    (lambda: ChatMigrated(-100_777), Outcome.MIGRATED),
+    (lambda: Forbidden("Forbidden: bot was blocked by the user"), Outcome.GONE),
+    (lambda: Forbidden("Forbidden: bot is not a member of the channel chat"), Outcome.GONE),
+    (lambda: BadRequest("Chat not found"), Outcome.GONE),
+    (lambda: BadRequest("Not enough rights to send text messages to the chat"), Outcome.NO_RIGHTS),
+    (lambda: BadRequest("Have no rights to send a message"), Outcome.NO_RIGHTS),
+    (lambda: BadRequest("Can't parse entities: unsupported start tag"), Outcome.REFUSED),
+    (lambda: BadRequest("Message is too long"), Outcome.REFUSED),
+    (lambda: RetryAfter(timedelta(seconds=3)), Outcome.NOT_SENT),
+    (lambda: _not_sent(NetworkError("connection refused")), Outcome.NOT_SENT),
+    (lambda: _not_sent(TimedOut("pool timeout")), Outcome.NOT_SENT),
+    (lambda: TimedOut("read timeout"), Outcome.UNSURE),
+    (lambda: NetworkError("connection lost after sending"), Outcome.UNSURE),
+]
+
+
+@pytest.mark.parametrize(("make", "outcome"), _CLASSIFIED)
+def test_each_error_comes_to_one_outcome(
+    make: Callable[[], TelegramError], outcome: Outcome, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PTB_TIMEDELTA", "1")  # as the bot runs (bot.app)
+    error = make()
+    assert classify(error).outcome is outcome, error
+    assert outcome_unknown(error) == (outcome is Outcome.UNSURE)

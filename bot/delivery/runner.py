@@ -361,7 +361,7 @@ class Runner:
         if outcome is Outcome.MIGRATED:  # the same chat, a new id: claim that
             moved = replace(target, chat_id=result.new_chat_id)
             return moved, await self._migrated(chat_id, moved, len(posts))
-        if outcome in (Outcome.GONE, Outcome.REFUSED):
+        if outcome in (Outcome.GONE, Outcome.NO_RIGHTS, Outcome.REFUSED):
             return Step.SETTLED if await self._refused(target, result) else Step.LET_GO
         if outcome is Outcome.NOT_SENT:
             if repeat:  # the repeat never left: it is still owed
@@ -422,7 +422,7 @@ class Runner:
             self.report.postponed += 1
             return False
         self.report.failed += 1
-        if "rights" in message.lower():
+        if result.outcome is Outcome.NO_RIGHTS:
             await db(subs.forget_chat, chat_id, StopReason.NO_RIGHTS)
             self.report.deactivated += 1
             log.warning(

@@ -39,7 +39,8 @@ class Outcome(Enum):
     NOT_SENT = "not sent"
     MIGRATED = "migrated"  # the group is a supergroup now, under a new id
     GONE = "gone"  # blocked, removed, or the chat is no more
-    REFUSED = "refused"  # Telegram refused it (no rights to post yet, a bad request)
+    NO_RIGHTS = "no rights"  # the bot may not post there (yet): an admin may still allow it
+    REFUSED = "refused"  # Telegram refused it (a bad request)
 
 
 @dataclass(frozen=True)
@@ -71,7 +72,8 @@ def classify(error: TelegramError) -> Result:
     ):
         return Result(Outcome.GONE, error)
     if isinstance(error, BadRequest):
-        return Result(Outcome.REFUSED, error)
+        rights = "rights" in str(error).lower()  # "not enough rights", "have no rights"
+        return Result(Outcome.NO_RIGHTS if rights else Outcome.REFUSED, error)
     if isinstance(error, RetryAfter) or not outcome_unknown(error):
         return Result(Outcome.NOT_SENT, error)
     return Result(Outcome.UNSURE, error)
