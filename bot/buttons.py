@@ -157,11 +157,6 @@ def _label(text: str, limit: int = 24) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def url_keyboard(label: str, url: str) -> InlineKeyboardMarkup:
-    """One button that opens a link (a deep link into the bot's private chat, say)."""
-    return InlineKeyboardMarkup([[InlineKeyboardButton(label, url=url)]])
-
-
 def card_keyboard(deep_link: str, page_url: str | None) -> InlineKeyboardMarkup:
     """Under a paper's card shared in any chat: the whole summary in a private chat with
     the bot, and, where the archive is on the web, the paper's page there (a link anyone

@@ -28,6 +28,7 @@ from bot.codec import (
     ref_payload,
 )
 from bot.handlers.common import (
+    EXPIRED,
     NOT_YOURS,
     NOTHING_LOADED,
     answer,
@@ -49,7 +50,6 @@ PAGE_SIZE = 5
 STILL_SEARCHING = N_("Your last search is still running. Try again when it is done.")
 SEARCH_USAGE = N_("Usage: /search WORDS (e.g. /search diffusion model, /search 확산 모델)")
 AUTHOR_USAGE = N_("Usage: /author NAME (e.g. /author Rémi Munos, or a surname: /author munos)")
-EXPIRED = N_("This button has expired.")
 NOT_IN_ARCHIVE = N_("This paper is not in the archive.")
 
 

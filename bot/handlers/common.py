@@ -91,6 +91,7 @@ async def answer(query: CallbackQuery, text: str | None = None, url: str | None 
 
 
 NOT_YOURS = N_("These buttons answer whoever asked. Ask the bot yourself, here or in private.")
+EXPIRED = N_("This button has expired.")
 
 
 def deep_link(username: str, payload: str) -> str:

@@ -13,7 +13,14 @@ from bot import render
 from bot.arguments import UsageError, command_args, parse_top_arg, wants_clearing
 from bot.buttons import paper_keyboard, results_keyboard, saved_keyboard
 from bot.codec import CallbackKind, parse_callback
-from bot.handlers.common import NOT_YOURS, NOTHING_LOADED, answer, edit_or_reply, reply_blocks
+from bot.handlers.common import (
+    EXPIRED,
+    NOT_YOURS,
+    NOTHING_LOADED,
+    answer,
+    edit_or_reply,
+    reply_blocks,
+)
 from bot.i18n import N_, _, ngettext
 from bot.rights import Reach, reach_of
 from bot.services import BotContext
@@ -93,7 +100,7 @@ async def button(update: Update, context: BotContext) -> None:
     pressed = parse_callback(query.data)
     db = context.services.db
     if pressed is None:
-        await answer(query, _("This button has expired."))
+        await answer(query, _(EXPIRED))
         return
     if (
         pressed.kind is not CallbackKind.BOOKMARK
@@ -118,7 +125,7 @@ async def button(update: Update, context: BotContext) -> None:
     if pressed.kind is CallbackKind.TOP:
         newest = await db(queries.latest_day)
         if newest is None:
-            await answer(query, _("This button has expired."))
+            await answer(query, _(EXPIRED))
             return
         window = parse_top_arg(pressed.value, newest)  # "w", "m" or a month: checked above
         page = await _within(

@@ -15,7 +15,7 @@ from bot import render
 from bot.arguments import command_args
 from bot.buttons import rules_keyboard
 from bot.codec import CallbackKind, parse_callback
-from bot.handlers.common import answer, edit_or_reply, reply_blocks
+from bot.handlers.common import EXPIRED, answer, edit_or_reply, reply_blocks
 from bot.i18n import N_, _
 from bot.rights import may_change, may_manage
 from bot.services import BotContext
@@ -148,7 +148,7 @@ async def button(update: Update, context: BotContext) -> None:
     assert query is not None
     pressed = parse_callback(query.data)
     if pressed is None or chat is None or pressed.kind not in BY_BUTTON:
-        await answer(query, _("This button has expired."))
+        await answer(query, _(EXPIRED))
         return
     words = BY_BUTTON[pressed.kind]
     if not await may_manage(context, chat, update.effective_user):
