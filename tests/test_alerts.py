@@ -28,6 +28,7 @@ from bot.store.models import (
     RuleKind,
 )
 from bot.textindex import fold, folded_words
+from tests.helpers import ledger as one_row
 from tests.helpers.digests import DAY, day_file, load_paths
 from tests.helpers.e2e import ADMIN, GROUP, MEMBER, OPERATOR, USER, Conversation, bot_session
 from tests.helpers.wording import says
@@ -308,7 +309,7 @@ async def test_an_alert_a_stopped_pass_held_goes_out_when_its_claim_lapses(
         (day,) = session.scalars(
             select(Delivery.day).where(Delivery.kind == DeliveryKind.ALERT)
         ).all()
-        claimed = ledger.claim(
+        claimed = one_row.claim(
             session, USER, day, 1, "stopped-instance", timedelta(seconds=3), DeliveryKind.ALERT
         )
         assert isinstance(claimed, ledger.Claim)

@@ -41,6 +41,7 @@ from bot.store.models import (
     StopReason,
     Subscription,
 )
+from tests.helpers import ledger as one_row
 from tests.helpers.digests import ROOT, SEEDS, SLICE, day_file, load_paths
 from tests.helpers.e2e import (
     ADMIN,
@@ -192,7 +193,7 @@ async def test_scheduled_delivery_fires_at_each_chats_time_in_two_zones(seeded, 
                 views = [subs.get_subscription(session, c) for c in (seoul, new_york)]
                 recent = datetime.now(UTC) - timedelta(seconds=30)
                 return all(v is not None and v.last_slot_at > recent for v in views) and all(
-                    ledger.received(session, c, queries.latest_day(session))
+                    one_row.received(session, c, queries.latest_day(session))
                     for c in (seoul, new_york)
                 )
 
@@ -232,7 +233,7 @@ async def test_nothing_new_means_nothing_sent(seeded, settings) -> None:
 
         def settled() -> bool:
             with seeded() as session:
-                return ledger.received(session, USER, queries.latest_day(session))
+                return one_row.received(session, USER, queries.latest_day(session))
 
         await emulator.wait_until(settled)  # the catch-up at start found nothing to send
         report = await app.services.deliverer.run_pass()
@@ -360,7 +361,7 @@ async def test_blocked_chat_is_deactivated_and_migrated_group_moves(seeded, sett
         assert subs.get_subscription(session, GROUP) is None  # moved to the new id
         moved = subs.get_subscription(session, new_group)
         assert moved and moved.active and moved.send_time == "09:00"
-        assert ledger.received(session, new_group, queries.latest_day(session))
+        assert one_row.received(session, new_group, queries.latest_day(session))
 
 
 async def test_fan_out_at_the_real_limit_provokes_no_429(seeded, settings) -> None:
@@ -605,22 +606,22 @@ def claims_of_others(Store) -> list[int]:
 def test_a_claim_is_taken_over_only_when_its_lease_ran_out(seeded) -> None:
     lease, day = timedelta(seconds=30), date(2024, 4, 25)
     with seeded() as session:
-        first = ledger.claim(session, USER, day, 3, "pass-a", lease)
+        first = one_row.claim(session, USER, day, 3, "pass-a", lease)
         assert first == ledger.Claim("pass-a", 0)
-        ledger.mark_sent(session, USER, day, "pass-a", 1, False, lease)
-        assert ledger.claim(session, USER, day, 3, "pass-b", lease) is ledger.Held.BUSY
+        one_row.mark_sent(session, USER, day, "pass-a", 1, False, lease)
+        assert one_row.claim(session, USER, day, 3, "pass-b", lease) is ledger.Held.BUSY
         # pass-a stops renewing (it died): once its lease lapses, pass-b resumes after it
         session.execute(
             update(Delivery).values(lease_until=datetime.now(UTC) - timedelta(seconds=1))
         )
         session.commit()
         # message 2 may have been on its way when pass-a died: it goes as its one repeat
-        took = ledger.claim(session, USER, day, 3, "pass-b", lease)
+        took = one_row.claim(session, USER, day, 3, "pass-b", lease)
         assert took == ledger.Claim("pass-b", 1, repeat=True)
         with pytest.raises(ledger.LeaseLost):
-            ledger.mark_sent(session, USER, day, "pass-a", 2, False, lease)
-        ledger.mark_sent(session, USER, day, "pass-b", 3, True, lease)
-        assert ledger.claim(session, USER, day, 3, "pass-c", lease) is ledger.Held.DONE
+            one_row.mark_sent(session, USER, day, "pass-a", 2, False, lease)
+        one_row.mark_sent(session, USER, day, "pass-b", 3, True, lease)
+        assert one_row.claim(session, USER, day, 3, "pass-c", lease) is ledger.Held.DONE
 
 
 def test_one_batch_of_claims_gives_each_row_its_own_answer(seeded) -> None:
@@ -631,8 +632,8 @@ def test_one_batch_of_claims_gives_each_row_its_own_answer(seeded) -> None:
     new, done, live, lapsed, unsure = 501, 502, 503, 504, 505
     with seeded() as session:
         for chat_id in (done, live, lapsed, unsure):
-            ledger.claim(session, chat_id, day, 1, "old", lease)
-        ledger.mark_sent(session, done, day, "old", 1, True, lease)
+            one_row.claim(session, chat_id, day, 1, "old", lease)
+        one_row.mark_sent(session, done, day, "old", 1, True, lease)
         ledger.mark_unsure(session, unsure, day, "old", 0)
         session.execute(
             update(Delivery)
@@ -672,23 +673,23 @@ def test_a_message_in_flight_at_a_kill_and_unanswered_goes_at_most_twice(seeded)
     lease, day = timedelta(seconds=30), date(2024, 4, 25)
     lapse = update(Delivery).values(lease_until=datetime.now(UTC) - timedelta(seconds=1))
     with seeded() as session:
-        ledger.claim(session, USER, day, 1, "a", lease)  # sends; killed, no answer yet
+        one_row.claim(session, USER, day, 1, "a", lease)  # sends; killed, no answer yet
         session.execute(lapse)
         session.commit()
-        again = ledger.claim(session, USER, day, 1, "b", lease)
+        again = one_row.claim(session, USER, day, 1, "b", lease)
         assert again == ledger.Claim("b", 0, repeat=True)  # the second and last send
         ledger.mark_repeating(session, USER, day, "b")
         session.execute(lapse)  # b dies too, during its repeat
         session.commit()
-        assert ledger.claim(session, USER, day, 1, "c", lease) is ledger.Held.DONE
+        assert one_row.claim(session, USER, day, 1, "c", lease) is ledger.Held.DONE
 
 
 def test_an_unsure_message_is_repeated_once_and_never_twice(seeded) -> None:
     lease, day = timedelta(seconds=30), date(2024, 4, 25)
     with seeded() as session:
-        ledger.claim(session, USER, day, 2, "a", lease)
+        one_row.claim(session, USER, day, 2, "a", lease)
         ledger.mark_unsure(session, USER, day, "a", 0)
-        repeat = ledger.claim(session, USER, day, 2, "b", lease)
+        repeat = one_row.claim(session, USER, day, 2, "b", lease)
         assert repeat == ledger.Claim("b", 0, repeat=True)
         ledger.mark_repeating(session, USER, day, "b")
         # b dies during the repeat: its message may be out, so c goes on after it
@@ -696,7 +697,7 @@ def test_an_unsure_message_is_repeated_once_and_never_twice(seeded) -> None:
             update(Delivery).values(lease_until=datetime.now(UTC) - timedelta(seconds=1))
         )
         session.commit()
-        assert ledger.claim(session, USER, day, 2, "c", lease) == ledger.Claim("c", 1)
+        assert one_row.claim(session, USER, day, 2, "c", lease) == ledger.Claim("c", 1)
 
 
 async def test_a_late_answer_is_not_taken_for_a_failure(seeded, settings) -> None:
@@ -862,7 +863,7 @@ async def test_deliver_after_a_dead_pass_delivers_the_chats_it_held(seeded, sett
     with seeded() as session:
         day = queries.latest_day(session)
         for chat_id in chats[:4]:  # what the dead pass held (it sent nothing yet)
-            ledger.claim(session, chat_id, day, 1, "dead:1:pass", timedelta(seconds=3))
+            one_row.claim(session, chat_id, day, 1, "dead:1:pass", timedelta(seconds=3))
     quick = dataclasses.replace(settings, delivery_lease_seconds=3)
     async with bot_session(quick) as (emulator, _app):
         for chat_id in chats:
@@ -961,7 +962,7 @@ async def test_a_host_whose_clock_is_ahead_takes_no_live_lease(seeded, settings)
     with seeded() as session:
         day = queries.latest_day(session)
         for chat_id in held:
-            ledger.claim(session, chat_id, day, 1, "live:1:pass", timedelta(seconds=30))
+            one_row.claim(session, chat_id, day, 1, "live:1:pass", timedelta(seconds=30))
     emulator = BotApiEmulator()
     url = await emulator.start()
     for chat_id in chats:
@@ -979,7 +980,7 @@ async def test_a_host_whose_clock_is_ahead_takes_no_live_lease(seeded, settings)
         await asyncio.sleep(1.5)
         with seeded() as session:  # the live pass sends its three, and says so
             for chat_id in held:
-                ledger.mark_sent(
+                one_row.mark_sent(
                     session, chat_id, day, "live:1:pass", 1, True, timedelta(seconds=30)
                 )
         out, err = await asyncio.wait_for(command.communicate(), 60)

@@ -272,20 +272,6 @@ def _taken(
     return Claim(owner, row.parts_sent, repeat=died or row.status is not DeliveryStatus.SENDING)
 
 
-def claim(
-    session: Session,
-    chat_id: int,
-    day: date,
-    parts: int,
-    owner: str,
-    lease: timedelta,
-    kind: DeliveryKind = DeliveryKind.DAILY,
-    covers: date | None = None,
-) -> Claim | Held:
-    """One row's claim (see :func:`claim_many`)."""
-    return claim_many(session, [Want(chat_id, day, kind, parts, covers)], owner, lease)[0]
-
-
 # --- a pass every instance works at: rows opened, then claimed by whoever is free -----------
 
 OPEN = "open:"  # the holder of a pass's rows that no instance has claimed yet
@@ -426,21 +412,6 @@ def record_sent(
             kept.update((chat_id, day, kind) for chat_id in written)
     session.commit()
     return {record.key for record in records} - kept
-
-
-def mark_sent(
-    session: Session,
-    chat_id: int,
-    day: date,
-    owner: str,
-    parts_sent: int,
-    done: bool,
-    lease: timedelta,
-    kind: DeliveryKind = DeliveryKind.DAILY,
-) -> None:
-    """One row's record (see :func:`record_sent`); :class:`LeaseLost` if taken over."""
-    if record_sent(session, [Sent((chat_id, day, kind), parts_sent, done)], owner, lease):
-        raise LeaseLost(f"the claim on chat {chat_id}, {kind} {day} was taken over")
 
 
 def _held(
@@ -639,10 +610,3 @@ def last_weekly_cover(session: Session, chat_id: int, before: date) -> date | No
             Delivery.status.not_in((DeliveryStatus.EMPTY, DeliveryStatus.FAILED)),
         )
     )
-
-
-def received(
-    session: Session, chat_id: int, day: date, kind: DeliveryKind = DeliveryKind.DAILY
-) -> bool:
-    delivery = session.get(Delivery, (chat_id, day, kind))
-    return delivery is not None and delivery.status != DeliveryStatus.SENDING
