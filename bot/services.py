@@ -22,6 +22,8 @@ from telegram.request import BaseRequest
 
 from bot.choices import Slot
 from bot.config import Settings
+from bot.reports import PassReport
+from bot.store.subscriptions import SubscriptionView
 
 T = TypeVar("T")
 P = ParamSpec("P")
@@ -79,17 +81,19 @@ class Passes(Protocol):
 
     async def run_pass(
         self, day: date | None = None, chat_ids: Sequence[int] | None = None
-    ) -> Any: ...
+    ) -> PassReport: ...
 
     async def run_slot(
-        self, daily: Sequence[Any], weekly: Sequence[tuple[Any, date]] = ()
-    ) -> list[Any]: ...
+        self,
+        daily: Sequence[SubscriptionView],
+        weekly: Sequence[tuple[SubscriptionView, date]] = (),
+    ) -> list[PassReport]: ...
 
-    async def run_alert_pass(self) -> Any: ...
+    async def run_alert_pass(self) -> PassReport: ...
 
     def start_pass(
         self, day: date | None = None, chat_ids: Sequence[int] | None = None, finish: bool = False
-    ) -> asyncio.Task[Any]: ...
+    ) -> asyncio.Task[PassReport]: ...
 
     async def stop(self) -> None: ...
 

@@ -23,7 +23,6 @@ from typing import Any
 
 from telegram.ext import ExtBot
 
-from bot.delivery.report import ADDED_UP, COUNTERS, PassReport
 from bot.delivery.runner import (
     Address,
     Outgoing,
@@ -36,6 +35,7 @@ from bot.delivery.sender import Sender, outcome_unknown
 from bot.i18n import speaking
 from bot.pacing import update_slot
 from bot.posts import Post, alert_posts, digest_posts, weekly_posts
+from bot.reports import ADDED_UP, COUNTERS, PassReport
 from bot.services import Services
 from bot.store import alerts, feed, languages, queries
 from bot.store import deliveries as ledger

@@ -25,9 +25,9 @@ from enum import Enum
 from sqlalchemy.exc import InterfaceError, OperationalError
 
 from bot.delivery.outage import MAX_BACKOFF
-from bot.delivery.report import PassReport
 from bot.delivery.sender import Outcome, Result, Sender
 from bot.posts import Post
+from bot.reports import PassReport
 from bot.services import Services
 from bot.store import deliveries as ledger
 from bot.store import subscriptions as subs
