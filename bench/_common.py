@@ -49,9 +49,8 @@ def subscribe_many(url: str, chats: range, due: bool = False) -> None:
 
     from sqlalchemy import insert
 
-    from bot.store.db import open_store
+    from bot.store.db import now_utc, open_store
     from bot.store.models import Subscription
-    from bot.store.subscriptions import now_utc
 
     now = now_utc()
     last = now - timedelta(days=2) if due else now

@@ -52,8 +52,8 @@ async def fan_out(
 
     from bot import cli
     from bot.config import Settings
+    from bot.store.db import now_utc
     from bot.store.models import Subscription
-    from bot.store.subscriptions import now_utc
 
     url = fresh_database(url, folder, f"instances{instances}")
     cli.load(Settings(database_url=url), [str(SEEDS)], io.StringIO(), progress=False)

@@ -22,6 +22,7 @@ from bot.choices import Slot
 from bot.services import BotContext, PapersApplication, Services
 from bot.store import alerts, queries, updates
 from bot.store import subscriptions as subs
+from bot.store.db import now_utc
 from bot.store.models import Every
 from bot.store.subscriptions import SubscriptionView
 from bot.sync import SyncError, sync_once
@@ -96,7 +97,7 @@ async def slot_job(context: BotContext) -> None:
     assert context.job is not None
     slot = cast(Slot, context.job.data)
     chats = await context.services.db(subs.slot_subscriptions, slot)
-    today = subs.now_utc().astimezone(ZoneInfo(slot.zone)).date()
+    today = now_utc().astimezone(ZoneInfo(slot.zone)).date()
     daily = [c for c in chats if c.every is Every.DAILY]
     weekly = [(c, today) for c in chats if c.every is Every.WEEKLY and c.weekday == today.weekday()]
     await _deliver(context, daily, weekly)
@@ -105,7 +106,7 @@ async def slot_job(context: BotContext) -> None:
 async def catch_up(context: BotContext) -> None:
     """Deliver to chats whose slot passed while the bot was down (or a pass was cut short)."""
     chats = await context.services.db(subs.active_subscriptions)
-    now = subs.now_utc()
+    now = now_utc()
     due = subs.due_subscriptions(chats, now)
     if due:
         log.info("catching up with %d chat(s) whose slot passed", len(due))

@@ -40,6 +40,7 @@ from bot.services import Services
 from bot.store import alerts, feed, languages, queries
 from bot.store import deliveries as ledger
 from bot.store import subscriptions as subs
+from bot.store.db import now_utc
 from bot.store.models import DeliveryKind, Every
 from bot.store.subscriptions import SubscriptionView
 
@@ -359,7 +360,7 @@ class Deliverer:
         """A slot came (or passed while the bot was down): the newest day's digest to the
         ``daily`` chats, their week's digest to the ``weekly`` ones (each with the local date
         of its slot); then the slot is recorded as handled for every chat a pass settled."""
-        started = subs.now_utc()
+        started = now_utc()
         reports = []
         if daily:
             reports.append(await self._tracked(self._daily(None, None, chats=daily)))

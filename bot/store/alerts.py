@@ -38,7 +38,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 
 from bot.store import deliveries
-from bot.store.db import Serial, one_writer_per
+from bot.store.db import Serial, as_utc, one_writer_per
 from bot.store.deliveries import lease_now
 from bot.store.models import (
     OPEN_STATUSES,
@@ -291,7 +291,7 @@ def _rules(
         Rule.created_at > first, Rule.created_at <= last
     )
     for chat_id, name, typed, key, created in conn.execute(recent):
-        yield chat_id, RuleKind[name], typed, key, _aware(created)
+        yield chat_id, RuleKind[name], typed, key, as_utc(created)
 
 
 def _lock(session: Session) -> bool:
@@ -355,7 +355,7 @@ def _plan_day(
     matcher: Matcher,
     report: PlanReport,
 ) -> None:
-    queued_at = {e.paper_id: _aware(e.queued_at) for e in entries}
+    queued_at = {e.paper_id: as_utc(e.queued_at) for e in entries}
     found = matcher.match([papers[i] for i in queued_at if i in papers])
     wanted: dict[int, dict[int, list[str]]] = defaultdict(dict)  # chat → paper → why
     for paper_id, hits in found.items():
@@ -421,10 +421,6 @@ def _plan_day(
     report.days.append(day)
 
 
-def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
 # --- sending --------------------------------------------------------------------------------
 
 
@@ -465,9 +461,7 @@ def next_lapse(session: Session) -> float | None:
     )
     if lapse is None:
         return None
-    if lapse.tzinfo is None:  # SQLite keeps no zone: the leases are written in UTC
-        lapse = lapse.replace(tzinfo=UTC)
-    return (lapse - lease_now(session)).total_seconds()
+    return (as_utc(lapse) - lease_now(session)).total_seconds()
 
 
 def alert_rows(

@@ -12,7 +12,7 @@ import json
 import zlib
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any, cast
 
@@ -125,6 +125,16 @@ def describe_database(database_url: str) -> str:
         return f"SQLite {Path(where).absolute() if where != ':memory:' else where}"
     host = url.host or "localhost"
     return f"PostgreSQL {url.database} on {host}{f':{url.port}' if url.port else ''}"
+
+
+def now_utc() -> datetime:
+    """Now, in UTC (what every timestamp the store writes is)."""
+    return datetime.now(UTC)
+
+
+def as_utc(moment: datetime) -> datetime:
+    """A timestamp the store gave back, zoned: SQLite keeps none, and the store writes UTC."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def is_postgres(engine_or_session: Engine | Session) -> bool:

@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from enum import Enum
 from typing import Any, cast
 
@@ -39,7 +39,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from bot.store.db import changed_rows
+from bot.store.db import changed_rows, is_postgres, now_utc
 from bot.store.models import OPEN_STATUSES, Delivery, DeliveryKind, DeliveryStatus
 
 BATCH = 500  # rows per statement (well under SQLite's bound parameters)
@@ -47,15 +47,11 @@ BATCH = 500  # rows per statement (well under SQLite's bound parameters)
 RowKey = tuple[int, date, DeliveryKind]
 
 
-def now_utc() -> datetime:
-    return datetime.now(UTC)
-
-
 def lease_now(session: Session) -> datetime:
     """Now, as leases are measured: by PostgreSQL's clock, which every instance shares
     (a host whose clock is off neither takes a live lease nor keeps a dead one); SQLite
     serves one process, whose clock is the only one."""
-    if _postgres(session):
+    if is_postgres(session):
         return cast(datetime, session.scalar(select(func.clock_timestamp())))
     return now_utc()
 
@@ -63,13 +59,9 @@ def lease_now(session: Session) -> datetime:
 def _lease_clock(session: Session) -> ColumnElement[datetime] | datetime:
     """Now as leases are measured, for a statement to read itself: PostgreSQL's clock
     (no round trip of its own), or this process's on SQLite."""
-    if _postgres(session):
+    if is_postgres(session):
         return func.clock_timestamp(type_=DateTime(timezone=True))
     return now_utc()
-
-
-def _postgres(session: Session) -> bool:
-    return session.get_bind().dialect.name == "postgresql"
 
 
 def _key(chat_id: int, day: date, kind: DeliveryKind = DeliveryKind.DAILY) -> ColumnElement[bool]:
@@ -106,7 +98,7 @@ def create(session: Session, rows: Sequence[Mapping[str, Any]]) -> set[RowKey]:
     # One statement compiled once (the Core table, every column given): the driver takes
     # the rows many at a time. A statement with the rows in it was compiled anew for every
     # batch, a tenth of a paid fan-out's CPU.
-    insert = postgresql.insert if _postgres(session) else sqlite.insert
+    insert = postgresql.insert if is_postgres(session) else sqlite.insert
     stmt = (
         insert(_DELIVERY)
         .on_conflict_do_nothing()
@@ -211,7 +203,7 @@ def claim_many(
                 Delivery.lease_owner,
                 or_(Delivery.lease_owner.is_(None), Delivery.lease_until < now).label("lapsed"),
             ).where(_in_group(day, kind, chunk))
-            if _postgres(session):  # rows another claimer has locked right now: busy
+            if is_postgres(session):  # rows another claimer has locked right now: busy
                 stmt = stmt.with_for_update(skip_locked=True)
             found = {row.chat_id: row for row in session.execute(stmt)}
             free = [c for c, row in found.items() if row.status in OPEN_STATUSES and row.lapsed]
@@ -316,7 +308,7 @@ def claim_open(
         .order_by(Delivery.chat_id)
         .limit(limit)
     )
-    if _postgres(session):
+    if is_postgres(session):
         picked = picked.with_for_update(skip_locked=True)
     # A CTE is read once: a subquery under IN may be read again, each time skipping what
     # was locked by then, and so give more rows than ``limit``.

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from bot.codec import MAX_REF_LENGTH, CallbackKind, paper_ref
 from bot.digest import Bullet, Media
-from bot.store.db import changed_rows
+from bot.store.db import as_utc, changed_rows
 from bot.store.models import (
     OPEN_STATUSES,
     AuthorWord,
@@ -295,7 +295,7 @@ def save_query(session: Session, kind: CallbackKind, text: str) -> str:
         except IntegrityError:
             pass  # saved concurrently by another request: same key, same text
         session.commit()
-    elif saved.used_at is None or _aware(saved.used_at) < now - timedelta(hours=1):
+    elif saved.used_at is None or as_utc(saved.used_at) < now - timedelta(hours=1):
         saved.used_at = now  # kept alive while in use (touched at most once an hour)
         session.commit()
     return key
@@ -326,10 +326,6 @@ def expire_saved_queries(
         )
     session.commit()
     return int(gone)
-
-
-def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ from bot.choices import Setting, SettingChange, Slot
 from bot.config import Settings
 from bot.i18n import DEFAULT
 from bot.store import deliveries, languages
-from bot.store.db import changed_rows
+from bot.store.db import as_utc, changed_rows, now_utc
 from bot.store.models import (
     Alert,
     ChatLanguage,
@@ -58,7 +58,7 @@ class SubscriptionView:
 
 
 def _view(sub: Subscription, lang: str | None = None) -> SubscriptionView:
-    last = sub.last_slot_at if sub.last_slot_at.tzinfo else sub.last_slot_at.replace(tzinfo=UTC)
+    last = as_utc(sub.last_slot_at)
     return SubscriptionView(
         sub.chat_id,
         ChatType(sub.chat_type),
@@ -79,10 +79,6 @@ def _with_language(stmt: Select[Any]) -> Select[Any]:
     return stmt.outerjoin(ChatLanguage, ChatLanguage.chat_id == Subscription.chat_id).add_columns(
         ChatLanguage.lang
     )
-
-
-def now_utc() -> datetime:
-    return datetime.now(UTC)
 
 
 def get_subscription(session: Session, chat_id: int) -> SubscriptionView | None:
