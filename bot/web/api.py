@@ -38,6 +38,11 @@ from bot.web.searches import RETRY_AFTER, Busy, Searches
 
 log = logging.getLogger(__name__)
 
+
+class NotFound(Exception):
+    """What was asked for is not there: a 404 (a KeyError elsewhere stays a bug, a 500)."""
+
+
 PAGE = 20  # papers per page of a search, an author, a top list, the saved ones
 MAX_OFFSET = 10_000
 MAX_QUERY = 200  # characters of a search or a name
@@ -173,7 +178,7 @@ class Api:
             return _json({"error": str(exc), **({"code": exc.code} if exc.code else {})}, 400)
         except UsageError as exc:
             return _json({"error": str(exc)}, 400)
-        except LookupError:
+        except NotFound:
             return _json({"error": "not found"}, 404)
         except Busy:
             busy = _json({"error": "too many such searches right now", "code": "busy"}, 429)
@@ -189,7 +194,7 @@ class Api:
         asked = parse_day_arg(request.match_info["day"], self.services.today())
         listing = await self.services.db(queries.day_listing, asked)
         if not listing.papers:
-            raise LookupError(asked)
+            raise NotFound(asked)
         return {
             "date": listing.day.isoformat(),
             "previous": _iso(listing.previous),
@@ -214,7 +219,7 @@ class Api:
     async def top(self, request: web.Request) -> dict[str, Any]:
         newest = await self.services.db(queries.latest_day)
         if newest is None:
-            raise LookupError("no day loaded")
+            raise NotFound("no day loaded")
         window = parse_top_arg(request.query.get("period", "week"), newest)
         page = await self.services.db(
             feed.top_in_window, window.first, window.last, offset_of(request), PAGE
@@ -224,13 +229,13 @@ class Api:
     async def paper(self, request: web.Request) -> dict[str, Any]:
         found = await self.services.db(queries.get_paper, _paper_id(request))
         if found is None:
-            raise LookupError("no such paper")
+            raise NotFound("no such paper")
         return {**paper_json(found), "days": [d.isoformat() for d in found.days]}
 
     async def similar(self, request: web.Request) -> dict[str, Any]:
         arxiv_id = _paper_id(request)
         if await self.services.db(queries.get_paper, arxiv_id) is None:
-            raise LookupError("no such paper")
+            raise NotFound("no such paper")
         papers = await self.services.db(similar.similar_papers, arxiv_id)
         return {"id": arxiv_id, "papers": [paper_json(p) for p in papers]}
 
@@ -246,7 +251,7 @@ class Api:
     async def save(self, request: web.Request, user: WebUser) -> dict[str, Any]:
         done = await self.services.db(feed.save_bookmark, user.id, _paper_id(request))
         if done is Toggled.MISSING:
-            raise LookupError("no such paper")
+            raise NotFound("no such paper")
         if done is Toggled.FULL:
             raise BadRequest(f"at most {feed.MAX_BOOKMARKS} papers can be saved")
         return {"saved": True}
@@ -279,10 +284,10 @@ class Api:
         kind = RULE_KINDS[request.match_info["rules"]]
         rule_id = parse_count(request.match_info["rule_id"], MAX_ROW_ID)
         if rule_id is None:
-            raise LookupError("no such rule")
+            raise NotFound("no such rule")
         gone = await self.services.db(alerts.remove_rule, user.id, kind, None, rule_id)
         if gone is None:
-            raise LookupError("no such rule")
+            raise NotFound("no such rule")
         return {"removed": gone}
 
 
