@@ -2,10 +2,22 @@
 
 from __future__ import annotations
 
+import inspect
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 import pytest
+from telegram import (
+    ChatMember,
+    ChatMemberBanned,
+    ChatMemberLeft,
+    ChatMemberMember,
+    ChatMemberRestricted,
+    User,
+)
+from telegram.constants import ChatMemberStatus
 
+from bot.handlers.subscriptions import Membership, membership_change
 from bot.store.models import ChatType
 from bot.store.subscriptions import SubscriptionView, due_subscriptions, last_slot_before
 
@@ -54,3 +66,43 @@ def test_due_subscriptions_are_those_whose_slot_passed_since() -> None:
         sub(5, utc(2024, 2, 29, 12, 0), "13:00", "Europe/Berlin"),  # 12:00 UTC today not yet
     ]
     assert [s.chat_id for s in due_subscriptions(subs, now)] == [1, 3]
+
+
+# --- the bot's own membership changing ------------------------------------------------------
+
+BOT = User(1, "Daily Papers", is_bot=True)
+NEVER = datetime(2100, 1, 1, tzinfo=UTC)
+
+
+def restricted(is_member: bool) -> ChatMember:
+    rights = dict.fromkeys(
+        inspect.signature(ChatMemberRestricted.__init__).parameters.keys()
+        - {"self", "user", "is_member", "until_date", "tag", "api_kwargs"},
+        False,
+    )
+    return ChatMemberRestricted(BOT, is_member, until_date=NEVER, **rights)
+
+
+MEMBERS: dict[str, Callable[[], ChatMember]] = {
+    "left": lambda: ChatMemberLeft(BOT),
+    "banned": lambda: ChatMemberBanned(BOT, NEVER),
+    "member": lambda: ChatMemberMember(BOT),
+    "admin": lambda: ChatMember(BOT, ChatMemberStatus.ADMINISTRATOR),
+    "restricted, a member": lambda: restricted(True),
+    "restricted, not a member": lambda: restricted(False),
+}
+_GONE = {"left", "banned", "restricted, not a member"}
+
+
+@pytest.mark.parametrize("old", MEMBERS)
+@pytest.mark.parametrize("new", MEMBERS)
+def test_what_a_change_of_the_bots_membership_means(old: str, new: str) -> None:
+    """Gone whenever the bot is not there now; joined when it was not before; else nothing
+    (an admin's rights changed, say)."""
+    meant = membership_change(MEMBERS[old](), MEMBERS[new]())
+    if new in _GONE:
+        assert meant is Membership.GONE
+    elif old in _GONE:
+        assert meant is Membership.JOINED
+    else:
+        assert meant is None

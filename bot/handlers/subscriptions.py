@@ -9,10 +9,12 @@ from __future__ import annotations
 import re
 import time
 from dataclasses import dataclass
+from enum import Enum
 
 from sqlalchemy.orm import Session
 from telegram import (
     Chat,
+    ChatMember,
     ChatMemberAdministrator,
     Message,
     Update,
@@ -260,15 +262,34 @@ async def subscribe_button(update: Update, context: BotContext) -> None:
     await edit_or_reply(update, [subscribed(sub)], None)
 
 
+class Membership(Enum):
+    JOINED = "joined"
+    GONE = "gone"  # left, removed or blocked
+
+
+def membership_change(old: ChatMember, new: ChatMember) -> Membership | None:
+    """What a change of the bot's own membership means: it is no longer there (whatever it
+    was before), it has just come, or neither (its rights changed)."""
+    if not _present(new):
+        return Membership.GONE
+    return None if _present(old) else Membership.JOINED
+
+
+def _present(member: ChatMember) -> bool:
+    if member.status in (ChatMemberStatus.LEFT, ChatMemberStatus.BANNED):
+        return False
+    # Restricted is a member or not (a restriction outlives leaving).
+    return bool(getattr(member, "is_member", True))
+
+
 async def membership(update: Update, context: BotContext) -> None:
     """The bot was blocked, kicked or left: stop delivering there. Added to a group: say
     hello once."""
     change = update.my_chat_member
     if change is None:
         return
-    if change.new_chat_member.status in (ChatMemberStatus.BANNED, ChatMemberStatus.LEFT):
+    meant = membership_change(change.old_chat_member, change.new_chat_member)
+    if meant is Membership.GONE:
         await context.services.db(subs.forget_chat, change.chat.id)
-        return
-    joined = change.old_chat_member.status in (ChatMemberStatus.LEFT, ChatMemberStatus.BANNED)
-    if joined and change.chat.type in (Chat.GROUP, Chat.SUPERGROUP):
+    elif meant is Membership.JOINED and change.chat.type in (Chat.GROUP, Chat.SUPERGROUP):
         await introduce(update, context)
