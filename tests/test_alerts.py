@@ -248,7 +248,12 @@ async def test_a_load_alerts_the_followers_once(Store, settings, tmp_path) -> No
         await asyncio.gather(run_alerts(app.services), app.services.deliverer.run_alert_pass())
         await run_alerts(app.services)
         before = len(emulator.messages_in(USER))
-        await asyncio.sleep(0.3)
+        # and no alert pass is left running (the schedule's own included)
+        services = app.services
+        assert services.deliverer is not None
+        await emulator.wait_until(
+            lambda: not services.alerting.locked() and not services.deliverer.busy
+        )
     assert sum(m.text.startswith("🔔") for m in emulator.messages_in(USER)) == 1
     assert sum(m.text.startswith("🔔") for m in emulator.messages_in(GROUP)) == 1
     assert len(emulator.messages_in(USER)) == before

@@ -24,6 +24,7 @@ from tests.helpers.e2e import (
     USER,
     Conversation,
     add_subscribers,
+    all_handled,
     bot_session,
 )
 from tests.helpers.wording import says
@@ -149,7 +150,7 @@ def _huge_day(path: Path, papers: int, id_of=lambda i: f"2405.{i:05d}") -> Path:
 
 async def test_a_huge_day_is_capped_in_messages_and_buttons(Store, settings, tmp_path) -> None:
     load_paths(Store, _huge_day(tmp_path / "2024-05-01.md", 600))
-    async with bot_session(settings) as (emulator, _app):
+    async with bot_session(settings) as (emulator, app):
         chat = Conversation(emulator, USER, USER)
         chat.emulator.send(USER, USER, "/day 2024-05-01")
         await emulator.wait_until(
@@ -158,7 +159,7 @@ async def test_a_huge_day_is_capped_in_messages_and_buttons(Store, settings, tmp
                 and bool(emulator.messages_in(USER)[-1].buttons())
             )
         )
-        await asyncio.sleep(0.3)
+        await all_handled(emulator, app)
         sent = emulator.messages_in(USER)
     assert len(sent) <= 2 and not emulator.errors
     assert (

@@ -4,7 +4,6 @@ does, 20 at a time; the chosen card links back into the bot; ``/start p_…`` an
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 from datetime import date
 
@@ -14,7 +13,7 @@ import pytest
 from bot.codec import paper_payload, paper_ref, parse_start_payload
 from bot.emulator import BotApiEmulator
 from bot.store.search import search_papers
-from tests.helpers.e2e import GROUP, USER, Conversation, bot_session
+from tests.helpers.e2e import GROUP, USER, Conversation, all_handled, bot_session
 from tests.helpers.wording import starts_with
 
 
@@ -172,13 +171,13 @@ async def test_added_to_a_group_it_says_hello_once_and_admins_subscribe(seeded, 
     from bot.store.models import Subscription
     from tests.helpers.e2e import ADMIN, MEMBER
 
-    async with bot_session(settings) as (emulator, _app):
+    async with bot_session(settings) as (emulator, app):
         hello = await Conversation(emulator, USER, USER).ask("/start")
         invite = hello.button_of("➕")["url"]
         assert invite == "https://t.me/DailyPapersBot?startgroup=subscribe"
         emulator.add_bot(GROUP, ADMIN, payload="subscribe")  # by the link: two updates
         (intro,) = await emulator.replies(GROUP, 1)
-        await asyncio.sleep(0.5)
+        await all_handled(emulator, app)  # both updates handled
         assert not await emulator.replies(GROUP, 0)  # once, not twice
         assert intro.text.startswith("👋") and len(intro.text) < 300
         refused = emulator.press(GROUP, intro.message_id, intro.button("🔔"), MEMBER)

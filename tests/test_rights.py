@@ -4,14 +4,22 @@ answered alone. Forged button data never reaches past that."""
 
 from __future__ import annotations
 
-import asyncio
 from datetime import UTC, datetime
 
 import pytest
 from telegram import Chat, Message
 
 from bot.rights import Reach, button_reach, can_manage
-from tests.helpers.e2e import ADMIN, GROUP, MEMBER, USER, Conversation, add_subscribers, bot_session
+from tests.helpers.e2e import (
+    ADMIN,
+    GROUP,
+    MEMBER,
+    USER,
+    Conversation,
+    add_subscribers,
+    all_handled,
+    bot_session,
+)
 
 CHANNEL = -100_777_000_001
 READER = 4242  # reads the channel; manages nothing
@@ -35,10 +43,10 @@ def test_the_rule(chat_type, asked: bool, manages: bool, reach: Reach) -> None: 
     assert button_reach(chat_type, asked, manages) is reach
 
 
-async def press(emulator, chat_id: int, message, data: str, user: int) -> dict:  # type: ignore[no-untyped-def]
+async def press(emulator, app, chat_id: int, message, data: str, user: int) -> dict:  # type: ignore[no-untyped-def]
     query = emulator.press(chat_id, message.message_id, data, user)
     await emulator.wait_until(lambda: query in emulator.callback_answers)
-    await asyncio.sleep(0.2)  # anything it would post or edit has come by now
+    await all_handled(emulator, app)  # anything it would post or edit has come by now
     return emulator.callback_answers[query]
 
 
@@ -54,16 +62,16 @@ async def test_a_channel_reader_never_holds_the_bots_pen(seeded, settings) -> No
         found = await Conversation(emulator, READER, READER).ask("/search 확산")
         key = next(d for _l, d in found.buttons() if d.startswith("s:")).split(":")[1]
 
-        real = await press(emulator, CHANNEL, digest, digest.button("1"), READER)
+        real = await press(emulator, app, CHANNEL, digest, digest.button("1"), READER)
         assert real["url"].startswith(LINK + "p_")  # the paper opens in the reader's own chat
-        similar = await press(emulator, CHANNEL, digest, "m:2404.14396", READER)
+        similar = await press(emulator, app, CHANNEL, digest, "m:2404.14396", READER)
         assert similar["url"] == LINK + "p_2404_14396"
-        day = await press(emulator, CHANNEL, digest, "d:2024-03-19", READER)
+        day = await press(emulator, app, CHANNEL, digest, "d:2024-03-19", READER)
         assert day["url"] == LINK + "d_2024-03-19"
         for forged in (f"s:{key}:0", f"a:{key}:0", "sv:0", "t:w:0", "bx:2404.14396:0"):
-            answer = await press(emulator, CHANNEL, digest, forged, READER)
+            answer = await press(emulator, app, CHANNEL, digest, forged, READER)
             assert answer.get("text") == NOT_YOURS, forged
-        admin = await press(emulator, CHANNEL, digest, "d:2024-03-19", ADMIN)
+        admin = await press(emulator, app, CHANNEL, digest, "d:2024-03-19", ADMIN)
         assert admin["url"] == LINK + "d_2024-03-19"  # its admins read alone too
         assert len(emulator.messages_in(CHANNEL)) == 1 and digest.edits == 0
         assert digest.html == html
@@ -77,7 +85,7 @@ async def test_in_a_group_buttons_act_for_who_asked_or_an_admin(seeded, settings
         member = Conversation(emulator, GROUP, MEMBER)
         listing = await member.ask("/day 2024-03-19")
         other = USER
-        answer = await press(emulator, GROUP, listing, "d:2024-03-11", other)
+        answer = await press(emulator, app, GROUP, listing, "d:2024-03-11", other)
         assert answer["url"] == LINK + "d_2024-03-11" and listing.edits == 0
         await member.press(listing, "◀")  # the member who asked pages their own
         assert listing.edits == 1 and "2024-03-11" in listing.text
@@ -85,11 +93,11 @@ async def test_in_a_group_buttons_act_for_who_asked_or_an_admin(seeded, settings
         assert listing.edits == 2
         # under the digest (nobody asked for it): members read alone, admins in the group
         before = len(emulator.messages_in(GROUP))
-        answer = await press(emulator, GROUP, digest, digest.button("1"), MEMBER)
+        answer = await press(emulator, app, GROUP, digest, digest.button("1"), MEMBER)
         assert answer["url"].startswith(LINK + "p_") and len(emulator.messages_in(GROUP)) == before
-        forged = await press(emulator, GROUP, digest, "sv:0", MEMBER)
+        forged = await press(emulator, app, GROUP, digest, "sv:0", MEMBER)
         assert forged["text"] == NOT_YOURS and digest.edits == 0
-        await press(emulator, GROUP, digest, digest.button("1"), ADMIN)
+        await press(emulator, app, GROUP, digest, digest.button("1"), ADMIN)
         await emulator.wait_until(lambda: len(emulator.messages_in(GROUP)) == before + 1)
 
 

@@ -160,12 +160,19 @@ class UpdateStream:
         self._queue: asyncio.Queue[dict[str, Any]] | None = None
         self._pusher: asyncio.Task[None] | None = None
         self._turn = itertools.count()
+        self._last = 0  # the newest update's id
+        self._confirmed = 0  # getUpdates' offset: the bot has every update below it
+
+    @property
+    def handed_over(self) -> bool:
+        """Has the bot confirmed it has every update so far (polling: asked past it)?"""
+        return self._last < self._confirmed
 
     def next_id(self) -> int:
         return next(self._ids)
 
     def push(self, update: dict[str, Any]) -> int:
-        update_id = update["update_id"] = self.next_id()
+        update_id = update["update_id"] = self._last = self.next_id()
         if self.webhook is not None and self._queue is not None:
             self._queue.put_nowait(update)
             return update_id
@@ -181,6 +188,7 @@ class UpdateStream:
                 "Conflict: can't use getUpdates method while webhook is active; "
                 "use deleteWebhook to delete the webhook first",
             )
+        self._confirmed = max(self._confirmed, offset)
         self._pending = [u for u in self._pending if u["update_id"] >= offset]
         if not self._pending:
             self._new.clear()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import socket
 import urllib.parse
@@ -124,3 +125,21 @@ def add_subscribers(
                 update(Subscription).values(last_slot_at=datetime.now(UTC) - timedelta(days=2))
             )
             session.commit()
+
+
+async def all_handled(emulator: BotApiEmulator, app: PapersApplication) -> None:
+    """Wait for the positive sign that the bot has done all it will for the updates sent so
+    far (polling): it has confirmed having every one (its next ``getUpdates``), none waits in its
+    queue, and none is being handled (looked at on two turns of the loop, so that an update
+    just taken from the queue has started)."""
+
+    def idle() -> bool:
+        return (
+            emulator.updates.handed_over
+            and app.update_queue.empty()
+            and app.update_processor.current_concurrent_updates == 0
+        )
+
+    for _ in range(2):
+        await emulator.wait_until(idle)
+        await asyncio.sleep(0)
