@@ -102,11 +102,14 @@ async def test_errors_are_json_under_the_api_and_carry_the_headers(seeded, setti
                 assert "Content-Security-Policy" in answer.headers
 
 
-async def test_a_view_that_fails_is_a_500_with_the_headers(seeded, settings, monkeypatch) -> None:
+@pytest.mark.parametrize("bug", [RuntimeError, KeyError])  # a KeyError is no 404
+async def test_a_view_that_fails_is_a_500_with_the_headers(
+    seeded, settings, monkeypatch, bug: type[Exception]
+) -> None:
     from bot.store import queries
 
     def broken(*args, **kwargs):  # type: ignore[no-untyped-def]
-        raise RuntimeError("a bug")
+        raise bug("a bug")
 
     monkeypatch.setattr(queries, "day_listing", broken)
     async with bot_session(served(settings)) as (_emulator, app):
