@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
 from datetime import date, timedelta
 from typing import Any
 
@@ -234,7 +234,7 @@ class Deliverer:
         assert report.day is not None
         day, owner = report.day, pass_owner()
         name = f"{ledger.OPEN}{owner.rsplit(':', 1)[-1]}"
-        opened: list[int] = []
+        opened: dict[int, list[Post]] = {}  # the rows this pass opened, and their messages
         mine: set[int] = set()
 
         async def opening() -> AsyncIterator[Outgoing]:
@@ -250,19 +250,16 @@ class Deliverer:
                     batch = []
             async for kept in self._open(batch, name, opened):
                 yield kept
-            async for job in self._claimed(day, digests, owner):
+            async for job in self._claimed(day, digests, owner, opened):
                 mine.add(job.target.chat_id)
                 yield job
 
-        self._working.add(day)
-        try:
+        with self._working_on(day):
             await self._run(opening(), report, owner, [name])
-        finally:
-            self._working.discard(day)
         await self._settled_by_others([c for c in opened if c not in mine], report)
 
     async def _open(
-        self, batch: Sequence[Outgoing], name: str, opened: list[int]
+        self, batch: Sequence[Outgoing], name: str, opened: dict[int, list[Post]]
     ) -> AsyncIterator[Outgoing]:
         """Open the rows of ``batch``; yield the jobs whose rows existed already."""
         if not batch:
@@ -275,13 +272,16 @@ class Deliverer:
             added = set()
         for job in batch:
             if job.target.key in added:
-                opened.append(job.target.chat_id)
+                opened[job.target.chat_id] = job.posts
             else:
                 yield job
 
-    async def _claimed(self, day: date, digests: Digests, owner: str) -> AsyncIterator[Outgoing]:
+    async def _claimed(
+        self, day: date, digests: Digests, owner: str, known: Mapping[int, list[Post]] = {}
+    ) -> AsyncIterator[Outgoing]:
         """The opened rows of ``day`` this pass claims, a batch at a time, until none is
-        left unclaimed: each with its chat's digest, built from its subscription."""
+        left unclaimed: each with its chat's messages (``known`` already, or built from its
+        subscription)."""
         db = self.services.db
         while not self.stopping:
             try:
@@ -290,15 +290,15 @@ class Deliverer:
                 )
                 if not claimed:
                     return
-                chat_ids = [chat_id for chat_id, _ in claimed]
-                chats = await db(subs.active_subscriptions, chat_ids)
+                unknown = [chat_id for chat_id, _ in claimed if chat_id not in known]
+                chats = await db(subs.active_subscriptions, unknown) if unknown else []
             except Exception:  # what this pass claimed lapses; the rest stays open
                 log.warning("could not claim chats of a pass; left for later", exc_info=True)
                 return
             views = {chat.chat_id: chat for chat in chats if chat.every is Every.DAILY}
             for chat_id, claim in claimed:
                 view = views.get(chat_id)
-                posts = digests.of(view) if view is not None else []
+                posts = known.get(chat_id) or (digests.of(view) if view is not None else [])
                 yield Outgoing(Address(chat_id, day), posts, claim)
 
     async def _settled_by_others(self, chat_ids: Sequence[int], report: PassReport) -> None:
@@ -308,11 +308,13 @@ class Deliverer:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.lease.total_seconds() + 1.0
         left = dict.fromkeys(chat_ids, False)
-        with contextlib.suppress(Exception):  # (what is not known settled is looked at again)
+        try:
             left = await db(ledger.unsettled, day, DeliveryKind.DAILY, chat_ids)
             while not self.stopping and not all(left.values()) and loop.time() < deadline:
                 await asyncio.sleep(SETTLE_LOOK_SECONDS)
                 left = await db(ledger.unsettled, day, DeliveryKind.DAILY, list(left))
+        except Exception:  # what is not known settled is looked at again, as busy
+            log.warning("could not see what other instances settled", exc_info=True)
         settled = [chat_id for chat_id in chat_ids if chat_id not in left]
         report.shared += len(settled)
         report.handled += settled
@@ -334,6 +336,15 @@ class Deliverer:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stopped.wait(), JOIN_SECONDS)
 
+    @contextlib.contextmanager
+    def _working_on(self, day: date) -> Iterator[None]:
+        """A pass here claims the opened rows of ``day``: this process does not join it."""
+        self._working.add(day)
+        try:
+            yield
+        finally:
+            self._working.discard(day)
+
     def start_joining(self) -> None:
         self._joining = asyncio.ensure_future(self.join_passes())
 
@@ -341,11 +352,8 @@ class Deliverer:
         report = PassReport(day=day)
         digests = await self._digests(day)
         owner = pass_owner()
-        self._working.add(day)
-        try:
+        with self._working_on(day):
             await self._run(self._claimed(day, digests, owner), report, owner)
-        finally:
-            self._working.discard(day)
         if report.chats:
             log.info("joined a delivery pass %s", report.log_line())
         return report

@@ -160,6 +160,25 @@ class LeaseLost(RuntimeError):
     """Another pass took the claim over (this one was presumed dead): stop sending."""
 
 
+def _held_rows(
+    wants: Sequence[Want], holder: str, until: ColumnElement[datetime] | datetime
+) -> list[dict[str, Any]]:
+    """New rows for ``wants``, held by ``holder`` until ``until``."""
+    return [
+        {
+            "chat_id": w.chat_id,
+            "day": w.day,
+            "kind": w.kind,
+            "status": DeliveryStatus.SENDING,
+            "parts_total": w.parts,
+            "lease_owner": holder,
+            "lease_until": until,
+            "covers": w.covers,
+        }
+        for w in wants
+    ]
+
+
 def claim_many(
     session: Session, wants: Sequence[Want], owner: str, lease: timedelta
 ) -> list[Claim | Held]:
@@ -174,22 +193,7 @@ def claim_many(
     now = _lease_clock(session)
     until = now + lease
     # Creating first also serializes claimers on SQLite: its write lock is taken here.
-    added = create(
-        session,
-        [
-            {
-                "chat_id": w.chat_id,
-                "day": w.day,
-                "kind": w.kind,
-                "status": DeliveryStatus.SENDING,
-                "parts_total": w.parts,
-                "lease_owner": owner,
-                "lease_until": until,
-                "covers": w.covers,
-            }
-            for w in wants
-        ],
-    )
+    added = create(session, _held_rows(wants, owner, until))
     results: dict[RowKey, Claim | Held] = {key: Claim(owner, 0) for key in added}
     parts = {w.key: w.parts for w in wants}
     for (day, kind), chat_ids in _groups(w.key for w in wants if w.key not in added).items():
@@ -275,22 +279,7 @@ def open_rows(session: Session, wants: Sequence[Want], name: str, lease: timedel
     claim with :func:`claim_open`; a row that exists already stays as it is (a pass claims
     it the usual way). The keys of the rows added."""
     until = _lease_clock(session) + lease
-    added = create(
-        session,
-        [
-            {
-                "chat_id": w.chat_id,
-                "day": w.day,
-                "kind": w.kind,
-                "status": DeliveryStatus.SENDING,
-                "parts_total": w.parts,
-                "lease_owner": name,
-                "lease_until": until,
-                "covers": w.covers,
-            }
-            for w in wants
-        ],
-    )
+    added = create(session, _held_rows(wants, name, until))
     session.commit()
     return added
 
