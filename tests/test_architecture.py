@@ -59,7 +59,7 @@ def _copy_with(tmp_path: Path, module: str, line: str) -> Path:
 
 
 def test_an_upward_import_breaks_the_layers(tmp_path: Path) -> None:
-    run = lint_imports(_copy_with(tmp_path, "render.py", "from bot.handlers import browse"))
+    run = lint_imports(_copy_with(tmp_path, "render/views.py", "from bot.handlers import browse"))
     assert run.returncode != 0
     assert "bot.render is not allowed to import bot.handlers.browse" in run.stdout
 
