@@ -31,7 +31,7 @@ from bot import cli
 from bot.app import running
 from bot.config import Settings
 from bot.emulator import BotApiEmulator
-from bot.store import alerts
+from bot.store import alerts, rules
 from bot.store.db import open_store
 from bot.store.models import Alert, Delivery, DeliveryKind, Paper, PaperAuthor, Rule, RuleKind
 
@@ -70,7 +70,7 @@ def make_rules(url: str, chats: int, seed: int = 7) -> int:
             "chat_id": c,
             "kind": k,
             "text": t,
-            "folded": alerts.rule_key(k, t),
+            "folded": rules.rule_key(k, t),
             "created_at": now,
         }
         for c, k, t in rows
@@ -118,7 +118,7 @@ def main() -> int:
             print("the corpus could not be loaded", file=sys.stderr)
             return 1
         started = time.perf_counter()
-        rules = make_rules(url, args.chats)
+        made_rules = make_rules(url, args.chats)
         made = time.perf_counter() - started
         day = new_day(files[-take:], folder, date(2030, 1, 1))
         started = time.perf_counter()
@@ -139,7 +139,7 @@ def main() -> int:
                 .where(Delivery.kind == DeliveryKind.ALERT)
             )
     store = "PostgreSQL" if url.startswith("postgresql") else "SQLite"
-    print(f"{store}: {args.chats:,} chats, {rules:,} rules; rules written in {made:.1f} s\n")
+    print(f"{store}: {args.chats:,} chats, {made_rules:,} rules; rules written in {made:.1f} s\n")
     print_table(
         [
             "new papers",

@@ -13,10 +13,10 @@ from sqlalchemy import func, select, update
 
 from bot.choices import Setting, SettingChange
 from bot.schedule import run_alerts
-from bot.store import alerts
+from bot.store import alerts, rules
 from bot.store import deliveries as ledger
 from bot.store import subscriptions as subs
-from bot.store.alerts import Added, Matcher, _Paper, _prefixes
+from bot.store.matching import Matcher, PaperText, prefixes
 from bot.store.models import (
     Alert,
     AlertQueue,
@@ -27,6 +27,7 @@ from bot.store.models import (
     Rule,
     RuleKind,
 )
+from bot.store.rules import Added
 from bot.textindex import fold, folded_words
 from tests.helpers import ledger as one_row
 from tests.helpers.digests import DAY, day_file, load_paths
@@ -34,13 +35,15 @@ from tests.helpers.e2e import ADMIN, GROUP, MEMBER, OPERATOR, USER, Conversation
 from tests.helpers.wording import says
 
 
-def paper(pid: int, text: str, *authors: str) -> _Paper:
-    return _Paper(pid, fold(text), [_prefixes(folded_words(fold(a))) for a in authors])
+def paper(pid: int, text: str, *authors: str) -> PaperText:
+    return PaperText(pid, fold(text), [prefixes(folded_words(fold(a))) for a in authors])
 
 
-def matches(rules: list[tuple[RuleKind, str]], *papers: _Paper) -> dict[int, list[str]]:
+def matches(made_rules: list[tuple[RuleKind, str]], *papers: PaperText) -> dict[int, list[str]]:
     made = datetime(2020, 1, 1, tzinfo=UTC)
-    matcher = Matcher((1, kind, text, alerts.rule_key(kind, text), made) for kind, text in rules)
+    matcher = Matcher(
+        (1, kind, text, rules.rule_key(kind, text), made) for kind, text in made_rules
+    )
     return {pid: [why for _c, why, _m in hits] for pid, hits in matcher.match(papers).items()}
 
 
@@ -71,18 +74,18 @@ def test_a_watch_matches_as_search_does() -> None:
 
 def test_rules_are_folded_limited_and_removable(Store) -> None:
     with Store() as session:
-        assert alerts.add_rule(session, USER, RuleKind.FOLLOW, "Rémi  Munos") is Added.ADDED
-        assert alerts.add_rule(session, USER, RuleKind.FOLLOW, "remi munos") is Added.KNOWN
-        assert alerts.add_rule(session, USER, RuleKind.WATCH, "remi munos") is Added.ADDED
-        assert alerts.add_rule(session, USER, RuleKind.FOLLOW, " -- ") is Added.EMPTY
-        for number in range(alerts.MAX_RULES - 1):
-            assert alerts.add_rule(session, USER, RuleKind.FOLLOW, f"name{number}") is Added.ADDED
-        assert alerts.add_rule(session, USER, RuleKind.FOLLOW, "one more") is Added.FULL
-        assert alerts.add_rule(session, USER + 1, RuleKind.FOLLOW, "one more") is Added.ADDED
-        assert alerts.remove_rule(session, USER, RuleKind.FOLLOW, "REMI munos") == "Rémi Munos"
-        assert alerts.remove_rule(session, USER, RuleKind.FOLLOW, "remi munos") is None
-        assert len(alerts.chat_rules(session, USER, RuleKind.FOLLOW)) == alerts.MAX_RULES - 1
-        assert [r.text for r in alerts.chat_rules(session, USER, RuleKind.WATCH)] == ["remi munos"]
+        assert rules.add_rule(session, USER, RuleKind.FOLLOW, "Rémi  Munos") is Added.ADDED
+        assert rules.add_rule(session, USER, RuleKind.FOLLOW, "remi munos") is Added.KNOWN
+        assert rules.add_rule(session, USER, RuleKind.WATCH, "remi munos") is Added.ADDED
+        assert rules.add_rule(session, USER, RuleKind.FOLLOW, " -- ") is Added.EMPTY
+        for number in range(rules.MAX_RULES - 1):
+            assert rules.add_rule(session, USER, RuleKind.FOLLOW, f"name{number}") is Added.ADDED
+        assert rules.add_rule(session, USER, RuleKind.FOLLOW, "one more") is Added.FULL
+        assert rules.add_rule(session, USER + 1, RuleKind.FOLLOW, "one more") is Added.ADDED
+        assert rules.remove_rule(session, USER, RuleKind.FOLLOW, "REMI munos") == "Rémi Munos"
+        assert rules.remove_rule(session, USER, RuleKind.FOLLOW, "remi munos") is None
+        assert len(rules.chat_rules(session, USER, RuleKind.FOLLOW)) == rules.MAX_RULES - 1
+        assert [r.text for r in rules.chat_rules(session, USER, RuleKind.WATCH)] == ["remi munos"]
 
 
 def planned(Store) -> dict[int, list[str]]:
@@ -100,10 +103,10 @@ def planned(Store) -> dict[int, list[str]]:
 
 def test_alerts_are_once_per_chat_and_paper_and_one_message_per_day(Store, tmp_path) -> None:
     with Store() as session:
-        alerts.add_rule(session, USER, RuleKind.FOLLOW, "munos")
-        alerts.add_rule(session, USER, RuleKind.WATCH, "확산")
-        alerts.add_rule(session, USER, RuleKind.WATCH, "모델")  # both papers again: no repeat
-        alerts.add_rule(session, GROUP, RuleKind.WATCH, "no such words anywhere")
+        rules.add_rule(session, USER, RuleKind.FOLLOW, "munos")
+        rules.add_rule(session, USER, RuleKind.WATCH, "확산")
+        rules.add_rule(session, USER, RuleKind.WATCH, "모델")  # both papers again: no repeat
+        rules.add_rule(session, GROUP, RuleKind.WATCH, "no such words anywhere")
     load_paths(Store, day_file(tmp_path))
     with Store() as session:
         report = alerts.plan_alerts(session)
@@ -129,14 +132,14 @@ def test_alerts_are_once_per_chat_and_paper_and_one_message_per_day(Store, tmp_p
 
 def test_a_rule_made_after_a_load_is_not_for_its_papers(Store, tmp_path) -> None:
     with Store() as session:
-        alerts.add_rule(session, GROUP, RuleKind.WATCH, "anything else")
+        rules.add_rule(session, GROUP, RuleKind.WATCH, "anything else")
     load_paths(Store, day_file(tmp_path))
     with Store() as session:
         session.execute(
             update(AlertQueue).values(queued_at=datetime.now(UTC) - timedelta(minutes=1))
         )
         session.commit()
-        alerts.add_rule(session, USER, RuleKind.FOLLOW, "munos")
+        rules.add_rule(session, USER, RuleKind.FOLLOW, "munos")
         assert alerts.plan_alerts(session).alerts == 0
 
 
@@ -152,7 +155,7 @@ def test_an_alert_leaves_out_what_the_chats_digest_of_that_day_carries(
     with Store() as session:
         subs.subscribe(session, USER, "private", None, "09:00", settings)
         subs.change_setting(session, USER, SettingChange(Setting.TOP_N, 1))  # carries paper 0
-        alerts.add_rule(session, USER, RuleKind.WATCH, "모델")
+        rules.add_rule(session, USER, RuleKind.WATCH, "모델")
     load_paths(Store, day_file(tmp_path))
     with Store() as session:
         report = alerts.plan_alerts(session)
@@ -162,14 +165,14 @@ def test_an_alert_leaves_out_what_the_chats_digest_of_that_day_carries(
 
 def test_alerts_follow_a_group_that_becomes_a_supergroup(Store, tmp_path) -> None:
     with Store() as session:
-        alerts.add_rule(session, GROUP, RuleKind.FOLLOW, "munos")
-        alerts.add_rule(session, GROUP - 1, RuleKind.FOLLOW, "munos")
+        rules.add_rule(session, GROUP, RuleKind.FOLLOW, "munos")
+        rules.add_rule(session, GROUP - 1, RuleKind.FOLLOW, "munos")
     load_paths(Store, day_file(tmp_path))
     with Store() as session:
         alerts.plan_alerts(session)
         subs.migrate_chat(session, GROUP, GROUP - 1)
-        assert [r.text for r in alerts.chat_rules(session, GROUP - 1, RuleKind.FOLLOW)] == ["munos"]
-        assert not alerts.chat_rules(session, GROUP, RuleKind.FOLLOW)
+        assert [r.text for r in rules.chat_rules(session, GROUP - 1, RuleKind.FOLLOW)] == ["munos"]
+        assert not rules.chat_rules(session, GROUP, RuleKind.FOLLOW)
         assert session.scalar(select(func.count()).select_from(Alert)) == 1
         assert session.scalar(select(func.count()).select_from(Rule)) == 1
 
@@ -307,7 +310,7 @@ async def test_an_alert_a_stopped_pass_held_goes_out_when_its_claim_lapses(
     bot comes back to it as soon as the lease can lapse, not at the next 30 s round."""
     settings = dataclasses.replace(settings, delivery_lease_seconds=3.0)
     with Store() as session:
-        alerts.add_rule(session, USER, RuleKind.FOLLOW, "munos")
+        rules.add_rule(session, USER, RuleKind.FOLLOW, "munos")
     load_paths(Store, day_file(tmp_path))
     with Store() as session:
         alerts.plan_alerts(session)

@@ -29,8 +29,8 @@ from bot.emulator import BotApiEmulator, SentMessage
 from bot.emulator.server import ApiError
 from bot.handlers.subscriptions import NOT_SUBSCRIBED
 from bot.schedule import ensure_slot_job
-from bot.store import alerts, queries
 from bot.store import deliveries as ledger
+from bot.store import queries, rules
 from bot.store import subscriptions as subs
 from bot.store.models import (
     Delivery,
@@ -134,11 +134,10 @@ async def test_group_rights(seeded, settings) -> None:
 
 async def test_removed_bot_deactivates_the_subscription(seeded, settings) -> None:
     """Removed from a group: its subscription stops and its follows go with it."""
-    from bot.store import alerts
 
     add_subscribers(seeded, settings, [GROUP])
     with seeded() as session:
-        alerts.add_rule(session, GROUP, RuleKind.FOLLOW, "Ada Lovelace")
+        rules.add_rule(session, GROUP, RuleKind.FOLLOW, "Ada Lovelace")
     async with bot_session(settings) as (emulator, _app):
         emulator.remove_bot(GROUP, ADMIN)
 
@@ -149,7 +148,7 @@ async def test_removed_bot_deactivates_the_subscription(seeded, settings) -> Non
 
         await emulator.wait_until(inactive)
     with seeded() as session:
-        assert alerts.chat_rules(session, GROUP, RuleKind.FOLLOW) == []
+        assert rules.chat_rules(session, GROUP, RuleKind.FOLLOW) == []
         row = session.get(Subscription, GROUP)
         assert row is not None and row.stopped_reason is StopReason.BLOCKED
 
@@ -278,7 +277,7 @@ def due_alerts(seeded, settings, chats: list[int], tmp: Path) -> None:
     """Chats (no digest subscription) following an author whose paper a load just added."""
     with seeded() as session:
         for chat_id in chats:
-            alerts.add_rule(session, chat_id, RuleKind.FOLLOW, "munos")
+            rules.add_rule(session, chat_id, RuleKind.FOLLOW, "munos")
     load_paths(seeded, day_file(tmp, date(2024, 5, 2)))
 
 

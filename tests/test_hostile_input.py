@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from bot.store import alerts, feed
-from bot.store.alerts import Added, RuleKind
-from bot.store.models import Paper, Rule
+from bot.store import feed, rules
+from bot.store.models import Paper, Rule, RuleKind
+from bot.store.rules import Added
 from tests.helpers.e2e import USER, Conversation, bot_session
 
 
@@ -56,7 +56,7 @@ def test_a_rule_of_invisible_characters_is_no_rule(Store) -> None:
     with Store() as session:
         for kind in (RuleKind.WATCH, RuleKind.FOLLOW):
             for typed in ("\u200b\u200c\u2060", "\ufeff \u200d", "\u00ad"):
-                assert alerts.add_rule(session, USER, kind, typed) is Added.EMPTY
-        assert alerts.add_rule(session, USER, RuleKind.WATCH, "확\u200b산") is Added.ADDED
-        assert alerts.add_rule(session, USER, RuleKind.WATCH, "확산") is Added.KNOWN
+                assert rules.add_rule(session, USER, kind, typed) is Added.EMPTY
+        assert rules.add_rule(session, USER, RuleKind.WATCH, "확\u200b산") is Added.ADDED
+        assert rules.add_rule(session, USER, RuleKind.WATCH, "확산") is Added.KNOWN
         assert [r.text for r in session.query(Rule)] == ["확산"]

@@ -13,7 +13,7 @@ import aiohttp
 import pytest
 from sqlalchemy import select, text, update
 
-from bot.store import alerts, search
+from bot.store import alerts, rules, search
 from bot.store.db import init_schema, make_engine
 from bot.store.models import Paper, RuleKind
 from bot.store.search import scan_search, search_papers
@@ -248,7 +248,7 @@ async def test_the_app_and_its_api_suggest_what_finds_something(seeded, settings
 
 def test_a_watch_written_joined_alerts_on_a_paper_written_spaced(seeded, tmp_path) -> None:
     with seeded() as session:
-        alerts.add_rule(session, USER, RuleKind.WATCH, "강화학습을")
+        rules.add_rule(session, USER, RuleKind.WATCH, "강화학습을")
     path = day_file(tmp_path, date(2024, 5, 3), papers=2)
     body = path.read_text(encoding="utf-8").replace(
         "- ", "- 이 논문은 강화 학습 기반의 방법을 다룹니다. ", 1

@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import func, select
 
 from bot import cli
-from bot.store import alerts
+from bot.store import rules
 from bot.store.db import make_engine
 from bot.store.models import DigestDay, RuleKind, SourceFile
 from bot.sync import SyncError, _sync_lock, sync_once
@@ -134,7 +134,7 @@ async def test_the_running_bot_syncs_and_followers_are_alerted(
     bare, work = upstream
     publish(work, {"paper_logs/2024/04/25.md": (SEEDS / "2024-04-25.md").read_bytes()})
     with Store() as session:
-        alerts.add_rule(session, USER, RuleKind.FOLLOW, "munos")
+        rules.add_rule(session, USER, RuleKind.FOLLOW, "munos")
     publish(work, {"paper_logs/2024/05/02.md": day_file(tmp_path).read_bytes()})
     settings = dataclasses.replace(
         settings, digest_source=str(bare), data_dir=str(tmp_path / "data")

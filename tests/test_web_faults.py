@@ -17,7 +17,7 @@ from bot.arguments import UsageError, parse_count, parse_top_arg
 from bot.config import ConfigError, load_settings
 from bot.digest import parse_digest
 from bot.emulator.webapp import init_data, sign
-from bot.store import alerts, feed
+from bot.store import alerts, feed, rules
 from bot.web import guard
 from bot.web.auth import Unauthorized, check_init_data
 from bot.web.guard import ClientLimits, client_address, trusted_networks
@@ -142,11 +142,11 @@ async def test_limits_hold_against_concurrent_adds_from_the_web(seeded, settings
                 async with http.post(f"{base}/follows", json=body, headers=signed()) as answer:
                     return answer.status
 
-            statuses = await asyncio.gather(*(follow(n) for n in range(alerts.MAX_RULES + 40)))
-    assert statuses.count(200) == alerts.MAX_RULES
+            statuses = await asyncio.gather(*(follow(n) for n in range(rules.MAX_RULES + 40)))
+    assert statuses.count(200) == rules.MAX_RULES
     with seeded() as session:
-        rules = alerts.chat_rules(session, USER, alerts.RuleKind.FOLLOW)
-    assert len(rules) == alerts.MAX_RULES
+        kept = rules.chat_rules(session, USER, alerts.RuleKind.FOLLOW)
+    assert len(kept) == rules.MAX_RULES
 
 
 def test_bookmarks_stop_at_the_limit_when_saved_at_once(seeded, monkeypatch) -> None:

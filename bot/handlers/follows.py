@@ -19,9 +19,9 @@ from bot.handlers.common import EXPIRED, answer, edit_or_reply, reply_blocks
 from bot.i18n import N_, _
 from bot.rights import may_change, may_manage
 from bot.services import BotContext
-from bot.store import alerts
-from bot.store.alerts import MAX_RULE_LENGTH, MAX_RULES, Added, tidy_rule
+from bot.store import rules
 from bot.store.models import RuleKind
+from bot.store.rules import MAX_RULE_LENGTH, MAX_RULES, Added, RuleView, tidy_rule
 
 
 @dataclass(frozen=True)
@@ -74,7 +74,7 @@ async def _add(update: Update, context: BotContext, words: _Words) -> None:
         return
     if not await may_change(update, context):
         return
-    added = await context.services.db(alerts.add_rule, chat.id, words.kind, typed)
+    added = await context.services.db(rules.add_rule, chat.id, words.kind, typed)
     reply = {
         Added.ADDED: words.added,
         Added.KNOWN: words.known,
@@ -94,7 +94,7 @@ async def _remove(update: Update, context: BotContext, words: _Words) -> None:
         return
     if not await may_change(update, context):
         return
-    removed = await context.services.db(alerts.remove_rule, chat.id, words.kind, typed)
+    removed = await context.services.db(rules.remove_rule, chat.id, words.kind, typed)
     if removed is None:  # echoed as typed, but never longer than a rule can be
         shown = typed if len(typed) <= MAX_RULE_LENGTH else typed[:MAX_RULE_LENGTH] + "…"
         reply = _(words.unknown).format(rule=shown)
@@ -103,18 +103,16 @@ async def _remove(update: Update, context: BotContext, words: _Words) -> None:
     await message.reply_text(render.esc(reply))
 
 
-def _view(
-    rules: list[alerts.RuleView], words: _Words
-) -> tuple[list[str], InlineKeyboardMarkup | None]:
-    blocks = render.rules_blocks(_(words.title), [r.text for r in rules], _(words.usage))
-    return blocks, rules_keyboard(words.button, [(r.id, r.text) for r in rules])
+def _view(kept: list[RuleView], words: _Words) -> tuple[list[str], InlineKeyboardMarkup | None]:
+    blocks = render.rules_blocks(_(words.title), [r.text for r in kept], _(words.usage))
+    return blocks, rules_keyboard(words.button, [(r.id, r.text) for r in kept])
 
 
 async def _list(update: Update, context: BotContext, words: _Words) -> None:
     chat, message = update.effective_chat, update.effective_message
     assert chat is not None and message is not None
-    rules = await context.services.db(alerts.chat_rules, chat.id, words.kind)
-    blocks, markup = _view(rules, words)
+    kept = await context.services.db(rules.chat_rules, chat.id, words.kind)
+    blocks, markup = _view(kept, words)
     await reply_blocks(message, blocks, markup)
 
 
@@ -155,7 +153,7 @@ async def button(update: Update, context: BotContext) -> None:
         await answer(query, _("Only the group's admins can change this."))
         return
     db = context.services.db
-    removed = await db(alerts.remove_rule, chat.id, words.kind, None, int(pressed.value))
+    removed = await db(rules.remove_rule, chat.id, words.kind, None, int(pressed.value))
     in_time = await answer(query, _("Removed.") if removed is not None else _("Already removed."))
-    blocks, markup = _view(await db(alerts.chat_rules, chat.id, words.kind), words)
+    blocks, markup = _view(await db(rules.chat_rules, chat.id, words.kind), words)
     await edit_or_reply(update, blocks, markup, edit=in_time)

@@ -1,28 +1,24 @@
-"""Follow and watch rules, and the alerts they raise when loads add papers.
+"""The alerts follow and watch rules raise when loads add papers: matching, planning, sending.
 
-A load that adds (day, paper) entries while any chat has a rule queues them
-(``alert_queue``), in the load's own transaction. The running bot plans the queue: it
-matches each queued paper against every rule made before it was queued, leaves out papers
-the chat was alerted to before and those its digest of that day carries, and records one
-``alert`` row per (chat, paper) — the key that makes an alert once only — with one
-``delivery`` row of kind ``alert`` per (chat, day). Those rows are claimed and sent like
-digests (:mod:`bot.delivery`). A chat whose alert for a day was already planned gets no
-second message for that day: papers a later reload of the same day adds are not alerted.
+The running bot plans the queue loads fill (:mod:`bot.store.rules`): it matches each queued
+paper against every rule made before it was queued, leaves out papers the chat was alerted
+to before and those its digest of that day carries, and records one ``alert`` row per
+(chat, paper) — the key that makes an alert once only — with one ``delivery`` row of kind
+``alert`` per (chat, day). Those rows are claimed and sent like digests
+(:mod:`bot.delivery`). A chat whose alert for a day was already planned gets no second
+message for that day: papers a later reload of the same day adds are not alerted.
 """
 
 from __future__ import annotations
 
-import unicodedata
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
-from enum import Enum
+from datetime import date, datetime
 from itertools import groupby
 from typing import cast
 
 from sqlalchemy import (
-    Connection,
     Row,
     String,
     Table,
@@ -38,8 +34,9 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 
 from bot.store import deliveries
-from bot.store.db import Serial, as_utc, one_writer_per
+from bot.store.db import as_utc
 from bot.store.deliveries import lease_now
+from bot.store.matching import Matcher, PaperText, prefixes
 from bot.store.models import (
     OPEN_STATUSES,
     Alert,
@@ -54,187 +51,22 @@ from bot.store.models import (
     Rule,
     RuleKind,
 )
-from bot.store.queries import MAX_AUTHOR_WORDS, PaperView, paper_view, top_papers
+from bot.store.queries import PaperView, paper_view, top_papers
 from bot.store.search import expanded
 from bot.store.subscriptions import choose_papers, subscription_views
-from bot.textindex import MAX_QUERY_TERMS, QueryTerm, folded_words, name_words, parse_query
+from bot.textindex import folded_words
 
-MAX_RULES = 50  # per chat, of each kind
-MAX_RULE_LENGTH = 100
 PLAN_BATCH = 5000  # queued entries planned per transaction
+
+
 _CHUNK = 500
+
+
 # pg_advisory_xact_lock key: one planner at a time across instances ("alerts" in ASCII).
 PLAN_LOCK = 0x616C65727473
+
+
 ALERT = cast(Table, Alert.__table__)
-
-
-@dataclass(frozen=True)
-class RuleView:
-    id: int
-    chat_id: int
-    kind: RuleKind
-    text: str
-
-
-class Added(Enum):
-    ADDED = "added"
-    KNOWN = "known"  # the chat has that rule already
-    FULL = "full"  # the chat has MAX_RULES of that kind
-    EMPTY = "empty"  # nothing to match in what was typed
-
-
-def rule_key(kind: RuleKind, typed: str) -> str:
-    """What identifies a rule: its folded words (``Rémi  Munos`` and ``remi munos`` are
-    the same follow)."""
-    if kind is RuleKind.FOLLOW:
-        return " ".join(name_words(typed)[:MAX_AUTHOR_WORDS])
-    return " ".join(t.text for t in parse_query(typed))
-
-
-def tidy_rule(typed: str) -> str:
-    """A rule as it is kept: invisible format characters (zero-width spaces, joiners, soft
-    hyphens, byte-order marks) dropped, spaces collapsed, at most MAX_RULE_LENGTH long."""
-    visible = "".join(c for c in typed if unicodedata.category(c) != "Cf")
-    return " ".join(visible.split())[:MAX_RULE_LENGTH]
-
-
-def add_rule(session: Session, chat_id: int, kind: RuleKind, typed: str) -> Added:
-    typed = tidy_rule(typed)
-    key = rule_key(kind, typed)
-    if not key:
-        return Added.EMPTY
-    one_writer_per(session, Serial.RULES, chat_id)  # the count and the insert: one step
-    mine = select(func.count()).where(Rule.chat_id == chat_id, Rule.kind == kind)
-    if session.scalar(mine.select_from(Rule).where(Rule.folded == key)):
-        session.rollback()
-        return Added.KNOWN
-    if (session.scalar(mine.select_from(Rule)) or 0) >= MAX_RULES:
-        session.rollback()
-        return Added.FULL
-    session.add(
-        Rule(chat_id=chat_id, kind=kind, text=typed, folded=key, created_at=datetime.now(UTC))
-    )
-    session.commit()
-    return Added.ADDED
-
-
-def remove_rule(
-    session: Session, chat_id: int, kind: RuleKind, typed: str | None = None, rule_id: int = 0
-) -> str | None:
-    """Remove the chat's rule, named as typed or by id; the text it had, if it existed."""
-    where = [Rule.chat_id == chat_id, Rule.kind == kind]
-    where.append(
-        Rule.id == rule_id if typed is None else Rule.folded == rule_key(kind, tidy_rule(typed))
-    )
-    removed = session.scalar(select(Rule.text).where(*where))
-    if removed is not None:
-        session.execute(delete(Rule).where(*where))
-        session.commit()
-    return removed
-
-
-def chat_rules(session: Session, chat_id: int, kind: RuleKind) -> list[RuleView]:
-    rows = session.scalars(
-        select(Rule).where(Rule.chat_id == chat_id, Rule.kind == kind).order_by(Rule.id)
-    )
-    return [RuleView(r.id, r.chat_id, RuleKind(r.kind), r.text) for r in rows]
-
-
-# --- loads queue what they added ---------------------------------------------------------
-
-
-def queue_added(conn: Connection, entries: Sequence[tuple[date, int]]) -> None:
-    """In a load's transaction: queue its added (day, paper id) entries, if any chat has a
-    rule (a rule made later is not meant for papers loaded before it)."""
-    if not entries or conn.execute(select(Rule.id).limit(1)).first() is None:
-        return
-    now = datetime.now(UTC)
-    for start in range(0, len(entries), _CHUNK):
-        chunk = entries[start : start + _CHUNK]
-        there = conn.execute(
-            select(AlertQueue.day, AlertQueue.paper_id).where(
-                AlertQueue.day.in_({day for day, _p in chunk}),
-                AlertQueue.paper_id.in_([paper_id for _d, paper_id in chunk]),
-            )
-        )
-        known = {(day, paper_id) for day, paper_id in there}
-        fresh = [
-            {"day": day, "paper_id": paper_id, "queued_at": now}
-            for day, paper_id in chunk
-            if (day, paper_id) not in known  # queued, removed and added again before planning
-        ]
-        if fresh:
-            conn.execute(insert(AlertQueue), fresh)
-
-
-# --- matching -------------------------------------------------------------------------------
-
-
-@dataclass
-class _Paper:
-    id: int
-    text: str  # folded title, authors and summary, as search reads them
-    authors: list[set[str]]  # per author: every prefix of every word of the folded name
-
-
-def _prefixes(words: Iterable[str]) -> set[str]:
-    return {word[:end] for word in words for end in range(1, len(word) + 1)}
-
-
-class Matcher:
-    """Every rule, indexed so that a paper is matched against few of them: a follow by the
-    first word of its name (a prefix of some author's word), a watch by its terms, each
-    term checked once per paper however many rules share it."""
-
-    def __init__(
-        self,
-        rules: Iterable[tuple[int, RuleKind, str, str, datetime | None]],
-        expand: Callable[[list[QueryTerm]], list[QueryTerm]] = list,
-    ) -> None:
-        """``expand``: how search splits a watch's terms (joined Korean into its words)."""
-        # (chat, words, as typed, made at: None when it holds for every entry)
-        self.queries: dict[str, QueryTerm] = {}
-        self.follows: dict[str, list[tuple[int, tuple[str, ...], str, datetime | None]]] = {}
-        self.watches: list[tuple[int, tuple[str, ...], str, datetime | None]] = []
-        for chat_id, kind, typed, key, created in rules:
-            words = tuple(key.split())
-            if not words:
-                continue
-            if kind is RuleKind.FOLLOW:
-                self.follows.setdefault(words[0], []).append((chat_id, words, typed, created))
-            else:
-                terms = expand(parse_query(key))
-                self.queries.update((t.text, t) for t in terms)
-                words = tuple(t.text for t in terms)
-                self.watches.append((chat_id, words[:MAX_QUERY_TERMS], typed, created))
-        self._terms = sorted({t for _c, words, _t, _w in self.watches for t in words})
-
-    def match(self, papers: Sequence[_Paper]) -> dict[int, list[tuple[int, str, datetime | None]]]:
-        """Paper id → (chat, why, rule made at) for every rule it matches."""
-        found: dict[int, list[tuple[int, str, datetime | None]]] = defaultdict(list)
-        for paper in papers:
-            for author in paper.authors:
-                for first in sorted(author & self.follows.keys()):
-                    for chat_id, words, typed, created in self.follows[first]:
-                        if all(w in author for w in words[1:]):
-                            found[paper.id].append((chat_id, why(RuleKind.FOLLOW, typed), created))
-        holding = {
-            t: {p.id for p in papers if self.queries[t].matches(p.text)} for t in self._terms
-        }
-        for chat_id, words, typed, created in self.watches:
-            ids = set.intersection(*(holding[w] for w in words))
-            for paper_id in ids:
-                found[paper_id].append((chat_id, why(RuleKind.WATCH, typed), created))
-        return found
-
-
-def why(kind: RuleKind, typed: str) -> str:
-    """Why a paper is in an alert, as stored: the rule's kind and its text as typed
-    (``"follow:Rémi Munos"``); :func:`bot.render.alert_reason` shows it."""
-    return f"{kind.value}:{typed}"
-
-
-# --- planning -------------------------------------------------------------------------------
 
 
 @dataclass
@@ -246,20 +78,20 @@ class PlanReport:
     days: list[date] = field(default_factory=list)
 
 
-def _queued_papers(session: Session, ids: Sequence[int]) -> list[_Paper]:
-    papers: dict[int, _Paper] = {}
+def _queued_papers(session: Session, ids: Sequence[int]) -> list[PaperText]:
+    papers: dict[int, PaperText] = {}
     for start in range(0, len(ids), _CHUNK):
         chunk = ids[start : start + _CHUNK]
         for paper_id, search_text in session.execute(
             select(Paper.id, Paper.search_text).where(Paper.id.in_(chunk))
         ):
-            papers[paper_id] = _Paper(paper_id, search_text, [])
+            papers[paper_id] = PaperText(paper_id, search_text, [])
         for paper_id, folded in session.execute(
             select(PaperAuthor.paper_id, PaperAuthor.folded)
             .where(PaperAuthor.paper_id.in_(chunk))
             .order_by(PaperAuthor.paper_id, PaperAuthor.position)
         ):
-            papers[paper_id].authors.append(_prefixes(folded_words(folded)))
+            papers[paper_id].authors.append(prefixes(folded_words(folded)))
     return [papers[i] for i in ids if i in papers]
 
 
@@ -350,7 +182,7 @@ def _plan_day(
     session: Session,
     day: date,
     entries: Sequence[Row[date, int, datetime]],
-    papers: dict[int, _Paper],
+    papers: dict[int, PaperText],
     arxiv: dict[int, str],
     matcher: Matcher,
     report: PlanReport,
@@ -419,9 +251,6 @@ def _plan_day(
     report.alerts += len(alerts)
     report.messages += len(rows)
     report.days.append(day)
-
-
-# --- sending --------------------------------------------------------------------------------
 
 
 def pending_alerts(

@@ -17,9 +17,9 @@ from sqlalchemy import Table, bindparam, delete, insert, select, update
 from sqlalchemy.orm import Session
 
 from bot import digest as dg
-from bot.store.alerts import queue_added
 from bot.store.db import date_value, insert_rows, json_text, run_many
 from bot.store.models import AuthorWord, DigestDay, Entry, Paper, PaperAuthor
+from bot.store.rules import queue_added
 from bot.store.search import (
     IndexFields,
     index_fields,

@@ -28,11 +28,11 @@ from bot.arguments import UsageError, parse_count, parse_day_arg, parse_top_arg
 from bot.digest import parse_arxiv_id
 from bot.i18n import speaking
 from bot.services import Services
-from bot.store import alerts, feed, queries, similar
-from bot.store.alerts import Added
+from bot.store import feed, queries, rules, similar
 from bot.store.feed import Toggled
 from bot.store.models import RuleKind
 from bot.store.queries import Page, PaperView
+from bot.store.rules import Added
 from bot.web.auth import Unauthorized, WebUser, caller
 from bot.web.searches import RETRY_AFTER, Busy, Searches
 
@@ -262,7 +262,7 @@ class Api:
 
     async def rules(self, request: web.Request, user: WebUser) -> dict[str, Any]:
         kind = RULE_KINDS[request.match_info["rules"]]
-        found = await self.services.db(alerts.chat_rules, user.id, kind)
+        found = await self.services.db(rules.chat_rules, user.id, kind)
         return {"rules": [{"id": r.id, "text": r.text} for r in found]}
 
     async def add_rule(self, request: web.Request, user: WebUser) -> dict[str, Any]:
@@ -273,11 +273,11 @@ class Api:
             raise BadRequest('send {"text": …} as JSON') from None
         if not isinstance(typed, str) or len(typed) > MAX_QUERY:
             raise BadRequest(f"text must be at most {MAX_QUERY} characters")
-        added = await self.services.db(alerts.add_rule, user.id, kind, typed)
+        added = await self.services.db(rules.add_rule, user.id, kind, typed)
         if added is Added.EMPTY:
             raise BadRequest("nothing to match in that text", "empty")
         if added is Added.FULL:
-            raise BadRequest(f"at most {alerts.MAX_RULES} of them", "full")
+            raise BadRequest(f"at most {rules.MAX_RULES} of them", "full")
         return {"added": added is Added.ADDED, **await self.rules(request, user)}
 
     async def remove(self, request: web.Request, user: WebUser) -> dict[str, Any]:
@@ -285,7 +285,7 @@ class Api:
         rule_id = parse_count(request.match_info["rule_id"], MAX_ROW_ID)
         if rule_id is None:
             raise NotFound("no such rule")
-        gone = await self.services.db(alerts.remove_rule, user.id, kind, None, rule_id)
+        gone = await self.services.db(rules.remove_rule, user.id, kind, None, rule_id)
         if gone is None:
             raise NotFound("no such rule")
         return {"removed": gone}
