@@ -20,11 +20,11 @@ from zoneinfo import ZoneInfo
 
 from bot.choices import Slot
 from bot.services import BotContext, PapersApplication, Services
-from bot.store import alerts, queries, updates
+from bot.store import alerts, queries, slots, updates
 from bot.store import subscriptions as subs
 from bot.store.db import now_utc
 from bot.store.models import Every
-from bot.store.subscriptions import SubscriptionView
+from bot.store.slots import SubscriptionView
 from bot.sync import SyncError, sync_once
 from bot.writer import SourceError, scheduled_day, write_day, write_times
 
@@ -107,7 +107,7 @@ async def catch_up(context: BotContext) -> None:
     """Deliver to chats whose slot passed while the bot was down (or a pass was cut short)."""
     chats = await context.services.db(subs.active_subscriptions)
     now = now_utc()
-    due = subs.due_subscriptions(chats, now)
+    due = slots.due_subscriptions(chats, now)
     if due:
         log.info("catching up with %d chat(s) whose slot passed", len(due))
     daily = [c for c in due if c.every is Every.DAILY]

@@ -23,7 +23,7 @@ from telegram.request import BaseRequest
 from bot.choices import Slot
 from bot.config import Settings
 from bot.reports import PassReport
-from bot.store.subscriptions import SubscriptionView
+from bot.store.slots import SubscriptionView
 
 T = TypeVar("T")
 P = ParamSpec("P")

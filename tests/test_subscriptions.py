@@ -19,7 +19,7 @@ from telegram.constants import ChatMemberStatus
 
 from bot.handlers.subscriptions import Membership, membership_change
 from bot.store.models import ChatType
-from bot.store.subscriptions import SubscriptionView, due_subscriptions, last_slot_before
+from bot.store.slots import SubscriptionView, due_subscriptions, last_slot_before
 
 
 def utc(*args: int) -> datetime:

@@ -16,7 +16,7 @@ from bot.choices import Setting, SettingChange, Slot
 from bot.schedule import ensure_slot_job
 from bot.store import subscriptions as subs
 from bot.store.models import Delivery, DeliveryKind, DeliveryStatus, Every, Subscription
-from bot.store.subscriptions import last_slot_before
+from bot.store.slots import last_slot_before
 from tests.helpers.digests import day_file, load_paths
 from tests.helpers.e2e import OPERATOR, USER, Conversation, add_subscribers, bot_session
 from tests.helpers.wording import says

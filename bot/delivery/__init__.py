@@ -37,12 +37,12 @@ from bot.pacing import update_slot
 from bot.posts import Post, alert_posts, digest_posts, weekly_posts
 from bot.reports import ADDED_UP, COUNTERS, PassReport
 from bot.services import Services
-from bot.store import alerts, feed, languages, queries
+from bot.store import alerts, feed, languages, queries, slots
 from bot.store import deliveries as ledger
 from bot.store import subscriptions as subs
 from bot.store.db import now_utc
 from bot.store.models import DeliveryKind, Every
-from bot.store.subscriptions import SubscriptionView
+from bot.store.slots import SubscriptionView
 
 __all__ = [
     "ADDED_UP",
@@ -77,7 +77,7 @@ class Digests:
     def of(self, chat: SubscriptionView) -> list[Post]:
         key = (chat.top_n, chat.min_votes, chat.keywords, chat.lang)
         if key not in self.built:
-            chosen = subs.choose_papers(self.papers, chat)
+            chosen = slots.choose_papers(self.papers, chat)
             with speaking(chat.lang):
                 self.built[key] = self.build(chosen) if chosen else []
         return self.built[key]

@@ -33,7 +33,7 @@ from bot.rights import ADMIN_STATUSES, may_change, may_manage
 from bot.services import BotContext
 from bot.store import languages
 from bot.store import subscriptions as subs
-from bot.store.subscriptions import SubscriptionView
+from bot.store.slots import SubscriptionView
 
 NOT_SUBSCRIBED = N_("This chat is not subscribed. Start with /subscribe.")
 

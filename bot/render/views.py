@@ -22,7 +22,7 @@ from bot.render.text import (
 )
 from bot.store.models import Every, RuleKind
 from bot.store.queries import Page, PaperView, Stats
-from bot.store.subscriptions import SubscriptionView
+from bot.store.slots import SubscriptionView
 from bot.textindex import despace, fold, term_matches
 
 

@@ -53,7 +53,8 @@ from bot.store.models import (
 )
 from bot.store.queries import PaperView, paper_view, top_papers
 from bot.store.search import expanded
-from bot.store.subscriptions import choose_papers, subscription_views
+from bot.store.slots import choose_papers
+from bot.store.subscriptions import subscription_views
 from bot.textindex import folded_words
 
 PLAN_BATCH = 5000  # queued entries planned per transaction
