@@ -30,7 +30,7 @@ from bot.emulator.server import ApiError
 from bot.handlers.subscriptions import NOT_SUBSCRIBED
 from bot.schedule import ensure_slot_job
 from bot.store import deliveries as ledger
-from bot.store import queries, rules
+from bot.store import queries, records, rules
 from bot.store import subscriptions as subs
 from bot.store.models import (
     Delivery,
@@ -633,7 +633,7 @@ def test_one_batch_of_claims_gives_each_row_its_own_answer(seeded) -> None:
         for chat_id in (done, live, lapsed, unsure):
             one_row.claim(session, chat_id, day, 1, "old", lease)
         one_row.mark_sent(session, done, day, "old", 1, True, lease)
-        ledger.mark_unsure(session, unsure, day, "old", 0)
+        records.mark_unsure(session, unsure, day, "old", 0)
         session.execute(
             update(Delivery)
             .where(Delivery.chat_id == lapsed)
@@ -654,10 +654,10 @@ def test_one_batch_of_claims_gives_each_row_its_own_answer(seeded) -> None:
             update(Delivery).where(Delivery.chat_id == unsure).values(lease_owner="thief")
         )
         session.commit()
-        records = [
-            ledger.Sent((c, day, DeliveryKind.DAILY), 1, True) for c in (new, lapsed, unsure)
+        accepted = [
+            records.Sent((c, day, DeliveryKind.DAILY), 1, True) for c in (new, lapsed, unsure)
         ]
-        assert ledger.record_sent(session, records, "batch", lease) == {
+        assert records.record_sent(session, accepted, "batch", lease) == {
             (unsure, day, DeliveryKind.DAILY)
         }
         statuses = [
@@ -677,7 +677,7 @@ def test_a_message_in_flight_at_a_kill_and_unanswered_goes_at_most_twice(seeded)
         session.commit()
         again = one_row.claim(session, USER, day, 1, "b", lease)
         assert again == ledger.Claim("b", 0, repeat=True)  # the second and last send
-        ledger.mark_repeating(session, USER, day, "b")
+        records.mark_repeating(session, USER, day, "b")
         session.execute(lapse)  # b dies too, during its repeat
         session.commit()
         assert one_row.claim(session, USER, day, 1, "c", lease) is ledger.Held.DONE
@@ -687,10 +687,10 @@ def test_an_unsure_message_is_repeated_once_and_never_twice(seeded) -> None:
     lease, day = timedelta(seconds=30), date(2024, 4, 25)
     with seeded() as session:
         one_row.claim(session, USER, day, 2, "a", lease)
-        ledger.mark_unsure(session, USER, day, "a", 0)
+        records.mark_unsure(session, USER, day, "a", 0)
         repeat = one_row.claim(session, USER, day, 2, "b", lease)
         assert repeat == ledger.Claim("b", 0, repeat=True)
-        ledger.mark_repeating(session, USER, day, "b")
+        records.mark_repeating(session, USER, day, "b")
         # b dies during the repeat: its message may be out, so c goes on after it
         session.execute(
             update(Delivery).values(lease_until=datetime.now(UTC) - timedelta(seconds=1))

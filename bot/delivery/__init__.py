@@ -37,7 +37,7 @@ from bot.pacing import update_slot
 from bot.posts import Post, alert_posts, digest_posts, weekly_posts
 from bot.reports import ADDED_UP, COUNTERS, PassReport
 from bot.services import Services
-from bot.store import alerts, feed, languages, queries, slots
+from bot.store import alerts, feed, languages, queries, records, slots
 from bot.store import deliveries as ledger
 from bot.store import subscriptions as subs
 from bot.store.db import now_utc
@@ -395,7 +395,7 @@ class Deliverer:
 
         async def jobs() -> AsyncIterator[Outgoing]:
             for chat, posted in chats:
-                covered = await db(ledger.last_weekly_cover, chat.chat_id, posted)
+                covered = await db(records.last_weekly_cover, chat.chat_id, posted)
                 fresh = covered is None or covered < last
                 target = Address(chat.chat_id, posted, DeliveryKind.WEEKLY, covers=last)
                 yield Outgoing(target, digests.of(chat) if fresh else [])

@@ -30,9 +30,11 @@ from bot.posts import Post
 from bot.reports import PassReport
 from bot.services import Services
 from bot.store import deliveries as ledger
+from bot.store import records
 from bot.store import subscriptions as subs
-from bot.store.deliveries import Claim, Held, LeaseLost, Sent, Want
+from bot.store.deliveries import Claim, Held, LeaseLost, Want
 from bot.store.models import DeliveryKind, StopReason
+from bot.store.records import Sent
 
 log = logging.getLogger("bot.delivery")
 
@@ -146,11 +148,11 @@ class Recorder:
                 else:
                     done.set_result(None)
 
-    async def _write(self, records: list[Sent]) -> set[ledger.RowKey]:
+    async def _write(self, accepted: list[Sent]) -> set[ledger.RowKey]:
         delay, waited, warned = 0.1, 0.0, False
         while True:
             try:
-                lost = await self.services.db(ledger.record_sent, records, self.owner, self.lease)
+                lost = await self.services.db(records.record_sent, accepted, self.owner, self.lease)
                 if warned:
                     log.info("delivery records written once the database answered again")
                 return lost
@@ -247,7 +249,7 @@ class Runner:
             await self.claimed.put((job, claim))
             return
         try:  # nothing for the chat now (its subscription stopped since the row opened)
-            await self.db(ledger.release_many, [job.target.key], self.owner)
+            await self.db(records.release_many, [job.target.key], self.owner)
             await self._empty(job.target)
         except Exception:
             self.report.postponed += 1
@@ -255,7 +257,7 @@ class Runner:
 
     async def _empty(self, target: Address) -> None:
         self.report.handled.append(target.chat_id)
-        if await self.db(ledger.mark_empty, target.chat_id, target.day, target.kind):
+        if await self.db(records.mark_empty, target.chat_id, target.day, target.kind):
             self.report.empty += 1
         else:
             self.report.already += 1
@@ -307,7 +309,7 @@ class Runner:
                 self.report.handled.append(target.chat_id)
         if let_go:
             try:
-                await self.db(ledger.release_many, let_go, self.owner)
+                await self.db(records.release_many, let_go, self.owner)
             except Exception:  # they lapse with the lease instead
                 log.warning("could not let %d claims go", len(let_go), exc_info=True)
 
@@ -349,13 +351,13 @@ class Runner:
         db, owner = self.db, self.owner
         chat_id, day, kind = target.chat_id, target.day, target.kind
         if self.stopping():
-            await db(ledger.release, chat_id, day, owner, kind)
+            await db(records.release, chat_id, day, owner, kind)
             self.report.postponed += 1
             return Step.LET_GO
         if repeat:
             if not await self.sender.outage.confirmed(self.stopping):
                 return await self._let_go(target)
-            await db(ledger.mark_repeating, chat_id, day, owner, kind)
+            await db(records.mark_repeating, chat_id, day, owner, kind)
         result = await self.sender.send(chat_id, posts[number])
         outcome = result.outcome
         if outcome is Outcome.MIGRATED:  # the same chat, a new id: claim that
@@ -365,11 +367,11 @@ class Runner:
             return Step.SETTLED if await self._refused(target, result) else Step.LET_GO
         if outcome is Outcome.NOT_SENT:
             if repeat:  # the repeat never left: it is still owed
-                await db(ledger.mark_unsure, chat_id, day, owner, number, kind, keep=True)
+                await db(records.mark_unsure, chat_id, day, owner, number, kind, keep=True)
             return Step.AGAIN
         if outcome is Outcome.UNSURE and not repeat:
             log.warning("chat %s: no answer to a %s message; repeating it once", chat_id, kind)
-            await db(ledger.mark_unsure, chat_id, day, owner, number, kind, keep=True)
+            await db(records.mark_unsure, chat_id, day, owner, number, kind, keep=True)
             self.report.unsure += 1
             return Step.REPEAT
         if outcome is Outcome.UNSURE:
@@ -392,7 +394,7 @@ class Runner:
         return False
 
     async def _let_go(self, target: Address) -> Step:
-        await self.db(ledger.release, target.chat_id, target.day, self.owner, target.kind)
+        await self.db(records.release, target.chat_id, target.day, self.owner, target.kind)
         self.report.postponed += 1
         return Step.LET_GO
 
@@ -413,11 +415,11 @@ class Runner:
         chat_id, day, kind = target.chat_id, target.day, target.kind
         message = str(result.error)
         if result.outcome is Outcome.GONE:
-            await db(ledger.mark_failed, chat_id, day, owner, message, kind)
+            await db(records.mark_failed, chat_id, day, owner, message, kind)
             await db(subs.forget_chat, chat_id, StopReason.BLOCKED)
             self.report.deactivated += 1
             return True
-        if not await db(ledger.refused, chat_id, day, owner, message, MAX_REFUSALS, kind):
+        if not await db(records.refused, chat_id, day, owner, message, MAX_REFUSALS, kind):
             log.warning("chat %s refused the %s (%s); trying again later", chat_id, kind, message)
             self.report.postponed += 1
             return False

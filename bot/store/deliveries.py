@@ -12,7 +12,8 @@ marked ``unsure`` and sent again at most once.
 Claims and records come in batches (one statement per batch and kind of change; on
 PostgreSQL rows another pass is claiming right now are skipped, ``SKIP LOCKED``, rather
 than waited for). Lease times are on PostgreSQL's clock, which every instance shares.
-Every row is created by :func:`create`.
+Every row is created by :func:`create`; what Telegram answered is written by
+:mod:`bot.store.records`.
 """
 
 from __future__ import annotations
@@ -29,7 +30,6 @@ from sqlalchemy import (
     DateTime,
     Table,
     and_,
-    delete,
     func,
     literal_column,
     or_,
@@ -44,6 +44,7 @@ from bot.store.models import OPEN_STATUSES, Delivery, DeliveryKind, DeliveryStat
 
 BATCH = 500  # rows per statement (well under SQLite's bound parameters)
 
+
 RowKey = tuple[int, date, DeliveryKind]
 
 
@@ -56,7 +57,7 @@ def lease_now(session: Session) -> datetime:
     return now_utc()
 
 
-def _lease_clock(session: Session) -> ColumnElement[datetime] | datetime:
+def lease_clock(session: Session) -> ColumnElement[datetime] | datetime:
     """Now as leases are measured, for a statement to read itself: PostgreSQL's clock
     (no round trip of its own), or this process's on SQLite."""
     if is_postgres(session):
@@ -64,11 +65,13 @@ def _lease_clock(session: Session) -> ColumnElement[datetime] | datetime:
     return now_utc()
 
 
-def _key(chat_id: int, day: date, kind: DeliveryKind = DeliveryKind.DAILY) -> ColumnElement[bool]:
+def row_where(
+    chat_id: int, day: date, kind: DeliveryKind = DeliveryKind.DAILY
+) -> ColumnElement[bool]:
     return and_(Delivery.chat_id == chat_id, Delivery.day == day, Delivery.kind == kind)
 
 
-def _groups(keys: Iterable[RowKey]) -> dict[tuple[date, DeliveryKind], list[int]]:
+def by_group(keys: Iterable[RowKey]) -> dict[tuple[date, DeliveryKind], list[int]]:
     """Chat ids by (day, kind): what one statement can name with ``chat_id IN (…)``."""
     groups: dict[tuple[date, DeliveryKind], list[int]] = defaultdict(list)
     for chat_id, day, kind in keys:
@@ -76,11 +79,13 @@ def _groups(keys: Iterable[RowKey]) -> dict[tuple[date, DeliveryKind], list[int]
     return groups
 
 
-def _in_group(day: date, kind: DeliveryKind, chat_ids: Sequence[int]) -> ColumnElement[bool]:
+def rows_where(day: date, kind: DeliveryKind, chat_ids: Sequence[int]) -> ColumnElement[bool]:
     return and_(Delivery.day == day, Delivery.kind == kind, Delivery.chat_id.in_(chat_ids))
 
 
 _DELIVERY = cast(Table, Delivery.__table__)
+
+
 _NEW_ROW: dict[str, Any] = {  # what a row starts with unless given
     "parts_total": 0,
     "parts_sent": 0,
@@ -119,9 +124,6 @@ def create(session: Session, rows: Sequence[Mapping[str, Any]]) -> set[RowKey]:
                     row[name] = computed[id(value)]
         added.update((c, d, k) for c, d, k in session.execute(stmt, values))
     return added
-
-
-# --- claims: one pass at a time sends a row -------------------------------------------------
 
 
 class Held(Enum):
@@ -190,13 +192,13 @@ def claim_many(
     let the claim go, no (or, ``unsure``, maybe: a repeat); after a pass died holding it,
     maybe, so it is sent as a repeat too, and one that died during its repeat is not
     repeated again. Either way a message goes out at most twice."""
-    now = _lease_clock(session)
+    now = lease_clock(session)
     until = now + lease
     # Creating first also serializes claimers on SQLite: its write lock is taken here.
     added = create(session, _held_rows(wants, owner, until))
     results: dict[RowKey, Claim | Held] = {key: Claim(owner, 0) for key in added}
     parts = {w.key: w.parts for w in wants}
-    for (day, kind), chat_ids in _groups(w.key for w in wants if w.key not in added).items():
+    for (day, kind), chat_ids in by_group(w.key for w in wants if w.key not in added).items():
         for start in range(0, len(chat_ids), BATCH):
             chunk = chat_ids[start : start + BATCH]
             stmt = select(
@@ -206,7 +208,7 @@ def claim_many(
                 Delivery.parts_total,
                 Delivery.lease_owner,
                 or_(Delivery.lease_owner.is_(None), Delivery.lease_until < now).label("lapsed"),
-            ).where(_in_group(day, kind, chunk))
+            ).where(rows_where(day, kind, chunk))
             if is_postgres(session):  # rows another claimer has locked right now: busy
                 stmt = stmt.with_for_update(skip_locked=True)
             found = {row.chat_id: row for row in session.execute(stmt)}
@@ -217,7 +219,7 @@ def claim_many(
                     session.scalars(
                         update(Delivery)
                         .where(
-                            _in_group(day, kind, free),
+                            rows_where(day, kind, free),
                             Delivery.status.in_(OPEN_STATUSES),
                             or_(Delivery.lease_owner.is_(None), Delivery.lease_until < now),
                         )
@@ -247,7 +249,7 @@ def _taken(
     until: ColumnElement[datetime] | datetime,
 ) -> Claim | Held:
     """The claim on a row this pass just took from a pass that let it go or died."""
-    where = _key(*key)
+    where = row_where(*key)
     if row.parts_total != parts:  # a planned alert learns its length when it is first rendered
         session.execute(update(Delivery).where(where).values(parts_total=parts))
     died = row.lease_owner is not None and not row.lease_owner.startswith(OPEN)
@@ -268,9 +270,9 @@ def _taken(
     return Claim(owner, row.parts_sent, repeat=died or row.status is not DeliveryStatus.SENDING)
 
 
-# --- a pass every instance works at: rows opened, then claimed by whoever is free -----------
-
 OPEN = "open:"  # the holder of a pass's rows that no instance has claimed yet
+
+
 _OPENED = Delivery.lease_owner.like(literal_column(f"'{OPEN}%'"))
 
 
@@ -278,7 +280,7 @@ def open_rows(session: Session, wants: Sequence[Want], name: str, lease: timedel
     """Add the rows of a pass (``name``, starting with :data:`OPEN`) for any instance to
     claim with :func:`claim_open`; a row that exists already stays as it is (a pass claims
     it the usual way). The keys of the rows added."""
-    until = _lease_clock(session) + lease
+    until = lease_clock(session) + lease
     added = create(session, _held_rows(wants, name, until))
     session.commit()
     return added
@@ -306,7 +308,7 @@ def claim_open(
         update(Delivery)
         .where(Delivery.day == day, Delivery.kind == kind, _OPENED)
         .where(Delivery.chat_id == chosen.c.chat_id)
-        .values(lease_owner=owner, lease_until=_lease_clock(session) + lease, updated_at=now_utc())
+        .values(lease_owner=owner, lease_until=lease_clock(session) + lease, updated_at=now_utc())
         .returning(Delivery.chat_id, Delivery.parts_sent)
     ).all()
     session.commit()
@@ -334,7 +336,7 @@ def unsettled(
 ) -> dict[int, bool]:
     """Of ``chat_ids``' rows, those still being sent (or owed): whether each one's claim
     has lapsed (its holder stopped renewing it)."""
-    now = _lease_clock(session)
+    now = lease_clock(session)
     found: dict[int, bool] = {}
     for start in range(0, len(chat_ids), BATCH):
         rows = session.execute(
@@ -342,7 +344,7 @@ def unsettled(
                 Delivery.chat_id,
                 or_(Delivery.lease_owner.is_(None), Delivery.lease_until < now).label("lapsed"),
             ).where(
-                _in_group(day, kind, chat_ids[start : start + BATCH]),
+                rows_where(day, kind, chat_ids[start : start + BATCH]),
                 Delivery.status.in_(OPEN_STATUSES),
             )
         )
@@ -351,243 +353,12 @@ def unsettled(
     return found
 
 
-# --- records: what Telegram accepted ---------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Sent:
-    """Telegram accepted a row's messages up to ``parts_sent``; the claim ends when ``done``."""
-
-    key: RowKey
-    parts_sent: int
-    done: bool
-
-
-def record_sent(
-    session: Session, records: Sequence[Sent], owner: str, lease: timedelta
-) -> set[RowKey]:
-    """Write what Telegram accepted, one statement per kind of change; the rows ``owner``
-    no longer holds (another pass took them over) are returned, untouched."""
-    until = _lease_clock(session) + lease
-    now = now_utc()
-    changes: dict[tuple[date, DeliveryKind, int, bool], list[int]] = defaultdict(list)
-    for record in records:
-        chat_id, day, kind = record.key
-        changes[day, kind, record.parts_sent, record.done].append(chat_id)
-    kept: set[RowKey] = set()
-    for (day, kind, parts_sent, done), chat_ids in changes.items():
-        for start in range(0, len(chat_ids), BATCH):
-            chunk = chat_ids[start : start + BATCH]
-            written = session.scalars(
-                update(Delivery)
-                .where(_in_group(day, kind, chunk), Delivery.lease_owner == owner)
-                .values(
-                    parts_sent=parts_sent,
-                    status=DeliveryStatus.SENT if done else DeliveryStatus.SENDING,
-                    lease_owner=None if done else owner,
-                    lease_until=None if done else until,
-                    updated_at=now,
-                )
-                .returning(Delivery.chat_id)
-            )
-            kept.update((chat_id, day, kind) for chat_id in written)
-    session.commit()
-    return {record.key for record in records} - kept
-
-
-def _held(
-    session: Session,
-    chat_id: int,
-    day: date,
-    owner: str,
-    kind: DeliveryKind,
-    let_go: bool = False,
-    **values: object,
-) -> None:
-    """Change the claimed row (``let_go``: and end the claim); :class:`LeaseLost` if
-    ``owner`` holds it no more."""
-    if let_go:
-        values.update(lease_owner=None, lease_until=None)
-    changed = session.execute(
-        update(Delivery)
-        .where(_key(chat_id, day, kind), Delivery.lease_owner == owner)
-        .values(updated_at=now_utc(), **values)
-    )
-    session.commit()
-    if not changed_rows(changed):
-        raise LeaseLost(f"the claim on chat {chat_id}, {kind} {day} was taken over")
-
-
-def mark_unsure(
-    session: Session,
-    chat_id: int,
-    day: date,
-    owner: str,
-    part: int,
-    kind: DeliveryKind = DeliveryKind.DAILY,
-    keep: bool = False,
-) -> None:
-    """Message ``part`` went out but no answer came: it may have arrived. The claim is let
-    go (``keep``: the pass keeps it, to repeat the message itself once Telegram answers);
-    whoever sends it next sends it once more, and only once. Also what a repeat that surely
-    never left (Telegram not taking it) comes back to: that repeat is still owed."""
-    _held(
-        session,
-        chat_id,
-        day,
-        owner,
-        kind,
-        let_go=not keep,
-        parts_sent=part,
-        status=DeliveryStatus.UNSURE,
-    )
-
-
-def mark_repeating(
-    session: Session, chat_id: int, day: date, owner: str, kind: DeliveryKind = DeliveryKind.DAILY
-) -> None:
-    """The one repeat of an unsure message starts (a pass that dies now leaves it sent)."""
-    _held(session, chat_id, day, owner, kind, status=DeliveryStatus.REPEATING)
-
-
-def release(
-    session: Session, chat_id: int, day: date, owner: str, kind: DeliveryKind = DeliveryKind.DAILY
-) -> None:
-    """Let the claim go, so that a later pass resumes it."""
-    _held(session, chat_id, day, owner, kind, let_go=True)
-
-
-def release_many(session: Session, keys: Sequence[RowKey], owner: str) -> None:
-    """Let go of claims nothing was sent for yet (a pass stopping)."""
-    for (day, kind), chat_ids in _groups(keys).items():
-        for start in range(0, len(chat_ids), BATCH):
-            session.execute(
-                update(Delivery)
-                .where(
-                    _in_group(day, kind, chat_ids[start : start + BATCH]),
-                    Delivery.lease_owner == owner,
-                )
-                .values(lease_owner=None, lease_until=None, updated_at=now_utc())
-            )
-    session.commit()
-
-
-def refused(
-    session: Session,
-    chat_id: int,
-    day: date,
-    owner: str,
-    reason: str,
-    tries: int,
-    kind: DeliveryKind = DeliveryKind.DAILY,
-) -> bool:
-    """Telegram refused the row (``reason``): count the attempt and let the claim go, or,
-    at the ``tries``-th refusal, give it up (True)."""
-    attempts = session.execute(
-        select(Delivery.attempts).where(_key(chat_id, day, kind))
-    ).scalar_one()
-    given_up = attempts + 1 >= tries
-    _held(
-        session,
-        chat_id,
-        day,
-        owner,
-        kind,
-        let_go=True,
-        attempts=attempts + 1,
-        last_error=reason[:500],
-        status=DeliveryStatus.FAILED if given_up else DeliveryStatus.SENDING,
-    )
-    return given_up
-
-
-def mark_failed(
-    session: Session,
-    chat_id: int,
-    day: date,
-    owner: str,
-    reason: str,
-    kind: DeliveryKind = DeliveryKind.DAILY,
-) -> None:
-    """Give the row up: Telegram refused it for good."""
-    _held(
-        session,
-        chat_id,
-        day,
-        owner,
-        kind,
-        let_go=True,
-        status=DeliveryStatus.FAILED,
-        last_error=reason[:500],
-    )
-
-
 def renew_leases(session: Session, owner: str, lease: timedelta) -> int:
     """Extend every claim ``owner`` holds (the pass is alive); how many it holds."""
     renewed = session.execute(
         update(Delivery)
         .where(Delivery.lease_owner == owner, Delivery.status.in_(OPEN_STATUSES))
-        .values(lease_until=_lease_clock(session) + lease)
+        .values(lease_until=lease_clock(session) + lease)
     )
     session.commit()
     return changed_rows(renewed)
-
-
-def mark_empty(
-    session: Session, chat_id: int, day: date, kind: DeliveryKind = DeliveryKind.DAILY
-) -> bool:
-    """Record that the chat's filters left nothing of ``day``; False if already settled.
-    A planned row nothing was sent for yet (an alert whose papers a reload removed) is
-    settled as empty too."""
-    emptied = session.execute(
-        update(Delivery)
-        .where(
-            _key(chat_id, day, kind),
-            Delivery.status == DeliveryStatus.SENDING,
-            Delivery.parts_sent == 0,
-            Delivery.lease_owner.is_(None),
-        )
-        .values(status=DeliveryStatus.EMPTY, updated_at=now_utc())
-    )
-    added = bool(changed_rows(emptied)) or bool(
-        create(
-            session,
-            [{"chat_id": chat_id, "day": day, "kind": kind, "status": DeliveryStatus.EMPTY}],
-        )
-    )
-    session.commit()
-    return added
-
-
-def move_chat(session: Session, old_id: int, new_id: int) -> None:
-    """A group became a supergroup: its rows move to the new id, one per (day, kind): a row
-    either id settled counts as settled (it is the same chat's history). Claims on the
-    moved rows end (the pass that held them goes on under the new id's claim)."""
-    there_rows = session.scalars(select(Delivery).where(Delivery.chat_id == new_id))
-    kept = {(d.day, d.kind): d for d in there_rows}
-    for moving in session.scalars(select(Delivery).where(Delivery.chat_id == old_id)).all():
-        old_key = _key(old_id, moving.day, moving.kind)
-        there = kept.get((moving.day, moving.kind))
-        if there is None:
-            session.execute(
-                update(Delivery)
-                .where(old_key)
-                .values(chat_id=new_id, lease_owner=None, lease_until=None)
-            )
-            continue
-        if there.status in OPEN_STATUSES and moving.status not in OPEN_STATUSES:
-            there.status, there.parts_sent = moving.status, moving.parts_sent
-            there.lease_owner = there.lease_until = None
-        session.execute(delete(Delivery).where(old_key))
-
-
-def last_weekly_cover(session: Session, chat_id: int, before: date) -> date | None:
-    """The newest day an earlier weekly digest (posted before ``before``) was made of."""
-    return session.scalar(
-        select(func.max(Delivery.covers)).where(
-            Delivery.chat_id == chat_id,
-            Delivery.kind == DeliveryKind.WEEKLY,
-            Delivery.day < before,
-            Delivery.status.not_in((DeliveryStatus.EMPTY, DeliveryStatus.FAILED)),
-        )
-    )

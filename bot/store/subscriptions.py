@@ -1,6 +1,7 @@
-"""Subscriptions: who gets which digest, when, and made of which papers.
+"""Subscriptions kept and changed: who gets which digest, at what time, with which filters.
 
-What was sent already is the delivery ledger's (:mod:`bot.store.deliveries`).
+When a chat is due and which papers it gets is :mod:`bot.store.slots`; what was sent
+already is the delivery ledger's (:mod:`bot.store.deliveries`).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from sqlalchemy.orm import Session, aliased
 from bot.choices import Setting, SettingChange, Slot
 from bot.config import Settings
 from bot.i18n import DEFAULT
-from bot.store import deliveries, languages
+from bot.store import languages, records
 from bot.store.db import as_utc, changed_rows, now_utc
 from bot.store.models import (
     Alert,
@@ -163,7 +164,7 @@ def migrate_chat(session: Session, old_id: int, new_id: int) -> None:
             new.active, new.stopped_reason, new.last_slot_at = True, None, old.last_slot_at
         old.active, old.stopped_reason = False, StopReason.MIGRATED
     session.flush()
-    deliveries.move_chat(session, old_id, new_id)
+    records.move_chat(session, old_id, new_id)
     # Its follows, watches, alert history and language move too (where the new id has the same
     # rule or alert already, or a language, that one stays).
     theirs_rule, theirs_alert = aliased(Rule), aliased(Alert)

@@ -1,5 +1,5 @@
 """Ledger calls one row at a time, for tests: the bot claims and records in batches
-(:func:`bot.store.deliveries.claim_many`, :func:`bot.store.deliveries.record_sent`)."""
+(:func:`bot.store.deliveries.claim_many`, :func:`bot.store.records.record_sent`)."""
 
 from __future__ import annotations
 
@@ -7,8 +7,9 @@ from datetime import date, timedelta
 
 from sqlalchemy.orm import Session
 
-from bot.store.deliveries import Claim, Held, LeaseLost, Sent, Want, claim_many, record_sent
+from bot.store.deliveries import Claim, Held, LeaseLost, Want, claim_many
 from bot.store.models import Delivery, DeliveryKind, DeliveryStatus
+from bot.store.records import Sent, record_sent
 
 
 def claim(
