@@ -13,7 +13,7 @@ import aiohttp
 import pytest
 from sqlalchemy import select, text, update
 
-from bot.store import alerts, rules, search
+from bot.store import alerts, fulltext, rules, search
 from bot.store.db import init_schema, make_engine
 from bot.store.models import Paper, RuleKind
 from bot.store.search import scan_search, search_papers
@@ -150,7 +150,7 @@ def test_looking_among_the_newest_rows_first_changes_no_answer(
             return [([p.arxiv_id for p in page.items], page.total) for page in pages]
 
         plain = answers()
-        monkeypatch.setattr(search, "RECENT", recent)
+        monkeypatch.setattr(fulltext, "RECENT", recent)
         assert answers() == plain
 
 

@@ -11,9 +11,9 @@ from sqlalchemy import select, text
 from bot.digest import Digest, DigestDay, read_digest
 from bot.store import similar
 from bot.store.db import is_postgres
+from bot.store.indexing import FIELD_SEPARATOR
 from bot.store.ingest import store_digest
 from bot.store.models import Paper
-from bot.store.search import FIELD_SEPARATOR
 from bot.store.similar import _terms, distinctive_terms, similar_papers
 from bot.textindex import index_terms
 from tests.helpers.digests import SEEDS

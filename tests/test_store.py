@@ -27,9 +27,10 @@ from bot.store.db import (
     open_store,
     session_factory,
 )
+from bot.store.indexing import index_fields
 from bot.store.ingest import LoadReport, store_digests
 from bot.store.models import AuthorWord, DigestDay, Entry, Paper, PaperAuthor
-from bot.store.search import index_fields, search_papers
+from bot.store.search import search_papers
 from tests.helpers.digests import ROOT, SEEDS, SLICE, load_paths, synthetic_days
 
 

@@ -18,9 +18,7 @@ from sqlalchemy.orm import Session
 
 from bot import digest as dg
 from bot.store.db import date_value, insert_rows, json_text, run_many
-from bot.store.models import AuthorWord, DigestDay, Entry, Paper, PaperAuthor
-from bot.store.rules import queue_added
-from bot.store.search import (
+from bot.store.indexing import (
     IndexFields,
     index_fields,
     index_papers,
@@ -28,6 +26,8 @@ from bot.store.search import (
     search_text,
     unindex_keys,
 )
+from bot.store.models import AuthorWord, DigestDay, Entry, Paper, PaperAuthor
+from bot.store.rules import queue_added
 from bot.textindex import fold, folded_words, hangul_words
 
 T = TypeVar("T")

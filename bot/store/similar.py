@@ -20,9 +20,9 @@ from sqlalchemy import TextClause, func, select, text
 from sqlalchemy.orm import Session
 
 from bot.store.db import is_postgres
+from bot.store.indexing import FIELD_SEPARATOR
 from bot.store.models import Paper
 from bot.store.queries import PaperView, views_for
-from bot.store.search import FIELD_SEPARATOR
 from bot.textindex import RUN_BREAK, index_terms
 
 SHOWN = 5

@@ -27,7 +27,7 @@ CHUNK = 1000
 
 
 def upgrade() -> None:
-    from bot.store.search import index_fields, index_papers, record_words, search_text
+    from bot.store.indexing import index_fields, index_papers, record_words, search_text
     from bot.textindex import hangul_words
 
     op.create_table(
