@@ -2,7 +2,7 @@
 
 Three kinds of pass share one pipeline: the daily digest, the weekly digest, and follow
 and watch alerts (each a row of the delivery ledger, :mod:`bot.store.deliveries`, per
-chat, kind and date). A planner here turns the chats into jobs (a row and its messages,
+chat, kind and date). A planner (:mod:`bot.delivery.plans`) turns the chats into jobs (a row and its messages,
 each distinct digest built once per pass); the runner (:mod:`bot.delivery.runner`)
 claims them in batches, sends them through the paced limiter with many messages in
 flight, and records what Telegram accepted; the sender (:mod:`bot.delivery.sender`)
@@ -17,12 +17,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Iterator, Mapping, Sequence
 from datetime import date, timedelta
 from typing import Any
 
 from telegram.ext import ExtBot
 
+from bot.delivery import plans
 from bot.delivery.runner import (
     Address,
     Outgoing,
@@ -32,13 +33,12 @@ from bot.delivery.runner import (
     workers_for,
 )
 from bot.delivery.sender import Sender, outcome_unknown
-from bot.i18n import speaking
 from bot.pacing import update_slot
-from bot.posts import Post, alert_posts, digest_posts, weekly_posts
+from bot.posts import Post
 from bot.reports import ADDED_UP, COUNTERS, PassReport
 from bot.services import Services
-from bot.store import alerts, feed, languages, queries, records, slots
 from bot.store import deliveries as ledger
+from bot.store import queries
 from bot.store import subscriptions as subs
 from bot.store.db import now_utc
 from bot.store.models import DeliveryKind, Every
@@ -55,32 +55,8 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-SUBSCRIPTION_PAGE = 500
 JOIN_SECONDS = 1.0  # how often an instance looks for a pass another opened
 SETTLE_LOOK_SECONDS = 0.2  # how often a pass looks whether the instances that joined it are done
-WEEK_PAPERS = 2000  # a week's papers a weekly digest chooses from (a week has a few hundred)
-
-
-class Digests:
-    """Each distinct digest of a pass, built once: chats with the same filters, top N and
-    language get the same one, chosen from the same papers."""
-
-    def __init__(
-        self,
-        papers: Sequence[queries.PaperView],
-        build: Callable[[Sequence[queries.PaperView]], list[Post]],
-    ) -> None:
-        self.papers = papers
-        self.build = build
-        self.built: dict[tuple[int, int, tuple[str, ...], str], list[Post]] = {}
-
-    def of(self, chat: SubscriptionView) -> list[Post]:
-        key = (chat.top_n, chat.min_votes, chat.keywords, chat.lang)
-        if key not in self.built:
-            chosen = slots.choose_papers(self.papers, chat)
-            with speaking(chat.lang):
-                self.built[key] = self.build(chosen) if chosen else []
-        return self.built[key]
 
 
 class Deliverer:
@@ -189,43 +165,22 @@ class Deliverer:
         report = PassReport(day=day or await db(queries.latest_day))
         if report.day is None or self.stopping:
             return report
-        the_day = report.day
-        digests = await self._digests(the_day)
-
-        async def jobs() -> AsyncIterator[Outgoing]:
-            if chats is not None:
-                for chat in chats:
-                    if self.stopping:
-                        return
-                    yield Outgoing(Address(chat.chat_id, the_day), digests.of(chat))
-                return
-            # Chats are read a page at a time: memory does not grow with their number.
-            after = None
-            while not self.stopping:
-                page = await db(subs.active_subscriptions, chat_ids, after, SUBSCRIPTION_PAGE)
-                for chat in page:
-                    if chat.every is Every.DAILY:
-                        yield Outgoing(Address(chat.chat_id, the_day), digests.of(chat))
-                if len(page) < SUBSCRIPTION_PAGE:
-                    break
-                after = page[-1].chat_id
-
+        digests = await plans.daily_digests(self.services, report.day)
+        jobs = plans.daily_jobs(
+            self.services, report.day, digests, lambda: self.stopping, chat_ids, chats
+        )
         if self.shared and not quiet:
-            await self._shared_pass(jobs(), digests, report)
+            await self._shared_pass(jobs, digests, report)
         else:
-            await self._run(jobs(), report)
+            await self._run(jobs, report)
         if not quiet:
             log.info("delivery pass %s", report.log_line())
         return report
 
-    async def _digests(self, day: date) -> Digests:
-        papers = await self.services.db(queries.top_papers, day)
-        return Digests(papers, lambda chosen: digest_posts(day, chosen, len(papers)))
-
     # --- a daily pass every instance works at -----------------------------------------------
 
     async def _shared_pass(
-        self, jobs: AsyncIterator[Outgoing], digests: Digests, report: PassReport
+        self, jobs: AsyncIterator[Outgoing], digests: plans.Digests, report: PassReport
     ) -> None:
         """Open the rows of the pass's chats for every instance (a row that exists already
         is claimed here the usual way), claim them a batch at a time beside the instances
@@ -244,7 +199,7 @@ class Deliverer:
                     yield job  # nothing to send: recorded as such here
                     continue
                 batch.append(job)
-                if len(batch) >= SUBSCRIPTION_PAGE:
+                if len(batch) >= plans.SUBSCRIPTION_PAGE:
                     async for kept in self._open(batch, name, opened):
                         yield kept
                     batch = []
@@ -277,7 +232,7 @@ class Deliverer:
                 yield job
 
     async def _claimed(
-        self, day: date, digests: Digests, owner: str, known: Mapping[int, list[Post]] = {}
+        self, day: date, digests: plans.Digests, owner: str, known: Mapping[int, list[Post]] = {}
     ) -> AsyncIterator[Outgoing]:
         """The opened rows of ``day`` this pass claims, a batch at a time, until none is
         left unclaimed: each with its chat's messages (``known`` already, or built from its
@@ -350,7 +305,7 @@ class Deliverer:
 
     async def _join(self, day: date) -> PassReport:
         report = PassReport(day=day)
-        digests = await self._digests(day)
+        digests = await plans.daily_digests(self.services, day)
         owner = pass_owner()
         with self._working_on(day):
             await self._run(self._claimed(day, digests, owner), report, owner)
@@ -388,19 +343,7 @@ class Deliverer:
         report = PassReport(day=await db(queries.latest_day))
         if report.day is None or self.stopping or not chats:
             return report
-        last = report.day
-        first = last - timedelta(days=6)
-        window = (await db(feed.top_in_window, first, last, 0, WEEK_PAPERS)).items
-        digests = Digests(window, lambda chosen: weekly_posts(first, last, chosen, len(window)))
-
-        async def jobs() -> AsyncIterator[Outgoing]:
-            for chat, posted in chats:
-                covered = await db(records.last_weekly_cover, chat.chat_id, posted)
-                fresh = covered is None or covered < last
-                target = Address(chat.chat_id, posted, DeliveryKind.WEEKLY, covers=last)
-                yield Outgoing(target, digests.of(chat) if fresh else [])
-
-        await self._run(jobs(), report)
+        await self._run(plans.weekly_jobs(self.services, report.day, chats), report)
         log.info("weekly pass %s", report.log_line())
         return report
 
@@ -412,28 +355,8 @@ class Deliverer:
         return await self._tracked(self._alerts())
 
     async def _alerts(self) -> PassReport:
-        db = self.services.db
         report = PassReport()
-        days: dict[date, dict[int, queries.PaperView]] = {}  # each day's papers, read once
-
-        async def jobs() -> AsyncIterator[Outgoing]:
-            after = None
-            while not self.stopping:
-                page = await db(alerts.pending_alerts, after, SUBSCRIPTION_PAGE)
-                chosen = await db(alerts.alert_rows, page)
-                spoken = await db(languages.for_deliveries, {chat for chat, _day in page})
-                for day in sorted({day for _chat, day in page} - days.keys()):
-                    days[day] = await db(alerts.day_papers, day)
-                for chat_id, day in page:
-                    found = alerts.arrange(days[day], chosen[chat_id, day])
-                    with speaking(spoken[chat_id]):
-                        posts = alert_posts(day, found)
-                    yield Outgoing(Address(chat_id, day, DeliveryKind.ALERT), posts)
-                if len(page) < SUBSCRIPTION_PAGE:
-                    break
-                after = page[-1]
-
-        await self._run(jobs(), report)
+        await self._run(plans.alert_jobs(self.services, lambda: self.stopping), report)
         if report.chats:
             log.info("alert pass %s", report.log_line())
         return report
