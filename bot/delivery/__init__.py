@@ -2,14 +2,14 @@
 
 Three kinds of pass share one pipeline: the daily digest, the weekly digest, and follow
 and watch alerts (each a row of the delivery ledger, :mod:`bot.store.deliveries`, per
-chat, kind and date). A planner (:mod:`bot.delivery.plans`) turns the chats into jobs (a row and its messages,
-each distinct digest built once per pass); the runner (:mod:`bot.delivery.runner`)
-claims them in batches, sends them through the paced limiter with many messages in
-flight, and records what Telegram accepted; the sender (:mod:`bot.delivery.sender`)
-names what came of each message. A message whose answer never came (Telegram may have
-accepted it) is marked unsure and sent again once, by a later pass; one that surely
-never left (no connection, a flood wait) is simply tried again later. A hard kill can at
-most repeat the messages in flight, one per chat.
+chat, kind and date). A planner (:mod:`bot.delivery.plans`) turns the chats into jobs (a
+row and its messages, each distinct digest built once per pass); the runner
+(:mod:`bot.delivery.runner`) claims them in batches, sends them through the paced limiter
+with many messages in flight, and records what Telegram accepted; the sender
+(:mod:`bot.delivery.sender`) names what came of each message. A message whose answer never
+came (Telegram may have accepted it) is marked unsure and sent again once, by a later
+pass; one that surely never left (no connection, a flood wait) is simply tried again
+later. A hard kill can at most repeat the messages in flight, one per chat.
 """
 
 from __future__ import annotations
