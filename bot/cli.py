@@ -22,9 +22,7 @@ from bot.loading import digest_files, load_files
 from bot.render import stats_lines
 from bot.store import queries
 from bot.store.db import describe_database, open_store
-from bot.store.ingest import (
-    LoadReport,
-)
+from bot.store.ingest import LoadReport
 from bot.sync import SyncError, sync_once
 
 log = logging.getLogger(__name__)

@@ -27,14 +27,8 @@ from tqdm import tqdm
 from bot.config import Settings
 from bot.digest import Digest, DigestError, read_digest
 from bot.store.db import begin_writing, open_store
-from bot.store.ingest import (
-    IndexChanges,
-    LoadReport,
-    PreparedDigest,
-    prepare,
-    store_digests,
-    write_index,
-)
+from bot.store.ingest import IndexChanges, LoadReport, store_digests, write_index
+from bot.store.prepared import PreparedDigest, prepare
 
 log = logging.getLogger(__name__)
 _BATCH_FILES = 50  # files stored per transaction, at most
