@@ -28,7 +28,7 @@ from bot.delivery import Deliverer, PassReport
 from bot.handlers.common import NO_PREVIEW, tell_busy
 from bot.handlers.registry import menus, register
 from bot.i18n import _
-from bot.leader import Leadership, SharedPace
+from bot.leader import Leadership
 from bot.pacing import FREE_MESSAGES_PER_SECOND, PacedRateLimiter
 from bot.schedule import Clockwork, schedule_all
 from bot.services import BotContext, PapersApplication, Services
@@ -39,6 +39,7 @@ from bot.store.db import (
     make_engine,
     session_factory,
 )
+from bot.store.instances import SharedPace
 from bot.transport import AiohttpRequest
 from bot.updates import FairUpdateProcessor
 from bot.webhook import ArchiveServer, WebhookServer

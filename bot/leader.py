@@ -15,7 +15,8 @@
   (one slot at the free pace), on PostgreSQL's clock; the caller waits until its slot.
   All instances together thus keep Telegram's limits, whichever sends what. While one
   instance alone takes a pace's slots they are as close as its own pace's; once another
-  takes one too, they are spaced wider for a while (see :mod:`bot.pacing`).
+  takes one too, they are spaced wider for a while (see :mod:`bot.pacing`). The statements
+  are in :mod:`bot.store.instances`.
 - **SQLite** serves one instance: it always leads, paces alone, and ``python -m bot run``
   refuses to start a second on the same database file (a lock file beside it).
 """
@@ -26,117 +27,20 @@ import asyncio
 import contextlib
 import fcntl
 import logging
-import os
-import socket
-import threading
-import time
-import uuid
 from collections.abc import Awaitable, Callable
 from typing import IO
 
-from sqlalchemy import Connection, Engine, Float, bindparam, text
+from sqlalchemy import Engine
 
 from bot.config import ConfigError, sqlite_file
-from bot.pacing import ALONE_MARGIN, TOGETHER_MARGIN
+from bot.store.db import holder_name
+from bot.store.instances import let_lease_go, take_lease
 
 log = logging.getLogger(__name__)
 
 CHECK_SECONDS = 5.0  # how often a follower tries to lead (and a leader renews its lease)
 LEASE_SECONDS = 15.0  # a leader that stops renewing is followed this long after
 PROOF_SECONDS = 2.0  # how long a renewal (a health check's too) may take before it fails
-
-_TAKE = text(
-    """
-    INSERT INTO leader_lease (name, holder, until)
-    VALUES ('schedule', :me, clock_timestamp() + make_interval(secs => :lease))
-    ON CONFLICT (name) DO UPDATE SET holder = EXCLUDED.holder, until = EXCLUDED.until
-        WHERE leader_lease.holder = EXCLUDED.holder OR leader_lease.until < clock_timestamp()
-    RETURNING holder
-    """
-)
-_LET_GO = text(
-    "UPDATE leader_lease SET until = clock_timestamp() - interval '1 second'"
-    " WHERE name = 'schedule' AND holder = :me"
-)
-
-# A pace counts as shared ("mixed") from the moment an instance takes a slot right after
-# another's (within ``memory`` seconds) until ``memory`` after that block ends; its slots
-# are spaced by the wider margin meanwhile. The moments are the statement's own.
-_MIXED = """send_slot.holder IS DISTINCT FROM EXCLUDED.holder
-    AND send_slot.next_at > statement_timestamp() - make_interval(secs => :memory)"""
-_RESERVE = text(
-    f"""
-    INSERT INTO send_slot (key, next_at, holder)
-    VALUES (:key, statement_timestamp() + make_interval(secs => :count * :alone), :me)
-    ON CONFLICT (key) DO UPDATE SET
-        holder = EXCLUDED.holder,
-        mixed_until = CASE WHEN {_MIXED}
-            THEN GREATEST(send_slot.next_at, statement_timestamp())
-                 + make_interval(secs => :count * :together + :memory)
-            ELSE send_slot.mixed_until END,
-        next_at = GREATEST(send_slot.next_at, statement_timestamp())
-            + make_interval(secs => :count * CASE
-                WHEN ({_MIXED}) OR send_slot.mixed_until > statement_timestamp()
-                THEN :together ELSE :alone END)
-    RETURNING
-        EXTRACT(EPOCH FROM (next_at - statement_timestamp()))::float8 AS ends_in,
-        CASE WHEN mixed_until > statement_timestamp() THEN :together ELSE :alone END AS spacing
-    """
-).bindparams(
-    bindparam("alone", type_=Float),
-    bindparam("together", type_=Float),
-    bindparam("memory", type_=Float),
-)
-
-
-class SharedPace:
-    """Send slots in PostgreSQL, shared by every instance (see the module docstring). One
-    connection of its own, in autocommit: a block of slots is one round trip."""
-
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
-        self.me = instance_name()
-        self._conn: Connection | None = None
-        self._lock = threading.Lock()
-
-    def reserve(self, key: str, interval: float, count: int, window: float) -> tuple[float, float]:
-        """See :meth:`bot.pacing.SharedSlots.reserve`."""
-        values = {
-            "key": key,
-            "me": self.me,
-            "count": count,
-            "alone": interval * (1 + ALONE_MARGIN),
-            "together": interval * (1 + TOGETHER_MARGIN),
-            "memory": 2 * window,
-        }
-        with self._lock:
-            for attempt in (1, 2):
-                try:
-                    if self._conn is None:
-                        self._conn = self.engine.connect().execution_options(
-                            isolation_level="AUTOCOMMIT"
-                        )
-                    row = self._conn.execute(_RESERVE, values).one()
-                    # Read here, not when the caller's event loop gets to the answer.
-                    answered = time.monotonic()
-                    spacing = float(row.spacing)
-                    return answered + float(row.ends_in) - count * spacing, spacing
-                except Exception:
-                    self.close()
-                    if attempt == 2:
-                        raise
-        raise AssertionError("unreachable")
-
-    def close(self) -> None:
-        if self._conn is not None:
-            with contextlib.suppress(Exception):
-                self._conn.close()
-            self._conn = None
-
-
-def instance_name() -> str:
-    """A name for this process among the instances, unique across hosts."""
-    return f"{socket.gethostname()[:24]}:{os.getpid()}:{uuid.uuid4().hex[:12]}"
 
 
 class Leadership:
@@ -155,7 +59,7 @@ class Leadership:
         self.on_gain, self.on_lose = on_gain, on_lose
         self.check_seconds = check_seconds
         self.lease_seconds = lease_seconds
-        self.me = instance_name()
+        self.me = holder_name()
         self._leading = False
         self._task: asyncio.Task[None] | None = None
         self._checking = asyncio.Lock()
@@ -183,7 +87,7 @@ class Leadership:
 
     def _take(self) -> bool:
         with self.engine.begin() as conn:
-            holder = conn.scalar(_TAKE, {"me": self.me, "lease": self.lease_seconds})
+            holder = take_lease(conn, self.me, self.lease_seconds)
         return bool(holder == self.me)
 
     async def _lose(self) -> None:
@@ -208,7 +112,7 @@ class Leadership:
 
     def _let_go(self) -> None:
         with self.engine.begin() as conn:
-            conn.execute(_LET_GO, {"me": self.me})
+            let_lease_go(conn, self.me)
 
     async def _run(self) -> None:
         while True:

@@ -138,7 +138,7 @@ class SlotBlock:
 
 
 class SharedSlots(Protocol):
-    """Send slots shared by several instances (:class:`bot.leader.SharedPace`)."""
+    """Send slots shared by several instances (:class:`bot.store.instances.SharedPace`)."""
 
     def reserve(self, key: str, interval: float, count: int, window: float) -> tuple[float, float]:
         """Take the next ``count`` slots of ``key``'s pace, whose limit is one send per

@@ -1,4 +1,4 @@
-"""The pace instances share through PostgreSQL (:class:`bot.leader.SharedPace`): two
+"""The pace instances share through PostgreSQL (:class:`bot.store.instances.SharedPace`): two
 instances, each its own event loop in a thread of its own, send through it together."""
 
 from __future__ import annotations
@@ -12,9 +12,9 @@ from typing import Any
 
 import pytest
 
-from bot.leader import SharedPace
 from bot.pacing import ALONE_MARGIN, TOGETHER_MARGIN, PacedRateLimiter, Priority
 from bot.store.db import init_schema, make_engine
+from bot.store.instances import SharedPace
 
 RATE = 20.0  # messages a second, over both instances
 

@@ -29,7 +29,6 @@ from bot.delivery.runner import (
     Outgoing,
     Runner,
     claim_batch_for,
-    pass_owner,
     workers_for,
 )
 from bot.delivery.sender import Sender, outcome_unknown
@@ -40,7 +39,7 @@ from bot.services import Services
 from bot.store import deliveries as ledger
 from bot.store import queries
 from bot.store import subscriptions as subs
-from bot.store.db import now_utc
+from bot.store.db import holder_name, now_utc
 from bot.store.models import DeliveryKind, Every
 from bot.store.slots import SubscriptionView
 
@@ -187,7 +186,7 @@ class Deliverer:
         that join, then wait for what they claimed to be settled, as long as a claim may
         live: what they settled counts as handled (``shared``), what they left as busy."""
         assert report.day is not None
-        day, owner = report.day, pass_owner()
+        day, owner = report.day, holder_name()
         name = f"{ledger.OPEN}{owner.rsplit(':', 1)[-1]}"
         opened: dict[int, list[Post]] = {}  # the rows this pass opened, and their messages
         mine: set[int] = set()
@@ -306,7 +305,7 @@ class Deliverer:
     async def _join(self, day: date) -> PassReport:
         report = PassReport(day=day)
         digests = await plans.daily_digests(self.services, day)
-        owner = pass_owner()
+        owner = holder_name()
         with self._working_on(day):
             await self._run(self._claimed(day, digests, owner), report, owner)
         if report.chats:

@@ -14,9 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
-import socket
-import uuid
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
@@ -31,6 +28,7 @@ from bot.services import Services
 from bot.store import deliveries as ledger
 from bot.store import records
 from bot.store import subscriptions as subs
+from bot.store.db import holder_name
 from bot.store.deliveries import Claim, Held, LeaseLost, Want
 from bot.store.models import DeliveryKind, StopReason
 from bot.store.records import Sent
@@ -65,11 +63,6 @@ def claim_batch_for(rate: float) -> int:
     """Rows claimed by one statement at ``rate`` messages a second: enough to spare the
     database, few enough that other passes (other instances) still share the work."""
     return max(8, min(MAX_CLAIM_BATCH, round(rate * CLAIM_SECONDS)))
-
-
-def pass_owner() -> str:
-    """A name for one pass, unique across processes and hosts (it holds the claims)."""
-    return f"{socket.gethostname()[:16]}:{os.getpid()}:{uuid.uuid4().hex[:10]}"
 
 
 @dataclass(frozen=True)
@@ -128,7 +121,7 @@ class Runner:
         self.workers = workers
         self.batch = batch
         self.stopping = stopping
-        self.owner = owner or pass_owner()
+        self.owner = owner or holder_name()
         self.renewed = [self.owner]  # the holders whose claims the heartbeat renews
         self.claimed: asyncio.Queue[tuple[Outgoing, Claim] | None] = asyncio.Queue(batch)
         self.recorder = Recorder(services, self.owner, lease, stopping)

@@ -9,6 +9,9 @@ one is upgraded in place when the bot opens it; a newer one is refused (docs/arc
 from __future__ import annotations
 
 import json
+import os
+import socket
+import uuid
 import zlib
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -130,6 +133,12 @@ def describe_database(database_url: str) -> str:
 def now_utc() -> datetime:
     """Now, in UTC (what every timestamp the store writes is)."""
     return datetime.now(UTC)
+
+
+def holder_name() -> str:
+    """A name for a holder of claims, leases or slots (a delivery pass, an instance),
+    unique across processes and hosts, and short enough for every holder column."""
+    return f"{socket.gethostname()[:16]}:{os.getpid()}:{uuid.uuid4().hex[:10]}"
 
 
 def as_utc(moment: datetime) -> datetime:
