@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from sqlalchemy.orm import Session
-from telegram import CallbackQuery, Chat, Message, Update
+from telegram import Chat, Message, Update
 
 from bot import render
 from bot.arguments import (
@@ -23,13 +23,10 @@ from bot.codec import (
     CallbackKind,
     PayloadKind,
     day_payload,
-    parse_callback,
     parse_start_payload,
     ref_payload,
 )
 from bot.handlers.common import (
-    EXPIRED,
-    NOT_YOURS,
     NOTHING_LOADED,
     answer,
     deep_link,
@@ -39,7 +36,6 @@ from bot.handlers.common import (
     send_blocks,
 )
 from bot.i18n import N_, _
-from bot.rights import Reach, reach_of
 from bot.services import BotContext
 from bot.store import feed, queries
 from bot.store.queries import DayListing, Page, PaperView
@@ -274,56 +270,51 @@ async def similar(update: Update, context: BotContext, ref: str) -> None:
     await send_blocks(update, render.similar_blocks(paper, papers), similar_keyboard(papers))
 
 
-async def for_the_presser(query: CallbackQuery, context: BotContext, pressed: Callback) -> None:
+async def for_the_presser(update: Update, context: BotContext, pressed: Callback) -> None:
     """A press that may not act in its chat: a paper or a day opens in the presser's
-    private chat (a deep link their app follows); paging buttons say whose they are."""
-    username = context.bot.username
-    if pressed.kind in (CallbackKind.PAPER, CallbackKind.SIMILAR):
-        await answer(query, url=deep_link(username, ref_payload(pressed.value)))
-    elif pressed.kind is CallbackKind.DAY:
-        await answer(query, url=deep_link(username, day_payload(date.fromisoformat(pressed.value))))
-    else:
-        await answer(query, _(NOT_YOURS))
-
-
-async def button(update: Update, context: BotContext) -> None:
-    """Paging, day navigation and "open this paper" buttons (data is checked, never trusted).
-    A press answered too late ("query is too old") still shows what was asked, as a new
-    message: the message it was under may be far up the chat by now."""
+    private chat (a deep link their app follows)."""
     query = update.callback_query
     assert query is not None
-    pressed = parse_callback(query.data)
-    if pressed is None:
-        await answer(query, _(EXPIRED))
-        return
-    if await reach_of(query, context) is Reach.PRESSER:
-        await for_the_presser(query, context, pressed)
-        return
-    assert update.effective_chat is not None
-    services = context.services
-    if pressed.kind is CallbackKind.PAPER:
-        found = await find_paper(update, context, pressed.value)
-        if found is None:
-            await answer(query, _(NOT_IN_ARCHIVE))
-            return
-        await answer(query)
-        await send_paper(update, context, found)
-        return
+    username = context.bot.username
+    if pressed.kind is CallbackKind.DAY:
+        await answer(query, url=deep_link(username, day_payload(date.fromisoformat(pressed.value))))
+    else:
+        await answer(query, url=deep_link(username, ref_payload(pressed.value)))
+
+
+async def open_pressed(update: Update, context: BotContext, pressed: Callback) -> None:
+    """``p`` (a paper in full), ``m`` (papers like it) and ``d`` (a day). A press answered
+    too late ("query is too old") still shows what was asked, as a new message: the message
+    it was under may be far up the chat by now."""
+    query = update.callback_query
+    assert query is not None
     if pressed.kind is CallbackKind.SIMILAR:
         return await similar(update, context, pressed.value)
     if pressed.kind is CallbackKind.DAY:
         asked = date.fromisoformat(pressed.value)
-        listing = await services.db(queries.day_listing, asked)
+        listing = await context.services.db(queries.day_listing, asked)
         in_time = await answer(query)
         keys = day_keyboard(listing, DAY_SHOWN)
         await edit_or_reply(update, day_reply(listing, asked), keys, edit=in_time)
         return
+    found = await find_paper(update, context, pressed.value)
+    if found is None:
+        await answer(query, _(NOT_IN_ARCHIVE))
+        return
+    await answer(query)
+    await send_paper(update, context, found)
+
+
+async def page_pressed(update: Update, context: BotContext, pressed: Callback) -> None:
+    """``s`` and ``a``: another page of a saved /search or /author."""
+    query, chat = update.callback_query, update.effective_chat
+    assert query is not None and chat is not None
     lookup = LOOKUPS[pressed.kind]
-    text = await services.db(queries.saved_query, lookup.kind, pressed.value)
+    text = await context.services.db(queries.saved_query, lookup.kind, pressed.value)
     if text is None:
         await answer(query, _("This button has expired. Please search again."))
         return
-    result = await _find(context, lookup, update.effective_chat.id, text, pressed.page)
+    result = await _find(context, lookup, chat.id, text, pressed.page)
     if result is None:
         await answer(query, _(STILL_SEARCHING))
         return

@@ -12,17 +12,15 @@ from telegram.error import TelegramError
 from bot import render
 from bot.arguments import UsageError, command_args, parse_top_arg, wants_clearing
 from bot.buttons import paper_keyboard, results_keyboard, saved_keyboard
-from bot.codec import CallbackKind, parse_callback
+from bot.codec import Callback, CallbackKind
 from bot.handlers.common import (
     EXPIRED,
-    NOT_YOURS,
     NOTHING_LOADED,
     answer,
     edit_or_reply,
     reply_blocks,
 )
 from bot.i18n import N_, _, ngettext
-from bot.rights import Reach, reach_of
 from bot.services import BotContext
 from bot.store import feed, queries
 from bot.store.feed import Toggled
@@ -91,37 +89,32 @@ async def _within(fetch: Callable[[int], Awaitable[Page]], offset: int, size: in
     return page
 
 
-async def button(update: Update, context: BotContext) -> None:
-    """``t`` (a page of /top), ``b`` (🔖: save or unsave, for the presser), ``sv`` (a page of
-    /saved), ``bx`` (remove one bookmark). The presser is who the data is about: a forged
-    button can only ever touch the presser's own bookmarks."""
+async def bookmark_pressed(update: Update, context: BotContext, pressed: Callback) -> None:
+    """``b`` (🔖): save or unsave, for the presser, wherever the button is: the presser is
+    who the data is about, so a forged button can only ever touch their own bookmarks."""
     query, user = update.callback_query, update.effective_user
     assert query is not None and user is not None
-    pressed = parse_callback(query.data)
     db = context.services.db
-    if pressed is None:
-        await answer(query, _(EXPIRED))
-        return
-    if (
-        pressed.kind is not CallbackKind.BOOKMARK
-        and await reach_of(query, context) is Reach.PRESSER
-    ):
-        await answer(query, _(NOT_YOURS))  # a page of someone else's, or a forged one
-        return
-    if pressed.kind is CallbackKind.BOOKMARK:
-        toggled, arxiv_id = await db(feed.toggle_bookmark, user.id, pressed.value)
-        await answer(query, _(TOGGLED[toggled]).format(count=feed.MAX_BOOKMARKS))
-        private = update.effective_chat is not None and update.effective_chat.type == Chat.PRIVATE
-        if private and arxiv_id and toggled in (Toggled.SAVED, Toggled.UNSAVED):
-            saved = toggled is Toggled.SAVED  # the button says so now
-            paper = await db(queries.get_paper, arxiv_id)
-            if paper is None:
-                return
-            cite = render.citation_to_copy(paper)
-            keys = paper_keyboard(paper, cite, saved, context.services.settings.webapp_url)
-            with contextlib.suppress(TelegramError):  # a message gone or changed meanwhile
-                await query.edit_message_reply_markup(keys)
-        return
+    toggled, arxiv_id = await db(feed.toggle_bookmark, user.id, pressed.value)
+    await answer(query, _(TOGGLED[toggled]).format(count=feed.MAX_BOOKMARKS))
+    private = update.effective_chat is not None and update.effective_chat.type == Chat.PRIVATE
+    if private and arxiv_id and toggled in (Toggled.SAVED, Toggled.UNSAVED):
+        saved = toggled is Toggled.SAVED  # the button says so now
+        paper = await db(queries.get_paper, arxiv_id)
+        if paper is None:
+            return
+        cite = render.citation_to_copy(paper)
+        keys = paper_keyboard(paper, cite, saved, context.services.settings.webapp_url)
+        with contextlib.suppress(TelegramError):  # a message gone or changed meanwhile
+            await query.edit_message_reply_markup(keys)
+
+
+async def page_pressed(update: Update, context: BotContext, pressed: Callback) -> None:
+    """``t`` (a page of /top), ``sv`` (a page of /saved), ``bx`` (remove one bookmark, and
+    show that page of /saved)."""
+    query, user = update.callback_query, update.effective_user
+    assert query is not None and user is not None
+    db = context.services.db
     if pressed.kind is CallbackKind.TOP:
         newest = await db(queries.latest_day)
         if newest is None:

@@ -14,10 +14,10 @@ from telegram import InlineKeyboardMarkup, Update
 from bot import render
 from bot.arguments import command_args
 from bot.buttons import rules_keyboard
-from bot.codec import CallbackKind, parse_callback
-from bot.handlers.common import EXPIRED, answer, edit_or_reply, reply_blocks
+from bot.codec import Callback, CallbackKind
+from bot.handlers.common import answer, edit_or_reply, reply_blocks
 from bot.i18n import N_, _
-from bot.rights import may_change, may_manage
+from bot.rights import may_change
 from bot.services import BotContext
 from bot.store import rules
 from bot.store.models import RuleKind
@@ -140,18 +140,11 @@ async def watching(update: Update, context: BotContext) -> None:
     await _list(update, context, WATCH)
 
 
-async def button(update: Update, context: BotContext) -> None:
-    """``fx:ID`` / ``wx:ID``: remove that follow or watch of this chat, for its managers."""
+async def remove_pressed(update: Update, context: BotContext, pressed: Callback) -> None:
+    """``fx:ID`` / ``wx:ID``: remove that follow or watch of this chat."""
     query, chat = update.callback_query, update.effective_chat
-    assert query is not None
-    pressed = parse_callback(query.data)
-    if pressed is None or chat is None or pressed.kind not in BY_BUTTON:
-        await answer(query, _(EXPIRED))
-        return
+    assert query is not None and chat is not None
     words = BY_BUTTON[pressed.kind]
-    if not await may_manage(context, chat, update.effective_user):
-        await answer(query, _("Only the group's admins can change this."))
-        return
     db = context.services.db
     removed = await db(rules.remove_rule, chat.id, words.kind, None, int(pressed.value))
     in_time = await answer(query, _("Removed.") if removed is not None else _("Already removed."))

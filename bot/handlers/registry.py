@@ -1,9 +1,11 @@
-"""The one table of commands: it drives handler registration, the command menu and /help."""
+"""The tables of commands and buttons: they drive handler registration, the command menu
+and /help, and what every button press goes through first."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
+from enum import Enum
 from typing import Any
 
 from telegram import BotCommand, Update
@@ -20,14 +22,17 @@ from telegram.ext import (
 from bot import render
 from bot.arguments import command_args
 from bot.buttons import start_keyboard
+from bot.codec import Callback, parse_callback
 from bot.codec import CallbackKind as K
-from bot.codec import callback_pattern
 from bot.handlers import browse, feed, follows, inline, operators, subscriptions
+from bot.handlers.common import EXPIRED, NOT_YOURS, answer
 from bot.i18n import N_, _, language_of, set_language, speaking
+from bot.rights import Reach, may_manage, reach_of
 from bot.services import BotContext, PapersApplication
 from bot.store import languages
 
-Callback = Callable[[Update, BotContext], Coroutine[Any, Any, Any]]
+CommandCallback = Callable[[Update, BotContext], Coroutine[Any, Any, Any]]
+ButtonCallback = Callable[[Update, BotContext, Callback], Coroutine[Any, Any, Any]]
 
 
 # The headings /help groups the commands under, in order.
@@ -44,7 +49,7 @@ class Command:
     name: str
     args: str
     description: str
-    callback: Callback
+    callback: CommandCallback
     operator_only: bool = False
     group: str = READING
     first: bool = False  # one of the few /start shows (the rest: /help and the menu)
@@ -255,6 +260,69 @@ async def plain_text(update: Update, context: BotContext) -> None:
     await message.reply_text(_(PLAIN_TEXT))
 
 
+class Who(Enum):
+    """Who a button acts for, and so who may press it."""
+
+    PRESSER = "presser"  # the presser's own things (their bookmarks): anyone, anywhere
+    CHAT = "chat"  # the chat it is in: where the press may act there (bot.rights.reach_of)
+    MANAGERS = "managers"  # what the chat receives: its administrators
+
+
+@dataclass(frozen=True)
+class Button:
+    kinds: tuple[K, ...]
+    callback: ButtonCallback
+    who: Who
+    # A CHAT button pressed where it may not act: what the presser gets instead.
+    elsewhere: ButtonCallback | None = None
+    refusal: str = NOT_YOURS  # what a press that may not act is told
+
+
+BUTTONS: tuple[Button, ...] = (
+    Button((K.PAPER, K.SIMILAR, K.DAY), browse.open_pressed, Who.CHAT, browse.for_the_presser),
+    Button((K.SEARCH, K.AUTHOR), browse.page_pressed, Who.CHAT),
+    Button((K.TOP, K.SAVED, K.UNSAVE), feed.page_pressed, Who.CHAT),
+    Button((K.BOOKMARK,), feed.bookmark_pressed, Who.PRESSER),
+    Button(
+        (K.UNFOLLOW, K.UNWATCH),
+        follows.remove_pressed,
+        Who.MANAGERS,
+        refusal=N_("Only the group's admins can change this."),
+    ),
+    Button(
+        (K.SUBSCRIBE,),
+        subscriptions.subscribe_pressed,
+        Who.MANAGERS,
+        refusal=N_("Only the group's admins can subscribe it."),
+    ),
+)
+BUTTON_FOR = {kind: button for button in BUTTONS for kind in button.kinds}
+
+
+async def pressed(update: Update, context: BotContext) -> None:
+    """Every button press: its data parsed (checked, never trusted), then whether the presser
+    may act with it here, then its kind's callback."""
+    query, chat = update.callback_query, update.effective_chat
+    assert query is not None
+    press = parse_callback(query.data)
+    button = BUTTON_FOR.get(press.kind) if press is not None else None
+    if press is None or button is None:
+        await answer(query, _(EXPIRED))
+        return
+    if button.who is Who.CHAT and await reach_of(query, context) is Reach.PRESSER:
+        if button.elsewhere is not None:
+            await button.elsewhere(update, context, press)
+        else:
+            await answer(query, _(button.refusal))
+        return
+    if button.who is Who.MANAGERS and (
+        chat is None or not await may_manage(context, chat, update.effective_user)
+    ):
+        await answer(query, _(button.refusal))
+        return
+    await button.callback(update, context, press)
+
+
 def register(application: PapersApplication) -> None:
     application.add_handler(TypeHandler(Update, choose_language), group=-1)
     for command in COMMANDS:
@@ -265,18 +333,7 @@ def register(application: PapersApplication) -> None:
     )
     words = filters.TEXT & ~filters.COMMAND & ~filters.VIA_BOT & ~filters.UpdateType.EDITED
     application.add_handler(MessageHandler(words & filters.ChatType.PRIVATE, plain_text))
-    application.add_handler(
-        CallbackQueryHandler(
-            feed.button, pattern=callback_pattern(K.TOP, K.BOOKMARK, K.SAVED, K.UNSAVE)
-        )
-    )
-    application.add_handler(
-        CallbackQueryHandler(follows.button, pattern=callback_pattern(K.UNFOLLOW, K.UNWATCH))
-    )
-    application.add_handler(
-        CallbackQueryHandler(subscriptions.subscribe_button, pattern=callback_pattern(K.SUBSCRIBE))
-    )
-    application.add_handler(CallbackQueryHandler(browse.button))
+    application.add_handler(CallbackQueryHandler(pressed))
     application.add_handler(InlineQueryHandler(inline.answer))
     # "/load" as the caption of a document (captions are not commands to CommandHandler).
     load_caption = filters.Document.ALL & filters.CaptionRegex(r"^/load(@\w+)?(\s|$)")

@@ -26,10 +26,11 @@ from bot import render
 from bot.arguments import UsageError, command_args, parse_settings_args, parse_time_arg
 from bot.buttons import subscribe_keyboard
 from bot.choices import Setting, SettingChange
+from bot.codec import Callback
 from bot.config import Settings
 from bot.handlers.common import answer, edit_or_reply
 from bot.i18n import LANGUAGE_NAMES, N_, _, current, speaking
-from bot.rights import ADMIN_STATUSES, may_change, may_manage
+from bot.rights import ADMIN_STATUSES, may_change
 from bot.services import BotContext
 from bot.store import languages
 from bot.store import subscriptions as subs
@@ -247,13 +248,10 @@ async def introduce(update: Update, context: BotContext) -> None:
     await context.bot.send_message(chat.id, render.esc(_(INTRO)), reply_markup=markup)
 
 
-async def subscribe_button(update: Update, context: BotContext) -> None:
-    """``sub:`` under the introduction: subscribe the group, for an administrator."""
+async def subscribe_pressed(update: Update, context: BotContext, pressed: Callback) -> None:
+    """``sub:`` under the introduction: subscribe the group."""
     query, chat = update.callback_query, update.effective_chat
-    assert query is not None
-    if chat is None or not await may_manage(context, chat, update.effective_user):
-        await answer(query, _("Only the group's admins can subscribe it."))
-        return
+    assert query is not None and chat is not None
     title = chat.title or chat.full_name
     group = (chat.id, chat.type, title)
     sub = await context.services.db(_subscribe, group, None, context.services.settings, current())
