@@ -254,3 +254,11 @@ async def test_an_author_is_named_as_the_papers_write_it(
     async with bot_session(settings) as (emulator, _app):
         reply = await Conversation(emulator, USER, USER).ask(f"/author {typed}")
     assert reply.text.startswith(heading), reply.text
+
+
+def test_every_kind_of_button_has_one_entry_in_the_table() -> None:
+    """A kind the table forgot would answer "expired"; one named twice, only its first."""
+    from bot.handlers.registry import BUTTON_FOR, BUTTONS
+
+    kinds = [kind for button in BUTTONS for kind in button.kinds]
+    assert sorted(kinds) == sorted(CallbackKind) and set(BUTTON_FOR) == set(CallbackKind)
