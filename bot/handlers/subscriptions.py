@@ -168,39 +168,33 @@ async def unsubscribe(update: Update, context: BotContext) -> None:
 
 
 async def settings(update: Update, context: BotContext) -> None:
+    """``/settings [@channel] [change]``: show a chat's settings (anyone may look at this
+    chat's), or change one (its managers)."""
     chat, message = update.effective_chat, update.effective_message
     assert chat is not None and message is not None
-    first = command_args(message.text).strip().partition(" ")[0]
-    if not CHANNEL_RE.fullmatch(first):  # anyone may look at this chat's settings
-        try:
-            change = parse_settings_args(command_args(message.text))
-        except UsageError as exc:
-            await message.reply_text(render.esc(str(exc)))
+    args = command_args(message.text)
+    to = None  # this chat, until a change needs the right to make it
+    if CHANNEL_RE.fullmatch(args.strip().partition(" ")[0]):
+        to = await target(update, context, posting=False)
+        if to is None:
             return
-        if change is None:
-            sub = await context.services.db(subs.get_subscription, chat.id)
-            text = (
-                f"⚙️ {render.subscription_line(sub)}"
-                if sub and sub.active
-                else render.esc(_(NOT_SUBSCRIBED))
-            )
-            await message.reply_text(text)
-            return
-    to = await target(update, context, posting=False)
-    if to is None:
-        return
+        args = to.args
     try:
-        change = parse_settings_args(to.args)
+        change = parse_settings_args(args)
     except UsageError as exc:
         await message.reply_text(render.esc(str(exc)))
         return
     if change is None:
-        sub = await context.services.db(subs.get_subscription, to.id)
+        sub = await context.services.db(subs.get_subscription, to.id if to else chat.id)
         if sub and sub.active:
             await message.reply_text(f"⚙️{_where(to)} {render.subscription_line(sub)}")
         else:
             await message.reply_text(render.esc(_(NOT_SUBSCRIBED)))
         return
+    if to is None:
+        to = await target(update, context, posting=False)
+        if to is None:
+            return
     if change.field is Setting.LANG:
         return await _choose_language(message, context, to, change)
     changed = await context.services.db(subs.change_setting, to.id, change)
