@@ -17,6 +17,7 @@ from contextlib import asynccontextmanager
 from datetime import date
 from typing import cast
 
+from sqlalchemy import Engine
 from telegram import Update
 from telegram.constants import ParseMode
 from telegram.error import NetworkError, TimedOut
@@ -194,19 +195,13 @@ async def running(
 ) -> AsyncIterator[PapersApplication]:
     """The bot, started and taking updates (long polling, or a webhook when
     ``WEBHOOK_URL`` is set), until the block exits."""
-    engine = make_engine(settings.database_url)
-    await asyncio.to_thread(init_schema, engine)
-    log.info("database: %s", describe_database(settings.database_url))
-    services = Services(settings=settings, Session=session_factory(engine))
-    several = is_postgres(engine)  # instances may share it: lead by lock, pace together
-    shared = SharedPace(engine) if several else None
-    application = build_application(settings, services, shared)
-    deliverer = Deliverer(application.bot, services, shared=several)
-    services.deliverer = deliverer
-    leadership = Leadership(
-        engine, on_gain=lambda: lead(application), on_lose=lambda: follow(application)
-    )
-    try:
+    async with wired(settings) as (engine, application, deliverer):
+        log.info("database: %s", describe_database(settings.database_url))
+        services = application.services
+        several = deliverer.shared  # instances may share the store: lead by lease, pace together
+        leadership = Leadership(
+            engine, on_gain=lambda: lead(application), on_lose=lambda: follow(application)
+        )
         await connect(application, stop)
         async with application:
             if settings.webhook_url or settings.webapp_url:  # the port first: one that
@@ -247,11 +242,6 @@ async def running(
                 await deliverer.stop()
                 await leadership.stop()  # let the lock go: another instance leads at once
                 await application.stop()
-    finally:
-        services.close()
-        if shared is not None:
-            shared.close()
-        engine.dispose()
 
 
 async def lead(application: PapersApplication) -> None:
@@ -292,47 +282,59 @@ async def serve_web(settings: Settings, ready: Callable[[str], None] = print) ->
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    engine = make_engine(settings.database_url)
-    await asyncio.to_thread(init_schema, engine)
-    services = Services(settings=settings, Session=session_factory(engine))
-    server = ArchiveServer(services)
-    try:
-        await server.listen_now()
-        ready(f"{settings.webapp_url}/")
-        await stop.wait()
-        log.info("stopping")
-    finally:
-        await server.stop()
-        services.close()
-        engine.dispose()
+    async with store(settings) as (_engine, services):
+        server = ArchiveServer(services)
+        try:
+            await server.listen_now()
+            ready(f"{settings.webapp_url}/")
+            await stop.wait()
+            log.info("stopping")
+        finally:
+            await server.stop()
 
 
 async def write_once(settings: Settings, day: date) -> WriteReport:
     """One write of ``day`` without the bot: ``python -m bot write``."""
-    engine = make_engine(settings.database_url)
-    await asyncio.to_thread(init_schema, engine)
-    services = Services(settings=settings, Session=session_factory(engine))
-    try:
+    async with store(settings) as (_engine, services):
         return await write_day(services, day)
-    finally:
-        services.close()
-        engine.dispose()
 
 
 async def deliver_once(settings: Settings, day: date | None) -> PassReport:
     """One delivery pass without polling for updates: ``python -m bot deliver``."""
+    async with wired(settings) as (_engine, application, deliverer):
+        try:
+            async with application:
+                return await deliverer.run_pass(day, finish=True)
+        finally:
+            await application.release()
+
+
+@asynccontextmanager
+async def store(settings: Settings) -> AsyncIterator[tuple[Engine, Services]]:
+    """The store, its schema brought up to date, and the services over it; closed after."""
     engine = make_engine(settings.database_url)
     await asyncio.to_thread(init_schema, engine)
     services = Services(settings=settings, Session=session_factory(engine))
-    shared = SharedPace(engine) if is_postgres(engine) else None  # the instances' pace
-    application = build_application(settings, services, shared)
-    deliverer = Deliverer(application.bot, services, shared=shared is not None)
     try:
-        async with application:
-            return await deliverer.run_pass(day, finish=True)
+        yield engine, services
     finally:
-        await application.release()
         services.close()
-        if shared is not None:
-            shared.close()
         engine.dispose()
+
+
+@asynccontextmanager
+async def wired(
+    settings: Settings,
+) -> AsyncIterator[tuple[Engine, PapersApplication, Deliverer]]:
+    """The application and its deliverer over the store, as ``run`` and ``deliver`` use
+    them: on PostgreSQL, which instances may share, the pace is shared too."""
+    async with store(settings) as (engine, services):
+        shared = SharedPace(engine) if is_postgres(engine) else None
+        application = build_application(settings, services, shared)
+        deliverer = Deliverer(application.bot, services, shared=shared is not None)
+        services.deliverer = deliverer
+        try:
+            yield engine, application, deliverer
+        finally:
+            if shared is not None:
+                shared.close()
