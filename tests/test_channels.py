@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from bot.store import subscriptions as subs
 from bot.store.models import ChatType, StopReason, Subscription
-from tests.helpers.e2e import ADMIN, GROUP, MEMBER, Conversation, bot_session
+from tests.helpers.e2e import ADMIN, GROUP, MEMBER, Conversation, bot_session, passes
 from tests.helpers.wording import says, starts_with
 
 CHANNEL = -100_777_000_001
@@ -62,7 +62,7 @@ async def test_a_channel_admin_subscribes_it_from_a_private_chat(seeded, setting
             assert sub and sub.chat_type is ChatType.CHANNEL and sub.top_n == 3
             assert session.get(Subscription, ADMIN) is None  # not the private chat's
 
-        report = await app.services.deliverer.run_pass()
+        report = await passes(app).run_pass()
         assert report.delivered_to == [CHANNEL]
         (digest,) = emulator.messages_in(CHANNEL)
         assert digest.text.startswith("📰 Daily Papers · ") and "상위 3편" in digest.text

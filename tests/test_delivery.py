@@ -42,7 +42,7 @@ from bot.store.models import (
     Subscription,
 )
 from tests.helpers import ledger as one_row
-from tests.helpers.digests import ROOT, SEEDS, SLICE, day_file, load_paths
+from tests.helpers.digests import ROOT, SEEDS, SLICE, day_file, latest, load_paths
 from tests.helpers.e2e import (
     ADMIN,
     GROUP,
@@ -53,6 +53,8 @@ from tests.helpers.e2e import (
     Conversation,
     add_subscribers,
     bot_session,
+    job_queue,
+    passes,
 )
 from tests.helpers.processes import LOGS, bot_env, interrupted_fan_out, start_bot, stop_after
 from tests.helpers.proxy import CuttableRelay
@@ -76,7 +78,7 @@ async def test_private_subscribe_settings_unsubscribe(seeded, settings) -> None:
         assert says((await chat.ask("/settings")).text, NOT_SUBSCRIBED)
         reply = await chat.ask("/subscribe")
         assert says(reply.text, "daily {time} ({zone}) ·", time="09:00", zone="Asia/Seoul")
-        assert app.job_queue.get_jobs_by_name("slot Asia/Seoul 09:00")
+        assert job_queue(app).get_jobs_by_name("slot Asia/Seoul 09:00")
         for command, expected in [
             ("/settings time 07:15", "매일 07:15"),
             ("/settings top 3", "상위 3편"),
@@ -86,7 +88,7 @@ async def test_private_subscribe_settings_unsubscribe(seeded, settings) -> None:
             ("/settings", "⚙️ 매일 07:15 (Europe/Berlin)"),
         ]:
             assert expected in (await chat.ask(command)).text, command
-        assert app.job_queue.get_jobs_by_name("slot Europe/Berlin 07:15")
+        assert job_queue(app).get_jobs_by_name("slot Europe/Berlin 07:15")
         for command, hint in [
             ("/subscribe 25:00", "HH:MM"),
             ("/settings time 9", "HH:MM"),
@@ -161,18 +163,20 @@ async def test_scheduled_delivery_fires_at_each_chats_time_in_two_zones(seeded, 
     add_subscribers(seeded, settings, [seoul], "09:00", "Asia/Seoul")
     add_subscribers(seeded, settings, [new_york], "18:30", "America/New_York")
     async with bot_session(settings) as (emulator, app):
-        jobs = {job.name: job for job in app.job_queue.jobs()}
+        jobs = {job.name: job for job in job_queue(app).jobs()}
         assert set(jobs) >= {"slot Asia/Seoul 09:00", "slot America/New_York 18:30"}
-        seoul_next = jobs["slot Asia/Seoul 09:00"].next_t.astimezone(ZoneInfo("Asia/Seoul"))
-        ny_next = jobs["slot America/New_York 18:30"].next_t.astimezone(
-            ZoneInfo("America/New_York")
+        seoul_at, ny_at = (
+            jobs[n].next_t for n in ("slot Asia/Seoul 09:00", "slot America/New_York 18:30")
         )
+        assert seoul_at is not None and ny_at is not None
+        seoul_next = seoul_at.astimezone(ZoneInfo("Asia/Seoul"))
+        ny_next = ny_at.astimezone(ZoneInfo("America/New_York"))
         assert (seoul_next.hour, seoul_next.minute) == (9, 0)
         assert (ny_next.hour, ny_next.minute) == (18, 30)
         assert not digests(emulator, seoul) and not digests(emulator, new_york)
 
         # The same jobs, due two seconds from now on each zone's clock.
-        for job in app.job_queue.jobs():
+        for job in job_queue(app).jobs():
             job.schedule_removal()
         for slot, zone in [
             (Slot("09:00", "Asia/Seoul"), "Asia/Seoul"),
@@ -192,8 +196,7 @@ async def test_scheduled_delivery_fires_at_each_chats_time_in_two_zones(seeded, 
                 views = [subs.get_subscription(session, c) for c in (seoul, new_york)]
                 recent = datetime.now(UTC) - timedelta(seconds=30)
                 return all(v is not None and v.last_slot_at > recent for v in views) and all(
-                    one_row.received(session, c, queries.latest_day(session))
-                    for c in (seoul, new_york)
+                    one_row.received(session, c, latest(session)) for c in (seoul, new_york)
                 )
 
         await emulator.wait_until(settled)
@@ -232,10 +235,10 @@ async def test_nothing_new_means_nothing_sent(seeded, settings) -> None:
 
         def settled() -> bool:
             with seeded() as session:
-                return one_row.received(session, USER, queries.latest_day(session))
+                return one_row.received(session, USER, latest(session))
 
         await emulator.wait_until(settled)  # the catch-up at start found nothing to send
-        report = await app.services.deliverer.run_pass()
+        report = await passes(app).run_pass()
         assert report.already == 1 and report.messages == 0
         assert not emulator.messages_in(USER)
         with seeded() as session:
@@ -333,7 +336,7 @@ async def test_a_429_storm_loses_nothing_and_honours_retry_after(seeded, setting
             emulator.private_chat(chat_id)
         emulator.flood(4, retry_after=2)
         started = time.monotonic()
-        report = await app.services.deliverer.run_pass()
+        report = await passes(app).run_pass()
         elapsed = time.monotonic() - started
     assert report.postponed == 0 and len(report.delivered_to) == len(chats)
     assert {len(emulator.messages_in(c)) for c in chats} == {1}
@@ -349,18 +352,19 @@ async def test_blocked_chat_is_deactivated_and_migrated_group_moves(seeded, sett
     async with bot_session(settings) as (emulator, app):
         emulator.private_chat(blocked).blocked = True
         emulator.migrate(GROUP, new_group)
-        report = await app.services.deliverer.run_pass()
+        report = await passes(app).run_pass()
         assert report.deactivated == 1 and report.migrated == 1
         assert digests(emulator, USER) and digests(emulator, new_group)
         assert not emulator.messages_in(blocked) and not emulator.messages_in(GROUP)
-        again = await app.services.deliverer.run_pass()
+        again = await passes(app).run_pass()
         assert again.chats == 2 and again.already == 2
     with seeded() as session:
-        assert not subs.get_subscription(session, blocked).active
+        stopped = subs.get_subscription(session, blocked)
+        assert stopped is not None and not stopped.active
         assert subs.get_subscription(session, GROUP) is None  # moved to the new id
         moved = subs.get_subscription(session, new_group)
         assert moved and moved.active and moved.send_time == "09:00"
-        assert one_row.received(session, new_group, queries.latest_day(session))
+        assert one_row.received(session, new_group, latest(session))
 
 
 async def test_fan_out_at_the_real_limit_provokes_no_429(seeded, settings) -> None:
@@ -370,7 +374,7 @@ async def test_fan_out_at_the_real_limit_provokes_no_429(seeded, settings) -> No
         for chat_id in chats:
             emulator.private_chat(chat_id)
         started = time.monotonic()
-        report = await app.services.deliverer.run_pass()
+        report = await passes(app).run_pass()
         elapsed = time.monotonic() - started
     assert len(report.delivered_to) == 90 and emulator.throttled == 0
     assert elapsed > 2.5  # 90 messages at 30 a second take three seconds, not less
@@ -486,7 +490,7 @@ async def test_two_passes_at_once_send_each_chat_once(seeded, settings) -> None:
     async with bot_session(settings) as (emulator, app):
         for chat_id in chats:
             emulator.private_chat(chat_id)
-        deliverer = app.services.deliverer
+        deliverer = passes(app)
         first, second = await asyncio.gather(deliverer.run_pass(), deliverer.run_pass())
         third = await deliverer.run_pass()
     assert {c: len(emulator.messages_in(c)) for c in chats} == dict.fromkeys(chats, 1)
@@ -564,7 +568,7 @@ async def test_the_deliver_command_while_the_bot_delivers_sends_each_chat_once(
         for chat_id in chats:
             emulator.private_chat(chat_id)
         emulator.faults.answers_held = asyncio.Event()
-        ours = app.services.deliverer.start_pass()
+        ours = passes(app).start_pass()
         await emulator.wait_until(lambda: len(emulator.sent) >= 5)
         env = bot_env(patient, emulator.url) | {"BOT_SEND_TIMEOUT_SECONDS": "600"}
         command = await asyncio.create_subprocess_exec(
@@ -704,8 +708,8 @@ async def test_a_late_answer_is_not_taken_for_a_failure(seeded, settings) -> Non
     add_subscribers(seeded, settings, [USER, OPERATOR])
     async with bot_session(settings) as (emulator, app):
         emulator.late_answers[USER] = 6.0
-        first = await app.services.deliverer.run_pass()
-        second = await app.services.deliverer.run_pass()
+        first = await passes(app).run_pass()
+        second = await passes(app).run_pass()
     assert len(digests(emulator, USER)) == 1 and len(digests(emulator, OPERATOR)) == 1
     assert sorted(first.delivered_to) == [USER, OPERATOR] and second.already == 2
 
@@ -717,12 +721,12 @@ async def test_a_group_migrating_into_a_subscribed_supergroup_gets_the_day_once(
     add_subscribers(seeded, settings, [GROUP, new_group])
     async with bot_session(settings) as (emulator, app):
         emulator.migrate(GROUP, new_group)
-        report = await app.services.deliverer.run_pass()
-        again = await app.services.deliverer.run_pass()
+        report = await passes(app).run_pass()
+        again = await passes(app).run_pass()
     assert len(digests(emulator, new_group)) == 1 and not emulator.messages_in(GROUP)
     assert report.migrated == 1 and again.messages == 0
     with seeded() as session:
-        day = queries.latest_day(session)
+        day = latest(session)
         rows = session.scalars(select(Delivery).where(Delivery.day == day)).all()
         assert [(r.chat_id, r.status) for r in rows] == [(new_group, DeliveryStatus.SENT)]
         assert [s.chat_id for s in subs.active_subscriptions(session)] == [new_group]
@@ -734,7 +738,7 @@ async def test_a_group_where_the_bot_may_not_post_is_stopped_after_a_few_tries(
     add_subscribers(seeded, settings, [GROUP, USER])
     async with bot_session(settings) as (emulator, app):
         emulator.chats[GROUP].can_post = False
-        deliverer = app.services.deliverer
+        deliverer = passes(app)
         reports = [await deliverer.run_pass() for _ in range(4)]
         operator = Conversation(emulator, OPERATOR, OPERATOR)
         stats = await operator.ask("/stats")
@@ -772,7 +776,7 @@ async def test_paid_broadcasts_raise_the_digest_pace_and_replies_keep_the_free_o
     )
     try:
         async with running(paid, poll_timeout=1) as app:
-            delivery = asyncio.ensure_future(app.services.deliverer.run_pass())
+            delivery = asyncio.ensure_future(passes(app).run_pass())
             reader = Conversation(emulator, USER, USER)
             replies = [await reader.ask("/day latest") for _ in range(3)]
             report = await delivery
@@ -836,7 +840,7 @@ async def test_a_database_blip_mid_fan_out_never_doubles_a_digest(seeded, settin
             asks: list[asyncio.Task[None]] = []
 
             emulator.on_send = cut_after_some
-            deliverer = app.services.deliverer
+            deliverer = passes(app)
             first = await asyncio.wait_for(deliverer.run_pass(), 60)
             emulator.on_send = None
             await asyncio.sleep(3.5)  # any claim left behind has run out by now
@@ -860,7 +864,7 @@ async def test_deliver_after_a_dead_pass_delivers_the_chats_it_held(seeded, sett
     chats = list(range(14001, 14011))
     add_subscribers(seeded, settings, chats)
     with seeded() as session:
-        day = queries.latest_day(session)
+        day = latest(session)
         for chat_id in chats[:4]:  # what the dead pass held (it sent nothing yet)
             one_row.claim(session, chat_id, day, 1, "dead:1:pass", timedelta(seconds=3))
     quick = dataclasses.replace(settings, delivery_lease_seconds=3)
@@ -959,7 +963,7 @@ async def test_a_host_whose_clock_is_ahead_takes_no_live_lease(seeded, settings)
     held = chats[:3]
     add_subscribers(seeded, settings, chats)
     with seeded() as session:
-        day = queries.latest_day(session)
+        day = latest(session)
         for chat_id in held:
             one_row.claim(session, chat_id, day, 1, "live:1:pass", timedelta(seconds=30))
     emulator = BotApiEmulator()

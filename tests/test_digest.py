@@ -131,7 +131,7 @@ def test_real_odd_cases() -> None:
     no_parentheses = paper(read_digest(SLICE / "2023/12/07.md"), "2312.03704")
     assert no_parentheses.media and no_parentheses.media.kind is MediaKind.VIDEO
     tagged = [p for p in read_digest(SLICE / "2023/11/21.md").days[0].papers if p.media]
-    assert any(p.media.kind is MediaKind.VIDEO for p in tagged)
+    assert any(p.media is not None and p.media.kind is MediaKind.VIDEO for p in tagged)
     relative = [m for m in media.values() if m and "/avatars/" in m.url]
     assert relative and all(m.url.startswith("https://huggingface.co/avatars/") for m in relative)
 
@@ -538,7 +538,7 @@ _NOTATIONS = [
 
 @settings(max_examples=300, deadline=None)
 @given(st.lists(_NAME, min_size=1, max_size=6, unique_by=str.casefold), st.sampled_from(_NOTATIONS))
-def test_property_authors_carry_no_notation(names: list[str], notation) -> None:  # type: ignore[no-untyped-def]
+def test_property_authors_carry_no_notation(names: list[str], notation) -> None:
     assert parse_authors(notation(names)) == names
 
 

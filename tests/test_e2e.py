@@ -176,7 +176,7 @@ async def test_forged_and_stale_buttons_are_refused(chat: Conversation) -> None:
     emulator = chat.emulator
     for data in ["s:000000000000:0", "p:../../x", "d:2024-02-30", "garbage", "a:ffffffffffff:1"]:
         query_id = emulator.press(USER, page.message_id, data, USER)
-        await emulator.wait_until(lambda q=query_id: q in emulator.callback_answers)
+        await emulator.answered(query_id)
     answered = [a.get("text") for a in emulator.callback_answers.values()]
     assert answered.count("만료된 버튼이에요.") >= 3
     assert page.edits == 0 and not emulator.errors
@@ -239,14 +239,15 @@ async def test_long_reply_is_split_and_hostile_titles_are_safe(
 
 
 def test_every_command_is_registered_in_the_menu_and_in_help(settings) -> None:
+    from sqlalchemy.orm import sessionmaker
     from telegram.ext import CommandHandler
 
     from bot.app import build_application
     from bot.services import Services
 
     application = build_application(
-        dataclasses.replace(settings, bot_token="1:x"), Services(settings, None)
-    )  # type: ignore[arg-type]
+        dataclasses.replace(settings, bot_token="1:x"), Services(settings, sessionmaker())
+    )
     registered = {
         name
         for handlers in application.handlers.values()

@@ -13,7 +13,7 @@ from bot.emulator.transport import UpdateStream
 from bot.emulator.world import BOT_ID, World
 
 
-def refused(call, *args) -> tuple[int, str]:  # type: ignore[no-untyped-def]
+def refused(call, *args) -> tuple[int, str]:
     with pytest.raises(ApiError) as caught:
         call(*args)
     return caught.value.code, caught.value.description

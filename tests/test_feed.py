@@ -89,12 +89,12 @@ async def test_top_pages_through_a_month(seeded, settings) -> None:
         )
 
 
-async def shown(chat: Conversation, arxiv_id: str):  # type: ignore[no-untyped-def]
+async def shown(chat: Conversation, arxiv_id: str):
     """``/paper ID``, and the message of it that carries the 🔖 button (the last one)."""
     emulator = chat.emulator
     before = len(emulator.messages_in(chat.chat_id))
 
-    def with_button() -> list:  # type: ignore[type-arg]
+    def with_button() -> list:
         new = emulator.messages_in(chat.chat_id)[before:]
         return [m for m in new if any(data.startswith("b:") for _label, data in m.buttons())]
 
@@ -104,7 +104,7 @@ async def shown(chat: Conversation, arxiv_id: str):  # type: ignore[no-untyped-d
     return with_button()[0]
 
 
-def save_label(message) -> str:  # type: ignore[no-untyped-def]
+def save_label(message) -> str:
     return next(label for label, data in message.buttons() if data.startswith("b:"))
 
 
@@ -114,7 +114,7 @@ async def test_bookmarks_are_per_user_and_private(seeded, settings) -> None:
         detail = await shown(reader, "2312.02120")
         assert save_label(detail) == ko("🔖 Save")  # the reader's own state, in a private chat
         query = emulator.press(USER, detail.message_id, detail.button("🔖"), USER)
-        await emulator.wait_until(lambda: query in emulator.callback_answers)
+        await emulator.answered(query)
         assert starts_with(emulator.callback_answers[query]["text"], "🔖 Saved. See it in /saved.")
         await emulator.wait_until(lambda: save_label(detail) == "✅ 저장됨 · 누르면 취소")
         assert save_label(await shown(reader, "2312.02120")) == ko("✅ Saved (press to unsave)")
@@ -125,7 +125,7 @@ async def test_bookmarks_are_per_user_and_private(seeded, settings) -> None:
         assert save_label(in_group) == ko("🔖 Save / unsave")  # many read it: for whoever presses
         sent_before = len(emulator.messages_in(GROUP))
         query = emulator.press(GROUP, in_group.message_id, in_group.button("🔖"), MEMBER)
-        await emulator.wait_until(lambda: query in emulator.callback_answers)
+        await emulator.answered(query)
         assert starts_with(emulator.callback_answers[query]["text"], "🔖 Saved. See it in /saved.")
         assert len(emulator.messages_in(GROUP)) == sent_before
         assert starts_with(
@@ -141,13 +141,13 @@ async def test_bookmarks_are_per_user_and_private(seeded, settings) -> None:
 
         # pressing it again unsaves; removing from the list; clearing
         query = emulator.press(USER, detail.message_id, detail.button("저장됨"), USER)
-        await emulator.wait_until(lambda: query in emulator.callback_answers)
+        await emulator.answered(query)
         assert emulator.callback_answers[query]["text"] == ko("No longer saved.")
         await emulator.wait_until(lambda: save_label(detail) == "🔖 저장")
         for arxiv_id in ("2312.02120", "2312.00845", "2312.13286"):
             view = await shown(reader, arxiv_id)
             query = emulator.press(USER, view.message_id, view.button("🔖"), USER)
-            await emulator.wait_until(lambda q=query: q in emulator.callback_answers)
+            await emulator.answered(query)
         listing = await reader.ask("/saved")
         assert listing.text.startswith("🔖 저장한 논문 · 3건")
         opened = [data for label, data in listing.buttons() if data.startswith("p:")]
@@ -168,7 +168,7 @@ async def test_bookmarks_are_per_user_and_private(seeded, settings) -> None:
 
         # a forged button for a paper that does not exist
         query = emulator.press(USER, listing.message_id, "b:2499.99999", USER)
-        await emulator.wait_until(lambda: query in emulator.callback_answers)
+        await emulator.answered(query)
         assert emulator.callback_answers[query]["text"] == ko("This paper is not in the archive.")
 
 
@@ -182,7 +182,7 @@ async def test_a_full_shelf_of_bookmarks_says_so(seeded, settings, monkeypatch) 
     async with bot_session(settings) as (emulator, _app):
         view = await shown(Conversation(emulator, USER, USER), "2403.12015")
         query = emulator.press(USER, view.message_id, view.button("🔖"), USER)
-        await emulator.wait_until(lambda: query in emulator.callback_answers)
+        await emulator.answered(query)
     assert emulator.callback_answers[query]["text"] == (
         "저장한 논문이 이미 최대인 3편이에요. /saved 에서 몇 편 지운 뒤 저장해 주세요."
     )

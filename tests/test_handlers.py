@@ -16,6 +16,7 @@ from bot.handlers.common import BUSY
 from bot.handlers.registry import help_text
 from bot.i18n import catalogue
 from bot.store import search as search_module
+from bot.updates import FairUpdateProcessor
 from tests.helpers.digests import load_paths
 from tests.helpers.e2e import (
     GROUP,
@@ -26,6 +27,7 @@ from tests.helpers.e2e import (
     add_subscribers,
     all_handled,
     bot_session,
+    passes,
 )
 from tests.helpers.wording import says
 
@@ -58,7 +60,9 @@ async def test_a_busy_group_never_slows_down_a_private_chat(seeded, settings) ->
             ),
             timeout=15,
         )
-        dropped = app.update_processor.dropped
+        processor = app.update_processor
+        assert isinstance(processor, FairUpdateProcessor)
+        dropped = processor.dropped
     # the group's five accepted commands go one a second: the private chat did not wait
     assert group_answered < 5, f"the private chat waited for {group_answered} group replies"
     assert dropped == 40 - 2 - 3  # two running, three waiting in the group's lane
@@ -75,7 +79,7 @@ async def test_slow_searches_never_hold_up_other_chats(seeded, settings, monkeyp
     scanned = search_module._scanned_page
     release = threading.Event()
 
-    def held_scan(*args, **kwargs):  # type: ignore[no-untyped-def]
+    def held_scan(*args, **kwargs):
         release.wait(30)
         return scanned(*args, **kwargs)
 
@@ -139,7 +143,7 @@ async def test_invisible_characters_are_not_searched_for(seeded, settings, query
     assert reply.text.startswith("🔎 확산 · 24건 (1/5)")
 
 
-def _huge_day(path: Path, papers: int, id_of=lambda i: f"2405.{i:05d}") -> Path:  # type: ignore[no-untyped-def]
+def _huge_day(path: Path, papers: int, id_of=lambda i: f"2405.{i:05d}") -> Path:
     lines = ["## Daily Papers (2024-05-01)"]
     for i in range(papers):
         lines += [f"### [Paper {i} " + "t" * 150 + f"](https://arxiv.org/abs/{id_of(i)})"]
@@ -191,7 +195,7 @@ async def test_a_paper_with_a_very_long_old_style_id_works_everywhere(
         (detail,) = await emulator.replies(USER)
         found = await chat.ask("/search Paper")
         add_subscribers(Store, settings, [OPERATOR])
-        report = await app.services.deliverer.run_pass()
+        report = await passes(app).run_pass()
     assert detail.text.startswith("Paper 1 ") and long_id in detail.text
     assert found.text.startswith("🔎 Paper · 3건") and not emulator.errors
     assert report.delivered_to == [OPERATOR]

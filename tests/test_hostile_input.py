@@ -12,9 +12,9 @@ from bot.store.rules import Added
 from tests.helpers.e2e import USER, Conversation, bot_session
 
 
-async def answers(emulator, user_id: int, query: str, offset: str = "") -> dict:  # type: ignore[no-untyped-def,type-arg]
+async def answers(emulator, user_id: int, query: str, offset: str = "") -> dict:
     query_id = emulator.inline_query(user_id, query, offset)
-    await emulator.wait_until(lambda: query_id in emulator.inline_answers)
+    await emulator.answered(query_id)
     return emulator.inline_answers[query_id]
 
 

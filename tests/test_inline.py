@@ -41,7 +41,7 @@ def test_other_payloads() -> None:
 
 async def answers(emulator: BotApiEmulator, user: int, text: str, offset: str = "") -> dict:
     query_id = emulator.inline_query(user, text, offset)
-    await emulator.wait_until(lambda: query_id in emulator.inline_answers)
+    await emulator.answered(query_id)
     return {"id": query_id, **emulator.inline_answers[query_id]}
 
 
@@ -181,7 +181,7 @@ async def test_added_to_a_group_it_says_hello_once_and_admins_subscribe(seeded, 
         assert not await emulator.replies(GROUP, 0)  # once, not twice
         assert intro.text.startswith("👋") and len(intro.text) < 300
         refused = emulator.press(GROUP, intro.message_id, intro.button("🔔"), MEMBER)
-        await emulator.wait_until(lambda: refused in emulator.callback_answers)
+        await emulator.answered(refused)
         assert "관리자만" in emulator.callback_answers[refused]["text"]
         with seeded() as session:
             assert session.get(Subscription, GROUP) is None

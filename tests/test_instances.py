@@ -40,7 +40,7 @@ READERS = list(range(900_001, 900_013))  # people using the bot meanwhile
 def healthz(port: int) -> dict[str, object] | None:
     try:
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as answer:
-            return json.loads(answer.read())  # type: ignore[no-any-return]
+            return json.loads(answer.read())
     except OSError:
         return None
 
@@ -93,7 +93,7 @@ async def test_two_instances_share_a_fan_out_and_the_leader_killed_mid_way(
     assert "joined a delivery pass" in LOGS.read_text()
 
 
-async def instances(seeded, settings, count: int, stops: list[tuple[int, signal.Signals]]) -> None:  # type: ignore[no-untyped-def]
+async def instances(seeded, settings, count: int, stops: list[tuple[int, signal.Signals]]) -> None:
     """``count`` instances; the leader of the moment gets each of ``stops``'s signals once
     that many chats have their message."""
     chats = list(range(1, CHATS + 1))

@@ -46,7 +46,7 @@ STEMS = ["데이터", "도메인", "에이전트", "이미지", "비디오"]  # 
 ONE_SYLLABLE = ["확", "뇌"]
 
 
-def truth(session, query: str) -> set[str]:  # type: ignore[no-untyped-def]
+def truth(session, query: str) -> set[str]:
     """Papers whose title, authors or summary (folded, spaces between Hangul dropped) hold
     every word typed, or that word without its particle: from the papers' own fields."""
     words = fold(query).split()
@@ -199,7 +199,7 @@ async def test_the_chat_inline_the_app_and_feeds_answer_joined_and_spaced_alike(
         answers = []
         for query in ("확산모델", "확산 모델"):
             query_id = emulator.inline_query(USER, query)
-            await emulator.wait_until(lambda q=query_id: q in emulator.inline_answers)
+            await emulator.answered(query_id)
             answers.append([r["id"] for r in emulator.inline_answers[query_id]["results"]])
         assert answers[0] and answers[0] == answers[1]
         base = f"http://127.0.0.1:{app.webhook.port}/app"

@@ -18,7 +18,16 @@ from babel.messages.pofile import read_po
 from bot.i18n import LANGUAGES, LOCALES, PARTICLES, Text, catalogue, language_of, particle, speaking
 from bot.render import day_label, digest_blocks
 from tests.helpers.digests import ROOT
-from tests.helpers.e2e import ADMIN, GROUP, MEMBER, USER, Conversation, add_subscribers, bot_session
+from tests.helpers.e2e import (
+    ADMIN,
+    GROUP,
+    MEMBER,
+    USER,
+    Conversation,
+    add_subscribers,
+    bot_session,
+    passes,
+)
 from tests.helpers.wording import starts_with
 
 PLACEHOLDER_RE = re.compile(r"\{(\w*)(?::[^}]*)?\}")  # the name; a Korean particle spec aside
@@ -34,7 +43,7 @@ def source_messages() -> set[object]:
     return {message for _file, _line, message, _comments, _context in found}
 
 
-def po(lang: str):  # type: ignore[no-untyped-def]
+def po(lang: str):
     with (LOCALES / lang / "LC_MESSAGES" / "bot.po").open("rb") as file:
         return read_po(file, locale=lang)
 
@@ -69,8 +78,9 @@ def test_the_compiled_catalogues_are_those_of_the_sources(lang: str) -> None:
         compiled = gettext.GNUTranslations(file)
     for message in po(lang):
         if isinstance(message.id, tuple):
-            assert compiled.ngettext(*message.id, 1) == message.string[0], message.id
-            assert compiled.ngettext(*message.id, 2) == message.string[-1], message.id
+            one, many = message.id
+            assert compiled.ngettext(one, many, 1) == message.string[0], message.id
+            assert compiled.ngettext(one, many, 2) == message.string[-1], message.id
         elif message.id:
             assert compiled.gettext(message.id) == message.string, message.id
 
@@ -91,7 +101,7 @@ BRACKETED = re.compile(r"[은는이가을를과와]\((은|는|이|가|을|를|�
 AFTER_PLACEHOLDER = re.compile(r"\{\w*\}(은|는|이|가|을|를|과|와|으로|로|이라|라)(?![가-힣])")
 
 
-def _strings(message) -> tuple[str, ...]:  # type: ignore[no-untyped-def]
+def _strings(message) -> tuple[str, ...]:
     return message.string if isinstance(message.string, tuple) else (message.string,)
 
 
@@ -263,7 +273,7 @@ async def test_an_english_user_is_answered_in_english(seeded, settings) -> None:
         assert emulator.menus[""][2]["description"].startswith("A day's papers")
         # The card of an inline answer speaks the user's language, for that user alone.
         query_id = emulator.inline_query(USER, "확산 모델")
-        await emulator.wait_until(lambda: query_id in emulator.inline_answers)
+        await emulator.answered(query_id)
         answered = emulator.inline_answers[query_id]
         assert answered["is_personal"] in (True, "true")
         button = answered["results"][0]["reply_markup"]["inline_keyboard"][0][0]
@@ -298,7 +308,7 @@ async def test_digests_speak_the_language_of_who_subscribed(seeded, settings) ->
         emulator.languages[USER] = "en"
         assert "Subscribed" in (await Conversation(emulator, USER, USER).ask("/subscribe")).text
         add_subscribers(app.services.Session, settings, [GROUP])  # no language: Korean
-        deliverer = app.services.deliverer
+        deliverer = passes(app)
         assert deliverer is not None
         await deliverer.run_pass()
         (english,) = emulator.messages_in(USER)[-1:]

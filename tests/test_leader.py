@@ -43,7 +43,7 @@ class Lagging:
 
 
 def instance(
-    shared: Any, workers: int, sends: int, started: list[float], ready: Callable[[], None]
+    shared: Any, workers: int, sends: int, started: list[float], ready: Callable[[], object]
 ) -> threading.Thread:
     """An instance in a thread of its own: ``workers`` senders, ``sends`` messages in all,
     each noted at the moment it goes."""

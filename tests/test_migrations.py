@@ -9,6 +9,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import inspect, text
 
+from bot.codec import CallbackKind
 from bot.store import ingest, queries
 from bot.store import subscriptions as subs
 from bot.store.db import (
@@ -19,8 +20,16 @@ from bot.store.db import (
     schema_revision,
     session_factory,
 )
-from bot.store.models import Base, Delivery, DeliveryKind, DeliveryStatus, Every, StopReason
-from tests.helpers.digests import SEEDS, load_paths
+from bot.store.models import (
+    Base,
+    Delivery,
+    DeliveryKind,
+    DeliveryStatus,
+    Every,
+    StopReason,
+    Subscription,
+)
+from tests.helpers.digests import SEEDS, latest, load_paths
 from tests.helpers.processes import run_command
 
 
@@ -73,12 +82,12 @@ def test_a_first_version_database_is_upgraded_with_nothing_lost(db_url: str, mon
         assert list(queries.export_rows(session)) == before
         active = subs.get_subscription(session, 42)
         assert active and active.active and active.send_time == "08:00" and active.top_n == 5
-        stopped = session.get(subs.Subscription, 43)
+        stopped = session.get(Subscription, 43)
         assert stopped and stopped.stopped_reason is StopReason.UNSUBSCRIBED
-        delivery = session.get(Delivery, (42, queries.latest_day(session), DeliveryKind.DAILY))
+        delivery = session.get(Delivery, (42, latest(session), DeliveryKind.DAILY))
         assert delivery and delivery.status is DeliveryStatus.SENT and delivery.attempts == 0
         assert active.every is Every.DAILY  # a weekly digest is a choice made later
-        assert queries.saved_query(session, "s", "abc") == "확산"
+        assert queries.saved_query(session, CallbackKind.SEARCH, "abc") == "확산"
         assert queries.stats(session).subscribed_chats == 1
     init_schema(engine)  # a second start changes nothing
     engine.dispose()
@@ -112,7 +121,7 @@ def test_migrations_build_the_schema_the_models_describe(db_url: str) -> None:
     init_schema(engine)
     sqlite = engine.dialect.name == "sqlite"
 
-    def ours(obj, name, type_, reflected, compare_to) -> bool:  # type: ignore[no-untyped-def]
+    def ours(obj, name, type_, reflected, compare_to) -> bool:
         return not (type_ == "table" and name and name.startswith("paper_fts"))
 
     with engine.connect() as conn:

@@ -16,7 +16,7 @@ from sqlalchemy import select
 from bot.delivery.sender import Outcome, classify
 from bot.store.models import Delivery, DeliveryStatus, Subscription
 from bot.transport import answered_by_telegram
-from tests.helpers.e2e import add_subscribers, bot_session
+from tests.helpers.e2e import add_subscribers, bot_session, passes
 
 DIGEST = "📰 Daily Papers · "
 CHATS = list(range(9101, 9111))
@@ -50,7 +50,7 @@ def test_only_the_bot_apis_own_json_refusal_counts_as_telegrams_answer(
 
 async def deliver_through(emulator, app, outage, until_answered: int):
     """Run a pass while ``outage`` holds; end it once it met ``until_answered`` requests."""
-    task = app.services.deliverer.start_pass()
+    task = passes(app).start_pass()
     await emulator.wait_until(lambda: outage.answered >= until_answered, timeout=60)
     assert not task.done(), "the pass gave up during the outage"
     outage.over.set()
@@ -68,7 +68,7 @@ async def test_an_outage_answering_html_loses_no_chats_day(seeded, settings, sta
         report = await deliver_through(emulator, app, outage, len(CHATS) + 3)
         assert {c: len(digests(emulator, c)) for c in CHATS} == dict.fromkeys(CHATS, 1)
         assert sorted(report.delivered_to) == CHATS and report.unsure == 0
-        again = await app.services.deliverer.run_pass()
+        again = await passes(app).run_pass()
         assert again.already == len(CHATS) and again.messages == 0
     with seeded() as session:
         rows = session.scalars(select(Delivery.status)).all()
@@ -95,7 +95,7 @@ async def test_telegrams_own_403_still_stops_the_subscription(seeded, settings) 
     async with bot_session(settings) as (emulator, app):
         emulator.private_chat(CHATS[0])
         emulator.private_chat(CHATS[1]).blocked = True
-        report = await app.services.deliverer.run_pass()
+        report = await passes(app).run_pass()
     assert report.deactivated == 1 and report.delivered_to == [CHATS[0]]
     with seeded() as session:
         assert not session.get(Subscription, CHATS[1]).active
@@ -128,8 +128,8 @@ async def test_a_late_telegram_repeats_a_message_once_and_never_loses_it(seeded,
         for chat_id in CHATS[:2]:
             emulator.private_chat(chat_id)
         emulator.late_answers[CHATS[0]] = 1.5
-        report = await app.services.deliverer.run_pass()
-        again = await app.services.deliverer.run_pass()
+        report = await passes(app).run_pass()
+        again = await passes(app).run_pass()
         await emulator.wait_until(lambda: len(digests(emulator, CHATS[0])) == 2)
     assert len(digests(emulator, CHATS[1])) == 1
     assert report.unsure == 1 and sorted(report.delivered_to) == CHATS[:2]

@@ -19,6 +19,7 @@ from tests.helpers.e2e import (
     add_subscribers,
     all_handled,
     bot_session,
+    passes,
 )
 
 CHANNEL = -100_777_000_001
@@ -39,13 +40,13 @@ LINK = "https://t.me/DailyPapersBot?start="
         (None, True, True, Reach.PRESSER),  # a message posted through inline mode
     ],
 )
-def test_the_rule(chat_type, asked: bool, manages: bool, reach: Reach) -> None:  # type: ignore[no-untyped-def]
+def test_the_rule(chat_type, asked: bool, manages: bool, reach: Reach) -> None:
     assert button_reach(chat_type, asked, manages) is reach
 
 
-async def press(emulator, app, chat_id: int, message, data: str, user: int) -> dict:  # type: ignore[no-untyped-def]
+async def press(emulator, app, chat_id: int, message, data: str, user: int) -> dict:
     query = emulator.press(chat_id, message.message_id, data, user)
-    await emulator.wait_until(lambda: query in emulator.callback_answers)
+    await emulator.answered(query)
     await all_handled(emulator, app)  # anything it would post or edit has come by now
     return emulator.callback_answers[query]
 
@@ -55,7 +56,7 @@ async def test_a_channel_reader_never_holds_the_bots_pen(seeded, settings) -> No
     async with bot_session(settings) as (emulator, app):
         emulator.channel(CHANNEL, "AI 논문 채널", "papers_ko", admins=(ADMIN,))
         emulator.private_chat(READER)
-        await app.services.deliverer.run_pass()
+        await passes(app).run_pass()
         (digest,) = emulator.messages_in(CHANNEL)
         html = digest.html
         # what the attacker searched privately made a saved query key of their own
@@ -80,7 +81,7 @@ async def test_a_channel_reader_never_holds_the_bots_pen(seeded, settings) -> No
 async def test_in_a_group_buttons_act_for_who_asked_or_an_admin(seeded, settings) -> None:
     add_subscribers(seeded, settings, [GROUP])
     async with bot_session(settings) as (emulator, app):
-        await app.services.deliverer.run_pass()
+        await passes(app).run_pass()
         (digest,) = await emulator.replies(GROUP, 1)
         member = Conversation(emulator, GROUP, MEMBER)
         listing = await member.ask("/day 2024-03-19")
@@ -105,7 +106,7 @@ async def test_a_press_under_an_inline_message_is_answered(seeded, settings, cap
     async with bot_session(settings) as (emulator, _app):
         for data in ("p:2404.14396", "d:2024-03-19", "sv:0", "b:2404.14396", "fx:1", "sub:"):
             query = emulator.press_inline("AgAAAAx", data, USER)
-            await emulator.wait_until(lambda q=query: q in emulator.callback_answers)
+            await emulator.answered(query)
     assert not [r for r in caplog.records if r.exc_info], "no tracebacks"
 
 

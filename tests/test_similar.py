@@ -85,7 +85,7 @@ async def test_the_similar_button_lists_five_papers_that_open(seeded, settings) 
         # Buttons made up, or for papers the archive does not hold, are refused politely.
         for data, toast in (("m:not-an-id", "만료"), ("m:9999.99999", "없는 논문")):
             query_id = emulator.press(USER, shown.message_id, data, USER)
-            await emulator.wait_until(lambda q=query_id: q in emulator.callback_answers)
+            await emulator.answered(query_id)
             assert toast in (emulator.callback_answers[query_id].get("text") or "")
 
 

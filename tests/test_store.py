@@ -10,6 +10,7 @@ import subprocess
 import sys
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import func, select, text
@@ -161,7 +162,7 @@ def test_votes_belong_to_each_day(Store, tmp_path: Path) -> None:
 def test_top_papers_by_votes_ties_keep_file_order(seeded) -> None:
     with seeded() as session:
         papers = queries.top_papers(session, date(2023, 12, 21))
-    votes = [p.votes for p in papers]
+    votes = [p.votes or 0 for p in papers]
     assert votes == sorted(votes, reverse=True)
     assert papers[0].arxiv_id == "2312.12491"  # 29 votes
     fives = [p.arxiv_id for p in papers if p.votes == 5]
@@ -486,23 +487,21 @@ def test_rejected_files_among_many_never_stop_the_others(settings, tmp_path) -> 
         assert queries.stats(session).days == 44
 
 
-def _dying_worker(paths):  # type: ignore[no-untyped-def]
+def _dying_worker(paths):
     """A parse worker that dies on one file, as the out-of-memory killer would end it."""
-    if os.getpid() != _dying_worker.loader and any(
-        p.name == "zz-2099-12-31-kill.md" for p in paths
-    ):
+    if os.getpid() != _LOADER["pid"] and any(p.name == "zz-2099-12-31-kill.md" for p in paths):
         os._exit(9)
     return [loading._parse(path) for path in paths]
 
 
-_dying_worker.loader = 0  # type: ignore[attr-defined]
+_LOADER = {"pid": 0}  # the loading process (set by the test)
 
 
 def test_a_parse_worker_that_dies_costs_no_file(settings, tmp_path, monkeypatch) -> None:
     folder = tmp_path / "archive"
     synthetic_days(folder, 24)
     (folder / "zz-2099-12-31-kill.md").write_text("KILL THE WORKER")
-    monkeypatch.setattr(_dying_worker, "loader", os.getpid())
+    monkeypatch.setitem(_LOADER, "pid", os.getpid())
     monkeypatch.setattr(
         loading, "_parse_chunk", _dying_worker
     )  # parse workers are forked from here
@@ -604,6 +603,6 @@ def test_parsed_batches_stay_within_their_size_when_the_workers_are_ahead() -> N
         future: Future[list[object]] = Future()
         future.set_result(list(chunk))
         pending.append((future, chunk))
-    batches = list(loading._drain(pending, lambda: None))  # type: ignore[arg-type]
+    batches: list[Any] = list(loading._drain(pending, lambda: None))  # type: ignore[arg-type]
     assert [path for batch in batches for path in batch] == [p for c in chunks for p in c]
     assert all(0 < len(batch) <= loading._BATCH_FILES for batch in batches), list(map(len, batches))

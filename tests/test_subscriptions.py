@@ -22,8 +22,8 @@ from bot.store.models import ChatType
 from bot.store.slots import SubscriptionView, due_subscriptions, last_slot_before
 
 
-def utc(*args: int) -> datetime:
-    return datetime(*args, tzinfo=UTC)
+def utc(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> datetime:
+    return datetime(year, month, day, hour, minute, tzinfo=UTC)
 
 
 @pytest.mark.parametrize(
@@ -80,7 +80,7 @@ def restricted(is_member: bool) -> ChatMember:
         - {"self", "user", "is_member", "until_date", "tag", "api_kwargs"},
         False,
     )
-    return ChatMemberRestricted(BOT, is_member, until_date=NEVER, **rights)
+    return ChatMemberRestricted(BOT, is_member, until_date=NEVER, **rights)  # type: ignore[arg-type]
 
 
 MEMBERS: dict[str, Callable[[], ChatMember]] = {

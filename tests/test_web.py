@@ -55,7 +55,7 @@ def test_launch_data_signed_for_this_bot_names_its_user() -> None:
         lambda data: "",
     ],
 )
-def test_forged_expired_and_foreign_launch_data_are_refused(forge) -> None:  # type: ignore[no-untyped-def]
+def test_forged_expired_and_foreign_launch_data_are_refused(forge) -> None:
     data = forge(init_data(TOKEN, USER))
     with pytest.raises(Unauthorized):
         check_init_data(data, TOKEN)
@@ -78,7 +78,7 @@ def test_a_launch_url_carries_the_data_in_its_fragment() -> None:
 
 
 @asynccontextmanager
-async def archive(settings) -> AsyncIterator[tuple[Any, Any, str]]:  # type: ignore[no-untyped-def]
+async def archive(settings) -> AsyncIterator[tuple[Any, Any, str]]:
     async with bot_session(served(settings)) as (emulator, app), aiohttp.ClientSession() as http:
         yield emulator, http, f"http://127.0.0.1:{app.webhook.port}/app"
 
@@ -87,7 +87,7 @@ def signed(user_id: int = USER) -> dict[str, str]:
     return {"Authorization": f"tma {init_data(TOKEN, user_id)}"}
 
 
-async def get(http, url: str, **options) -> tuple[int, Any]:  # type: ignore[no-untyped-def]
+async def get(http, url: str, **options) -> tuple[int, Any]:
     async with http.get(url, **options) as answer:
         return answer.status, await answer.json()
 
@@ -146,7 +146,7 @@ async def test_a_flood_of_scans_from_the_web_is_refused_not_queued(
     scanned = search_module._scanned_page
     release = threading.Event()
 
-    def held_scan(*args, **kwargs):  # type: ignore[no-untyped-def]
+    def held_scan(*args, **kwargs):
         release.wait(30)
         return scanned(*args, **kwargs)
 
@@ -233,11 +233,11 @@ async def test_atom_feeds_link_each_paper_to_its_page_and_to_arxiv(seeded, setti
                 feed = ET.fromstring(await answer.read())
             entries = feed.findall(f"{ATOM}entry")
             assert entries, path
-            stamps = [e.findtext(f"{ATOM}updated") for e in entries]
+            stamps = [e.findtext(f"{ATOM}updated") or "" for e in entries]
             assert stamps == sorted(stamps, reverse=True)  # newest first
             for entry in entries:
                 links = {link.get("rel"): link.get("href") for link in entry.findall(f"{ATOM}link")}
-                arxiv_id = links["related"].removeprefix("https://arxiv.org/abs/")
+                arxiv_id = (links["related"] or "").removeprefix("https://arxiv.org/abs/")
                 assert links["alternate"] == f"{APP}/paper/{arxiv_id}"
         async with http.get(f"{base}/feed/search.atom") as answer:
             assert answer.status == 400
@@ -246,7 +246,7 @@ async def test_atom_feeds_link_each_paper_to_its_page_and_to_arxiv(seeded, setti
 # --- the pages ---------------------------------------------------------------------------
 
 
-async def fetch(http, url: str, **options) -> tuple[int, str]:  # type: ignore[no-untyped-def]
+async def fetch(http, url: str, **options) -> tuple[int, str]:
     async with http.get(url, **options) as answer:
         return answer.status, await answer.text()
 
@@ -325,4 +325,5 @@ async def test_the_chat_opens_the_app_and_copies_a_citation(seeded, settings) ->
         group = Conversation(emulator, GROUP, MEMBER)
         shown = await group.ask("/paper 2404.15653")
         assert len(shown.button_of("📋")["copy_text"]["text"]) <= 256
+        assert shown.reply_markup is not None
         assert all("web_app" not in b for row in shown.reply_markup["inline_keyboard"] for b in row)

@@ -17,7 +17,8 @@ from bot.arguments import UsageError, parse_count, parse_top_arg
 from bot.config import ConfigError, load_settings
 from bot.digest import parse_digest
 from bot.emulator.webapp import init_data, sign
-from bot.store import alerts, feed, rules
+from bot.store import feed, rules
+from bot.store.models import RuleKind
 from bot.web import guard
 from bot.web.auth import Unauthorized, check_init_data
 from bot.web.guard import ClientLimits, client_address, trusted_networks
@@ -108,7 +109,7 @@ async def test_a_view_that_fails_is_a_500_with_the_headers(
 ) -> None:
     from bot.store import queries
 
-    def broken(*args, **kwargs):  # type: ignore[no-untyped-def]
+    def broken(*args, **kwargs):
         raise bug("a bug")
 
     monkeypatch.setattr(queries, "day_listing", broken)
@@ -145,7 +146,7 @@ async def test_limits_hold_against_concurrent_adds_from_the_web(seeded, settings
             statuses = await asyncio.gather(*(follow(n) for n in range(rules.MAX_RULES + 40)))
     assert statuses.count(200) == rules.MAX_RULES
     with seeded() as session:
-        kept = rules.chat_rules(session, USER, alerts.RuleKind.FOLLOW)
+        kept = rules.chat_rules(session, USER, RuleKind.FOLLOW)
     assert len(kept) == rules.MAX_RULES
 
 
@@ -234,7 +235,7 @@ def test_a_client_gets_a_burst_then_a_steady_rate() -> None:
         ("10.0.0.2", "junk", "10.0.0.0/8", "10.0.0.2"),
     ],
 )
-def test_the_client_is_the_peer_unless_a_trusted_proxy_says(peer, forwarded, proxies, client):  # type: ignore[no-untyped-def]
+def test_the_client_is_the_peer_unless_a_trusted_proxy_says(peer, forwarded, proxies, client):
     assert client_address(peer, forwarded, trusted_networks(proxies)) == client
 
 

@@ -33,7 +33,7 @@ pytestmark = [
 playwright = pytest.importorskip("playwright.async_api")
 
 
-async def shot(page, path: Path, *words: str) -> None:  # type: ignore[no-untyped-def]
+async def shot(page, path: Path, *words: str) -> None:
     """Save a screenshot of the view, once its ``words`` are drawn on screen (visible,
     within the window), and check that the picture is not blank."""
     height = page.viewport_size["height"]
@@ -64,7 +64,7 @@ def screenshots(tmp_path: Path) -> Path:
 
 
 @asynccontextmanager
-async def browsing(settings):  # type: ignore[no-untyped-def]
+async def browsing(settings):
     """The bot serving the archive, and chromium: (emulator, app, the app's local URL,
     the browser)."""
     async with (
@@ -85,7 +85,7 @@ async def test_the_mini_app_in_a_browser(seeded, settings, tmp_path: Path) -> No
         away: list[str] = []
         blocked: list[str] = []
 
-        def watch(request) -> None:  # type: ignore[no-untyped-def]
+        def watch(request) -> None:
             host = urllib.parse.urlsplit(request.url).hostname
             if host != "127.0.0.1":
                 (away if request.resource_type != "image" else blocked).append(request.url)

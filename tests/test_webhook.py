@@ -29,7 +29,7 @@ PUBLIC = "https://bot.example.org/telegram"
 SECRET = "s3cret-token_for-tests"
 
 
-def webhook_settings(settings):  # type: ignore[no-untyped-def]
+def webhook_settings(settings):
     return dataclasses.replace(
         settings,
         webhook_url=PUBLIC,
@@ -95,7 +95,7 @@ def test_webhook_settings(tmp_path) -> None:
         load_settings({**env, "WEBHOOK_PORT": "eighty"}, Path(os.devnull))
 
 
-def forged(update_id: int, text: str = "/stats", user: int = 1000) -> dict:  # type: ignore[type-arg]
+def forged(update_id: int, text: str = "/stats", user: int = 1000) -> dict:
     """A message update "from" an operator, as a stranger who found the port would post it."""
     chat = {"id": USER, "type": "private", "first_name": "x"}
     sender = {"id": user, "is_bot": False, "first_name": "x"}
@@ -109,6 +109,7 @@ async def test_without_a_configured_secret_the_webhook_still_has_one(seeded, set
     it with setWebhook; a POST without it is refused, whoever sends it."""
     unset = dataclasses.replace(webhook_settings(settings), webhook_secret=None)
     async with bot_session(unset, route_webhook=True) as (emulator, app):
+        assert emulator.webhook is not None
         secret = emulator.webhook["secret_token"]
         assert secret and re.fullmatch(r"[A-Za-z0-9_-]{32,256}", secret)
         assert (await Conversation(emulator, USER, USER).ask("/help")).text.startswith(
@@ -120,7 +121,9 @@ async def test_without_a_configured_secret_the_webhook_still_has_one(seeded, set
         await asyncio.sleep(0.3)
         assert not [m for m in emulator.messages_in(USER) if m.text.startswith("papers:")]
     async with bot_session(unset, route_webhook=True) as (again, _app):
-        assert again.webhook["secret_token"] == secret  # the same secret, derived again
+        assert (
+            again.webhook is not None and again.webhook["secret_token"] == secret
+        )  # the same secret, derived again
 
 
 @pytest.mark.parametrize(

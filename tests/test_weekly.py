@@ -18,7 +18,15 @@ from bot.store import subscriptions as subs
 from bot.store.models import Delivery, DeliveryKind, DeliveryStatus, Every, Subscription
 from bot.store.slots import last_slot_before
 from tests.helpers.digests import day_file, load_paths
-from tests.helpers.e2e import OPERATOR, USER, Conversation, add_subscribers, bot_session
+from tests.helpers.e2e import (
+    OPERATOR,
+    USER,
+    Conversation,
+    add_subscribers,
+    bot_session,
+    job_queue,
+    passes,
+)
 from tests.helpers.wording import says
 
 SEOUL = ZoneInfo("Asia/Seoul")
@@ -101,9 +109,10 @@ async def test_a_weekly_digest_is_the_weeks_top_once_and_only_when_something_is_
     add_subscribers(seeded, settings, [USER])
     make_weekly(seeded, [USER], weekday=4)
     async with bot_session(settings) as (emulator, app):
-        deliverer = app.services.deliverer
+        deliverer = passes(app)
         with seeded() as session:
             chat = subs.get_subscription(session, USER)
+        assert chat is not None
         friday = date(2024, 4, 26)
 
         def run_weekly(posted: date):  # the weekly pass of a slot with no daily chats
@@ -146,8 +155,8 @@ async def test_the_slot_posts_weekly_digests_on_their_weekday_only(seeded, setti
     make_weekly(seeded, [other], weekday=(today + 1) % 7)
     async with bot_session(settings) as (emulator, app):
         emulator.private_chat(other)
-        for job in app.job_queue.jobs():
-            if job.name.startswith("slot"):
+        for job in job_queue(app).jobs():
+            if (job.name or "").startswith("slot"):
                 job.schedule_removal()
         soon = (datetime.now(SEOUL) + timedelta(seconds=1)).timetz()
         ensure_slot_job(app, Slot("09:00", "Asia/Seoul"), at=soon)
@@ -181,8 +190,8 @@ async def test_a_slot_speaks_each_chats_language_weekly_and_daily(seeded, settin
         languages.choose(session, weekly, "en")
         languages.choose(session, daily, "en")
     async with bot_session(settings) as (emulator, app):
-        for job in app.job_queue.jobs():
-            if job.name.startswith("slot"):
+        for job in job_queue(app).jobs():
+            if (job.name or "").startswith("slot"):
                 job.schedule_removal()
         soon = (datetime.now(SEOUL) + timedelta(seconds=1)).timetz()
         ensure_slot_job(app, Slot("09:00", "Asia/Seoul"), at=soon)
@@ -225,7 +234,7 @@ async def test_a_weekly_slot_missed_while_down_is_posted_at_start_once(seeded, s
             assert sent == 0  # the restart finds that week done
     with seeded() as session:
         sub = subs.get_subscription(session, USER)
-        assert sub.every is Every.WEEKLY
+        assert sub is not None and sub.every is Every.WEEKLY
         (row,) = session.scalars(select(Delivery).where(Delivery.kind == DeliveryKind.WEEKLY)).all()
         local = sub.last_slot(datetime.now(UTC)).astimezone(SEOUL).date()
         assert row.day == local and local.weekday() == 2

@@ -49,7 +49,7 @@ class Waits:
         self.asked.append(seconds)
 
 
-def services_for(Store, settings) -> Services:  # type: ignore[no-untyped-def]
+def services_for(Store, settings) -> Services:
     return Services(settings=settings, Session=Store)
 
 
@@ -88,7 +88,7 @@ def test_an_item_is_read_by_its_real_field_names() -> None:
         {"paper": {"id": "2401.00001", "title": None}},
     ],
 )
-def test_an_item_without_an_arxiv_id_or_title_is_skipped_with_a_reason(item) -> None:  # type: ignore[no-untyped-def]
+def test_an_item_without_an_arxiv_id_or_title_is_skipped_with_a_reason(item) -> None:
     assert isinstance(read_item(item), str)
 
 
@@ -182,7 +182,7 @@ GOOD = {
         (["a list"], "not a JSON object"),
     ],
 )
-def test_points_that_are_not_three_good_korean_ones_are_refused(answer, why: str) -> None:  # type: ignore[no-untyped-def]
+def test_points_that_are_not_three_good_korean_ones_are_refused(answer, why: str) -> None:
     with pytest.raises(Unusable, match=why):
         check_points(answer)
 
@@ -194,7 +194,7 @@ def test_good_points_are_taken_on_one_line_each() -> None:
     assert all("\n" not in t for t in texts) and texts[1] == GOOD["technical_details"]
 
 
-def text_of(paper) -> PaperText:  # type: ignore[no-untyped-def]
+def text_of(paper) -> PaperText:
     return PaperText(paper.arxiv_id, paper.title, "An abstract.", "A summary.", ("k",))
 
 
@@ -468,7 +468,7 @@ def test_the_day_a_write_is_for() -> None:
 # --- round trips on real days ------------------------------------------------------------
 
 
-def round_trip(days) -> list[str]:  # type: ignore[no-untyped-def]
+def round_trip(days) -> list[str]:
     """Each real day turned into the source's items, written, and read back: what differs."""
     problems = []
     for day in days:

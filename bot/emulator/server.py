@@ -154,7 +154,7 @@ class BotApiEmulator(ScriptedUsers):
     def messages_in(self, chat_id: int) -> list[SentMessage]:
         return self.world.messages_in(chat_id)
 
-    async def wait_until(self, predicate: Callable[[], bool], timeout: float = 10.0) -> None:
+    async def wait_until(self, predicate: Callable[[], object], timeout: float = 10.0) -> None:
         """Wait until ``predicate()`` holds, checking after every Bot API call (and every
         50 ms, for conditions on other state such as the database)."""
         deadline = time.monotonic() + timeout
@@ -166,6 +166,14 @@ class BotApiEmulator(ScriptedUsers):
             changed.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(changed.wait(), min(remaining, 0.05))
+
+    async def answered(self, query_id: str, timeout: float = 10.0) -> dict[str, Any]:
+        """Wait until the bot answered the callback or inline query ``query_id``; the answer."""
+        answers = self.callback_answers
+        await self.wait_until(
+            lambda: query_id in answers or query_id in self.inline_answers, timeout
+        )
+        return answers[query_id] if query_id in answers else self.inline_answers[query_id]
 
     async def replies(
         self, chat_id: int, count: int = 1, timeout: float = 10.0

@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.digest import read_digest
+from bot.store import queries
 from bot.store.ingest import store_digest
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -111,3 +112,10 @@ def synthetic_days(
         path.write_text("\n".join(lines), encoding="utf-8")
         paths.append(path)
     return paths
+
+
+def latest(session: Session) -> date:
+    """The newest day loaded (the tests that ask have loaded one)."""
+    day = queries.latest_day(session)
+    assert day is not None
+    return day

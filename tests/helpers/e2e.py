@@ -11,11 +11,13 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import update
+from telegram.ext import JobQueue
 
-from bot.app import PapersApplication, running
+from bot.app import running
 from bot.choices import Setting, SettingChange
 from bot.config import Settings
 from bot.emulator import BotApiEmulator, SentMessage
+from bot.services import BotContext, PapersApplication, Passes
 from bot.store import subscriptions as subs
 from bot.store.models import Subscription
 
@@ -143,3 +145,15 @@ async def all_handled(emulator: BotApiEmulator, app: PapersApplication) -> None:
     for _ in range(2):
         await emulator.wait_until(idle)
         await asyncio.sleep(0)
+
+
+def passes(app: PapersApplication) -> Passes:
+    """The running bot's deliverer (wired whenever the bot runs)."""
+    assert app.services.deliverer is not None
+    return app.services.deliverer
+
+
+def job_queue(app: PapersApplication) -> JobQueue[BotContext]:
+    """The running bot's job queue (it always has one: the job-queue extra is installed)."""
+    assert app.job_queue is not None
+    return app.job_queue

@@ -46,7 +46,7 @@ async def start_bot(env: dict[str, str], nice: int = 0) -> asyncio.subprocess.Pr
         )
 
 
-def stop_after(sent: int, stop: signal.Signals):  # type: ignore[no-untyped-def]
+def stop_after(sent: int, stop: signal.Signals):
     """An ``arm`` for :func:`interrupted_fan_out`: ``stop`` the bot while message
     ``sent + 1`` is on its way (a killed bot never gets it through)."""
 
@@ -66,7 +66,7 @@ def due_daily(seeded, settings, chats: list[int]) -> None:
     add_subscribers(seeded, settings, chats, due=True)
 
 
-async def interrupted_fan_out(  # type: ignore[no-untyped-def]
+async def interrupted_fan_out(
     seeded, settings, chats: list[int], arm, prepare=due_daily
 ) -> BotApiEmulator:
     """``python -m bot run`` delivers to ``chats`` what ``prepare`` made due (by default
