@@ -170,7 +170,7 @@ class Transcript:
         self.show(message, edited=True)
 
 
-async def outside_services(settings: Settings, folder: str) -> tuple[Settings, list[object]]:
+async def outside_services(settings: Settings, folder: str) -> tuple[Settings, list[DailyPapersApi | ModelApi]]:
     """Hugging Face's daily papers and an OpenAI-compatible model, as local stand-ins (none
     where the day they serve is not there)."""
     if not WRITTEN.exists():
@@ -277,7 +277,7 @@ async def conversation(settings: Settings, out: TextIO, folder: str) -> list[str
     finally:
         await emulator.stop()
         for stand_in in stand_ins:
-            await stand_in.stop()  # type: ignore[attr-defined]
+            await stand_in.stop()
     refused = [
         f"{m}: {code} {why}" for m, code, why in emulator.errors if "not modified" not in why
     ]

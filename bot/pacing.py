@@ -316,8 +316,8 @@ class PacedRateLimiter(BaseRateLimiter[Priority]):
     ) -> bool | dict[str, Any] | list[dict[str, Any]]:
         paced = endpoint.lower().startswith(PACED_PREFIXES) and "chat_id" in data
         chat_id = data.get("chat_id")
-        with contextlib.suppress(TypeError, ValueError):
-            chat_id = int(chat_id)  # type: ignore[arg-type]  # "@channel" names stay strings
+        if isinstance(chat_id, str) and chat_id.lstrip("-").isdigit():
+            chat_id = int(chat_id)  # "@channel" names stay strings
         for attempt in range(MAX_RETRIES + 1):
             send = None
             if paced:

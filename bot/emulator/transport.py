@@ -82,7 +82,9 @@ class HttpFront:
         site = web.TCPSite(self._runner, host, port)
         await site.start()
         # aiohttp keeps the listening server private (and typed as maybe not started).
-        sockets = site._server.sockets  # type: ignore[union-attr]
+        server = site._server
+        assert isinstance(server, asyncio.Server)
+        sockets = server.sockets
         self.url = f"http://{host}:{sockets[0].getsockname()[1]}"
         return self.url
 
