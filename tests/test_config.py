@@ -229,3 +229,13 @@ def test_a_bad_settings_file_stops_every_command(tmp_path: Path, file: str) -> N
 def test_run_without_a_token_says_so(tmp_path: Path) -> None:
     result = run_cli(tmp_path, "run", DATABASE_URL=f"sqlite:///{tmp_path}/x.sqlite3")
     assert result.returncode == 2 and "BOT_TOKEN is not set" in result.stderr
+
+
+def test_run_webhook_without_webhook_url_is_refused_in_one_line(tmp_path: Path) -> None:
+    """``run --webhook`` asks for webhook mode: without WEBHOOK_URL it would poll instead."""
+    env = {"DATABASE_URL": f"sqlite:///{tmp_path}/x.sqlite3", "BOT_TOKEN": ENV_TOKEN}
+    result = run_cli(tmp_path, "run", "--webhook", **env)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        "--webhook needs WEBHOOK_URL: the https address Telegram is to call"
+    ]
