@@ -14,21 +14,18 @@ if str(ROOT) not in sys.path:
 
 
 def bot_env(url: str, api: str, rate: float, paid: bool, **more: str) -> dict[str, str]:
-    """The environment of a bot process the benchmark starts: this one's, without any bot
-    settings of its own, and no settings file."""
-    import os
+    """The environment of a bot process the benchmark starts (see
+    :func:`tests.helpers.processes.child_env`)."""
+    from tests.helpers.processes import child_env
 
-    values = {k: v for k, v in os.environ.items() if not k.startswith(("BOT_", "WEBHOOK_"))}
-    values.update(
+    return child_env(
         BOT_TOKEN="1:bench-token-for-the-emulator-0123456789",
         TELEGRAM_API_URL=api,
         DATABASE_URL=url,
         BOT_MESSAGES_PER_SECOND=str(rate),
         BOT_PAID_BROADCAST="1" if paid else "0",
-        BOT_CONFIG=os.devnull,
         **more,
     )
-    return values
 
 
 def fresh_database(url: str | None, folder: str, name: str) -> str:

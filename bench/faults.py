@@ -22,29 +22,11 @@ import sys
 import tempfile
 import time
 
-from _common import ROOT, fresh_database, print_table, subscribe_many
+from _common import ROOT, bot_env, fresh_database, print_table, subscribe_many
 
 from bot import cli
 from bot.config import Settings
 from bot.emulator import BotApiEmulator, SentMessage
-
-TOKEN = "123456:bench-token-for-the-emulator"
-
-
-def bot_env(url: str, api: str, rate: float) -> dict[str, str]:
-    env = {
-        k: v for k, v in os.environ.items() if not k.startswith(("BOT_", "DATABASE_", "TELEGRAM_"))
-    }
-    env.update(
-        BOT_TOKEN=TOKEN,
-        TELEGRAM_API_URL=api,
-        DATABASE_URL=url,
-        BOT_MESSAGES_PER_SECOND=str(rate),
-        BOT_SEND_TIMEOUT_SECONDS="1.5",
-        BOT_DELIVERY_LEASE_SECONDS="5",
-        BOT_CONFIG=os.devnull,  # no settings file: the environment alone
-    )
-    return env
 
 
 async def start(env: dict[str, str], log: io.BufferedWriter) -> asyncio.subprocess.Process:
@@ -63,7 +45,9 @@ async def run(url: str, chats: int, rate: float, log_path: str) -> dict[str, obj
     slow = set(ids[::25])
     emulator.late_answers.update(dict.fromkeys(slow, 2.5))  # past the 1.5 s send timeout
     subscribe_many(url, ids, due=True)
-    env = bot_env(url, api, rate)
+    env = bot_env(
+        url, api, rate, False, BOT_SEND_TIMEOUT_SECONDS="1.5", BOT_DELIVERY_LEASE_SECONDS="5"
+    )
     floods = {chats // 5, chats // 2 + 10, (4 * chats) // 5}
     killed_at: list[int] = []
     with open(log_path, "ab") as log:

@@ -9,27 +9,31 @@ import subprocess
 import sys
 from pathlib import Path
 
+from bot.config import SETTINGS, Settings
 from bot.emulator import BotApiEmulator
 from bot.emulator.server import ApiError
 from tests.helpers.digests import ROOT
 from tests.helpers.e2e import TOKEN, add_subscribers
 
 
-def bot_env(settings, url: str) -> dict[str, str]:
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("BOT_", "DATABASE_URL", "TELEGRAM_"))
-    }
-    env.update(
+def child_env(**values: str) -> dict[str, str]:
+    """The environment of a bot process a test or a benchmark starts: this one's, without
+    any bot setting of its own and with no settings file, then ``values``."""
+    names = {setting.env for setting in SETTINGS} | {"BOT_CONFIG"}
+    env = {name: value for name, value in os.environ.items() if name not in names}
+    env.update(BOT_CONFIG=os.devnull, **values)
+    return env
+
+
+def bot_env(settings: Settings, url: str) -> dict[str, str]:
+    """A test's bot process: the emulator at ``url``, the test's database."""
+    return child_env(
         BOT_TOKEN=TOKEN,
         TELEGRAM_API_URL=url,
         DATABASE_URL=settings.database_url,
         BOT_MESSAGES_PER_SECOND="20",
         BOT_DELIVERY_LEASE_SECONDS="3",
-        BOT_CONFIG=os.devnull,
     )
-    return env
 
 
 LOGS = Path(os.environ.get("TMPDIR", "/tmp")) / f"daily-papers-test-{os.getpid()}.log"
