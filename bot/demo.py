@@ -170,7 +170,9 @@ class Transcript:
         self.show(message, edited=True)
 
 
-async def outside_services(settings: Settings, folder: str) -> tuple[Settings, list[DailyPapersApi | ModelApi]]:
+async def outside_services(
+    settings: Settings, folder: str
+) -> tuple[Settings, list[DailyPapersApi | ModelApi]]:
     """Hugging Face's daily papers and an OpenAI-compatible model, as local stand-ins (none
     where the day they serve is not there)."""
     if not WRITTEN.exists():
