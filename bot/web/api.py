@@ -99,9 +99,15 @@ def suggestion_json(nearest: tuple[str, str, int] | None) -> dict[str, object] |
     return {"kind": kind, "q" if kind == "search" else "name": words, "total": count}
 
 
+def asked_offset(request: web.Request) -> int | None:
+    """``?offset=``: a whole number from 0 to ``MAX_OFFSET`` (0 when not given); None for
+    anything else. The API refuses that (:func:`offset_of`); a page shows its first page."""
+    return parse_count(request.query.get("offset", "0"), MAX_OFFSET)
+
+
 def offset_of(request: web.Request) -> int:
-    """``?offset=``: a whole number from 0 to ``MAX_OFFSET`` (0 when not given)."""
-    offset = parse_count(request.query.get("offset", "0"), MAX_OFFSET)
+    """``?offset=`` for the API: what :func:`asked_offset` reads, or a 400."""
+    offset = asked_offset(request)
     if offset is None:
         raise BadRequest(f"offset must be a whole number from 0 to {MAX_OFFSET}")
     return offset

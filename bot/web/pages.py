@@ -21,13 +21,13 @@ from aiohttp import web
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from bot import render
-from bot.arguments import UsageError, parse_count, parse_day_arg, parse_top_arg
+from bot.arguments import UsageError, parse_day_arg, parse_top_arg
 from bot.digest import MediaKind, parse_arxiv_id
 from bot.i18n import N_, _, language_of, speaking
 from bot.services import Services
 from bot.store import feed, queries, similar
 from bot.store.queries import Page, PaperView
-from bot.web.api import MAX_OFFSET, MAX_QUERY, PAGE
+from bot.web.api import MAX_QUERY, PAGE, asked_offset
 from bot.web.searches import RETRY_AFTER, Busy, Searches
 
 HERE = Path(__file__).parent
@@ -266,4 +266,4 @@ def _nearest_url(nearest: tuple[str, str, int] | None) -> dict[str, object] | No
 
 def _offset(request: web.Request) -> int:
     """A page's ``?offset=``: a link that lost its way shows the first page."""
-    return parse_count(request.query.get("offset", "0"), MAX_OFFSET) or 0
+    return asked_offset(request) or 0
