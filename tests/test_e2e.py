@@ -11,7 +11,9 @@ from pathlib import Path
 import pytest
 
 from bot.emulator.telegram_html import parse_html, utf16_length
+from bot.handlers.common import EXPIRED
 from bot.handlers.registry import COMMANDS, PLAIN_TEXT, help_text, menu
+from bot.i18n import catalogue
 from tests.helpers.digests import load_paths
 from tests.helpers.e2e import GROUP, MEMBER, USER, Conversation, bot_session
 from tests.helpers.wording import says
@@ -86,10 +88,27 @@ async def test_day_by_date_and_missing_date(chat: Conversation) -> None:
 
 async def test_search_paging_with_buttons(chat: Conversation) -> None:
     first = await chat.ask("/search 확산")
-    assert first.text.startswith("🔎 확산 · 24건 (1/5)")
+    assert says(
+        first.text,
+        "{title} · {count} found ({page}/{pages})",
+        title="🔎 확산",
+        count=24,
+        page=1,
+        pages=5,
+    )
     assert first.text.count("\n\n") == 5
     await chat.press(first, "다음")
-    assert first.text.startswith("🔎 확산 · 24건 (2/5)") and "6. " in first.text
+    assert (
+        says(
+            first.text,
+            "{title} · {count} found ({page}/{pages})",
+            title="🔎 확산",
+            count=24,
+            page=2,
+            pages=5,
+        )
+        and "6. " in first.text
+    )
     await chat.press(first, "이전")
     assert "(1/5)" in first.text
     await chat.press(first, "2", new_messages=1)
@@ -178,7 +197,7 @@ async def test_forged_and_stale_buttons_are_refused(chat: Conversation) -> None:
         query_id = emulator.press(USER, page.message_id, data, USER)
         await emulator.answered(query_id)
     answered = [a.get("text") for a in emulator.callback_answers.values()]
-    assert answered.count("만료된 버튼이에요.") >= 3
+    assert answered.count(catalogue("ko").gettext(EXPIRED)) >= 3
     assert page.edits == 0 and not emulator.errors
 
 

@@ -107,7 +107,14 @@ async def test_a_button_under_a_deleted_message_shows_the_page_anew(seeded, sett
         emulator.delete(USER, results.message_id)
         emulator.press(USER, results.message_id, results.button("다음"), USER)
         (page,) = await emulator.replies(USER)
-    assert page.text.startswith("🔎 확산 · 24건 (2/5)")
+    assert says(
+        page.text,
+        "{title} · {count} found ({page}/{pages})",
+        title="🔎 확산",
+        count=24,
+        page=2,
+        pages=5,
+    )
 
 
 async def test_a_button_answered_too_late_still_shows_the_page(seeded, settings) -> None:
@@ -119,7 +126,17 @@ async def test_a_button_answered_too_late_still_shows_the_page(seeded, settings)
         (page,) = await emulator.replies(USER)
         emulator.press(USER, results.message_id, results.button("2"), USER)
         (detail,) = await emulator.replies(USER)
-    assert page.text.startswith("🔎 확산 · 24건 (2/5)") and results.edits == 0
+    assert (
+        says(
+            page.text,
+            "{title} · {count} found ({page}/{pages})",
+            title="🔎 확산",
+            count=24,
+            page=2,
+            pages=5,
+        )
+        and results.edits == 0
+    )
     assert "확산" in detail.text and detail.text.count("•") >= 3
 
 
@@ -133,14 +150,31 @@ async def test_a_page_past_the_end_shows_the_last_page(seeded, settings) -> None
             USER, results.message_id, callback_data(CallbackKind.SEARCH, key.value, 999), USER
         )
         await emulator.wait_until(lambda: results.edits == 1)
-    assert results.text.startswith("🔎 확산 · 24건 (5/5)") and "21. " in results.text
+    assert (
+        says(
+            results.text,
+            "{title} · {count} found ({page}/{pages})",
+            title="🔎 확산",
+            count=24,
+            page=5,
+            pages=5,
+        )
+        and "21. " in results.text
+    )
 
 
 @pytest.mark.parametrize("query", ["확\u200b산", "\u202e확산\u202c", "확\u00ad산", "\ufeff확산"])
 async def test_invisible_characters_are_not_searched_for(seeded, settings, query: str) -> None:
     async with bot_session(settings) as (emulator, _app):
         reply = await Conversation(emulator, USER, USER).ask(f"/search {query}")
-    assert reply.text.startswith("🔎 확산 · 24건 (1/5)")
+    assert says(
+        reply.text,
+        "{title} · {count} found ({page}/{pages})",
+        title="🔎 확산",
+        count=24,
+        page=1,
+        pages=5,
+    )
 
 
 def _huge_day(path: Path, papers: int, id_of=lambda i: f"2405.{i:05d}") -> Path:
@@ -234,7 +268,9 @@ async def test_an_unknown_command_gets_a_pointer_in_private_and_silence_in_group
 ) -> None:
     async with bot_session(settings) as (emulator, _app):
         reply = await Conversation(emulator, USER, USER).ask("/frob now")
-        assert reply.text == "없는 명령이에요: /frob · 명령 목록: /help"
+        assert says(
+            reply.text, "There is no command {command}. The commands: /help", command="/frob"
+        )
         group = Conversation(emulator, GROUP, MEMBER)
         emulator.send(GROUP, MEMBER, "/frob")  # another bot's command, perhaps
         emulator.send(GROUP, MEMBER, "/help@DailyPapersBot")
