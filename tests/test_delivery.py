@@ -1,11 +1,10 @@
-"""Subscriptions and the daily digest, end to end against the emulator: rights, schedules in
-two time zones, restarts in the middle of a fan-out, flood waits, blocked and migrated chats,
-and operators loading digests."""
+"""Delivery passes end to end against the emulator: restarts in the middle of a fan-out,
+flood waits, blocked and migrated chats, two passes or instances at once, a database or a
+Telegram that goes away, and operators loading digests and asking for passes."""
 
 from __future__ import annotations
 
 import asyncio
-import bisect
 import dataclasses
 import functools
 import os
@@ -21,16 +20,12 @@ import pytest
 from sqlalchemy import select, update
 from sqlalchemy.engine import make_url
 
-from bot.app import running
-from bot.choices import Setting, SettingChange, Slot
 from bot.delivery import Deliverer
 from bot.delivery.runner import workers_for
 from bot.emulator import BotApiEmulator, SentMessage
 from bot.emulator.server import ApiError
-from bot.handlers.subscriptions import NOT_SUBSCRIBED
-from bot.schedule import ensure_slot_job
 from bot.store import deliveries as ledger
-from bot.store import queries, records, rules
+from bot.store import queries, rules
 from bot.store import subscriptions as subs
 from bot.store.models import (
     Delivery,
@@ -44,209 +39,21 @@ from bot.store.models import (
 from tests.helpers import ledger as one_row
 from tests.helpers.digests import ROOT, SEEDS, SLICE, day_file, latest, load_paths
 from tests.helpers.e2e import (
-    ADMIN,
     GROUP,
-    MEMBER,
     OPERATOR,
-    TOKEN,
     USER,
     Conversation,
     add_subscribers,
     bot_session,
-    job_queue,
+    digests,
     passes,
 )
 from tests.helpers.processes import LOGS, bot_env, interrupted_fan_out, start_bot, stop_after
 from tests.helpers.proxy import CuttableRelay
 from tests.helpers.wording import ko, says
 
-DIGEST = "📰 Daily Papers · "
 DELIVERED = "📤 Delivered · {report}"
 LOOKED_AGAIN = "looked at again once another pass's claims lapsed {count}"
-
-
-def digests(emulator, chat_id: int) -> list:
-    return [m for m in emulator.messages_in(chat_id) if m.text.startswith(DIGEST)]
-
-
-# --- subscribing -----------------------------------------------------------------------------
-
-
-async def test_private_subscribe_settings_unsubscribe(seeded, settings) -> None:
-    async with bot_session(settings) as (emulator, app):
-        chat = Conversation(emulator, USER, USER)
-        assert says((await chat.ask("/settings")).text, NOT_SUBSCRIBED)
-        reply = await chat.ask("/subscribe")
-        assert says(reply.text, "daily {time} ({zone}) ·", time="09:00", zone="Asia/Seoul")
-        assert job_queue(app).get_jobs_by_name("slot Asia/Seoul 09:00")
-        for command, expected in [
-            ("/settings time 07:15", "매일 07:15"),
-            ("/settings top 3", "상위 3편"),
-            ("/settings tz Europe/Berlin", "(Europe/Berlin)"),
-            ("/settings minvotes 5", "최소 추천 5"),
-            ("/settings keywords 확산, LLM", "키워드: 확산, LLM"),
-            ("/settings", "⚙️ 매일 07:15 (Europe/Berlin)"),
-        ]:
-            assert expected in (await chat.ask(command)).text, command
-        assert job_queue(app).get_jobs_by_name("slot Europe/Berlin 07:15")
-        for command, hint in [
-            ("/subscribe 25:00", "HH:MM"),
-            ("/settings time 9", "HH:MM"),
-            ("/settings top 0", "1~30"),
-            ("/settings tz Mars/Olympus", "Area/City"),
-            ("/settings minvotes many", "minvotes"),
-            ("/settings colour blue", "사용법: /settings"),
-        ]:
-            reply = await chat.ask(command)
-            assert hint in reply.text and "\n" not in reply.text, command
-        assert (await chat.ask("/unsubscribe")).text == "구독을 해지했어요."
-        assert says((await chat.ask("/unsubscribe")).text, NOT_SUBSCRIBED)
-        with seeded() as session:
-            view = subs.get_subscription(session, USER)
-            assert view and not view.active and view.top_n == 3 and view.keywords == ("확산", "LLM")
-
-
-async def test_group_rights(seeded, settings) -> None:
-    async with bot_session(settings) as (emulator, _app):
-        member = Conversation(emulator, GROUP, MEMBER)
-        admin = Conversation(emulator, GROUP, ADMIN)
-        operator = Conversation(emulator, GROUP, OPERATOR)
-        refused = "그룹 관리자만"
-        assert refused in (await member.ask("/subscribe@DailyPapersBot")).text
-        assert says(
-            (await admin.ask("/subscribe@DailyPapersBot 08:00")).text,
-            "✅ Subscribed{where}: {settings}\nTo change it: {command}",
-        )
-        assert "⚙️ 매일 08:00" in (await member.ask("/settings")).text  # reading is fine
-        assert refused in (await member.ask("/settings top 3")).text
-        assert refused in (await member.ask("/unsubscribe")).text
-        # an admin posting anonymously as the group
-        reply = await member.say("/settings top 4", sender_chat_id=GROUP)
-        assert says(reply[0].text, "top {top}", top=4)
-        assert says(
-            (await operator.ask("/settings top 5")).text,
-            "top {top}",
-            top=5,
-        )
-        calls = emulator.calls.count("getchatmember")
-        await member.ask("/settings top 6")
-        assert emulator.calls.count("getchatmember") == calls  # cached for a while
-        assert (await admin.ask("/unsubscribe")).text == "구독을 해지했어요."
-
-
-async def test_removed_bot_deactivates_the_subscription(seeded, settings) -> None:
-    """Removed from a group: its subscription stops and its follows go with it."""
-
-    add_subscribers(seeded, settings, [GROUP])
-    with seeded() as session:
-        rules.add_rule(session, GROUP, RuleKind.FOLLOW, "Ada Lovelace")
-    async with bot_session(settings) as (emulator, _app):
-        emulator.remove_bot(GROUP, ADMIN)
-
-        def inactive() -> bool:
-            with seeded() as session:
-                view = subs.get_subscription(session, GROUP)
-                return view is not None and not view.active
-
-        await emulator.wait_until(inactive)
-    with seeded() as session:
-        assert rules.chat_rules(session, GROUP, RuleKind.FOLLOW) == []
-        row = session.get(Subscription, GROUP)
-        assert row is not None and row.stopped_reason is StopReason.BLOCKED
-
-
-# --- schedules -------------------------------------------------------------------------------
-
-
-async def test_scheduled_delivery_fires_at_each_chats_time_in_two_zones(seeded, settings) -> None:
-    seoul, new_york = USER, OPERATOR
-    add_subscribers(seeded, settings, [seoul], "09:00", "Asia/Seoul")
-    add_subscribers(seeded, settings, [new_york], "18:30", "America/New_York")
-    async with bot_session(settings) as (emulator, app):
-        jobs = {job.name: job for job in job_queue(app).jobs()}
-        assert set(jobs) >= {"slot Asia/Seoul 09:00", "slot America/New_York 18:30"}
-        seoul_at, ny_at = (
-            jobs[n].next_t for n in ("slot Asia/Seoul 09:00", "slot America/New_York 18:30")
-        )
-        assert seoul_at is not None and ny_at is not None
-        seoul_next = seoul_at.astimezone(ZoneInfo("Asia/Seoul"))
-        ny_next = ny_at.astimezone(ZoneInfo("America/New_York"))
-        assert (seoul_next.hour, seoul_next.minute) == (9, 0)
-        assert (ny_next.hour, ny_next.minute) == (18, 30)
-        assert not digests(emulator, seoul) and not digests(emulator, new_york)
-
-        # The same jobs, due two seconds from now on each zone's clock.
-        for job in job_queue(app).jobs():
-            job.schedule_removal()
-        for slot, zone in [
-            (Slot("09:00", "Asia/Seoul"), "Asia/Seoul"),
-            (Slot("18:30", "America/New_York"), "America/New_York"),
-        ]:
-            soon = (datetime.now(ZoneInfo(zone)) + timedelta(seconds=2)).timetz()
-            ensure_slot_job(app, slot, at=soon)
-        started = time.monotonic()
-        await emulator.wait_until(
-            lambda: digests(emulator, seoul) and digests(emulator, new_york), timeout=15
-        )
-        assert time.monotonic() - started >= 1.0
-        assert "2024-04-25" in digests(emulator, seoul)[0].text
-
-        def settled() -> bool:
-            with seeded() as session:
-                views = [subs.get_subscription(session, c) for c in (seoul, new_york)]
-                recent = datetime.now(UTC) - timedelta(seconds=30)
-                return all(v is not None and v.last_slot_at > recent for v in views) and all(
-                    one_row.received(session, c, latest(session)) for c in (seoul, new_york)
-                )
-
-        await emulator.wait_until(settled)
-
-
-async def test_missed_slot_is_delivered_at_start_and_only_once(seeded, settings) -> None:
-    add_subscribers(seeded, settings, [USER, GROUP], due=True)
-    async with bot_session(settings) as (emulator, _app):
-        await emulator.wait_until(lambda: digests(emulator, USER) and digests(emulator, GROUP))
-    async with bot_session(settings) as (emulator, app):
-        # The catch-up at start has run, and a pass of its own finds both chats settled
-        # (one the catch-up were still sending to would be held, not settled).
-        await emulator.wait_until(lambda: not job_queue(app).get_jobs_by_name("catch-up at start"))
-        report = await passes(app).run_pass()
-        assert report.already == 2 and report.messages == 0
-        assert not digests(emulator, USER) and not digests(emulator, GROUP)
-
-
-async def test_digest_is_compact_filtered_and_opens_papers(seeded, settings) -> None:
-    add_subscribers(seeded, settings, [USER], due=True)
-    with seeded() as session:
-        subs.change_setting(session, USER, SettingChange(Setting.TOP_N, 3))
-        subs.change_setting(session, USER, SettingChange(Setting.KEYWORDS, ["diffusion", "확산"]))
-    async with bot_session(settings) as (emulator, _app):
-        await emulator.wait_until(lambda: digests(emulator, USER))
-        (digest,) = digests(emulator, USER)
-        assert says(digest.text, "top {shown} of {total}", shown=3, total=9)
-        assert [label for label, _ in digest.buttons()] == ["1", "2", "3"]
-        assert "CatLIP" not in digest.text  # no diffusion in it
-        chat = Conversation(emulator, USER, USER)
-        await chat.press(digest, "1", new_messages=1)
-        assert emulator.messages_in(USER)[-1].text.startswith("PuLID")
-
-
-async def test_nothing_new_means_nothing_sent(seeded, settings) -> None:
-    add_subscribers(seeded, settings, [USER], due=True)
-    with seeded() as session:
-        subs.change_setting(session, USER, SettingChange(Setting.MIN_VOTES, 1000))
-    async with bot_session(settings) as (emulator, app):
-
-        def settled() -> bool:
-            with seeded() as session:
-                return one_row.received(session, USER, latest(session))
-
-        await emulator.wait_until(settled)  # the catch-up at start found nothing to send
-        report = await passes(app).run_pass()
-        assert report.already == 1 and report.messages == 0
-        assert not emulator.messages_in(USER)
-        with seeded() as session:
-            assert session.scalars(select(Delivery.status)).all() == [DeliveryStatus.EMPTY]
 
 
 # --- restarts ----------------------------------------------------------------------------------
@@ -610,103 +417,6 @@ def claims_of_others(Store) -> list[int]:
     ]
 
 
-def test_a_claim_is_taken_over_only_when_its_lease_ran_out(seeded) -> None:
-    lease, day = timedelta(seconds=30), date(2024, 4, 25)
-    with seeded() as session:
-        first = one_row.claim(session, USER, day, 3, "pass-a", lease)
-        assert first == ledger.Claim("pass-a", 0)
-        one_row.mark_sent(session, USER, day, "pass-a", 1, False, lease)
-        assert one_row.claim(session, USER, day, 3, "pass-b", lease) is ledger.Held.BUSY
-        # pass-a stops renewing (it died): once its lease lapses, pass-b resumes after it
-        session.execute(
-            update(Delivery).values(lease_until=datetime.now(UTC) - timedelta(seconds=1))
-        )
-        session.commit()
-        # message 2 may have been on its way when pass-a died: it goes as its one repeat
-        took = one_row.claim(session, USER, day, 3, "pass-b", lease)
-        assert took == ledger.Claim("pass-b", 1, repeat=True)
-        with pytest.raises(ledger.LeaseLost):
-            one_row.mark_sent(session, USER, day, "pass-a", 2, False, lease)
-        one_row.mark_sent(session, USER, day, "pass-b", 3, True, lease)
-        assert one_row.claim(session, USER, day, 3, "pass-c", lease) is ledger.Held.DONE
-
-
-def test_one_batch_of_claims_gives_each_row_its_own_answer(seeded) -> None:
-    """A batch claims new rows, free ones and lapsed ones, and leaves settled and live
-    ones, each as one claim would; the batch of records then finds the row another pass
-    took over, and writes the others."""
-    lease, day = timedelta(seconds=30), date(2024, 4, 25)
-    new, done, live, lapsed, unsure = 501, 502, 503, 504, 505
-    with seeded() as session:
-        for chat_id in (done, live, lapsed, unsure):
-            one_row.claim(session, chat_id, day, 1, "old", lease)
-        one_row.mark_sent(session, done, day, "old", 1, True, lease)
-        records.mark_unsure(session, unsure, day, "old", 0)
-        session.execute(
-            update(Delivery)
-            .where(Delivery.chat_id == lapsed)
-            .values(lease_until=datetime.now(UTC) - timedelta(seconds=1))
-        )
-        session.commit()
-        wants = [
-            ledger.Want(c, day, DeliveryKind.DAILY, 1) for c in (new, done, live, lapsed, unsure)
-        ]
-        assert ledger.claim_many(session, wants, "batch", lease) == [
-            ledger.Claim("batch", 0),
-            ledger.Held.DONE,
-            ledger.Held.BUSY,
-            ledger.Claim("batch", 0, repeat=True),
-            ledger.Claim("batch", 0, repeat=True),
-        ]
-        session.execute(  # another pass takes one of the batch's rows over
-            update(Delivery).where(Delivery.chat_id == unsure).values(lease_owner="thief")
-        )
-        session.commit()
-        accepted = [
-            records.Sent((c, day, DeliveryKind.DAILY), 1, True) for c in (new, lapsed, unsure)
-        ]
-        assert records.record_sent(session, accepted, "batch", lease) == {
-            (unsure, day, DeliveryKind.DAILY)
-        }
-        statuses = [
-            session.get(Delivery, (c, day, DeliveryKind.DAILY)).status
-            for c in (new, lapsed, unsure)
-        ]
-        assert statuses == [DeliveryStatus.SENT, DeliveryStatus.SENT, DeliveryStatus.UNSURE]
-
-
-def test_a_message_in_flight_at_a_kill_and_unanswered_goes_at_most_twice(seeded) -> None:
-    """The two causes of a repeat (a kill, a missing answer) never add up."""
-    lease, day = timedelta(seconds=30), date(2024, 4, 25)
-    lapse = update(Delivery).values(lease_until=datetime.now(UTC) - timedelta(seconds=1))
-    with seeded() as session:
-        one_row.claim(session, USER, day, 1, "a", lease)  # sends; killed, no answer yet
-        session.execute(lapse)
-        session.commit()
-        again = one_row.claim(session, USER, day, 1, "b", lease)
-        assert again == ledger.Claim("b", 0, repeat=True)  # the second and last send
-        records.mark_repeating(session, USER, day, "b")
-        session.execute(lapse)  # b dies too, during its repeat
-        session.commit()
-        assert one_row.claim(session, USER, day, 1, "c", lease) is ledger.Held.DONE
-
-
-def test_an_unsure_message_is_repeated_once_and_never_twice(seeded) -> None:
-    lease, day = timedelta(seconds=30), date(2024, 4, 25)
-    with seeded() as session:
-        one_row.claim(session, USER, day, 2, "a", lease)
-        records.mark_unsure(session, USER, day, "a", 0)
-        repeat = one_row.claim(session, USER, day, 2, "b", lease)
-        assert repeat == ledger.Claim("b", 0, repeat=True)
-        records.mark_repeating(session, USER, day, "b")
-        # b dies during the repeat: its message may be out, so c goes on after it
-        session.execute(
-            update(Delivery).values(lease_until=datetime.now(UTC) - timedelta(seconds=1))
-        )
-        session.commit()
-        assert one_row.claim(session, USER, day, 2, "c", lease) == ledger.Claim("c", 1)
-
-
 async def test_a_late_answer_is_not_taken_for_a_failure(seeded, settings) -> None:
     """Telegram accepts the message but answers after python-telegram-bot's usual 5 s."""
     add_subscribers(seeded, settings, [USER, OPERATOR])
@@ -755,54 +465,6 @@ async def test_a_group_where_the_bot_may_not_post_is_stopped_after_a_few_tries(
     assert not [r for r in caplog.records if r.exc_info], "no tracebacks for a refusal"
     with seeded() as session:
         assert session.get(Subscription, GROUP).stopped_reason is StopReason.NO_RIGHTS
-
-
-# --- paid broadcasts ---------------------------------------------------------------------------
-
-
-async def test_paid_broadcasts_raise_the_digest_pace_and_replies_keep_the_free_one(
-    seeded, settings
-) -> None:
-    """Scaled down: digests at 90/s as paid broadcasts, replies within the free 30/s."""
-    chats = list(range(20_001, 20_271))
-    add_subscribers(seeded, settings, chats)
-    emulator = BotApiEmulator(messages_per_second=30, paid_messages_per_second=90)
-    url = await emulator.start()
-    for chat_id in chats:
-        emulator.private_chat(chat_id)
-    emulator.private_chat(USER)
-    paid = dataclasses.replace(
-        settings,
-        bot_token=TOKEN,
-        telegram_api_url=url,
-        messages_per_second=90,
-        paid_broadcast=True,
-    )
-    try:
-        async with running(paid, poll_timeout=1) as app:
-            delivery = asyncio.ensure_future(passes(app).run_pass())
-            reader = Conversation(emulator, USER, USER)
-            replies = [await reader.ask("/day latest") for _ in range(3)]
-            report = await delivery
-    finally:
-        await emulator.stop()
-    assert len(report.delivered_to) == len(chats) and emulator.throttled == 0
-    assert len(emulator.paid_arrivals) == len(chats)  # every digest a paid broadcast
-    assert all(r.text.startswith("📰") for r in replies)  # replies went, unpaid
-    arrivals = sorted(emulator.paid_arrivals)
-    busiest = max(bisect.bisect_left(arrivals, t + 1.0) - i for i, t in enumerate(arrivals))
-    assert 30 < busiest <= 90  # past the free pace, within the paid one
-
-
-def test_paid_broadcasts_are_at_most_1000_a_second(tmp_path) -> None:
-    from bot.config import ConfigError, load_settings
-
-    env = {"BOT_PAID_BROADCAST": "1", "BOT_MESSAGES_PER_SECOND": "1000"}
-    assert load_settings(env, Path(os.devnull)).paid_broadcast
-    with pytest.raises(ConfigError, match="at most 1000"):
-        load_settings({**env, "BOT_MESSAGES_PER_SECOND": "1500"}, Path(os.devnull))
-    with pytest.raises(ConfigError, match="BOT_PAID_BROADCAST"):
-        load_settings({"BOT_PAID_BROADCAST": "maybe"}, Path(os.devnull))
 
 
 @pytest.mark.skipif(

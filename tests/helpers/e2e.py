@@ -157,3 +157,11 @@ def job_queue(app: PapersApplication) -> JobQueue[BotContext]:
     """The running bot's job queue (it always has one: the job-queue extra is installed)."""
     assert app.job_queue is not None
     return app.job_queue
+
+
+DIGEST = "📰 Daily Papers · "  # how a daily digest begins
+
+
+def digests(emulator: BotApiEmulator, chat_id: int) -> list[SentMessage]:
+    """The daily digests ``chat_id`` received."""
+    return [m for m in emulator.messages_in(chat_id) if m.text.startswith(DIGEST)]

@@ -1,0 +1,108 @@
+"""Subscribing a chat end to end against the emulator: /subscribe, /settings and
+/unsubscribe, who may use them in a group, and a bot removed from a chat."""
+
+from __future__ import annotations
+
+from bot.handlers.subscriptions import NOT_SUBSCRIBED
+from bot.store import rules
+from bot.store import subscriptions as subs
+from bot.store.models import (
+    RuleKind,
+    StopReason,
+    Subscription,
+)
+from tests.helpers.e2e import (
+    ADMIN,
+    GROUP,
+    MEMBER,
+    OPERATOR,
+    USER,
+    Conversation,
+    add_subscribers,
+    bot_session,
+    job_queue,
+)
+from tests.helpers.wording import says
+
+
+async def test_private_subscribe_settings_unsubscribe(seeded, settings) -> None:
+    async with bot_session(settings) as (emulator, app):
+        chat = Conversation(emulator, USER, USER)
+        assert says((await chat.ask("/settings")).text, NOT_SUBSCRIBED)
+        reply = await chat.ask("/subscribe")
+        assert says(reply.text, "daily {time} ({zone}) ·", time="09:00", zone="Asia/Seoul")
+        assert job_queue(app).get_jobs_by_name("slot Asia/Seoul 09:00")
+        for command, expected in [
+            ("/settings time 07:15", "매일 07:15"),
+            ("/settings top 3", "상위 3편"),
+            ("/settings tz Europe/Berlin", "(Europe/Berlin)"),
+            ("/settings minvotes 5", "최소 추천 5"),
+            ("/settings keywords 확산, LLM", "키워드: 확산, LLM"),
+            ("/settings", "⚙️ 매일 07:15 (Europe/Berlin)"),
+        ]:
+            assert expected in (await chat.ask(command)).text, command
+        assert job_queue(app).get_jobs_by_name("slot Europe/Berlin 07:15")
+        for command, hint in [
+            ("/subscribe 25:00", "HH:MM"),
+            ("/settings time 9", "HH:MM"),
+            ("/settings top 0", "1~30"),
+            ("/settings tz Mars/Olympus", "Area/City"),
+            ("/settings minvotes many", "minvotes"),
+            ("/settings colour blue", "사용법: /settings"),
+        ]:
+            reply = await chat.ask(command)
+            assert hint in reply.text and "\n" not in reply.text, command
+        assert (await chat.ask("/unsubscribe")).text == "구독을 해지했어요."
+        assert says((await chat.ask("/unsubscribe")).text, NOT_SUBSCRIBED)
+        with seeded() as session:
+            view = subs.get_subscription(session, USER)
+            assert view and not view.active and view.top_n == 3 and view.keywords == ("확산", "LLM")
+
+
+async def test_group_rights(seeded, settings) -> None:
+    async with bot_session(settings) as (emulator, _app):
+        member = Conversation(emulator, GROUP, MEMBER)
+        admin = Conversation(emulator, GROUP, ADMIN)
+        operator = Conversation(emulator, GROUP, OPERATOR)
+        refused = "그룹 관리자만"
+        assert refused in (await member.ask("/subscribe@DailyPapersBot")).text
+        assert says(
+            (await admin.ask("/subscribe@DailyPapersBot 08:00")).text,
+            "✅ Subscribed{where}: {settings}\nTo change it: {command}",
+        )
+        assert "⚙️ 매일 08:00" in (await member.ask("/settings")).text  # reading is fine
+        assert refused in (await member.ask("/settings top 3")).text
+        assert refused in (await member.ask("/unsubscribe")).text
+        # an admin posting anonymously as the group
+        reply = await member.say("/settings top 4", sender_chat_id=GROUP)
+        assert says(reply[0].text, "top {top}", top=4)
+        assert says(
+            (await operator.ask("/settings top 5")).text,
+            "top {top}",
+            top=5,
+        )
+        calls = emulator.calls.count("getchatmember")
+        await member.ask("/settings top 6")
+        assert emulator.calls.count("getchatmember") == calls  # cached for a while
+        assert (await admin.ask("/unsubscribe")).text == "구독을 해지했어요."
+
+
+async def test_removed_bot_deactivates_the_subscription(seeded, settings) -> None:
+    """Removed from a group: its subscription stops and its follows go with it."""
+
+    add_subscribers(seeded, settings, [GROUP])
+    with seeded() as session:
+        rules.add_rule(session, GROUP, RuleKind.FOLLOW, "Ada Lovelace")
+    async with bot_session(settings) as (emulator, _app):
+        emulator.remove_bot(GROUP, ADMIN)
+
+        def inactive() -> bool:
+            with seeded() as session:
+                view = subs.get_subscription(session, GROUP)
+                return view is not None and not view.active
+
+        await emulator.wait_until(inactive)
+    with seeded() as session:
+        assert rules.chat_rules(session, GROUP, RuleKind.FOLLOW) == []
+        row = session.get(Subscription, GROUP)
+        assert row is not None and row.stopped_reason is StopReason.BLOCKED
