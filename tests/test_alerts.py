@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import func, select, update
 
 from bot.choices import Setting, SettingChange
+from bot.rights import REFUSAL
 from bot.schedule import run_alerts
 from bot.store import alerts, rules
 from bot.store import deliveries as ledger
@@ -228,7 +229,7 @@ async def test_in_a_group_only_admins_change_follows(Store, settings) -> None:
     async with bot_session(settings) as (emulator, _app):
         member = Conversation(emulator, GROUP, MEMBER)
         admin = Conversation(emulator, GROUP, ADMIN)
-        assert "관리자만" in (await member.ask("/follow munos")).text
+        assert says((await member.ask("/follow munos")).text, REFUSAL)
         assert says(
             (await admin.ask("/follow munos")).text,
             "👤 Following: {rule}\nWhen a newly loaded day has a paper by this author, you'll hear.",
@@ -236,7 +237,9 @@ async def test_in_a_group_only_admins_change_follows(Store, settings) -> None:
         listing = await member.ask("/following")  # anyone may look
         query = emulator.press(GROUP, listing.message_id, listing.button("✕ munos"), MEMBER)
         await emulator.answered(query)
-        assert "관리자만" in emulator.callback_answers[query]["text"]
+        assert says(
+            emulator.callback_answers[query]["text"], "Only the group's admins can change this."
+        )
         assert "munos" in (await member.ask("/following")).text
 
 

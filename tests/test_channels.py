@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
+from bot.handlers.subscriptions import NOT_CHANNEL_ADMIN
 from bot.store import subscriptions as subs
 from bot.store.models import ChatType, StopReason, Subscription
 from tests.helpers.e2e import ADMIN, GROUP, MEMBER, Conversation, bot_session, passes
@@ -23,7 +24,7 @@ async def test_a_channel_admin_subscribes_it_from_a_private_chat(seeded, setting
         emulator.private_chat(MEMBER, "태호")
         admin, member = Conversation(emulator, ADMIN, ADMIN), Conversation(emulator, MEMBER, MEMBER)
 
-        assert "관리자만" in (await member.ask("/subscribe @papers_ko")).text
+        assert says((await member.ask("/subscribe @papers_ko")).text, NOT_CHANNEL_ADMIN)
         assert says(
             (await admin.ask("/subscribe @no_such_channel")).text,
             "Could not find the channel {name}. Is the bot an admin of that channel?",
@@ -56,7 +57,7 @@ async def test_a_channel_admin_subscribes_it_from_a_private_chat(seeded, setting
             top=3,
         )
         assert "(@papers_ko 채널)" in (await admin.ask("/settings @papers_ko")).text
-        assert "관리자만" in (await member.ask("/settings @papers_ko top 5")).text
+        assert says((await member.ask("/settings @papers_ko top 5")).text, NOT_CHANNEL_ADMIN)
         with seeded() as session:
             sub = session.get(Subscription, CHANNEL)
             assert sub and sub.chat_type is ChatType.CHANNEL and sub.top_n == 3

@@ -52,7 +52,7 @@ async def test_private_subscribe_settings_unsubscribe(seeded, settings) -> None:
         ]:
             reply = await chat.ask(command)
             assert hint in reply.text and "\n" not in reply.text, command
-        assert (await chat.ask("/unsubscribe")).text == "구독을 해지했어요."
+        assert says((await chat.ask("/unsubscribe")).text, "Unsubscribed{where}.", where="")
         assert says((await chat.ask("/unsubscribe")).text, NOT_SUBSCRIBED)
         with seeded() as session:
             view = subs.get_subscription(session, USER)
@@ -84,7 +84,7 @@ async def test_group_rights(seeded, settings) -> None:
         calls = emulator.calls.count("getchatmember")
         await member.ask("/settings top 6")
         assert emulator.calls.count("getchatmember") == calls  # cached for a while
-        assert (await admin.ask("/unsubscribe")).text == "구독을 해지했어요."
+        assert says((await admin.ask("/unsubscribe")).text, "Unsubscribed{where}.", where="")
 
 
 async def test_removed_bot_deactivates_the_subscription(seeded, settings) -> None:
