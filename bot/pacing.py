@@ -316,7 +316,7 @@ class PacedRateLimiter(BaseRateLimiter[Priority]):
     ) -> bool | dict[str, Any] | list[dict[str, Any]]:
         paced = endpoint.lower().startswith(PACED_PREFIXES) and "chat_id" in data
         chat_id = data.get("chat_id")
-        if isinstance(chat_id, str) and chat_id.lstrip("-").isdigit():
+        if isinstance(chat_id, str) and chat_id.removeprefix("-").isdecimal():
             chat_id = int(chat_id)  # "@channel" names stay strings
         for attempt in range(MAX_RETRIES + 1):
             send = None

@@ -220,3 +220,24 @@ async def test_a_reply_during_a_fan_out_waits_for_one_digest_message_not_for_all
     assert all(task.done() for task in workers)
     starts = sorted(start for start, _kind in sent)
     assert len(starts) == 24 * 20 and min(b - a for a, b in itertools.pairwise(starts)) > 0.03
+
+
+async def test_any_chat_id_a_request_carries_is_paced_and_sent() -> None:
+    """A numeric id as text is a chat's (its group pace counts it); anything else, "@name"
+    or text that only looks numeric ("²", "--5"), is passed on as it is, never an error."""
+    from bot.pacing import PacedRateLimiter, Priority
+
+    limiter = PacedRateLimiter(messages_per_second=1000)
+    sent = []
+
+    async def send(chat_id: object) -> bool:
+        sent.append(chat_id)
+        return True
+
+    for chat_id in ("-1001", "42", "@papers_ko", "²", "--5", "٤٢"):
+        data = {"chat_id": chat_id}
+        assert await limiter.process_request(
+            send, (chat_id,), {}, "sendMessage", data, Priority.INTERACTIVE
+        )
+    assert sent == ["-1001", "42", "@papers_ko", "²", "--5", "٤٢"]
+    assert -1001 in limiter.groups and 42 not in limiter.groups  # a group; a private chat
