@@ -282,7 +282,7 @@ async def serve_web(settings: Settings, ready: Callable[[str], None] = print) ->
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    async with store(settings) as (_engine, services):
+    async with opened_store(settings) as (_engine, services):
         server = ArchiveServer(services)
         try:
             await server.listen_now()
@@ -295,7 +295,7 @@ async def serve_web(settings: Settings, ready: Callable[[str], None] = print) ->
 
 async def write_once(settings: Settings, day: date) -> WriteReport:
     """One write of ``day`` without the bot: ``python -m bot write``."""
-    async with store(settings) as (_engine, services):
+    async with opened_store(settings) as (_engine, services):
         return await write_day(services, day)
 
 
@@ -310,7 +310,7 @@ async def deliver_once(settings: Settings, day: date | None) -> PassReport:
 
 
 @asynccontextmanager
-async def store(settings: Settings) -> AsyncIterator[tuple[Engine, Services]]:
+async def opened_store(settings: Settings) -> AsyncIterator[tuple[Engine, Services]]:
     """The store, its schema brought up to date, and the services over it; closed after."""
     engine = make_engine(settings.database_url)
     await asyncio.to_thread(init_schema, engine)
@@ -328,7 +328,7 @@ async def wired(
 ) -> AsyncIterator[tuple[Engine, PapersApplication, Deliverer]]:
     """The application and its deliverer over the store, as ``run`` and ``deliver`` use
     them: on PostgreSQL, which instances may share, the pace is shared too."""
-    async with store(settings) as (engine, services):
+    async with opened_store(settings) as (engine, services):
         shared = SharedPace(engine) if is_postgres(engine) else None
         application = build_application(settings, services, shared)
         deliverer = Deliverer(application.bot, services, shared=shared is not None)
