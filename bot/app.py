@@ -10,7 +10,6 @@ import asyncio
 import contextlib
 import gc
 import logging
-import os
 import signal
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -103,8 +102,6 @@ def build_application(
 ) -> PapersApplication:
     if not settings.bot_token:
         raise ValueError("BOT_TOKEN is not set")
-    # Flood waits as timedelta (the library's future behaviour; the limiter reads either).
-    os.environ.setdefault("PTB_TIMEDELTA", "1")
     api = settings.telegram_api_url
     general = AiohttpRequest(connection_pool_size=256)
     updates = AiohttpRequest(connection_pool_size=1)

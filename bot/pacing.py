@@ -24,8 +24,9 @@ import time
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Coroutine
 from contextvars import ContextVar
+from datetime import timedelta
 from enum import Enum
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 from telegram.error import RetryAfter
 from telegram.ext import BaseRateLimiter
@@ -327,8 +328,8 @@ class PacedRateLimiter(BaseRateLimiter[Priority]):
             except RetryAfter as exc:
                 if attempt == MAX_RETRIES:
                     raise
-                pause = exc.retry_after
-                seconds = pause.total_seconds() if hasattr(pause, "total_seconds") else float(pause)
+                # A timedelta: ``bot`` sets PTB_TIMEDELTA when it is imported.
+                seconds = cast(timedelta, exc.retry_after).total_seconds()
                 self.pause(seconds)
                 log.warning("flood limit: waiting %.1f s before %s", seconds, endpoint)
             finally:

@@ -4,6 +4,9 @@ raises for the same message and the same answer."""
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
@@ -104,7 +107,6 @@ ANSWERS = [
 async def test_a_refusal_is_read_as_the_library_reads_it(
     status: int, answer: dict, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("PTB_TIMEDELTA", "1")  # as the bot runs (bot.app)
     payload = json.dumps(answer).encode()
     with pytest.raises(TelegramError) as theirs:
         await _Answering(status, payload).post(
@@ -144,7 +146,19 @@ _CLASSIFIED: list[tuple[Callable[[], TelegramError], Outcome]] = [
 def test_each_error_comes_to_one_outcome(
     make: Callable[[], TelegramError], outcome: Outcome, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("PTB_TIMEDELTA", "1")  # as the bot runs (bot.app)
     error = make()
     assert classify(error).outcome is outcome, error
     assert outcome_unknown(error) == (outcome is Outcome.UNSURE)
+
+
+def test_a_flood_wait_is_read_as_a_timedelta_whatever_the_environment_said() -> None:
+    # The bot sets PTB_TIMEDELTA when it is imported, over what the environment had.
+    env = {**os.environ, "PTB_TIMEDELTA": "false"}
+    program = (
+        "import warnings; warnings.simplefilter('error'); import bot;"
+        "from telegram.error import RetryAfter; print(repr(RetryAfter(3).retry_after))"
+    )
+    shown = subprocess.run(
+        [sys.executable, "-c", program], env=env, capture_output=True, text=True, check=True
+    )
+    assert shown.stdout.strip() == "datetime.timedelta(seconds=3)"
