@@ -43,7 +43,7 @@ from tests.helpers.e2e import (
     job_queue,
     passes,
 )
-from tests.helpers.wording import says
+from tests.helpers.wording import ko, says, starts_with
 
 
 def paper(pid: int, text: str, *authors: str) -> PaperText:
@@ -214,7 +214,7 @@ async def test_follow_watch_and_their_lists(Store, settings) -> None:
             (await chat.ask("/unfollow nobody")).text,
             "Not a name this chat follows: {rule} (list: /following)",
         )
-        assert "없음" in (await chat.ask("/following")).text
+        assert says((await chat.ask("/following")).text, "{title}: none")
         assert says(
             (await chat.ask("/watch 확산 모델")).text,
             "🔎 Watching: {rule}\nWhen a newly loaded paper matches these words, you'll hear.",
@@ -255,11 +255,13 @@ async def test_a_load_alerts_the_followers_once(Store, settings, tmp_path) -> No
         await emulator.wait_until(lambda: emulator.messages_in(USER)[-1].text.startswith("🔔"))
         await emulator.wait_until(lambda: emulator.messages_in(GROUP)[-1].text.startswith("🔔"))
         alert = emulator.messages_in(USER)[-1]
-        assert alert.html.startswith("🔔 <b>새 논문 알림</b> · 2024-05-02 (목) · 2편")
+        assert starts_with(alert.text, "🔔 <b>New papers</b>")
+        assert f" · 2024-05-02 ({ko('Thu')}) · " in alert.text
+        assert says(alert.text, "{count} paper", "{count} papers", 2, count=2)
         assert "👤 munos" in alert.text and "🔎 확산" in alert.text
         assert alert.button("1") and alert.button("2")
         group_alert = emulator.messages_in(GROUP)[-1]
-        assert "3편" in group_alert.text
+        assert says(group_alert.text, "{count} paper", "{count} papers", 3, count=3)
         # Another pass, or two at once, sends nothing more.
         await asyncio.gather(run_alerts(app.services), passes(app).run_alert_pass())
         await run_alerts(app.services)

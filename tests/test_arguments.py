@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date, time
 
 import pytest
@@ -16,6 +17,9 @@ from bot.arguments import (
     parse_time_arg,
 )
 from bot.choices import Setting, SettingChange
+from tests.helpers.wording import ko
+
+DAY_USAGE = "Usage: /day [YYYY-MM-DD | today | yesterday | latest]"
 
 TODAY = date(2024, 3, 1)
 
@@ -61,7 +65,7 @@ def test_day_arg(text: str, expected: object) -> None:
     ],
 )
 def test_bad_day_arg(text: str) -> None:
-    with pytest.raises(UsageError, match="사용법: /day"):
+    with pytest.raises(UsageError, match=re.escape(ko(DAY_USAGE))):
         parse_day_arg(text, TODAY)
 
 
@@ -104,8 +108,11 @@ def test_settings_args(text: str, expected: SettingChange | None) -> None:
         ("tz Mars/Base", "Area/City"),
         ("tz", "Area/City"),
         ("time 25:00", "HH:MM"),
-        ("color red", "사용법"),
-        ("keywords " + ",".join("abcdefghijkl"), "10개"),
+        ("color red", re.escape("/settings [time HH:MM | top N")),
+        (
+            "keywords " + ",".join("abcdefghijkl"),
+            re.escape(ko("At most {count} keywords.", count=10)),
+        ),
     ],
 )
 def test_bad_settings_args(text: str, hint: str) -> None:

@@ -10,7 +10,9 @@ from bot.handlers.subscriptions import NOT_CHANNEL_ADMIN
 from bot.store import subscriptions as subs
 from bot.store.models import ChatType, StopReason, Subscription
 from tests.helpers.e2e import ADMIN, GROUP, MEMBER, Conversation, bot_session, passes
-from tests.helpers.wording import says, starts_with
+from tests.helpers.wording import ko, says, starts_with
+
+CHANNEL_NAMED = "(channel {name})"
 
 CHANNEL = -100_777_000_001
 SILENT = -100_777_000_002  # the bot is only a member there
@@ -49,14 +51,16 @@ async def test_a_channel_admin_subscribes_it_from_a_private_chat(seeded, setting
         assert starts_with(
             done.text,
             "✅ Subscribed{where}: {settings}\nTo change it: {command}",
-            where=" (@papers_ko 채널)",
+            where=" " + ko(CHANNEL_NAMED, name="@papers_ko"),
         )
         assert says(
             (await admin.ask("/settings @papers_ko top 3")).text,
             "top {top}",
             top=3,
         )
-        assert "(@papers_ko 채널)" in (await admin.ask("/settings @papers_ko")).text
+        assert says(
+            (await admin.ask("/settings @papers_ko")).text, CHANNEL_NAMED, name="@papers_ko"
+        )
         assert says((await member.ask("/settings @papers_ko top 5")).text, NOT_CHANNEL_ADMIN)
         with seeded() as session:
             sub = session.get(Subscription, CHANNEL)
@@ -66,11 +70,13 @@ async def test_a_channel_admin_subscribes_it_from_a_private_chat(seeded, setting
         report = await passes(app).run_pass()
         assert report.delivered_to == [CHANNEL]
         (digest,) = emulator.messages_in(CHANNEL)
-        assert digest.text.startswith("📰 Daily Papers · ") and "상위 3편" in digest.text
+        assert digest.text.startswith("📰 Daily Papers · ") and says(
+            digest.text, "top {top}", top=3
+        )
 
         emulator.remove_bot(CHANNEL, ADMIN, status="left")
         await emulator.wait_until(lambda: _stopped(seeded))
-        assert "해지" not in (await admin.ask("/unsubscribe @papers_ko")).text
+        assert not says((await admin.ask("/unsubscribe @papers_ko")).text, "Unsubscribed{where}.")
 
 
 def _stopped(Store) -> bool:
@@ -88,7 +94,7 @@ async def test_unsubscribe_a_channel(seeded, settings) -> None:
         assert says(
             (await admin.ask("/unsubscribe @papers_ko")).text,
             "Unsubscribed{where}.",
-            where=" (@papers_ko 채널)",
+            where=" " + ko(CHANNEL_NAMED, name="@papers_ko"),
         )
     with seeded() as session:
         (sub,) = session.scalars(select(Subscription)).all()

@@ -24,6 +24,7 @@ from bot.delivery import Deliverer
 from bot.delivery.runner import workers_for
 from bot.emulator import BotApiEmulator, SentMessage
 from bot.emulator.server import ApiError
+from bot.handlers.operators import LOAD_USAGE
 from bot.store import deliveries as ledger
 from bot.store import queries, rules
 from bot.store import subscriptions as subs
@@ -50,7 +51,10 @@ from tests.helpers.e2e import (
 )
 from tests.helpers.processes import LOGS, bot_env, interrupted_fan_out, start_bot, stop_after
 from tests.helpers.proxy import CuttableRelay
-from tests.helpers.wording import ko, says
+from tests.helpers.wording import ko, says, starts_with
+
+DELIVERED = "📤 Delivered · {report}"
+ONLY_MD = "Refused: {name}: only .md files can be loaded."
 
 DELIVERED = "📤 Delivered · {report}"
 LOOKED_AGAIN = "looked at again once another pass's claims lapsed {count}"
@@ -108,8 +112,8 @@ async def test_weekly_digests_and_alerts_survive_a_restart_mid_way_exactly_once(
     emulator = await interrupted_fan_out(seeded, settings, chats, stop_after(14, stop), prepare)
     counts = {c: len(emulator.messages_in(c)) for c in chats}
     assert set(counts.values()) == {1}, {c: n for c, n in counts.items() if n != 1}
-    head = "🗓 주간 AI 논문" if kind is DeliveryKind.WEEKLY else "🔔 새 논문 알림"
-    assert all(emulator.messages_in(c)[0].text.startswith(head) for c in chats)
+    head = "🗓 <b>Weekly AI papers</b>" if kind is DeliveryKind.WEEKLY else "🔔 <b>New papers</b>"
+    assert all(starts_with(emulator.messages_in(c)[0].text, head) for c in chats)
     with seeded() as session:
         statuses = session.scalars(select(Delivery.status).where(Delivery.kind == kind)).all()
         assert statuses.count(DeliveryStatus.SENT) == len(chats)
@@ -268,12 +272,13 @@ async def test_operator_loads_digests_and_others_cannot(Store, settings, tmp_pat
                 "not UTF-8",
             ),
             ("notes.md", "# 메모\n\n논문 없음\n".encode(), "no paper found"),
-            ("digest.pdf", good, ".md 파일만"),
+            ("digest.pdf", good, ko(ONLY_MD, name="digest.pdf")),
             ("big.md", b"x" * (5 * 1024 * 1024 + 10), "5 MB"),
         ]:
             emulator.send_document(OPERATOR, OPERATOR, name, data, caption="/load")
             (reply,) = await emulator.replies(OPERATOR)
-            assert reply.text.startswith("거부") and expected in reply.text, (name, reply.text)
+            assert starts_with(reply.text, "Refused: {reason}"), (name, reply.text)
+            assert expected in reply.text, (name, reply.text)
         assert [tuple(r.values()) for r in _export(Store)] == before
         assert emulator.calls.count("getfile") == 5  # the two good files and three read ones
 
@@ -281,7 +286,7 @@ async def test_operator_loads_digests_and_others_cannot(Store, settings, tmp_pat
         assert (await emulator.replies(USER))[0].text == ko("Only operators can use this command.")
         for command in ("/stats", "/deliver", "/load"):
             assert (await user.ask(command)).text == ko("Only operators can use this command.")
-        assert "사용법" in (await operator.ask("/load")).text
+        assert says((await operator.ask("/load")).text, LOAD_USAGE)
         stats = await operator.ask("/stats")
         assert "papers: 24" in stats.text and "days: 2" in stats.text
         assert says((await operator.ask("/deliver 2020-01-01")).text, "No digest for {day}.")
@@ -360,7 +365,7 @@ async def test_deliver_pressed_twice_sends_each_chat_once(seeded, settings) -> N
             emulator.private_chat(chat_id)
         emulator.send(OPERATOR, OPERATOR, "/deliver")
         emulator.send(OPERATOR, OPERATOR, "/deliver")
-        done = lambda: sum("전달 완료" in m.text for m in emulator.messages_in(OPERATOR)) == 2  # noqa: E731
+        done = lambda: sum(says(m.text, DELIVERED) for m in emulator.messages_in(OPERATOR)) == 2  # noqa: E731
         await emulator.wait_until(done, timeout=30)
     assert {c: len(emulator.messages_in(c)) for c in chats} == dict.fromkeys(chats, 1)
 
@@ -538,10 +543,10 @@ async def test_deliver_after_a_dead_pass_delivers_the_chats_it_held(seeded, sett
         for chat_id in chats:
             emulator.private_chat(chat_id)
         emulator.send(OPERATOR, OPERATOR, "/deliver")
-        done = lambda: any("전달 완료" in m.text for m in emulator.messages_in(OPERATOR))  # noqa: E731
+        done = lambda: any(says(m.text, DELIVERED) for m in emulator.messages_in(OPERATOR))  # noqa: E731
         await emulator.wait_until(done, timeout=20)
     assert {c: len(digests(emulator, c)) for c in chats} == dict.fromkeys(chats, 1)
-    reply = next(m.text for m in emulator.messages_in(OPERATOR) if "전달 완료" in m.text)
+    reply = next(m.text for m in emulator.messages_in(OPERATOR) if says(m.text, DELIVERED))
     assert "10" in reply and "4" in reply, reply
 
 

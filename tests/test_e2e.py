@@ -12,11 +12,17 @@ import pytest
 
 from bot.emulator.telegram_html import parse_html, utf16_length
 from bot.handlers.common import EXPIRED
-from bot.handlers.registry import COMMANDS, PLAIN_TEXT, help_text, menu
+from bot.handlers.registry import COMMANDS, INTRO, PLAIN_TEXT, READING, help_text, menu
 from bot.i18n import catalogue
 from tests.helpers.digests import load_paths
 from tests.helpers.e2e import GROUP, MEMBER, USER, Conversation, bot_session
-from tests.helpers.wording import says
+from tests.helpers.wording import ko, read, says, starts_with
+
+FOUND = "{title} · {count} found ({page}/{pages})"
+NO_DAY = "No digest for {day}. The buttons below lead to the nearest days."
+DAY_USAGE = "Usage: /day [YYYY-MM-DD | today | yesterday | latest]"
+SEARCH_USAGE = "Usage: /search WORDS (e.g. /search diffusion model, /search 확산 모델)"
+PAPER_USAGE = "Usage: /paper arXiv-ID or URL (e.g. /paper 2312.02120)"
 
 
 @pytest.fixture
@@ -33,12 +39,12 @@ async def group_chat(seeded, settings):
 
 async def test_start_help_and_menu(chat: Conversation) -> None:
     start = await chat.ask("/start")
-    assert "Daily Papers 봇" in start.text and "/help" in start.text
+    assert starts_with(start.text, INTRO) and "/help" in start.text
     first = [c for c in COMMANDS if c.first]
     assert 3 <= len(first) <= 6 and all(f"/{c.name} " in start.text for c in first)
     assert "/watching" not in start.text  # the few that matter, not a wall of commands
     help_reply = await chat.ask("/help")
-    assert "Daily Papers 봇" not in help_reply.text
+    assert not says(help_reply.text, INTRO)
     for command in COMMANDS:
         if not command.operator_only:
             assert f"/{command.name}" in help_reply.text
@@ -62,7 +68,8 @@ async def test_words_without_a_command_get_a_pointer_in_private_only(
 
 async def test_day_latest_default_and_navigation(chat: Conversation) -> None:
     latest = await chat.ask("/day")
-    assert latest.text.startswith("📰 Daily Papers · 2024-04-25 (목) · 9편")
+    assert latest.text.startswith(f"📰 Daily Papers · 2024-04-25 ({ko('Thu')}) · ")
+    assert says(latest.text, "{count} paper", "{count} papers", 9, count=9)
     assert latest.text.index("CatLIP") < latest.text.index("PuLID")  # 9 votes before 8
     assert (await chat.ask("/day latest")).text == latest.text
     await chat.press(latest, "◀ 2024-03-19")
@@ -80,28 +87,28 @@ async def test_day_by_date_and_missing_date(chat: Conversation) -> None:
     day = await chat.ask("/day 2023-12-21")
     assert "2023-12-21" in day.text and "StreamDiffusion" in day.text
     missing = await chat.ask("/day 2024-01-01")
-    assert missing.text.startswith("2024-01-01에는 다이제스트가 없어요")
+    assert starts_with(missing.text, NO_DAY, day="2024-01-01")
     assert {label for label, _ in missing.buttons()} == {"◀ 2023-12-21", "2024-03-11 ▶"}
     today = await chat.ask("/day today")
-    assert "다이제스트가 없어요" in today.text
+    assert says(today.text, NO_DAY)
 
 
 async def test_search_paging_with_buttons(chat: Conversation) -> None:
     first = await chat.ask("/search 확산")
     assert says(
         first.text,
-        "{title} · {count} found ({page}/{pages})",
+        FOUND,
         title="🔎 확산",
         count=24,
         page=1,
         pages=5,
     )
     assert first.text.count("\n\n") == 5
-    await chat.press(first, "다음")
+    await chat.press(first, ko("Next ▶"))
     assert (
         says(
             first.text,
-            "{title} · {count} found ({page}/{pages})",
+            FOUND,
             title="🔎 확산",
             count=24,
             page=2,
@@ -109,7 +116,7 @@ async def test_search_paging_with_buttons(chat: Conversation) -> None:
         )
         and "6. " in first.text
     )
-    await chat.press(first, "이전")
+    await chat.press(first, ko("◀ Previous"))
     assert "(1/5)" in first.text
     await chat.press(first, "2", new_messages=1)
     detail = chat.emulator.messages_in(USER)[-1]
@@ -121,9 +128,7 @@ async def test_search_semantics(chat: Conversation) -> None:
     assert says(inner.text, "{title} · {count} found ({page}/{pages})")
     english = await chat.ask("/search DIFFUSION")
     both = await chat.ask("/search diffusion 비디오")
-    assert int(both.text.split("·")[1].split("건")[0]) < int(
-        english.text.split("·")[1].split("건")[0]
-    )
+    assert int(read(both.text, FOUND, "count")) < int(read(english.text, FOUND, "count"))
     # the title match ranks first
     assert "Diffusion" in english.text.split("\n\n")[1].split("\n")[0]
 
@@ -148,7 +153,7 @@ async def test_search_semantics(chat: Conversation) -> None:
 )
 async def test_query_syntax_is_just_text(chat: Conversation, query: str) -> None:
     reply = await chat.ask(f"/search {query}")
-    assert reply.text.startswith(("🔎", f"'{query}'에 맞는 논문이 없어요"))
+    assert reply.text.startswith("🔎") or says(reply.text, "No papers match '{q}'.", q=query)
     assert not chat.emulator.errors
 
 
@@ -165,29 +170,30 @@ async def test_paper_by_id_and_url(chat: Conversation) -> None:
     reply = await chat.ask("/paper https://arxiv.org/abs/2312.13286v1")
     assert reply.text.startswith("Generative Multimodal Models are In-Context Learners")
     assert "👍 19" in reply.text and says(reply.text, "🎬 Video")
-    assert "Quan Sun, Yufeng Cui, Xiaosong Zhang, Fan Zhang, Qiying Yu 외 6명" in reply.text
+    names = "Quan Sun, Yufeng Cui, Xiaosong Zhang, Fan Zhang, Qiying Yu"
+    assert says(reply.text, "{names} and {count} more", names=names, count=6)
 
 
 @pytest.mark.parametrize(
     ("command", "hint"),
     [
-        ("/day 2024-13-45", "사용법: /day"),
-        ("/day someday", "사용법: /day"),
-        ("/search", "사용법: /search"),
-        ("/search    ", "사용법: /search"),
-        ("/search " + "가" * 201, "너무 길어요"),
-        ("/author", "사용법: /author"),
-        ("/paper", "사용법: /paper"),
-        ("/paper hello", "사용법: /paper"),
-        ("/paper 9999.99999", "아카이브에 없어요"),
-        ("/author Nobody Atall", "찾지 못했어요"),
+        ("/day 2024-13-45", DAY_USAGE),
+        ("/day someday", DAY_USAGE),
+        ("/search", SEARCH_USAGE),
+        ("/search    ", SEARCH_USAGE),
+        ("/search " + "가" * 201, "The search is too long (at most {count} characters)."),
+        ("/author", "Usage: /author NAME (e.g. /author Rémi Munos, or a surname: /author munos)"),
+        ("/paper", PAPER_USAGE),
+        ("/paper hello", PAPER_USAGE),
+        ("/paper 9999.99999", "{id} is not in the archive."),
+        ("/author Nobody Atall", "No papers by '{q}' were found."),
     ],
 )
 async def test_bad_arguments_get_a_one_line_hint(
     chat: Conversation, command: str, hint: str
 ) -> None:
     reply = await chat.ask(command)
-    assert hint in reply.text and "\n" not in reply.text and "Traceback" not in reply.text
+    assert says(reply.text, hint) and "\n" not in reply.text and "Traceback" not in reply.text
 
 
 async def test_forged_and_stale_buttons_are_refused(chat: Conversation) -> None:
@@ -205,18 +211,18 @@ async def test_commands_in_a_group_with_the_bot_name(group_chat: Conversation) -
     day = await group_chat.ask("/day@DailyPapersBot 2023-12-05")
     assert "2023-12-05" in day.text
     results = await group_chat.ask("/search@DailyPapersBot 확산")
-    assert results.text.startswith("🔎 확산")
-    await group_chat.press(results, "다음")
+    assert starts_with(results.text, FOUND, title="🔎 확산")
+    await group_chat.press(results, ko("Next ▶"))
     assert "(2/5)" in results.text
     paper = await group_chat.ask("/paper@DailyPapersBot 2312.02120")
     assert paper.text.startswith("Magicoder")
     author = await group_chat.ask("/author@DailyPapersBot munos")
     assert "Nash Learning" in author.text
-    assert (await group_chat.ask("/help@DailyPapersBot")).text.startswith("논문 찾아보기")
+    assert starts_with((await group_chat.ask("/help@DailyPapersBot")).text, READING)
     # a command for another bot is not ours
     group_chat.emulator.send(GROUP, MEMBER, "/day@SomeOtherBot")
     reply = await group_chat.ask("/start@DailyPapersBot")
-    assert "Daily Papers 봇" in reply.text
+    assert starts_with(reply.text, INTRO)
 
 
 async def test_long_reply_is_split_and_hostile_titles_are_safe(

@@ -79,7 +79,7 @@ async def test_top_pages_through_a_month(seeded, settings) -> None:
             page=1,
             pages=pages,
         )
-        await chat.press(first, "다음")
+        await chat.press(first, ko("Next ▶"))
         assert f"(2/{pages})" in first.text and "11. " in first.text
         empty = await chat.ask("/top 2023-01")
         assert says(
@@ -124,7 +124,7 @@ async def test_bookmarks_are_per_user_and_private(seeded, settings) -> None:
         query = emulator.press(USER, detail.message_id, detail.button("🔖"), USER)
         await emulator.answered(query)
         assert starts_with(emulator.callback_answers[query]["text"], "🔖 Saved. See it in /saved.")
-        await emulator.wait_until(lambda: save_label(detail) == "✅ 저장됨 · 누르면 취소")
+        await emulator.wait_until(lambda: save_label(detail) == ko("✅ Saved (press to unsave)"))
         assert save_label(await shown(reader, "2312.02120")) == ko("✅ Saved (press to unsave)")
 
         # in a group: the member's own bookmark, answered with a toast, nothing in the group
@@ -154,10 +154,10 @@ async def test_bookmarks_are_per_user_and_private(seeded, settings) -> None:
         )
 
         # pressing it again unsaves; removing from the list; clearing
-        query = emulator.press(USER, detail.message_id, detail.button("저장됨"), USER)
+        query = emulator.press(USER, detail.message_id, detail.button(ko("✅ Saved")), USER)
         await emulator.answered(query)
         assert emulator.callback_answers[query]["text"] == ko("No longer saved.")
-        await emulator.wait_until(lambda: save_label(detail) == "🔖 저장")
+        await emulator.wait_until(lambda: save_label(detail) == ko("🔖 Save"))
         for arxiv_id in ("2312.02120", "2312.00845", "2312.13286"):
             view = await shown(reader, arxiv_id)
             query = emulator.press(USER, view.message_id, view.button("🔖"), USER)
@@ -200,6 +200,6 @@ async def test_a_full_shelf_of_bookmarks_says_so(seeded, settings, monkeypatch) 
         view = await shown(Conversation(emulator, USER, USER), "2403.12015")
         query = emulator.press(USER, view.message_id, view.button("🔖"), USER)
         await emulator.answered(query)
-    assert emulator.callback_answers[query]["text"] == (
-        "저장한 논문이 이미 최대인 3편이에요. /saved 에서 몇 편 지운 뒤 저장해 주세요."
+    assert emulator.callback_answers[query]["text"] == ko(
+        "You have {count} saved papers, the most there can be. Remove some in /saved.", count=3
     )

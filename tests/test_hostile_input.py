@@ -10,6 +10,9 @@ from bot.store import feed, rules
 from bot.store.models import Paper, Rule, RuleKind
 from bot.store.rules import Added
 from tests.helpers.e2e import USER, Conversation, bot_session
+from tests.helpers.wording import says
+
+SOMETHING_WENT_WRONG = "Something went wrong and the bot could not answer. Please try again soon."
 
 
 async def answers(emulator, user_id: int, query: str, offset: str = "") -> dict:
@@ -25,7 +28,7 @@ async def test_removing_a_name_as_long_as_a_message_answers_in_one_message(Store
         for command in ("/unfollow", "/unwatch"):
             reply = await chat.ask(f"{command} {long_name}")
             assert len(reply.text) < 400 and "…" in reply.text
-            assert "문제가 생겨" not in reply.text
+            assert not says(reply.text, SOMETHING_WENT_WRONG)
 
 
 async def test_an_inline_offset_of_other_digits_starts_at_the_first_page(seeded, settings) -> None:

@@ -14,7 +14,7 @@ from bot.codec import paper_payload, paper_ref, parse_start_payload
 from bot.emulator import BotApiEmulator
 from bot.store.search import search_papers
 from tests.helpers.e2e import GROUP, USER, Conversation, all_handled, bot_session
-from tests.helpers.wording import starts_with
+from tests.helpers.wording import says, starts_with
 
 
 @pytest.mark.parametrize(
@@ -103,7 +103,7 @@ async def test_deep_links_to_a_day_and_to_nothing(seeded, settings) -> None:
         day = await chat.ask("/start d_2024-03-19")
         assert day.text.startswith("📰 Daily Papers · 2024-03-19")
         missing = await chat.ask("/start p_2499_99999")
-        assert "아카이브에 없어요" in missing.text
+        assert says(missing.text, "The linked paper is not in the archive. Try /search.")
         hello = await chat.ask("/start something-else")
         assert hello.text.startswith("📚")
 
@@ -182,7 +182,9 @@ async def test_added_to_a_group_it_says_hello_once_and_admins_subscribe(seeded, 
         assert intro.text.startswith("👋") and len(intro.text) < 300
         refused = emulator.press(GROUP, intro.message_id, intro.button("🔔"), MEMBER)
         await emulator.answered(refused)
-        assert "관리자만" in emulator.callback_answers[refused]["text"]
+        assert says(
+            emulator.callback_answers[refused]["text"], "Only the group's admins can subscribe it."
+        )
         with seeded() as session:
             assert session.get(Subscription, GROUP) is None
         await Conversation(emulator, GROUP, ADMIN).press(intro, "🔔")

@@ -25,7 +25,7 @@ from bot.render import (
     visible_length,
 )
 from bot.store.queries import PaperView
-from tests.helpers.wording import says
+from tests.helpers.wording import ko, says
 
 DEFAULT_BULLETS = (Bullet("요약"),)
 
@@ -61,7 +61,8 @@ def test_keys_are_bold_and_authors_shortened() -> None:
         view(authors=[f"Author {i}" for i in range(412)], bullets=[Bullet("내용", "What's New")])
     )
     assert "<b>What&#x27;s New</b>: 내용" in html
-    assert "Author 0, Author 1, Author 2, Author 3, Author 4 외 407명" in html
+    names = "Author 0, Author 1, Author 2, Author 3, Author 4"
+    assert says(html, "{names} and {count} more", names=names, count=407)
     assert authors_label(["A", "B"]) == "A, B"
 
 
@@ -92,7 +93,9 @@ def test_digest_block_counts() -> None:
     blocks = digest_blocks(date(2024, 1, 1), papers, total=12)
     assert says(blocks[0], "top {shown} of {total}", shown=3, total=12)
     assert len(blocks) == 5
-    assert day_blocks(date(2024, 1, 1), papers)[0].endswith("3편")
+    assert day_blocks(date(2024, 1, 1), papers)[0].endswith(
+        ko("{count} paper", "{count} papers", 3, count=3)
+    )
 
 
 text = st.text(st.characters(codec="utf-8"), max_size=3000)

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 import pytest
 from telegram import Chat, Message
 
+from bot.handlers import common
 from bot.rights import Reach, button_reach, can_manage
 from tests.helpers.e2e import (
     ADMIN,
@@ -21,10 +22,11 @@ from tests.helpers.e2e import (
     bot_session,
     passes,
 )
+from tests.helpers.wording import ko
 
 CHANNEL = -100_777_000_001
 READER = 4242  # reads the channel; manages nothing
-NOT_YOURS = "이 버튼은 요청한 사람의 것이에요. 개인 채팅이나 이 채팅에서 직접 물어보세요."
+NOT_YOURS = ko(common.NOT_YOURS)
 LINK = "https://t.me/DailyPapersBot?start="
 
 

@@ -9,6 +9,8 @@ from datetime import date
 from sqlalchemy import select, text
 
 from bot.digest import Digest, DigestDay, read_digest
+from bot.handlers.browse import NOT_IN_ARCHIVE
+from bot.handlers.common import EXPIRED
 from bot.store import similar
 from bot.store.db import is_postgres
 from bot.store.indexing import FIELD_SEPARATOR
@@ -18,6 +20,7 @@ from bot.store.similar import _terms, distinctive_terms, similar_papers
 from bot.textindex import index_terms
 from tests.helpers.digests import SEEDS
 from tests.helpers.e2e import USER, Conversation, bot_session
+from tests.helpers.wording import says, starts_with
 
 SEED_DAY = SEEDS / "2024-03-19.md"
 
@@ -75,7 +78,7 @@ async def test_the_similar_button_lists_five_papers_that_open(seeded, settings) 
         assert shown.button_of("🧭")["callback_data"] == f"m:{paper_id}"
         await chat.press(shown, "🧭", new_messages=1)
         listed = emulator.messages_in(USER)[-1]
-        assert "비슷한 논문" in listed.text
+        assert starts_with(listed.text, "🧭 <b>Similar papers</b>")
         assert [b for b, _data in listed.buttons()] == ["1", "2", "3", "4", "5"]
         assert [data for _b, data in listed.buttons()] == [f"p:{a}" for a in expected]
         for arxiv_id in expected:
@@ -83,10 +86,10 @@ async def test_the_similar_button_lists_five_papers_that_open(seeded, settings) 
         await chat.press(listed, "1", new_messages=1)
         assert f"arXiv {expected[0]}" in emulator.messages_in(USER)[-1].text
         # Buttons made up, or for papers the archive does not hold, are refused politely.
-        for data, toast in (("m:not-an-id", "만료"), ("m:9999.99999", "없는 논문")):
+        for data, toast in (("m:not-an-id", EXPIRED), ("m:9999.99999", NOT_IN_ARCHIVE)):
             query_id = emulator.press(USER, shown.message_id, data, USER)
             await emulator.answered(query_id)
-            assert toast in (emulator.callback_answers[query_id].get("text") or "")
+            assert says(emulator.callback_answers[query_id].get("text") or "", toast)
 
 
 def test_on_postgresql_common_terms_are_counted_by_the_planner(seeded, monkeypatch) -> None:

@@ -270,7 +270,7 @@ async def test_the_pages_show_the_archive_and_load_only_from_the_bot(seeded, set
         status, found = await fetch(http, f"{base}/search", params={"q": "확산 모델"})
         assert status == 200 and 'value="확산 모델"' in found and 'class="papers"' in found
         status, missing = await fetch(http, f"{base}/paper/2499.99999")
-        assert status == 404 and "아카이브에 없는 논문" in missing
+        assert status == 404 and ko("No such paper in the archive.") in missing
         status, english = await fetch(http, f"{base}/", headers={"Accept-Language": "en-US"})
         assert 'lang="en"' in english and "Search papers" in english
         weight = len(home.encode())

@@ -23,6 +23,7 @@ import pytest
 from bot.emulator.webapp import init_data, launch_url
 from bot.web.auth import MAX_AGE
 from tests.helpers.e2e import TOKEN, USER, Conversation, bot_session, served
+from tests.helpers.wording import ko
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
@@ -128,7 +129,7 @@ async def test_the_mini_app_in_a_browser(seeded, settings, tmp_path: Path) -> No
         await page.wait_for_selector("article h1")
         button = page.locator("#bookmark")
         await button.wait_for(state="visible")
-        assert await button.inner_text() == "🔖 저장"
+        assert await button.inner_text() == ko("🔖 Save")
         await button.click()
         await page.locator('#bookmark[data-state="saved"]').wait_for()
         title = await page.inner_text("article h1")
@@ -256,8 +257,8 @@ async def test_every_page_reads_well_in_any_theme_and_scheme(seeded, settings, t
                     assert await page.locator("img.thumb").count() == 0
                 if path == "/top":
                     current = page.locator(".periods [aria-current]")
-                    assert await current.inner_text() == "최근 7일"
-                    await page.locator(".periods a", has_text="최근 30일").click()
+                    assert await current.inner_text() == ko("Last 7 days")
+                    await page.locator(".periods a", has_text=ko("Last 30 days")).click()
                     await page.wait_for_url("**/top?period=month")
                 if path == "/":
                     await shot(page, shots / f"day-{scheme}.png")

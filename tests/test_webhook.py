@@ -20,10 +20,12 @@ from sqlalchemy import update as sa_update
 from bot import webhook
 from bot.config import ConfigError, load_settings
 from bot.emulator import BotApiEmulator
+from bot.handlers.registry import READING
 from bot.schedule import expire_queries
 from bot.store import updates
 from bot.store.models import SeenUpdate
 from tests.helpers.e2e import USER, Conversation, bot_session
+from tests.helpers.wording import starts_with
 
 PUBLIC = "https://bot.example.org/telegram"
 SECRET = "s3cret-token_for-tests"
@@ -112,9 +114,7 @@ async def test_without_a_configured_secret_the_webhook_still_has_one(seeded, set
         assert emulator.webhook is not None
         secret = emulator.webhook["secret_token"]
         assert secret and re.fullmatch(r"[A-Za-z0-9_-]{32,256}", secret)
-        assert (await Conversation(emulator, USER, USER).ask("/help")).text.startswith(
-            "논문 찾아보기"
-        )
+        assert starts_with((await Conversation(emulator, USER, USER).ask("/help")).text, READING)
         local = f"http://127.0.0.1:{app.webhook.port}/telegram"
         async with aiohttp.ClientSession() as http, http.post(local, json=forged(5000)) as answer:
             assert answer.status == 403

@@ -27,7 +27,9 @@ from tests.helpers.e2e import (
     job_queue,
     passes,
 )
-from tests.helpers.wording import says
+from tests.helpers.wording import ko, says, starts_with, visible
+
+WEEKLY = "🗓 <b>Weekly AI papers</b>"
 
 SEOUL = ZoneInfo("Asia/Seoul")
 
@@ -120,7 +122,8 @@ async def test_a_weekly_digest_is_the_weeks_top_once_and_only_when_something_is_
 
         (first,), (second,) = await asyncio.gather(run_weekly(friday), run_weekly(friday))
         (digest,) = emulator.messages_in(USER)
-        assert digest.html.startswith("🗓 <b>주간 AI 논문</b> · 2024-04-19 … 2024-04-25")
+        assert starts_with(digest.text, WEEKLY)
+        assert digest.text.startswith(visible(ko(WEEKLY)) + " · 2024-04-19 … 2024-04-25")
         assert "CatLIP" in digest.text and digest.button("1")
         assert len(first.delivered_to) + len(second.delivered_to) == 1
         # A week later with nothing loaded since: nothing.
@@ -172,7 +175,7 @@ async def test_the_slot_posts_weekly_digests_on_their_weekday_only(seeded, setti
                 return last.replace(tzinfo=UTC) > datetime.now(UTC) - timedelta(seconds=30)
 
         await emulator.wait_until(settled)
-    assert emulator.messages_in(mine)[0].text.startswith("🗓 주간 AI 논문")
+    assert starts_with(emulator.messages_in(mine)[0].text, WEEKLY)
     assert emulator.messages_in(daily)[0].text.startswith("📰 Daily Papers · ")
     assert not emulator.messages_in(other)
 
