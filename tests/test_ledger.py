@@ -3,18 +3,24 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, date, datetime, timedelta
+from typing import cast
 
 import pytest
 from sqlalchemy import update
 
+from bot.delivery.recorder import Recorder
+from bot.services import Services
 from bot.store import deliveries as ledger
 from bot.store import records
+from bot.store.deliveries import RowKey
 from bot.store.models import (
     Delivery,
     DeliveryKind,
     DeliveryStatus,
 )
+from bot.store.records import Sent
 from tests.helpers import ledger as one_row
 from tests.helpers.e2e import (
     USER,
@@ -116,3 +122,35 @@ def test_an_unsure_message_is_repeated_once_and_never_twice(seeded) -> None:
         )
         session.commit()
         assert one_row.claim(session, USER, day, 2, "c", lease) == ledger.Claim("c", 1)
+
+
+async def test_records_arriving_together_are_written_by_one_statement() -> None:
+    """At a paid pace Telegram's answers come a millisecond apart: the recorder, woken by
+    the first, gathers those that follow into its statement; a row another pass took over
+    fails its own sender only."""
+    day = date(2024, 5, 2)
+    taken_over = (1_050, day, DeliveryKind.DAILY)
+    writes: list[int] = []
+
+    class Store:
+        async def db(self, write: object, accepted: list[Sent], *args: object) -> set[RowKey]:
+            writes.append(len(accepted))
+            return {taken_over} & {record.key for record in accepted}
+
+    def sent(chat_id: int) -> asyncio.Task[None]:
+        record = Sent((chat_id, day, DeliveryKind.DAILY), 1, True)
+        return asyncio.ensure_future(recorder.sent(record))
+
+    recorder = Recorder(cast(Services, Store()), "pass-1", timedelta(minutes=5), lambda: False)
+    try:
+        first = sent(1_000)
+        for _ in range(3):  # the first record is waiting and the recorder awake
+            await asyncio.sleep(0)
+        chats = range(1_001, 1_100)
+        outcomes = await asyncio.gather(*map(sent, chats), return_exceptions=True)
+        await first
+    finally:
+        await recorder.close()
+    assert writes == [100]
+    failed = [chat for chat, outcome in zip(chats, outcomes, strict=True) if outcome]
+    assert failed == [1_050] and isinstance(outcomes[49], ledger.LeaseLost)

@@ -83,7 +83,7 @@ def rows_where(day: date, kind: DeliveryKind, chat_ids: Sequence[int]) -> Column
     return and_(Delivery.day == day, Delivery.kind == kind, Delivery.chat_id.in_(chat_ids))
 
 
-_DELIVERY = cast(Table, Delivery.__table__)
+DELIVERY_TABLE = cast(Table, Delivery.__table__)
 
 
 _NEW_ROW: dict[str, Any] = {  # what a row starts with unless given
@@ -105,9 +105,9 @@ def create(session: Session, rows: Sequence[Mapping[str, Any]]) -> set[RowKey]:
     # batch, a tenth of a paid fan-out's CPU.
     insert = postgresql.insert if is_postgres(session) else sqlite.insert
     stmt = (
-        insert(_DELIVERY)
+        insert(DELIVERY_TABLE)
         .on_conflict_do_nothing()
-        .returning(_DELIVERY.c.chat_id, _DELIVERY.c.day, _DELIVERY.c.kind)
+        .returning(DELIVERY_TABLE.c.chat_id, DELIVERY_TABLE.c.day, DELIVERY_TABLE.c.kind)
     )
     added: set[RowKey] = set()
     start_with = {**_NEW_ROW, "updated_at": now_utc()}
