@@ -38,11 +38,16 @@ PACED_PREFIXES = ("send", "edit", "copy", "forward")
 MAX_RETRIES = 8
 FREE_MESSAGES_PER_SECOND = 30.0  # Telegram's limit for messages that are not paid broadcasts
 # A shared pace is as much slower than the limit as one instance's own while one instance
-# takes its slots; while several do, wider: their requests reach Telegram by different
-# paths, and each counts only its own answers against the window.
+# takes its slots; while several do, wider. A send may go out up to SHARED_LATE behind its
+# slot, beside another instance's on time, and a block of slots is placed by the
+# database's answer, a round trip late at most (10 ms on a busy machine): a second of
+# Telegram's window may hold that much more than the pace gives it. The margin covers
+# both with room to spare; the lateness allowed is short, so that a busy process drops a
+# slot rather than bunch (two instances beside four busy CPUs met 429s in 3 of 4 runs at
+# 50 ms and 10 %, in 1 of 7 at 10 ms and 5 %; quiet, they reach 95-96 % of the paid limit).
 ALONE_MARGIN = 0.02
-TOGETHER_MARGIN = 0.10
-SHARED_LATE = 0.05  # seconds a send may be behind its shared slot and still use it
+TOGETHER_MARGIN = 0.05
+SHARED_LATE = 0.01  # seconds a send may be behind its shared slot and still use it
 SHARED_BLOCK_SECONDS = 0.05  # a fast shared pace hands out its slots this many at a time
 
 
