@@ -42,7 +42,6 @@ from bot.store.db import (
 from bot.store.instances import SharedPace
 from bot.transport import AiohttpRequest
 from bot.updates import FairUpdateProcessor
-from bot.webhook import ArchiveServer, WebhookServer
 from bot.writer import WriteReport, write_day
 
 log = logging.getLogger(__name__)
@@ -202,6 +201,8 @@ async def running(
         await connect(application, stop)
         async with application:
             if settings.webhook_url or settings.webapp_url:  # the port first: one that
+                from bot.webhook import WebhookServer
+
                 application.webhook = WebhookServer(application)  # cannot be had stops us here
                 await application.webhook.listen_now()
             for language_code, commands in menus():
@@ -279,6 +280,8 @@ async def serve_web(settings: Settings, ready: Callable[[str], None] = print) ->
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
+    from bot.webhook import ArchiveServer
+
     async with opened_store(settings) as (_engine, services):
         server = ArchiveServer(services)
         try:
