@@ -40,13 +40,14 @@ FREE_MESSAGES_PER_SECOND = 30.0  # Telegram's limit for messages that are not pa
 # A shared pace is as much slower than the limit as one instance's own while one instance
 # takes its slots; while several do, wider. A send may go out up to SHARED_LATE behind its
 # slot, beside another instance's on time, and a block of slots is placed by the
-# database's answer, a round trip late at most (10 ms on a busy machine): a second of
+# database's answer, half a round trip off at most (6 ms on a busy machine): a second of
 # Telegram's window may hold that much more than the pace gives it. The margin covers
 # both with room to spare; the lateness allowed is short, so that a busy process drops a
-# slot rather than bunch (two instances beside four busy CPUs met 429s in 3 of 4 runs at
-# 50 ms and 10 %, in 1 of 7 at 10 ms and 5 %; quiet, they reach 95-96 % of the paid limit).
+# slot rather than bunch. Two instances beside four busy CPUs met 429s in 3 of 4 runs at
+# 50 ms and 10 %, in 2 of 2 at 10 ms and 4 % with blocks placed by the trip's end, in none
+# of 8 placed by its middle; quiet, they reach 95-96 % of the paid limit.
 ALONE_MARGIN = 0.02
-TOGETHER_MARGIN = 0.05
+TOGETHER_MARGIN = 0.04
 SHARED_LATE = 0.01  # seconds a send may be behind its shared slot and still use it
 SHARED_BLOCK_SECONDS = 0.05  # a fast shared pace hands out its slots this many at a time
 
@@ -149,10 +150,11 @@ class SharedSlots(Protocol):
     def reserve(self, key: str, interval: float, count: int, window: float) -> tuple[float, float]:
         """Take the next ``count`` slots of ``key``'s pace, whose limit is one send per
         ``interval`` seconds (over ``window``): the moment the first begins, on this
-        process's ``time.monotonic()`` clock as it was when the slots were given (so that
-        a process busy before it reads the answer knows it is late), and the spacing of
-        the slots (wider than ``interval`` by ``ALONE_MARGIN`` while one instance takes
-        this pace's slots, by ``TOGETHER_MARGIN`` while several do)."""
+        process's ``time.monotonic()`` clock at the middle of the round trip that gave
+        them (read as the answer comes, so that a process busy before it uses them knows
+        it is late), and the spacing of the slots (wider than ``interval`` by
+        ``ALONE_MARGIN`` while one instance takes this pace's slots, by
+        ``TOGETHER_MARGIN`` while several do)."""
         ...
 
 
