@@ -14,11 +14,11 @@ from bot.emulator.telegram_html import parse_html, utf16_length
 from bot.handlers.common import EXPIRED
 from bot.handlers.registry import COMMANDS, INTRO, PLAIN_TEXT, READING, help_text, menu
 from bot.i18n import catalogue
+from bot.render import PAGE_HEADER
 from tests.helpers.digests import load_paths
 from tests.helpers.e2e import GROUP, MEMBER, USER, Conversation, bot_session
 from tests.helpers.wording import ko, read, says, starts_with
 
-FOUND = "{title} · {count} found ({page}/{pages})"
 NO_DAY = "No digest for {day}. The buttons below lead to the nearest days."
 DAY_USAGE = "Usage: /day [YYYY-MM-DD | today | yesterday | latest]"
 SEARCH_USAGE = "Usage: /search WORDS (e.g. /search diffusion model, /search 확산 모델)"
@@ -97,7 +97,7 @@ async def test_search_paging_with_buttons(chat: Conversation) -> None:
     first = await chat.ask("/search 확산")
     assert says(
         first.text,
-        FOUND,
+        PAGE_HEADER,
         title="🔎 확산",
         count=24,
         page=1,
@@ -108,7 +108,7 @@ async def test_search_paging_with_buttons(chat: Conversation) -> None:
     assert (
         says(
             first.text,
-            FOUND,
+            PAGE_HEADER,
             title="🔎 확산",
             count=24,
             page=2,
@@ -125,10 +125,12 @@ async def test_search_paging_with_buttons(chat: Conversation) -> None:
 
 async def test_search_semantics(chat: Conversation) -> None:
     inner = await chat.ask("/search 모델은")
-    assert says(inner.text, "{title} · {count} found ({page}/{pages})")
+    assert says(inner.text, PAGE_HEADER)
     english = await chat.ask("/search DIFFUSION")
     both = await chat.ask("/search diffusion 비디오")
-    assert int(read(both.text, FOUND, "count")) < int(read(english.text, FOUND, "count"))
+    assert int(read(both.text, PAGE_HEADER, "count")) < int(
+        read(english.text, PAGE_HEADER, "count")
+    )
     # the title match ranks first
     assert "Diffusion" in english.text.split("\n\n")[1].split("\n")[0]
 
@@ -211,7 +213,7 @@ async def test_commands_in_a_group_with_the_bot_name(group_chat: Conversation) -
     day = await group_chat.ask("/day@DailyPapersBot 2023-12-05")
     assert "2023-12-05" in day.text
     results = await group_chat.ask("/search@DailyPapersBot 확산")
-    assert starts_with(results.text, FOUND, title="🔎 확산")
+    assert starts_with(results.text, PAGE_HEADER, title="🔎 확산")
     await group_chat.press(results, ko("Next ▶"))
     assert "(2/5)" in results.text
     paper = await group_chat.ask("/paper@DailyPapersBot 2312.02120")

@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import func, select
 
 from bot.arguments import UsageError, parse_top_arg
+from bot.render import PAGE_HEADER
 from bot.store import feed
 from bot.store.models import Entry
 from tests.helpers.digests import load_paths
@@ -66,14 +67,14 @@ async def test_top_pages_through_a_month(seeded, settings) -> None:
     async with bot_session(settings) as (emulator, _app):
         chat = Conversation(emulator, USER, USER)
         week = await chat.ask("/top")
-        assert says(week.text, "{title} · {count} found ({page}/{pages})", count=9, page=1, pages=1)
+        assert says(week.text, PAGE_HEADER, count=9, page=1, pages=1)
         assert "2024-04-19 … 2024-04-25" in week.text
         assert week.text.index("CatLIP") < week.text.index("PuLID")  # 9 votes before 8
         first = await chat.ask("/top 2024-03")
         pages = -(-march // 10)
         assert says(
             first.text,
-            "{title} · {count} found ({page}/{pages})",
+            PAGE_HEADER,
             title="🏆 2024-03",
             count=march,
             page=1,
@@ -142,16 +143,10 @@ async def test_bookmarks_are_per_user_and_private(seeded, settings) -> None:
         )
 
         mine = await reader.ask("/saved")
-        assert (
-            says(mine.text, "{title} · {count} found ({page}/{pages})", count=1, page=1, pages=1)
-            and "Magicoder" in mine.text
-        )
+        assert says(mine.text, PAGE_HEADER, count=1, page=1, pages=1) and "Magicoder" in mine.text
         emulator.private_chat(MEMBER)
         theirs = await Conversation(emulator, MEMBER, MEMBER).ask("/saved")
-        assert (
-            says(theirs.text, "{title} · {count} found ({page}/{pages})", count=1)
-            and "Magicoder" not in theirs.text
-        )
+        assert says(theirs.text, PAGE_HEADER, count=1) and "Magicoder" not in theirs.text
 
         # pressing it again unsaves; removing from the list; clearing
         query = emulator.press(USER, detail.message_id, detail.button(ko("✅ Saved")), USER)
@@ -163,12 +158,12 @@ async def test_bookmarks_are_per_user_and_private(seeded, settings) -> None:
             query = emulator.press(USER, view.message_id, view.button("🔖"), USER)
             await emulator.answered(query)
         listing = await reader.ask("/saved")
-        assert says(listing.text, "{title} · {count} found ({page}/{pages})", count=3)
+        assert says(listing.text, PAGE_HEADER, count=3)
         opened = [data for label, data in listing.buttons() if data.startswith("p:")]
         assert opened == ["p:2312.13286", "p:2312.00845", "p:2312.02120"]  # newest first
         await reader.press(listing, "✕ 1")
         assert (
-            says(listing.text, "{title} · {count} found ({page}/{pages})", count=2)
+            says(listing.text, PAGE_HEADER, count=2)
             and "p:2312.13286" not in dict(listing.buttons()).values()
         )
         cleared = await reader.ask("/saved clear")

@@ -15,6 +15,7 @@ from bot.handlers.browse import STILL_SEARCHING
 from bot.handlers.common import BUSY
 from bot.handlers.registry import READING, help_text
 from bot.i18n import catalogue
+from bot.render import PAGE_HEADER
 from bot.store import search as search_module
 from bot.updates import FairUpdateProcessor
 from tests.helpers.digests import load_paths
@@ -30,6 +31,11 @@ from tests.helpers.e2e import (
     passes,
 )
 from tests.helpers.wording import ko, says, starts_with
+
+
+def on_page(text: str, page: int) -> bool:
+    """Whether ``text`` is page ``page`` of the 24 papers ``/search 확산`` finds."""
+    return says(text, PAGE_HEADER, title="🔎 확산", count=24, page=page, pages=5)
 
 
 def test_help_keeps_the_space_between_a_command_and_its_argument() -> None:
@@ -108,14 +114,7 @@ async def test_a_button_under_a_deleted_message_shows_the_page_anew(seeded, sett
         emulator.delete(USER, results.message_id)
         emulator.press(USER, results.message_id, results.button(ko("Next ▶")), USER)
         (page,) = await emulator.replies(USER)
-    assert says(
-        page.text,
-        "{title} · {count} found ({page}/{pages})",
-        title="🔎 확산",
-        count=24,
-        page=2,
-        pages=5,
-    )
+    assert on_page(page.text, 2)
 
 
 async def test_a_button_answered_too_late_still_shows_the_page(seeded, settings) -> None:
@@ -127,17 +126,7 @@ async def test_a_button_answered_too_late_still_shows_the_page(seeded, settings)
         (page,) = await emulator.replies(USER)
         emulator.press(USER, results.message_id, results.button("2"), USER)
         (detail,) = await emulator.replies(USER)
-    assert (
-        says(
-            page.text,
-            "{title} · {count} found ({page}/{pages})",
-            title="🔎 확산",
-            count=24,
-            page=2,
-            pages=5,
-        )
-        and results.edits == 0
-    )
+    assert on_page(page.text, 2) and results.edits == 0
     assert "확산" in detail.text and detail.text.count("•") >= 3
 
 
@@ -151,31 +140,14 @@ async def test_a_page_past_the_end_shows_the_last_page(seeded, settings) -> None
             USER, results.message_id, callback_data(CallbackKind.SEARCH, key.value, 999), USER
         )
         await emulator.wait_until(lambda: results.edits == 1)
-    assert (
-        says(
-            results.text,
-            "{title} · {count} found ({page}/{pages})",
-            title="🔎 확산",
-            count=24,
-            page=5,
-            pages=5,
-        )
-        and "21. " in results.text
-    )
+    assert on_page(results.text, 5) and "21. " in results.text
 
 
 @pytest.mark.parametrize("query", ["확\u200b산", "\u202e확산\u202c", "확\u00ad산", "\ufeff확산"])
 async def test_invisible_characters_are_not_searched_for(seeded, settings, query: str) -> None:
     async with bot_session(settings) as (emulator, _app):
         reply = await Conversation(emulator, USER, USER).ask(f"/search {query}")
-    assert says(
-        reply.text,
-        "{title} · {count} found ({page}/{pages})",
-        title="🔎 확산",
-        count=24,
-        page=1,
-        pages=5,
-    )
+    assert on_page(reply.text, 1)
 
 
 def _huge_day(path: Path, papers: int, id_of=lambda i: f"2405.{i:05d}") -> Path:
@@ -232,9 +204,7 @@ async def test_a_paper_with_a_very_long_old_style_id_works_everywhere(
         add_subscribers(Store, settings, [OPERATOR])
         report = await passes(app).run_pass()
     assert detail.text.startswith("Paper 1 ") and long_id in detail.text
-    assert starts_with(
-        found.text, "{title} · {count} found ({page}/{pages})", title="🔎 Paper", count=3
-    )
+    assert starts_with(found.text, PAGE_HEADER, title="🔎 Paper", count=3)
     assert not emulator.errors
     assert report.delivered_to == [OPERATOR]
 

@@ -37,6 +37,7 @@ from bot.render.text import (
     wrap,
 )
 from bot.render.views import (
+    PAGE_HEADER,
     REASON_MARKS,
     alert_blocks,
     alert_reason,
@@ -64,6 +65,7 @@ __all__ = [
     "BIBTEX_LIMIT",
     "LINE_LIMIT",
     "MESSAGE_LIMIT",
+    "PAGE_HEADER",
     "REASON_MARKS",
     "SKIPS",
     "WEEKDAYS",

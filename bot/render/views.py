@@ -7,7 +7,7 @@ from datetime import date
 
 from bot.choices import Window
 from bot.digest import MediaKind, arxiv_url
-from bot.i18n import _, ngettext
+from bot.i18n import N_, _, ngettext
 from bot.render.text import (
     MESSAGE_LIMIT,
     WEEKDAYS_SPELLED,
@@ -203,12 +203,15 @@ def rules_blocks(title: str, rules: Sequence[str], usage: str) -> list[str]:
     ]
 
 
+PAGE_HEADER = N_("{title} · {count} found ({page}/{pages})")  # a page of results
+
+
 def results_blocks(title: str, page: Page, terms: Sequence[str] = ()) -> list[str]:
     """A page of search or author results; ``terms`` pick the summary point shown."""
     pages = max(1, -(-page.total // page.limit))
     current = page.offset // page.limit + 1
     count = f"{page.total:,}+" if page.more or page.partial else f"{page.total:,}"
-    header = _("{title} · {count} found ({page}/{pages})").format(
+    header = _(PAGE_HEADER).format(
         title=title, count=count, page=current, pages=f"{pages}{'+' if page.more else ''}"
     )
     if page.partial:

@@ -60,7 +60,8 @@ def record_sent(
     for record in records:
         chat_id, day, kind = record.key
         changes[day, kind, record.parts_sent, record.done].append(chat_id)
-    values = {"holder": owner, "at": now_utc(), "lease": lease, "until": now_utc() + lease}
+    now = now_utc()
+    values = {"holder": owner, "at": now, "lease": lease, "until": now + lease}
     kept: set[RowKey] = set()
     for (day, kind, parts_sent, done), chat_ids in changes.items():
         statement = _sent_statement(postgres, done)
