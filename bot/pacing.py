@@ -39,9 +39,9 @@ MAX_RETRIES = 8
 FREE_MESSAGES_PER_SECOND = 30.0  # Telegram's limit for messages that are not paid broadcasts
 # A shared pace is as much slower than the limit as one instance's own while one instance
 # takes its slots; while several do, wider. A send may go out up to SHARED_LATE behind its
-# slot, beside another instance's on time, and a block of slots is placed by the
-# database's answer, half a round trip off at most (6 ms on a busy machine): a second of
-# Telegram's window may hold that much more than the pace gives it. The margin covers
+# slot, beside another instance's on time, and a block of slots is placed on this
+# process's clock by the quickest recent round trip, half of it off at most (a millisecond
+# or two): a second of Telegram's window may hold that much more than the pace gives it. The margin covers
 # both with room to spare; the lateness allowed is short, so that a busy process drops a
 # slot rather than bunch. Two instances beside four busy CPUs met 429s in 3 of 4 runs at
 # 50 ms and 10 %, in 2 of 2 at 10 ms and 4 % with blocks placed by the trip's end, in none
@@ -150,9 +150,9 @@ class SharedSlots(Protocol):
     def reserve(self, key: str, interval: float, count: int, window: float) -> tuple[float, float]:
         """Take the next ``count`` slots of ``key``'s pace, whose limit is one send per
         ``interval`` seconds (over ``window``): the moment the first begins, on this
-        process's ``time.monotonic()`` clock at the middle of the round trip that gave
-        them (read as the answer comes, so that a process busy before it uses them knows
-        it is late), and the spacing of the slots (wider than ``interval`` by
+        process's ``time.monotonic()`` clock (placed by the quickest of the latest round
+        trips, so that a slow answer does not shift it, and read as the answer comes, so
+        that a process busy before it uses them knows it is late), and the spacing of the slots (wider than ``interval`` by
         ``ALONE_MARGIN`` while one instance takes this pace's slots, by
         ``TOGETHER_MARGIN`` while several do)."""
         ...

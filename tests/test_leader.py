@@ -135,3 +135,39 @@ def test_a_pace_one_instance_takes_is_close_and_one_several_take_is_wider(settin
         first.close()
         second.close()
         engine.dispose()
+
+
+class AnswerLate:
+    """A connection whose answers come back ``delay`` late: the process was busy as the
+    database answered (the statement itself ran on time)."""
+
+    def __init__(self, conn: Any, delay: float) -> None:
+        self.conn, self.delay = conn, delay
+
+    def execute(self, *args: Any, **kwargs: Any) -> Any:
+        result = self.conn.execute(*args, **kwargs)
+        time.sleep(self.delay)
+        return result
+
+    def close(self) -> None:
+        self.conn.close()
+
+
+def test_a_late_answer_places_its_block_where_the_database_put_it(settings) -> None:
+    """Blocks taken one after another follow each other on the database's clock; one whose
+    answer came back late lands right after the one before on this process's clock too,
+    not half the delay later (where it bunched with another instance's next block)."""
+    if not settings.database_url.startswith("postgresql"):
+        pytest.skip("instances share their pace through PostgreSQL (this run is SQLite)")
+    engine = make_engine(settings.database_url)
+    init_schema(engine)
+    pace = SharedPace(engine)
+    try:
+        for _quick in range(5):
+            start, spacing = pace.reserve("late-answer", 0.001, 50, 1.0)
+        pace._conn = AnswerLate(pace._conn, 0.06)  # type: ignore[assignment]
+        late, _spacing = pace.reserve("late-answer", 0.001, 50, 1.0)
+    finally:
+        pace.close()
+        engine.dispose()
+    assert late == pytest.approx(start + 50 * spacing, abs=0.005)

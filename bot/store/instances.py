@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
+from collections import deque
 
 from sqlalchemy import Connection, Engine, Float, bindparam, text
 
@@ -67,7 +68,8 @@ _RESERVE = text(
                 WHEN ({_MIXED}) OR send_slot.mixed_until > statement_timestamp()
                 THEN :together ELSE :alone END)
     RETURNING
-        EXTRACT(EPOCH FROM (next_at - statement_timestamp()))::float8 AS ends_in,
+        EXTRACT(EPOCH FROM next_at)::float8 AS ends_at,
+        EXTRACT(EPOCH FROM statement_timestamp())::float8 AS ran_at,
         CASE WHEN mixed_until > statement_timestamp() THEN :together ELSE :alone END AS spacing
     """
 ).bindparams(
@@ -75,6 +77,10 @@ _RESERVE = text(
     bindparam("together", type_=Float),
     bindparam("memory", type_=Float),
 )
+
+
+# Round trips whose answers place blocks on this process's clock: see SharedPace.reserve.
+CLOCK_SAMPLES = 32
 
 
 class SharedPace:
@@ -86,6 +92,8 @@ class SharedPace:
         self.me = holder_name()
         self._conn: Connection | None = None
         self._lock = threading.Lock()
+        # (round trip, the database's clock less this process's) of the latest trips
+        self._samples: deque[tuple[float, float]] = deque(maxlen=CLOCK_SAMPLES)
 
     def reserve(self, key: str, interval: float, count: int, window: float) -> tuple[float, float]:
         """See :meth:`bot.pacing.SharedSlots.reserve`."""
@@ -106,18 +114,25 @@ class SharedPace:
                         )
                     asked = time.monotonic()
                     row = self._conn.execute(_RESERVE, values).one()
-                    # Read here, not when the caller's event loop gets to the answer. The
-                    # statement ran somewhere in the round trip: placing the block by its
-                    # middle is at most half a trip off either way (by its end, a whole
-                    # trip late: 12 ms under load, which bunched with the next block).
-                    ran = (asked + time.monotonic()) / 2
+                    answered = time.monotonic()
                     spacing = float(row.spacing)
-                    return ran + float(row.ends_in) - count * spacing, spacing
+                    first = float(row.ends_at) - count * spacing  # on the database's clock
+                    return first - self._offset(asked, answered, float(row.ran_at)), spacing
                 except Exception:
                     self.close()
                     if attempt == 2:
                         raise
         raise AssertionError("unreachable")
+
+    def _offset(self, asked: float, answered: float, ran: float) -> float:
+        """The database's clock less this process's, from the quickest of the latest round
+        trips. The statement ran somewhere within its trip: reading it as the middle is off
+        by at most half the trip, and a trip is slow when this process or the database was
+        busy in it (12 ms on a busy 2-core machine, far more while three instances start on
+        it), which put a block's slots on top of another instance's. The quickest trip of
+        the latest few is the surest; slow ones then shift nothing."""
+        self._samples.append((answered - asked, ran - (asked + answered) / 2))
+        return min(self._samples)[1]
 
     def close(self) -> None:
         if self._conn is not None:
