@@ -50,6 +50,7 @@ ALONE_MARGIN = 0.02
 TOGETHER_MARGIN = 0.04
 SHARED_LATE = 0.01  # seconds a send may be behind its shared slot and still use it
 SHARED_BLOCK_SECONDS = 0.05  # a fast shared pace hands out its slots this many at a time
+SHARE_SLACK = 0.02  # seconds of answers' round trips an instance's share of a window allows
 
 
 # The shared update slot the running handler holds (set by :mod:`bot.updates`): waiting
@@ -107,13 +108,15 @@ class SlotClock:
         self.next_slot = slot + self.interval
         return slot
 
-    def free_at(self, now: float) -> float:
-        """When the window next has room, by the log of actual sends: a send arrived at
-        the latest when its answer came, so a window after that answer cannot hold it (one
-        still waiting for its answer keeps the window full)."""
-        if len(self.sent) < self.per_window:
+    def free_at(self, now: float, room: int | None = None) -> float:
+        """When the window next has room (``per_window``, or ``room`` if fewer), by the log
+        of actual sends: a send arrived at the latest when its answer came, so a window
+        after that answer cannot hold it (one still waiting for its answer keeps the
+        window full)."""
+        room = self.per_window if room is None else max(1, min(room, self.per_window))
+        if len(self.sent) < room:
             return 0.0
-        oldest = self.sent[0]
+        oldest = self.sent[-room]
         return now + 0.005 if oldest.answered is None else oldest.answered + self.window
 
     def record(self, now: float) -> Send:
@@ -182,6 +185,7 @@ class PacedRateLimiter(BaseRateLimiter[Priority]):
         self.paid_rate = paid_per_second
         self.groups: dict[int | str, SlotClock] = {}
         self.blocks: dict[str, SlotBlock] = {}
+        self.used: dict[str, deque[float]] = {}  # shared slots used lately (_share)
         self._block_locks: dict[str, asyncio.Lock] = {}
         self.resume_at = 0.0  # after a 429, nobody sends before this
         self.bulk_after = 0.0  # after a start, no bulk send before this
@@ -257,23 +261,38 @@ class PacedRateLimiter(BaseRateLimiter[Priority]):
             if self.resume_at > self.clock():  # a flood wait: long, give the slot back
                 async with pace_wait():
                     await self._sleep_until(self.resume_at)
+            room = None
             if self.shared is None:
                 slot = overall.reserve(self.clock())
                 await self._sleep_until(slot)
             else:  # the shared pace spaces the sends (as wide or wider): not twice
                 slot = await self._shared_wait(key, 1.0 / rate, 1.0)
+                room = self._share(key, slot)
             if self.resume_at > slot:
                 # A flood wait began while this one waited: queue again behind it, so
                 # that the waiters do not all go at once when it ends.
                 continue
             # Checked last, with nothing to wait for between the check and the send.
-            free = overall.free_at(self.clock())
+            free = overall.free_at(self.clock(), room)
             if free <= self.clock():
                 return overall.record(self.clock())
             # The window is full (a send still unanswered): this slot passes unused, and
             # so did every waiter's meanwhile. New slots, in turn, or they would all go at
             # once when it frees.
             await self._sleep_until(free)
+
+    def _share(self, key: str, slot: float) -> int:
+        """How many sends this instance's window may hold while it shares ``key``'s pace:
+        as many as the shared slots it used in the last second (a little longer, for
+        answers' round trips). The slots keep the instances' sends apart; this keeps their
+        arrivals apart when sends are held up on their way (a busy process, or a busy
+        Telegram that takes a backlog at once), which no slot can see: a send counts until
+        its answer, so together they never hold more than the slots they were given."""
+        used = self.used.setdefault(key, deque())
+        used.append(slot)
+        while used and used[0] <= slot - 1.0 - SHARE_SLACK:
+            used.popleft()
+        return len(used)
 
     async def _shared_wait(self, key: str, interval: float, window: float) -> float:
         """Wait for this send's slot in a pace all instances share; its moment."""

@@ -121,6 +121,40 @@ async def test_a_fast_shared_pace_takes_its_slots_a_block_at_a_time() -> None:
     assert shared.trips[len(paid) :] == [("all", 1)] * 3
 
 
+class EveryOtherSlot(CountingSlots):
+    """A shared pace another instance takes every other slot of."""
+
+    def reserve(self, key: str, interval: float, count: int, window: float) -> tuple[float, float]:
+        start, spacing = super().reserve(key, 2 * interval, count, window)
+        return start, spacing
+
+
+async def test_an_instance_whose_sends_are_held_keeps_to_its_share_of_the_window() -> None:
+    """Two instances share a pace; Telegram holds one's sends unanswered (it may take them
+    all at once). That instance's window holds as many as the shared slots it was given
+    (half of the limit here), not the whole limit: with the other's on time, a backlog
+    taken at once would otherwise fill Telegram's window twice over."""
+    import asyncio
+
+    from bot.pacing import PacedRateLimiter, Priority
+
+    limiter = PacedRateLimiter(messages_per_second=100, shared=EveryOtherSlot())
+    held: list[float] = []
+
+    async def sender() -> None:
+        for number in itertools.count():
+            send = await limiter.wait_turn(1000 + number, Priority.BULK)
+            held.append(send.started)  # and never answered
+
+    senders = [asyncio.ensure_future(sender()) for _ in range(4)]
+    await asyncio.sleep(2.5)  # the window the first sends began
+    for task in senders:
+        task.cancel()
+    await asyncio.gather(*senders, return_exceptions=True)
+    # ~51 slots of this instance in a second (and 20 ms of answers' trips); 100 before.
+    assert 30 <= len(held) <= 55
+
+
 class VirtualTime:
     """A clock that moves only when every sleeper has run as far as it can: pacing tested
     in virtual seconds, the same on any machine."""
