@@ -41,11 +41,12 @@ FREE_MESSAGES_PER_SECOND = 30.0  # Telegram's limit for messages that are not pa
 # takes its slots; while several do, wider. A send may go out up to SHARED_LATE behind its
 # slot, beside another instance's on time, and a block of slots is placed on this
 # process's clock by the quickest recent round trip, half of it off at most (a millisecond
-# or two): a second of Telegram's window may hold that much more than the pace gives it. The margin covers
-# both with room to spare; the lateness allowed is short, so that a busy process drops a
-# slot rather than bunch. Two instances beside four busy CPUs met 429s in 3 of 4 runs at
-# 50 ms and 10 %, in 2 of 2 at 10 ms and 4 % with blocks placed by the trip's end, in none
-# of 8 placed by its middle; quiet, they reach 95-96 % of the paid limit.
+# or two): a second of Telegram's window may hold that much more than the pace gives it.
+# The margin covers both with room to spare; the lateness allowed is short, so that a busy
+# process drops a slot rather than bunch. Two instances beside four busy CPUs met 429s in 3
+# of 4 runs at 50 ms and 10 %, in 2 of 2 at 10 ms and 4 % with blocks placed by the trip's
+# end, in none of 8 placed by its middle; quiet, with each one's window held to its share
+# (_share), in none of 10, where a 3 % margin met them in 1 of 5.
 ALONE_MARGIN = 0.02
 TOGETHER_MARGIN = 0.04
 SHARED_LATE = 0.01  # seconds a send may be behind its shared slot and still use it
@@ -155,9 +156,9 @@ class SharedSlots(Protocol):
         ``interval`` seconds (over ``window``): the moment the first begins, on this
         process's ``time.monotonic()`` clock (placed by the quickest of the latest round
         trips, so that a slow answer does not shift it, and read as the answer comes, so
-        that a process busy before it uses them knows it is late), and the spacing of the slots (wider than ``interval`` by
-        ``ALONE_MARGIN`` while one instance takes this pace's slots, by
-        ``TOGETHER_MARGIN`` while several do)."""
+        that a process busy before it uses them knows it is late), and the spacing of the
+        slots (wider than ``interval`` by ``ALONE_MARGIN`` while one instance takes this
+        pace's slots, by ``TOGETHER_MARGIN`` while several do)."""
         ...
 
 

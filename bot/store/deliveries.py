@@ -340,8 +340,7 @@ def _claim_statement(postgres: bool) -> Update:
     """The statement :func:`claim_open` runs, built once per store: the Core table and bound
     values, compiled once (the ORM's bulk update was most of a claim's CPU)."""
     row = DELIVERY_TABLE.c
-    opened = row.lease_owner.like(literal_column(f"'{OPEN}%'"))
-    of_day = (row.day == bindparam("on_day"), row.kind == bindparam("of_kind"), opened)
+    of_day = (row.day == bindparam("on_day"), row.kind == bindparam("of_kind"), _OPENED)
     picked = (
         select(row.chat_id)
         .where(*of_day, row.status == DeliveryStatus.SENDING)
