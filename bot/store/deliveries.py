@@ -70,6 +70,15 @@ def lease_clock(session: Session) -> ColumnElement[datetime] | datetime:
     return now_utc()
 
 
+def lease_end(postgres: bool) -> ColumnElement[datetime]:
+    """When a lease taken now ends, for a statement compiled once: PostgreSQL's clock plus
+    the bound ``lease``, or the bound ``until`` (now plus the lease) on SQLite."""
+    if postgres:
+        clock = func.clock_timestamp(type_=DateTime(timezone=True))
+        return clock + bindparam("lease", type_=Interval())
+    return bindparam("until")
+
+
 def row_where(
     chat_id: int, day: date, kind: DeliveryKind = DeliveryKind.DAILY
 ) -> ColumnElement[bool]:
@@ -352,13 +361,14 @@ def _claim_statement(postgres: bool) -> Update:
     # A CTE is read once: a subquery under IN may be read again, each time skipping what
     # was locked by then, and so give more rows than ``limit``.
     chosen = picked.cte("chosen")
-    # The lease is measured by the database's clock where instances share it.
-    clock = func.clock_timestamp(type_=DateTime(timezone=True))
-    until = clock + bindparam("lease", type_=Interval()) if postgres else bindparam("until")
     return (
         update(DELIVERY_TABLE)
         .where(*of_day, row.chat_id == chosen.c.chat_id)
-        .values(lease_owner=bindparam("owner"), lease_until=until, updated_at=bindparam("at"))
+        .values(
+            lease_owner=bindparam("owner"),
+            lease_until=lease_end(postgres),
+            updated_at=bindparam("at"),
+        )
         .returning(row.chat_id, row.parts_sent)
     )
 

@@ -16,8 +16,6 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 
 from sqlalchemy import (
-    DateTime,
-    Interval,
     Update,
     bindparam,
     delete,
@@ -35,6 +33,7 @@ from bot.store.deliveries import (
     RowKey,
     by_group,
     create,
+    lease_end,
     row_where,
     rows_where,
 )
@@ -84,13 +83,10 @@ def _sent_statement(postgres: bool, done: bool) -> Update:
     if done:
         ends = {"status": DeliveryStatus.SENT, "lease_owner": None, "lease_until": None}
     else:
-        # The lease is measured by the database's clock where instances share it.
-        clock = func.clock_timestamp(type_=DateTime(timezone=True))
-        until = clock + bindparam("lease", type_=Interval()) if postgres else bindparam("until")
         ends = {
             "status": DeliveryStatus.SENDING,
             "lease_owner": bindparam("holder"),
-            "lease_until": until,
+            "lease_until": lease_end(postgres),  # by the database's clock where it is shared
         }
     return (
         update(DELIVERY_TABLE)
